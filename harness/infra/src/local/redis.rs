@@ -1,0 +1,118 @@
+//! A local `redis-server` on a free loopback port, its AOF policy set explicitly, its
+//! data and log in the session dir, `maxmemory-policy noeviction` so the engine's keys
+//! are never evicted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::process::ServerProcess;
+use super::{READY_WAIT_MS_MAX, START_ATTEMPTS_MAX, free_loopback_port};
+use crate::readiness::{self, WaitError};
+use crate::{AofPolicy, InfraError};
+
+/// Redis flushes the AOF and exits on SIGTERM well within this.
+const REDIS_STOP_WAIT_MS: u64 = 5_000;
+
+#[derive(Debug)]
+pub struct LocalRedis {
+    process: ServerProcess,
+    port: u16,
+    url: String,
+}
+
+impl LocalRedis {
+    pub(crate) async fn start(
+        redis_server: &Path,
+        dir: PathBuf,
+        aof: AofPolicy,
+    ) -> Result<LocalRedis, InfraError> {
+        let mut last_error = None;
+        for _ in 0..START_ATTEMPTS_MAX {
+            match Self::start_once(redis_server, &dir, aof).await {
+                Ok(redis) => return Ok(redis),
+                // Another process took the free port between our probe and the bind.
+                Err(error) if error.to_string().contains("Address already in use") => {
+                    last_error = Some(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    async fn start_once(
+        redis_server: &Path,
+        dir: &Path,
+        aof: AofPolicy,
+    ) -> Result<LocalRedis, InfraError> {
+        let port = free_loopback_port()?;
+        let log = dir.join("redis.log");
+        let _ = std::fs::remove_file(&log);
+        let mut command = Command::new(redis_server);
+        command
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--dir", &dir.display().to_string()])
+            .args(["--logfile", &log.display().to_string()])
+            .args(["--daemonize", "no", "--protected-mode", "yes"])
+            .args(["--maxmemory-policy", "noeviction"])
+            .args(aof.redis_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let process = ServerProcess::start(
+            "redis-server",
+            command,
+            log,
+            libc::SIGTERM,
+            Duration::from_millis(REDIS_STOP_WAIT_MS),
+        )?;
+        let mut redis = LocalRedis {
+            process,
+            port,
+            url: format!("redis://127.0.0.1:{port}/0"),
+        };
+        redis.wait_ready().await?;
+        Ok(redis)
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), InfraError> {
+        let url = self.url.clone();
+        let waited = Duration::from_millis(READY_WAIT_MS_MAX);
+        let process = &mut self.process;
+        let mut exit_status = None;
+        let outcome = readiness::wait_until(
+            waited,
+            || readiness::redis_answers(&url),
+            || {
+                exit_status = process.exit_status();
+                exit_status.map(|status| status.to_string())
+            },
+        )
+        .await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(WaitError::GaveUp(_)) => Err(process.exited_early(exit_status.expect("exited"))),
+            Err(WaitError::TimedOut(last_error)) => {
+                Err(process.not_ready(&url, waited, &last_error))
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Stops the server gracefully (SIGTERM, then SIGKILL after a bound).
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
+}

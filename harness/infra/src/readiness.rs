@@ -1,0 +1,81 @@
+//! Waiting until a server answers a real request (Redis `PING`, Postgres `SELECT 1`),
+//! bounded, retrying while it starts. Shared by every provider, so "ready" means the
+//! same whichever one started the server.
+
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+
+/// Longest a single connection attempt may take before it is retried.
+const ATTEMPT_TIMEOUT_MS: u64 = 2_000;
+/// Pause between attempts: short, since a local server is usually up within ~100 ms.
+const RETRY_PAUSE_MS: u64 = 50;
+
+/// Redis answered `PING` with `PONG`.
+pub(crate) async fn redis_answers(url: &str) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|error| error.to_string())?;
+    let attempt = async {
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+    };
+    match tokio::time::timeout(Duration::from_millis(ATTEMPT_TIMEOUT_MS), attempt).await {
+        Ok(Ok(reply)) if reply == "PONG" => Ok(()),
+        Ok(Ok(reply)) => Err(format!("PING answered `{reply}`")),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {ATTEMPT_TIMEOUT_MS} ms")),
+    }
+}
+
+/// Postgres answered `SELECT 1` with 1.
+pub(crate) async fn postgres_answers(url: &str) -> Result<(), String> {
+    let attempt = async {
+        let mut connection = sqlx::PgConnection::connect(url).await?;
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut connection)
+            .await?;
+        connection.close().await?;
+        Ok::<i32, sqlx::Error>(one)
+    };
+    match tokio::time::timeout(Duration::from_millis(ATTEMPT_TIMEOUT_MS), attempt).await {
+        Ok(Ok(1)) => Ok(()),
+        Ok(Ok(other)) => Err(format!("SELECT 1 answered {other}")),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {ATTEMPT_TIMEOUT_MS} ms")),
+    }
+}
+
+/// Calls `probe` until it succeeds or `wait_max` passes; `gave_up` tells early that
+/// waiting is pointless (the server process exited). Returns the last error on failure.
+pub(crate) async fn wait_until<Probe, Fut, GaveUp>(
+    wait_max: Duration,
+    mut probe: Probe,
+    mut gave_up: GaveUp,
+) -> Result<(), WaitError>
+where
+    Probe: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+    GaveUp: FnMut() -> Option<String>,
+{
+    let started = Instant::now();
+    loop {
+        let last_error = match probe().await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        if let Some(reason) = gave_up() {
+            return Err(WaitError::GaveUp(reason));
+        }
+        if started.elapsed() >= wait_max {
+            return Err(WaitError::TimedOut(last_error));
+        }
+        tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS)).await;
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum WaitError {
+    TimedOut(String),
+    GaveUp(String),
+}

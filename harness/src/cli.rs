@@ -1,0 +1,143 @@
+//! The subcommands and their flags. Each subcommand lives in its own module; this one
+//! only declares the interface and dispatches.
+
+use clap::{Args, Parser, Subcommand};
+use stockproof_infra::{
+    AofPolicy, ContainerOptions, DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, ExternalOptions,
+    InfraConfig, LocalOptions, Provider,
+};
+
+use crate::infra_cmd;
+
+/// The run succeeded (no violation, every SLO met).
+pub(crate) const EXIT_OK: u8 = 0;
+/// Redis, Postgres or the engine could not be started or reached.
+pub(crate) const EXIT_INFRA: u8 = 4;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stockproof",
+    version,
+    about = "Proves that an inventory system never oversells",
+    long_about = "Proves that an inventory system never oversells: starts real Redis and \
+                  Postgres, drives the service with load scenarios, records every operation \
+                  and checks the invariants.\n\nExit codes: 0 pass, 1 invariant violated, \
+                  2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, \
+                  5 inconclusive."
+)]
+pub(crate) struct Cli {
+    /// Log filter (tracing syntax), overridden by STOCKPROOF_LOG.
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn,stockproof=info,stockproof_infra=info"
+    )]
+    pub(crate) log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scratch Redis + Postgres pairs.
+    #[command(subcommand)]
+    Infra(InfraCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum InfraCommand {
+    /// Start Redis and Postgres, print their URLs, keep them until Ctrl-C.
+    Up(InfraArgs),
+}
+
+/// Where Redis and Postgres come from; shared by every subcommand that needs them.
+#[derive(Debug, Args)]
+pub(crate) struct InfraArgs {
+    /// auto: containers if a Docker daemon answers and the images exist, else local.
+    #[arg(long, default_value = "auto", value_parser = parse_provider)]
+    provider: Provider,
+
+    /// Redis persistence: off (none), or AOF with appendfsync no | everysec | always.
+    #[arg(long, default_value = "everysec", value_parser = parse_aof)]
+    aof: AofPolicy,
+
+    /// `redis-server` for the local provider (default: found on PATH).
+    #[arg(long, value_name = "PATH")]
+    redis_server: Option<std::path::PathBuf>,
+
+    /// Directory with `initdb` and `postgres` for the local provider (default:
+    /// `pg_config --bindir`, else /usr/lib/postgresql/*/bin).
+    #[arg(long, value_name = "DIR")]
+    postgres_bin_dir: Option<std::path::PathBuf>,
+
+    /// Postgres fsync for the local provider (off is safe against process crashes only).
+    #[arg(long, default_value = "on", value_parser = parse_on_off)]
+    postgres_fsync: bool,
+
+    /// Redis image for the containers provider.
+    #[arg(long, default_value = DEFAULT_REDIS_IMAGE, value_name = "NAME:TAG")]
+    redis_image: String,
+
+    /// Postgres image for the containers provider.
+    #[arg(long, default_value = DEFAULT_POSTGRES_IMAGE, value_name = "NAME:TAG")]
+    postgres_image: String,
+
+    /// Redis of the external provider.
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    redis_url: Option<String>,
+
+    /// Postgres of the external provider.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// External provider only: FLUSHDB the given Redis database and drop the `public`
+    /// schema of the given Postgres database before use. Destroys data.
+    #[arg(long)]
+    flush_external: bool,
+}
+
+impl InfraArgs {
+    pub(crate) fn config(&self) -> InfraConfig {
+        InfraConfig {
+            provider: self.provider,
+            aof: self.aof,
+            local: LocalOptions {
+                redis_server: self.redis_server.clone(),
+                postgres_bin_dir: self.postgres_bin_dir.clone(),
+                postgres_fsync: self.postgres_fsync,
+            },
+            containers: ContainerOptions {
+                redis_image: self.redis_image.clone(),
+                postgres_image: self.postgres_image.clone(),
+            },
+            external: ExternalOptions {
+                redis_url: self.redis_url.clone(),
+                database_url: self.database_url.clone(),
+                flush: self.flush_external,
+            },
+        }
+    }
+}
+
+fn parse_provider(text: &str) -> Result<Provider, String> {
+    text.parse()
+}
+
+fn parse_aof(text: &str) -> Result<AofPolicy, String> {
+    text.parse()
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected `on` or `off`, got `{other}`")),
+    }
+}
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
+    }
+}

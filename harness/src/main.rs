@@ -1,0 +1,42 @@
+//! `stockproof`: the command line. Parses arguments (clap), sets up logging, runs the
+//! subcommand and maps its outcome to the exit codes of DESIGN §7 (0 pass, 1 violation,
+//! 2 usage, 3 SLO missed, 4 infrastructure failure, 5 inconclusive).
+
+mod cli;
+mod infra_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(&cli.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("stockproof: starting the async runtime: {error}");
+            return ExitCode::from(cli::EXIT_INFRA);
+        }
+    };
+    let outcome = runtime.block_on(cli::run(cli));
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("stockproof: error: {error:#}");
+            ExitCode::from(cli::EXIT_INFRA)
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STOCKPROOF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
