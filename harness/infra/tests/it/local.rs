@@ -1,0 +1,144 @@
+//! The `local` provider with the machine's real redis-server and postgres.
+
+use stockproof_infra::{AofPolicy, Infra, InfraConfig, LocalOptions, Provider, ResolvedProvider};
+
+use crate::support::{assert_gone, config_get, ping, select_one};
+
+fn local_config(aof: AofPolicy) -> InfraConfig {
+    InfraConfig {
+        aof,
+        ..InfraConfig::with_provider(Provider::Local)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_servers_answer_and_are_gone_after_drop() {
+    // Goal: one call gives a Redis and a Postgres that answer, on loopback, and drop
+    // removes both processes and the session dir.
+    let infra = Infra::start(&local_config(AofPolicy::Everysec))
+        .await
+        .unwrap();
+    assert_eq!(infra.provider(), ResolvedProvider::Local);
+    assert!(
+        infra.redis_url().starts_with("redis://127.0.0.1:"),
+        "{}",
+        infra.redis_url()
+    );
+    assert!(
+        infra
+            .database_url()
+            .starts_with("postgres://postgres@127.0.0.1:"),
+        "{}",
+        infra.database_url()
+    );
+    assert_eq!(ping(infra.redis_url()).await, "PONG");
+    assert_eq!(select_one(infra.database_url()).await, 1);
+    assert_eq!(
+        config_get(infra.redis_url(), "maxmemory-policy").await,
+        "noeviction"
+    );
+
+    let local = infra.local().unwrap();
+    let pids = [local.redis.pid().unwrap(), local.postgres.pid().unwrap()];
+    let dir = local.session_dir().to_owned();
+    assert!(dir.exists());
+    drop(infra);
+    assert_gone(&pids, &dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_aof_policy_is_in_force() {
+    // Goal: the policy asked for is what Redis runs with (CONFIG GET), for every policy.
+    for aof in [
+        AofPolicy::Off,
+        AofPolicy::No,
+        AofPolicy::Everysec,
+        AofPolicy::Always,
+    ] {
+        let options = LocalOptions::default();
+        let redis = stockproof_infra::local::LocalServers::start(&options, aof)
+            .await
+            .unwrap_or_else(|error| panic!("aof {aof}: {error}"));
+        let url = redis.redis.url();
+        let appendonly = config_get(url, "appendonly").await;
+        let expected_appendonly = if aof == AofPolicy::Off { "no" } else { "yes" };
+        assert_eq!(appendonly, expected_appendonly, "aof {aof}");
+        if aof != AofPolicy::Off {
+            assert_eq!(
+                config_get(url, "appendfsync").await,
+                aof.to_string(),
+                "aof {aof}"
+            );
+        }
+        assert_eq!(
+            config_get(url, "save").await,
+            "",
+            "aof {aof}: RDB snapshots must be off"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_providers_side_by_side_never_collide() {
+    // Goal: two pairs started at once get different ports and dirs and both work.
+    let config = local_config(AofPolicy::No);
+    let (first, second) = tokio::join!(Infra::start(&config), Infra::start(&config));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_ne!(first.redis_url(), second.redis_url());
+    assert_ne!(first.database_url(), second.database_url());
+    assert_ne!(
+        first.local().unwrap().session_dir(),
+        second.local().unwrap().session_dir()
+    );
+    for infra in [&first, &second] {
+        assert_eq!(ping(infra.redis_url()).await, "PONG");
+        assert_eq!(select_one(infra.database_url()).await, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_still_stops_the_servers() {
+    // Goal: a caller that panics while holding the pair leaves nothing running.
+    // Method: start inside a task that panics; the unwinding drops the Infra.
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let infra = Infra::start(&local_config(AofPolicy::No)).await.unwrap();
+        let local = infra.local().unwrap();
+        let pids = [local.redis.pid().unwrap(), local.postgres.pid().unwrap()];
+        sender.send((pids, local.session_dir().to_owned())).unwrap();
+        panic!("deliberate panic while holding the servers");
+    });
+    let join_error = task.await.unwrap_err();
+    assert!(join_error.is_panic());
+    let (pids, dir) = receiver.await.unwrap();
+    assert_gone(&pids, &dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_binary_names_the_package_to_install() {
+    // Goal: pointing the provider at a machine without Postgres says what to install,
+    // and starts nothing.
+    let empty = tempfile::tempdir().unwrap();
+    let config = InfraConfig {
+        local: LocalOptions {
+            postgres_bin_dir: Some(empty.path().to_owned()),
+            ..LocalOptions::default()
+        },
+        ..local_config(AofPolicy::No)
+    };
+    let message = Infra::start(&config).await.unwrap_err().to_string();
+    assert!(message.contains("apt-get install postgresql"), "{message}");
+
+    let config = InfraConfig {
+        local: LocalOptions {
+            redis_server: Some(empty.path().join("redis-server")),
+            ..LocalOptions::default()
+        },
+        ..local_config(AofPolicy::No)
+    };
+    let message = Infra::start(&config).await.unwrap_err().to_string();
+    assert!(
+        message.contains("apt-get install redis-server"),
+        "{message}"
+    );
+}
