@@ -1,8 +1,23 @@
-//! stockproof's reference inventory engine (DESIGN §1–§5): the per-SKU stock
-//! vocabulary, and — as the engine issue lands — the Redis Lua scripts, the
-//! `InventoryEngine` trait, the Postgres ledger writer, the expiry sweeper and the
-//! reconciler. Depends on no part of the harness.
+//! stockproof's reference inventory engine (DESIGN §1–§5): the domain types, the
+//! [`InventoryEngine`] trait every strategy implements, the Redis key layout and the
+//! ledger event format; the Redis Lua engine, the Postgres ledger writer, the expiry
+//! sweeper and the reconciler build on these. Depends on no part of the harness.
 
+mod engine;
+mod error;
+pub mod keys;
+pub mod ledger;
+pub mod limits;
+mod outcome;
+mod reservation;
 mod stock;
 
+pub use engine::InventoryEngine;
+pub use error::EngineError;
+pub use keys::ShopKeys;
+pub use outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
+pub use reservation::{
+    CartLine, Reservation, ReservationId, ReservationState, ReserveRequest,
+    validate_idempotency_key, validate_sku_id,
+};
 pub use stock::{SkuStock, StockViolation};

@@ -4,7 +4,7 @@
 
 /// Units of one SKU. Signed so that a broken store's negative count is representable
 /// and reported rather than wrapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SkuStock {
     pub available: i64,
     pub reserved: i64,

@@ -1,0 +1,4 @@
+//! Integration tests of the `stockproof` binary, run as a user runs it: as separate
+//! processes, stopped with signals.
+
+mod infra_up;
