@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod expiry;
+mod model;
 mod operations;
 mod refusals;
 mod resilience;
