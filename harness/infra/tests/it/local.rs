@@ -1,5 +1,6 @@
 //! The `local` provider with the machine's real redis-server and postgres.
 
+use sqlx::Connection;
 use stockproof_infra::{AofPolicy, Infra, InfraConfig, LocalOptions, Provider, ResolvedProvider};
 
 use crate::support::{assert_gone, config_get, ping, select_one};
@@ -141,4 +142,30 @@ async fn a_missing_binary_names_the_package_to_install() {
         message.contains("apt-get install redis-server"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_keeps_committed_rows_and_drops_connections() {
+    // Goal: `LocalPostgres::restart` brings the same server back on the same port with
+    // its committed data; a connection from before the restart is broken (as in a real
+    // restart), a new one works.
+    let mut infra = Infra::start(&local_config(AofPolicy::No)).await.unwrap();
+    let url = infra.database_url().to_owned();
+    let mut before = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in ["CREATE TABLE kept (n int)", "INSERT INTO kept VALUES (42)"] {
+        sqlx::query(statement).execute(&mut before).await.unwrap();
+    }
+    let port = infra.local().unwrap().postgres.port();
+    infra.local_mut().unwrap().postgres.restart().await.unwrap();
+    assert_eq!(infra.local().unwrap().postgres.port(), port);
+    assert!(
+        sqlx::query("SELECT 1").execute(&mut before).await.is_err(),
+        "a connection survived the restart"
+    );
+    let mut after = sqlx::PgConnection::connect(&url).await.unwrap();
+    let kept: i32 = sqlx::query_scalar("SELECT n FROM kept")
+        .fetch_one(&mut after)
+        .await
+        .unwrap();
+    assert_eq!(kept, 42);
 }
