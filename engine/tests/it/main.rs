@@ -1,0 +1,11 @@
+//! Integration tests of the Redis Lua engine against a real Redis (and Postgres, which
+//! the local provider starts alongside) from `stockproof-infra`; no mocks.
+
+mod concurrency;
+mod expiry;
+mod operations;
+mod refusals;
+mod resilience;
+mod retention;
+mod support;
+mod sweeper;
