@@ -4,4 +4,5 @@
 //! Redis, Postgres or HTTP.
 
 pub mod history;
+pub mod plan;
 pub mod scenario;

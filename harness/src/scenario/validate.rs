@@ -22,6 +22,8 @@ use super::{
 
 /// How far shares may be from summing to 1 (decimal fractions in TOML are binary floats).
 const SHARE_SUM_TOLERANCE: f64 = 1e-9;
+/// Longest scenario name: it prefixes idempotency keys and names the report folder.
+const SCENARIO_NAME_BYTES_MAX: usize = 64;
 
 /// The source being validated, to turn byte spans into lines and columns.
 struct Source<'a> {
@@ -82,12 +84,14 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
     let source = Source { text, path };
     let file: ScenarioFile = toml::from_str(text).map_err(|error| syntax_error(&source, &error))?;
     let name = file.name.get_ref().clone();
-    let name_ok = !name.is_empty()
+    // Bounded so that idempotency keys (`<name>-<seed>-u<user>-c<cart>`) stay far below
+    // the engine's 255 bytes.
+    let name_ok = (1..=SCENARIO_NAME_BYTES_MAX).contains(&name.len())
         && name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
     source.check("name", &file.name, name_ok, || {
-        format!("`{name}` is not a scenario name (letters, digits, `.`, `_`, `-`)")
+        format!("`{name}` is not a scenario name (1 to {SCENARIO_NAME_BYTES_MAX} letters, digits, `.`, `_`, `-`)")
     })?;
     let catalogue = catalogue(&source, &file.catalogue)?;
     let known: HashSet<&str> = catalogue
