@@ -3,6 +3,7 @@
 //! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
 //! Redis, Postgres or HTTP.
 
+pub mod faults;
 pub mod history;
 pub mod plan;
 pub mod scenario;
