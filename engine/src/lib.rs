@@ -5,6 +5,7 @@
 
 mod engine;
 mod error;
+pub mod http;
 pub mod keys;
 pub mod ledger;
 pub mod limits;
