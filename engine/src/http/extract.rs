@@ -37,7 +37,7 @@ where
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(bytes_rejection)?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json::<Object<T>>(&bytes).map(|Object(value)| ApiJson(value))
     }
 }
 
@@ -70,7 +70,30 @@ fn bytes_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// Deserializes `bytes`, mapping a syntax error to `malformed_json` and a type,
+/// A JSON object deserialized as `T`. serde's derive also accepts a JSON array for a
+/// struct (`[5]` as `{"qty": 5}`); the contract says object, so this refuses arrays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectOnly(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// Deserializes `bytes` (a JSON object), mapping a syntax error to `malformed_json` and a type,
 /// missing-field or unknown-field error to `invalid_input` naming the JSON path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
@@ -98,24 +121,23 @@ fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
             message: error.to_string(),
         },
         Category::Data => {
-            // serde names a missing or unknown field in the message, not in the path:
-            // the path is then the enclosing object (`.` at the top level).
-            let field = match missing_or_unknown_field(&error.to_string()) {
+            let message = error.to_string();
+            // serde_path_to_error's path ends at an unknown field itself, but at the
+            // enclosing object for a missing one (named only in the message).
+            let field = match missing_field(&message) {
                 Some(name) if path == "." => name,
                 Some(name) => format!("{path}.{name}"),
                 None if path == "." => "body".to_owned(),
                 None => path.to_owned(),
             };
-            ApiError::invalid(field, strip_position(&error.to_string()))
+            ApiError::invalid(field, strip_position(&message))
         }
     }
 }
 
-/// `missing field `qty`` / `unknown field `x`, expected …` → the quoted field name.
-fn missing_or_unknown_field(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("unknown field `"))?;
+/// `missing field `qty`` → `qty`.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
     rest.split('`').next().map(str::to_owned)
 }
 

@@ -97,3 +97,6 @@ pub fn router(state: AppState) -> Router {
         state.metrics,
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, IdempotencyKey};
+use crate::http::extract::{ApiJson, ApiPath, IdempotencyKey, Object};
 use crate::http::routes::StateName;
 use crate::limits::{CART_LINES_MAX, LINE_QTY_MAX, TTL_MS_MAX, TTL_MS_MIN};
 use crate::outcome::{ReserveOutcome, Transition, TransitionOutcome};
@@ -30,8 +30,8 @@ pub struct LineBody {
 #[serde(deny_unknown_fields)]
 pub struct ReserveBody {
     /// 1 to 100 lines; lines naming one SKU are merged (their sum at most 1,000,000).
-    #[schema(min_items = 1, max_items = 100)]
-    pub items: Vec<LineBody>,
+    #[schema(min_items = 1, max_items = 100, value_type = Vec<LineBody>)]
+    pub items: Vec<Object<LineBody>>,
     /// How long the units are held before the sweeper may expire them (Redis clock).
     #[schema(minimum = 1, maximum = 86_400_000)]
     pub ttl_ms: i64,
@@ -85,7 +85,7 @@ fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, Api
             ),
         ));
     }
-    for (index, line) in body.items.iter().enumerate() {
+    for (index, Object(line)) in body.items.iter().enumerate() {
         if let Err(crate::EngineError::InvalidInput { reason, .. }) = validate_sku_id(&line.sku) {
             return Err(ApiError::invalid(format!("items[{index}].sku"), reason));
         }
@@ -110,7 +110,7 @@ fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, Api
         items: body
             .items
             .into_iter()
-            .map(|line| CartLine {
+            .map(|Object(line)| CartLine {
                 sku: line.sku,
                 qty: line.qty,
             })
