@@ -24,7 +24,6 @@ pub const REQUESTS_TOTAL: &str = "stockproof_http_requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "stockproof_http_request_duration_seconds";
 pub const LEDGER_LAG_EVENTS: &str = "stockproof_ledger_lag_events";
 pub const LEDGER_LAG_AGE_SECONDS: &str = "stockproof_ledger_lag_age_seconds";
-pub const LEDGER_EVENTS_WRITTEN_TOTAL: &str = "stockproof_ledger_events_written_total";
 pub const SWEEPER_EXPIRATIONS_TOTAL: &str = "stockproof_sweeper_expirations_total";
 pub const RECOVERIES_TOTAL: &str = "stockproof_recoveries_total";
 
@@ -77,10 +76,6 @@ impl ServiceMetrics {
                 "Age of the oldest ledger event not yet committed to Postgres"
             );
             metrics::describe_counter!(
-                LEDGER_EVENTS_WRITTEN_TOTAL,
-                "Ledger events committed to Postgres"
-            );
-            metrics::describe_counter!(
                 SWEEPER_EXPIRATIONS_TOTAL,
                 "Reservations the sweeper expired"
             );
@@ -92,7 +87,8 @@ impl ServiceMetrics {
             // first event.
             metrics::counter!(SWEEPER_EXPIRATIONS_TOTAL).absolute(0);
             metrics::counter!(RECOVERIES_TOTAL).absolute(0);
-            metrics::counter!(LEDGER_EVENTS_WRITTEN_TOTAL).absolute(0);
+            metrics::gauge!(LEDGER_LAG_EVENTS).set(0.0);
+            metrics::gauge!(LEDGER_LAG_AGE_SECONDS).set(0.0);
         });
     }
 
@@ -113,12 +109,6 @@ impl ServiceMetrics {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!(LEDGER_LAG_EVENTS).set(events as f64);
             metrics::gauge!(LEDGER_LAG_AGE_SECONDS).set(age.as_secs_f64());
-        });
-    }
-
-    pub fn add_ledger_events_written(&self, events: u64) {
-        metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!(LEDGER_EVENTS_WRITTEN_TOTAL).increment(events);
         });
     }
 

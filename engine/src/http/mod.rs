@@ -48,7 +48,24 @@ pub struct AppState {
     pub database: sqlx::PgPool,
     /// Set once start-up recovery (DESIGN §3) has finished.
     pub recovered: Arc<AtomicBool>,
+    /// Whether the last Postgres probe (by the service's monitor, about once a second)
+    /// answered. While it does not, writes are refused with 503: the ledger is the
+    /// durable record, and an outbox that cannot drain would grow without bound.
+    pub ledger_reachable: Arc<AtomicBool>,
     pub metrics: Arc<ServiceMetrics>,
+}
+
+impl AppState {
+    /// Refuses a write (503, nothing changed) while Postgres cannot be reached.
+    pub fn check_writable(&self) -> Result<(), error::ApiError> {
+        if self.ledger_reachable.load(std::sync::atomic::Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(error::ApiError::Unavailable {
+                store: "postgres".to_owned(),
+            })
+        }
+    }
 }
 
 /// The contract's routes with their OpenAPI descriptions, before state and layers.

@@ -153,6 +153,7 @@ pub async fn reserve(
     ApiJson(body): ApiJson<ReserveBody>,
 ) -> Result<(StatusCode, Json<ReservationBody>), ApiError> {
     let request = checked_request(key, body)?;
+    state.check_writable()?;
     match state.engine.reserve(&request).await? {
         ReserveOutcome::Reserved(reservation) => {
             Ok((StatusCode::CREATED, Json(reservation.into())))
@@ -187,6 +188,7 @@ async fn transition(
     transition: Transition,
 ) -> Result<Json<TransitionBody>, ApiError> {
     let id = checked_id(id)?;
+    state.check_writable()?;
     match state.engine.transition(&id, transition).await? {
         TransitionOutcome::Applied(reservation)
         | TransitionOutcome::AlreadyApplied(reservation) => Ok(Json(TransitionBody {

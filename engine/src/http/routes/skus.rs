@@ -110,6 +110,7 @@ pub async fn restock(
             format!("must be between 1 and {RESTOCK_QTY_MAX}, got {}", body.qty),
         ));
     }
+    state.check_writable()?;
     let stock = state.engine.restock(&sku, body.qty).await?;
     Ok(Json(SkuBody::new(sku, stock)))
 }
@@ -147,6 +148,7 @@ pub async fn adjust(
             ),
         ));
     }
+    state.check_writable()?;
     match state.engine.adjust(&sku, body.delta).await? {
         AdjustOutcome::Adjusted(stock) => Ok(Json(SkuBody::new(sku, stock))),
         AdjustOutcome::Refused { available } => Err(ApiError::InsufficientStock { sku, available }),
