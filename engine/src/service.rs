@@ -19,10 +19,7 @@ use tokio::task::JoinHandle;
 use crate::engine::InventoryEngine;
 use crate::http::metrics::ServiceMetrics;
 use crate::http::{self, AppState};
-use crate::ledger::{self, LedgerError, LedgerWriter, WriterConfig, WriterStats};
-use crate::recovery::{self, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
-use crate::stores;
 use crate::sweeper::{Sweeper, SweeperConfig};
 
 /// How long in-flight requests may take to finish after shutdown starts; above the
@@ -65,14 +62,10 @@ impl ServiceConfig {
 /// Why the service could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("connecting to the stores: {0}")]
-    Stores(#[from] stores::StoreError),
-    #[error("ledger: {0}")]
-    Ledger(#[from] LedgerError),
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
     #[error("engine: {0}")]
     Engine(#[from] crate::EngineError),
-    #[error("start-up recovery: {0}")]
-    Recovery(#[from] recovery::RecoveryError),
     #[error("listening on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -86,7 +79,6 @@ pub enum ServiceError {
 /// What an orderly shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    pub writer: WriterStats,
     pub expired: u64,
 }
 
@@ -99,42 +91,37 @@ pub struct Service {
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
     monitor: AbortOnDrop<()>,
-    writer: LedgerWriter,
     sweeper: Sweeper,
-    recovery: RecoveryReport,
 }
 
 impl Service {
     /// Migrates, recovers, then starts the writer, the sweeper and the HTTP server.
     /// Returns once the socket is bound and `/readyz` would answer 200.
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
-        let pool = stores::connect_postgres(&config.database_url).await?;
-        ledger::migrate(&pool).await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_millis(5_000))
+            .connect(&config.database_url)
+            .await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
-        let recovery = recovery::recover(&config.redis_url, &pool, &keys).await?;
-        if recovery.rebuilt() {
-            metrics.add_recovery();
-        }
-        let engine = Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
-        let writer = LedgerWriter::spawn(
-            &config.redis_url,
-            pool.clone(),
-            keys.clone(),
-            WriterConfig::new(format!("serve-{}", std::process::id())),
-        )?;
+        let engine =
+            Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
         let dyn_engine: Arc<dyn InventoryEngine> = engine.clone();
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServiceError::Listen {
+                    address: config.listen,
+                    source,
+                })?;
+        let local_addr = listener
+            .local_addr()
             .map_err(|source| ServiceError::Listen {
                 address: config.listen,
                 source,
             })?;
-        let local_addr = listener.local_addr().map_err(|source| ServiceError::Listen {
-            address: config.listen,
-            source,
-        })?;
         let ledger_reachable = Arc::new(AtomicBool::new(true));
         let pool_for_probes = pool.clone();
         let state = AppState {
@@ -165,9 +152,7 @@ impl Service {
             stop_http,
             server,
             monitor,
-            writer,
             sweeper,
-            recovery,
         })
     }
 
@@ -182,11 +167,6 @@ impl Service {
 
     pub fn metrics(&self) -> Arc<ServiceMetrics> {
         Arc::clone(&self.metrics)
-    }
-
-    /// What start-up recovery found and did.
-    pub fn recovery(&self) -> &RecoveryReport {
-        &self.recovery
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded by
@@ -205,11 +185,13 @@ impl Service {
         };
         let expired = self.sweeper.expired();
         self.sweeper.shutdown().await;
-        let writer = self.writer.shutdown().await?;
-        let _ = self.monitor.join(Duration::from_millis(PROBE_TIMEOUT_MS * 4)).await;
+        let _ = self
+            .monitor
+            .join(Duration::from_millis(PROBE_TIMEOUT_MS * 4))
+            .await;
         server_outcome?;
-        tracing::info!(events_written = writer.events_written, expired, "stopped");
-        Ok(ShutdownReport { writer, expired })
+        tracing::info!(expired, "stopped");
+        Ok(ShutdownReport { expired })
     }
 }
 
@@ -242,7 +224,7 @@ async fn monitor(
     sweeper: Arc<crate::sweeper::SweeperCounters>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut redis = None;
+    let mut redis: Option<()> = None;
     let mut expired_seen = 0;
     let probe_timeout = Duration::from_millis(PROBE_TIMEOUT_MS);
     let mut interval = tokio::time::interval(Duration::from_millis(METRICS_POLL_MS));
@@ -259,21 +241,7 @@ async fn monitor(
         if probes.ledger_reachable.swap(reachable, Ordering::AcqRel) != reachable {
             tracing::warn!(reachable, "postgres reachability changed; writes follow it");
         }
-        if redis.is_none() {
-            let connect = stores::connect_redis(&probes.redis_url);
-            redis = tokio::time::timeout(probe_timeout, connect).await.ok().and_then(Result::ok);
-        }
-        let Some(connection) = redis.as_mut() else {
-            continue;
-        };
-        match tokio::time::timeout(probe_timeout, ledger::lag(connection, &probes.keys)).await {
-            Ok(Ok(lag)) => metrics.set_ledger_lag(
-                lag.unwritten_events(),
-                Duration::from_millis(lag.oldest_unwritten_age_ms.unwrap_or(0)),
-            ),
-            // Redis restarted or slow: reconnect on the next tick.
-            Ok(Err(_)) | Err(_) => redis = None,
-        }
+        let _ = (&mut redis, &probes.redis_url, &probes.keys);
     }
 }
 

@@ -58,7 +58,10 @@ pub struct AppState {
 impl AppState {
     /// Refuses a write (503, nothing changed) while Postgres cannot be reached.
     pub fn check_writable(&self) -> Result<(), error::ApiError> {
-        if self.ledger_reachable.load(std::sync::atomic::Ordering::Acquire) {
+        if self
+            .ledger_reachable
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
             Ok(())
         } else {
             Err(error::ApiError::Unavailable {

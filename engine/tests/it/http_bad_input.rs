@@ -32,14 +32,18 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
         ),
         (
             "wrong type",
-            server.post("/v1/skus/c-1/restock", &json!({"qty": "5"})).await,
+            server
+                .post("/v1/skus/c-1/restock", &json!({"qty": "5"}))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("qty"),
         ),
         (
             "fractional qty",
-            server.post("/v1/skus/c-1/restock", &json!({"qty": 1.5})).await,
+            server
+                .post("/v1/skus/c-1/restock", &json!({"qty": 1.5}))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("qty"),
@@ -53,7 +57,9 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
         ),
         (
             "unknown field",
-            server.post("/v1/skus/c-1/restock", &json!({"qty": 1, "price": 3})).await,
+            server
+                .post("/v1/skus/c-1/restock", &json!({"qty": 1, "price": 3}))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("price"),
@@ -81,14 +87,18 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
         ),
         (
             "qty beyond i64",
-            server.post_raw("/v1/skus/c-1/restock", "{\"qty\": 1e30}").await,
+            server
+                .post_raw("/v1/skus/c-1/restock", "{\"qty\": 1e30}")
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("qty"),
         ),
         (
             "zero delta",
-            server.post("/v1/skus/c-1/adjust", &json!({"delta": 0})).await,
+            server
+                .post("/v1/skus/c-1/adjust", &json!({"delta": 0}))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("delta"),
@@ -110,7 +120,12 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
         (
             "no content type",
             server
-                .send(server.client.post(server.url("/v1/skus/c-1/restock")).body("{\"qty\":1}"))
+                .send(
+                    server
+                        .client
+                        .post(server.url("/v1/skus/c-1/restock"))
+                        .body("{\"qty\":1}"),
+                )
                 .await,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -118,7 +133,9 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
         ),
         (
             "10 MiB body",
-            server.post_raw("/v1/skus/c-1/restock", vec![b' '; HUGE_BODY_BYTES]).await,
+            server
+                .post_raw("/v1/skus/c-1/restock", vec![b' '; HUGE_BODY_BYTES])
+                .await,
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             None,
@@ -132,7 +149,11 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
         assert_eq!(answer.status, status, "case `{name}`: {answer:?}");
         assert_refused(&answer, status, code, field);
     }
-    assert_eq!(server.state().await, before, "a refused request changed state");
+    assert_eq!(
+        server.state().await,
+        before,
+        "a refused request changed state"
+    );
     assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(server.restock("c-1", 1).await.status, StatusCode::OK);
     server.shutdown().await;
@@ -140,13 +161,24 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
 
 async fn reserve_cases(
     server: &TestServer,
-) -> Vec<(&'static str, Answer, StatusCode, &'static str, Option<&'static str>)> {
+) -> Vec<(
+    &'static str,
+    Answer,
+    StatusCode,
+    &'static str,
+    Option<&'static str>,
+)> {
     let cart = json!({"items": [{"sku": "c-1", "qty": 1}], "ttl_ms": 60000});
     let many: Vec<_> = (0..MANY_ITEMS)
         .map(|index| json!({"sku": format!("s{index}"), "qty": 1}))
         .collect();
     let without_key = server
-        .send(server.client.post(server.url("/v1/reservations")).json(&cart))
+        .send(
+            server
+                .client
+                .post(server.url("/v1/reservations"))
+                .json(&cart),
+        )
         .await;
     vec![
         (
@@ -165,14 +197,18 @@ async fn reserve_cases(
         ),
         (
             "10,000 items",
-            server.reserve("k-many", &json!({"items": many, "ttl_ms": 60000})).await,
+            server
+                .reserve("k-many", &json!({"items": many, "ttl_ms": 60000}))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("items"),
         ),
         (
             "empty cart",
-            server.reserve("k-empty", &json!({"items": [], "ttl_ms": 60000})).await,
+            server
+                .reserve("k-empty", &json!({"items": [], "ttl_ms": 60000}))
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
             Some("items"),
@@ -180,7 +216,10 @@ async fn reserve_cases(
         (
             "zero line qty",
             server
-                .reserve("k-zero", &json!({"items": [{"sku": "c-1", "qty": 0}], "ttl_ms": 60000}))
+                .reserve(
+                    "k-zero",
+                    &json!({"items": [{"sku": "c-1", "qty": 0}], "ttl_ms": 60000}),
+                )
                 .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
@@ -189,7 +228,10 @@ async fn reserve_cases(
         (
             "negative ttl",
             server
-                .reserve("k-ttl", &json!({"items": [{"sku": "c-1", "qty": 1}], "ttl_ms": -1}))
+                .reserve(
+                    "k-ttl",
+                    &json!({"items": [{"sku": "c-1", "qty": 1}], "ttl_ms": -1}),
+                )
                 .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",
@@ -210,7 +252,10 @@ async fn reserve_cases(
         (
             "wrong type in a line",
             server
-                .reserve("k-type", &json!({"items": [{"sku": 7, "qty": 1}], "ttl_ms": 60000}))
+                .reserve(
+                    "k-type",
+                    &json!({"items": [{"sku": 7, "qty": 1}], "ttl_ms": 60000}),
+                )
                 .await,
             StatusCode::BAD_REQUEST,
             "invalid_input",

@@ -14,26 +14,35 @@ const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
 #[tokio::test]
 async fn served_openapi_equals_the_committed_file() {
     let server = TestServer::start("http-openapi").await;
-    let answer = server.send(server.client.get(server.url("/openapi.json"))).await;
+    let answer = server
+        .send(server.client.get(server.url("/openapi.json")))
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.headers["content-type"], "application/json");
-    let served = stockproof_engine::http::openapi::to_json(
-        &stockproof_engine::http::openapi_document(),
+    let served =
+        stockproof_engine::http::openapi::to_json(&stockproof_engine::http::openapi_document());
+    assert_eq!(
+        answer.body,
+        serde_json::from_str::<serde_json::Value>(&served).unwrap()
     );
-    assert_eq!(answer.body, serde_json::from_str::<serde_json::Value>(&served).unwrap());
     server.shutdown().await;
 
     let reserve = &answer.body["paths"]["/v1/reservations"]["post"];
     let header = reserve["parameters"]
         .as_array()
-        .and_then(|parameters| parameters.iter().find(|parameter| parameter["name"] == "Idempotency-Key"))
+        .and_then(|parameters| {
+            parameters
+                .iter()
+                .find(|parameter| parameter["name"] == "Idempotency-Key")
+        })
         .expect("reserve declares the Idempotency-Key header");
     assert_eq!(header["in"], "header");
     assert_eq!(header["required"], true);
     assert!(answer.body["components"]["schemas"]["ErrorBody"].is_object());
 
     if std::env::var_os("UPDATE_OPENAPI").is_some_and(|value| value == "1") {
-        std::fs::write(COMMITTED, &served).unwrap_or_else(|error| panic!("writing {COMMITTED}: {error}"));
+        std::fs::write(COMMITTED, &served)
+            .unwrap_or_else(|error| panic!("writing {COMMITTED}: {error}"));
         return;
     }
     let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();

@@ -51,7 +51,10 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
     let mut server = TestServer::start("http-outage").await;
     server.restock("d-1", 10).await;
     let cart = json!({"items": [{"sku": "d-1", "qty": 2}], "ttl_ms": 60000});
-    assert_eq!(server.reserve("before", &cart).await.status, StatusCode::CREATED);
+    assert_eq!(
+        server.reserve("before", &cart).await.status,
+        StatusCode::CREATED
+    );
 
     let local = server.infra.local_mut().expect("the local provider");
     let port = local.redis.port();
@@ -60,16 +63,32 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
 
     let probe = server.get("/v1/skus/d-1").await;
     assert!(
-        matches!(probe.status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT),
+        matches!(
+            probe.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        ),
         "redis on port {port} is down: {probe:?}"
     );
     let restock = server.restock("d-1", 5).await;
-    assert_refused(&restock, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
+    assert_refused(
+        &restock,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        None,
+    );
     assert_eq!(restock.headers["retry-after"], "1");
     let reserve = server.reserve("during", &cart).await;
-    assert_refused(&reserve, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
+    assert_refused(
+        &reserve,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        None,
+    );
     assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
-    assert_eq!(server.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        server.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
     let _redis = restart_redis(port, &dir);
     let started = Instant::now();
@@ -91,7 +110,11 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
     }
     assert_eq!(server.restock("d-1", 5).await.status, StatusCode::OK);
     let after = server.reserve("after", &cart).await;
-    assert_eq!(after.status, StatusCode::CREATED, "reserve after restart: {after:?}");
+    assert_eq!(
+        after.status,
+        StatusCode::CREATED,
+        "reserve after restart: {after:?}"
+    );
     assert_eq!(server.get("/readyz").await.status, StatusCode::OK);
     let stock = server.get("/v1/skus/d-1").await.body;
     assert_eq!(

@@ -55,7 +55,8 @@ async fn reservations_reserve_replay_confirm_release_and_refusals() {
     let server = TestServer::start("http-resv").await;
     server.restock("b-1", 5).await;
     server.restock("b-2", 5).await;
-    let cart = json!({"items": [{"sku": "b-2", "qty": 1}, {"sku": "b-1", "qty": 2}], "ttl_ms": 60000});
+    let cart =
+        json!({"items": [{"sku": "b-2", "qty": 1}, {"sku": "b-1", "qty": 2}], "ttl_ms": 60000});
     let reserved = server.reserve("key-1", &cart).await;
     assert_eq!(reserved.status, StatusCode::CREATED, "{reserved:?}");
     assert_eq!(reserved.body["state"], "held");
@@ -64,7 +65,11 @@ async fn reservations_reserve_replay_confirm_release_and_refusals() {
         json!([{"sku": "b-1", "qty": 2}, {"sku": "b-2", "qty": 1}]),
         "merged lines sorted by sku"
     );
-    assert!(reserved.body["deadline_ms"].as_i64().is_some_and(|deadline| deadline > 0));
+    assert!(
+        reserved.body["deadline_ms"]
+            .as_i64()
+            .is_some_and(|deadline| deadline > 0)
+    );
     let id = reserved.body["id"].as_str().expect("an id").to_owned();
 
     let before = server.state().await;
@@ -73,7 +78,12 @@ async fn reservations_reserve_replay_confirm_release_and_refusals() {
     assert_eq!(replay.body, reserved.body, "a replay answers the same body");
     let other_items = json!({"items": [{"sku": "b-1", "qty": 1}], "ttl_ms": 60000});
     let reused = server.reserve("key-1", &other_items).await;
-    assert_refused(&reused, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", None);
+    assert_refused(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        None,
+    );
     let greedy = json!({"items": [{"sku": "b-1", "qty": 4}], "ttl_ms": 60000});
     let short = server.reserve("key-2", &greedy).await;
     assert_refused(&short, StatusCode::CONFLICT, "insufficient_stock", None);
@@ -82,7 +92,10 @@ async fn reservations_reserve_replay_confirm_release_and_refusals() {
     let unknown_sku = json!({"items": [{"sku": "zz", "qty": 1}], "ttl_ms": 60000});
     let unknown = server.reserve("key-3", &unknown_sku).await;
     assert_refused(&unknown, StatusCode::NOT_FOUND, "unknown_sku", None);
-    for path in ["/v1/reservations/r999999/confirm", "/v1/reservations/r999999/release"] {
+    for path in [
+        "/v1/reservations/r999999/confirm",
+        "/v1/reservations/r999999/release",
+    ] {
         let missing = server.post(path, &json!({})).await;
         assert_refused(&missing, StatusCode::NOT_FOUND, "unknown_reservation", None);
     }
@@ -90,27 +103,50 @@ async fn reservations_reserve_replay_confirm_release_and_refusals() {
     assert_refused(&missing, StatusCode::NOT_FOUND, "unknown_reservation", None);
     assert_eq!(server.state().await, before, "a refusal changed state");
 
-    let confirmed = server.post(&format!("/v1/reservations/{id}/confirm"), &json!({})).await;
+    let confirmed = server
+        .post(&format!("/v1/reservations/{id}/confirm"), &json!({}))
+        .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{confirmed:?}");
     assert_eq!(confirmed.body, json!({"id": id, "state": "confirmed"}));
-    let again = server.post(&format!("/v1/reservations/{id}/confirm"), &json!({})).await;
-    assert_eq!(again.body, confirmed.body, "a repeated confirm is a success");
+    let again = server
+        .post(&format!("/v1/reservations/{id}/confirm"), &json!({}))
+        .await;
+    assert_eq!(
+        again.body, confirmed.body,
+        "a repeated confirm is a success"
+    );
     let after_confirm = server.state().await;
-    let late_release = server.post(&format!("/v1/reservations/{id}/release"), &json!({})).await;
+    let late_release = server
+        .post(&format!("/v1/reservations/{id}/release"), &json!({}))
+        .await;
     assert_refused(&late_release, StatusCode::CONFLICT, "not_held", None);
     assert_eq!(late_release.body["state"], "confirmed");
-    assert_eq!(server.state().await, after_confirm, "a refusal changed state");
+    assert_eq!(
+        server.state().await,
+        after_confirm,
+        "a refusal changed state"
+    );
     let read = server.get(&format!("/v1/reservations/{id}")).await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.body["state"], "confirmed");
 
-    let second = server.reserve("key-4", &json!({"items": [{"sku": "b-2", "qty": 4}], "ttl_ms": 60000})).await;
+    let second = server
+        .reserve(
+            "key-4",
+            &json!({"items": [{"sku": "b-2", "qty": 4}], "ttl_ms": 60000}),
+        )
+        .await;
     assert_eq!(second.status, StatusCode::CREATED, "{second:?}");
     let second_id = second.body["id"].as_str().expect("an id");
-    let released = server.post(&format!("/v1/reservations/{second_id}/release"), &json!({})).await;
+    let released = server
+        .post(&format!("/v1/reservations/{second_id}/release"), &json!({}))
+        .await;
     assert_eq!(released.body, json!({"id": second_id, "state": "released"}));
     let stock = server.get("/v1/skus/b-2").await.body;
-    assert_eq!(stock, json!({"sku": "b-2", "available": 4, "reserved": 0, "sold": 1, "total": 5}));
+    assert_eq!(
+        stock,
+        json!({"sku": "b-2", "available": 4, "reserved": 0, "sold": 1, "total": 5})
+    );
     server.shutdown().await;
 }
 
@@ -126,16 +162,31 @@ async fn ops_routes_request_ids_and_metrics() {
     assert_eq!(ready.status, StatusCode::OK, "{ready:?}");
     let no_route = server.get("/v2/nothing").await;
     assert_refused(&no_route, StatusCode::NOT_FOUND, "not_found", None);
-    let wrong_method = server.send(server.client.delete(server.url("/v1/skus/x"))).await;
-    assert_refused(&wrong_method, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
+    let wrong_method = server
+        .send(server.client.delete(server.url("/v1/skus/x")))
+        .await;
+    assert_refused(
+        &wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        None,
+    );
     assert_eq!(wrong_method.headers["allow"], "GET,HEAD");
     let generated = server.get("/v1/skus/none").await;
     assert!(
-        generated.headers.get("x-request-id").is_some_and(|id| !id.is_empty()),
+        generated
+            .headers
+            .get("x-request-id")
+            .is_some_and(|id| !id.is_empty()),
         "no x-request-id in {generated:?}"
     );
     let echoed = server
-        .send(server.client.get(server.url("/healthz")).header("x-request-id", "trace-42"))
+        .send(
+            server
+                .client
+                .get(server.url("/healthz"))
+                .header("x-request-id", "trace-42"),
+        )
         .await;
     assert_eq!(echoed.headers["x-request-id"], "trace-42");
 
@@ -151,7 +202,10 @@ async fn ops_routes_request_ids_and_metrics() {
         "stockproof_sweeper_expirations_total",
         "stockproof_recoveries_total",
     ] {
-        assert!(text.contains(expected), "/metrics lacks `{expected}`:\n{text}");
+        assert!(
+            text.contains(expected),
+            "/metrics lacks `{expected}`:\n{text}"
+        );
     }
     server.shutdown().await;
 }

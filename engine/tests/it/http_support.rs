@@ -45,7 +45,9 @@ impl TestServer {
             aof: AofPolicy::Always,
             ..InfraConfig::with_provider(Provider::Local)
         };
-        let infra = Infra::start(&config).await.expect("starting local redis + postgres");
+        let infra = Infra::start(&config)
+            .await
+            .expect("starting local redis + postgres");
         let service = Service::start(ServiceConfig::new(
             infra.redis_url(),
             infra.database_url(),
@@ -167,7 +169,9 @@ pub(crate) fn assert_refused(answer: &Answer, status: StatusCode, code: &str, fi
     assert_eq!(answer.status, status, "status of {answer:?}");
     assert_eq!(answer.error_code(), code, "error code of {answer:?}");
     assert!(
-        answer.body["message"].as_str().is_some_and(|message| !message.is_empty()),
+        answer.body["message"]
+            .as_str()
+            .is_some_and(|message| !message.is_empty()),
         "a refusal carries a message: {answer:?}"
     );
     if let Some(field) = field {
