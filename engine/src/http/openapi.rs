@@ -72,11 +72,15 @@ pub(super) fn finish(mut document: Document) -> Document {
     document
 }
 
+/// A link's name, its target operation id, and the parameter the response's same-named
+/// body field feeds.
+type LinkTarget = (&'static str, &'static str, &'static str);
+
 /// OpenAPI links: which response value feeds which operation's parameter (a restocked
 /// SKU to its snapshot, a new reservation to confirm / release / read). Clients and
 /// schemathesis' stateful phase follow them to reach existing resources.
 fn add_links(document: &mut Document) {
-    let links: [(&str, &str, &[(&str, &str, &str)]); 3] = [
+    let links: [(&str, &str, &[LinkTarget]); 3] = [
         (
             "/v1/skus/{sku}/restock",
             "200",
