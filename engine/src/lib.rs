@@ -9,8 +9,11 @@ pub mod keys;
 pub mod ledger;
 pub mod limits;
 mod outcome;
+pub mod reconciler;
+pub mod recovery;
 mod reservation;
 mod stock;
+pub mod stores;
 
 pub use engine::InventoryEngine;
 pub use error::EngineError;

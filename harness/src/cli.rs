@@ -8,6 +8,7 @@ use stockproof_infra::{
 };
 
 use crate::infra_cmd;
+use crate::reconcile_cmd;
 
 /// The run succeeded (no violation, every SLO met).
 pub(crate) const EXIT_OK: u8 = 0;
@@ -43,6 +44,8 @@ enum Command {
     /// Scratch Redis + Postgres pairs.
     #[command(subcommand)]
     Infra(InfraCommand),
+    /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
+    Reconcile(reconcile_cmd::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,5 +142,6 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
+        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
     }
 }

@@ -19,6 +19,10 @@ pub struct LocalRedis {
     process: ServerProcess,
     port: u16,
     url: String,
+    /// What a restart needs to start the same server again.
+    redis_server: PathBuf,
+    dir: PathBuf,
+    aof: AofPolicy,
 }
 
 impl LocalRedis {
@@ -46,7 +50,15 @@ impl LocalRedis {
         dir: &Path,
         aof: AofPolicy,
     ) -> Result<LocalRedis, InfraError> {
-        let port = free_loopback_port()?;
+        Self::start_on_port(redis_server, dir, aof, free_loopback_port()?).await
+    }
+
+    async fn start_on_port(
+        redis_server: &Path,
+        dir: &Path,
+        aof: AofPolicy,
+        port: u16,
+    ) -> Result<LocalRedis, InfraError> {
         let log = dir.join("redis.log");
         let _ = std::fs::remove_file(&log);
         let mut command = Command::new(redis_server);
@@ -71,6 +83,9 @@ impl LocalRedis {
             process,
             port,
             url: format!("redis://127.0.0.1:{port}/0"),
+            redis_server: redis_server.to_path_buf(),
+            dir: dir.to_path_buf(),
+            aof,
         };
         redis.wait_ready().await?;
         Ok(redis)
@@ -114,5 +129,16 @@ impl LocalRedis {
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a bound).
     pub fn stop(&mut self) {
         self.process.stop();
+    }
+
+    /// Stops the server gracefully and starts it again on the same port, dir and AOF
+    /// policy, as an operator's restart would: what survives is what the policy kept
+    /// (with [`AofPolicy::Off`], nothing). Returns once it answers again.
+    pub async fn restart(&mut self) -> Result<(), InfraError> {
+        self.process.stop();
+        let restarted =
+            Self::start_on_port(&self.redis_server, &self.dir, self.aof, self.port).await?;
+        *self = restarted;
+        Ok(())
     }
 }
