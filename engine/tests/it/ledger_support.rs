@@ -39,7 +39,7 @@ elseif kind == 'reserve' then
     redis.call('HSET', rk, 'key', key, 'state', 'held', 'deadline', deadline, 'items', '',
       'created', string.format('%d', now))
     redis.call('ZADD', p .. 'deadlines', deadline, resv)
-    redis.call('SET', p .. 'idem:' .. key, resv, 'PX', 86400000)
+    redis.call('SET', p .. 'idem:' .. key, resv, 'PX', tonumber(deadline) - now + 86400000)
   end
   local items = redis.call('HGET', rk, 'items')
   if items ~= '' then items = items .. ' ' end
