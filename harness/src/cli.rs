@@ -8,6 +8,7 @@ use stockproof_infra::{
 };
 
 use crate::infra_cmd;
+use crate::reconcile_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -50,6 +51,8 @@ enum Command {
     Infra(InfraCommand),
     /// Serve the reference engine over the HTTP contract until Ctrl-C or SIGTERM.
     Serve(serve_cmd::ServeArgs),
+    /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
+    Reconcile(reconcile_cmd::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,5 +150,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
         Command::Serve(args) => serve_cmd::serve(&args).await,
+        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
     }
 }
