@@ -5,14 +5,19 @@
 
 mod engine;
 mod error;
+pub mod http;
 pub mod keys;
 pub mod ledger;
 pub mod limits;
 pub mod lua;
 mod outcome;
+pub mod reconciler;
+pub mod recovery;
 mod redis_lua;
 mod reservation;
+pub mod service;
 mod stock;
+pub mod stores;
 pub mod sweeper;
 
 pub use engine::InventoryEngine;

@@ -3,3 +3,4 @@
 
 mod faults;
 mod infra_up;
+mod serve;
