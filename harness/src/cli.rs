@@ -43,6 +43,8 @@ enum Command {
     /// Scratch Redis + Postgres pairs.
     #[command(subcommand)]
     Infra(InfraCommand),
+    /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
+    EngineBench(crate::engine_bench::EngineBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,5 +141,6 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
+        Command::EngineBench(args) => crate::engine_bench::run(&args).await,
     }
 }
