@@ -1,6 +1,16 @@
-//! Integration tests of the engine against real Redis and Postgres (local provider).
+//! Integration tests of the Redis Lua engine against a real Redis (and Postgres, which
+//! the local provider starts alongside) from `stockproof-infra`; no mocks.
 
+mod concurrency;
+mod expiry;
 mod ledger;
 mod ledger_support;
+mod model;
+mod operations;
 mod reconciler;
 mod recovery;
+mod refusals;
+mod resilience;
+mod retention;
+mod support;
+mod sweeper;
