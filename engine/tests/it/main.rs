@@ -4,6 +4,7 @@
 mod concurrency;
 mod expiry;
 mod ledger;
+mod ledger_e2e;
 mod ledger_support;
 mod model;
 mod operations;
