@@ -3,4 +3,5 @@
 
 mod faults;
 mod infra_up;
+mod reconcile;
 mod serve;
