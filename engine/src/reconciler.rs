@@ -288,37 +288,33 @@ pub(crate) fn compare(snapshots: &Snapshots) -> ReconcileReport {
         let held_pairs = [
             (
                 Source::Redis,
-                Source::RedisHeldItems,
                 redis_stocks.get(*sku),
+                Source::RedisHeldItems,
                 &redis_held_units,
             ),
             (
                 Source::Projection,
-                Source::ProjectionHeldItems,
                 postgres.projection.get(*sku),
+                Source::ProjectionHeldItems,
                 &postgres_held_units,
             ),
         ];
-        for (source, items_source, stock, units) in held_pairs {
-            let reserved = stock.map_or(0, |stock| stock.reserved);
-            let held = units.get(*sku).copied().unwrap_or(0);
-            if reserved != held {
-                drifts.push(Drift::Stock {
-                    sku: (*sku).clone(),
-                    field: "reserved",
-                    values: vec![(source, Some(reserved)), (items_source, Some(held))],
-                });
-            }
+        for (source, stock, items_source, units) in held_pairs {
+            held_drift(sku, (source, stock), (items_source, units), &mut drifts);
         }
     }
-    for (sku, stock) in &redis.stocks {
-        if stock.is_none() {
-            drifts.push(Drift::Stock {
-                sku: sku.clone(),
-                field: "hash",
-                values: vec![(Source::Redis, None)],
-            });
-        }
+    for sku in redis
+        .stocks
+        .iter()
+        .filter(|(_, stock)| stock.is_none())
+        .map(|(sku, _)| sku)
+    {
+        let values = vec![(Source::Redis, None)];
+        drifts.push(Drift::Stock {
+            sku: sku.clone(),
+            field: "hash",
+            values,
+        });
     }
     reservation_drifts(snapshots, &mut drifts);
     if redis.stream_truncated {
@@ -333,6 +329,24 @@ pub(crate) fn compare(snapshots: &Snapshots) -> ReconcileReport {
         redis_seq: redis.seq,
         ledger_max_seq: ledger.max_seq,
         stream_only_events: (full.max_seq - ledger.max_seq).max(0) as usize,
+    }
+}
+
+/// `reserved` of one SKU against the sum of its Held reservation items.
+fn held_drift(
+    sku: &str,
+    (source, stock): (Source, Option<&SkuStock>),
+    (items_source, units): (Source, &BTreeMap<String, i64>),
+    drifts: &mut Vec<Drift>,
+) {
+    let reserved = stock.map_or(0, |stock| stock.reserved);
+    let held = units.get(sku).copied().unwrap_or(0);
+    if reserved != held {
+        drifts.push(Drift::Stock {
+            sku: sku.to_owned(),
+            field: "reserved",
+            values: vec![(source, Some(reserved)), (items_source, Some(held))],
+        });
     }
 }
 
