@@ -13,13 +13,16 @@ use crate::support::{assert_ledger_matches, request, setup};
 
 const RETENTION_MS: i64 = 60_000;
 const RESERVATIONS: usize = 200;
-const TTL_MS: i64 = 10;
+/// The confirms' pauses spread over twice the TTL, so some land before the deadline
+/// and some after, even on a loaded machine where each call takes milliseconds.
+const TTL_MS: i64 = 100;
+const PAUSE_MS_MAX: u64 = 2 * TTL_MS as u64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirm_racing_expiry_has_exactly_one_winner() {
     // Goal: for each reservation either the confirm or the expiry wins, never both,
-    // and a confirm that lost is told `Expired`. Method: 200 reservations with a 10 ms
-    // TTL; each confirm is sent after a staggered 0..20 ms pause while two loops call
+    // and a confirm that lost is told `Expired`. Method: 200 reservations with a 100 ms
+    // TTL; each confirm is sent after a staggered 0..200 ms pause while two loops call
     // expire_due; compare confirm outcomes, sweeper reports and final states.
     let mut setup = setup("race", RETENTION_MS).await;
     setup
@@ -53,7 +56,7 @@ async fn confirm_racing_expiry_has_exactly_one_winner() {
                 let ReserveOutcome::Reserved(reservation) = outcome else {
                     panic!("reserve {index}: {outcome:?}");
                 };
-                tokio::time::sleep(Duration::from_millis(index as u64 % 20)).await;
+                tokio::time::sleep(Duration::from_millis(index as u64 % PAUSE_MS_MAX)).await;
                 let confirm = engine
                     .transition(&reservation.id, Transition::Confirm)
                     .await
