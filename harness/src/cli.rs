@@ -53,6 +53,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
     Reconcile(reconcile_cmd::ReconcileArgs),
+    /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
+    EngineBench(crate::engine_bench::EngineBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,5 +153,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
         Command::Serve(args) => serve_cmd::serve(&args).await,
         Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
+        Command::EngineBench(args) => crate::engine_bench::run(&args).await,
     }
 }
