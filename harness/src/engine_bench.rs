@@ -25,6 +25,8 @@ use stockproof_infra::{Infra, ResolvedProvider};
 
 use crate::cli::{EXIT_OK, InfraArgs};
 
+/// Each cell alternates engine and bare slices this many times.
+const SLICES: usize = 4;
 /// The bench's shop (keys `sp:{bench}:…`).
 const SHOP: &str = "bench";
 /// Reservations stay Held for the whole run: no sweeper competes with the callers.
@@ -48,7 +50,8 @@ pub(crate) struct EngineBenchArgs {
     #[command(flatten)]
     infra: InfraArgs,
 
-    /// How long each cell (one client kind × workload × caller count) runs, in ms.
+    /// How long each client runs per cell (workload × caller count), in ms, split into
+    /// slices alternating with the other client.
     #[arg(long, default_value = "2000")]
     cell_ms: u64,
 
@@ -103,6 +106,22 @@ struct Cell {
 }
 
 impl Cell {
+    fn new() -> Cell {
+        Cell {
+            calls: 0,
+            elapsed: Duration::ZERO,
+            latency_us: new_histogram(),
+        }
+    }
+
+    fn add(&mut self, other: Cell) -> anyhow::Result<()> {
+        self.calls += other.calls;
+        self.elapsed += other.elapsed;
+        self.latency_us
+            .add(&other.latency_us)
+            .context("merging latencies")
+    }
+
     fn calls_per_second(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
     }
@@ -141,26 +160,32 @@ pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
     )?;
     for workload in [Workload::HotSku, Workload::Spread(args.skus)] {
         for &callers in &args.callers {
-            let cell_time = Duration::from_millis(args.cell_ms);
-            prepare(&engine, &mut bare, workload, flush).await?;
-            let engine_cell = engine_cell(&engine, workload, callers, cell_time).await?;
+            let slice = Duration::from_millis(args.cell_ms / SLICES as u64);
             prepare(&engine, &mut bare, workload, flush).await?;
             script
                 .load(&mut bare)
                 .await
                 .context("loading the reserve script")?;
-            let bare_cell = bare_cell(&bare, &script, workload, callers, cell_time).await?;
+            let (mut engine_total, mut bare_total) = (Cell::new(), Cell::new());
+            // Alternating slices: a load change on the machine hits both clients alike.
+            for slice_index in 0..SLICES {
+                engine_total
+                    .add(engine_cell(&engine, workload, callers, (slice_index, slice)).await?)?;
+                bare_total.add(
+                    bare_cell(&bare, &script, workload, callers, (slice_index, slice)).await?,
+                )?;
+            }
             writeln!(
                 table,
                 "{}",
-                row(workload, callers, &engine_cell, &bare_cell)
+                row(workload, callers, &engine_total, &bare_total)
             )?;
             eprintln!("engine-bench: {} × {callers} done", workload.label());
         }
     }
     println!("# reserve calls through RedisLuaEngine vs the same script by EVALSHA on a bare");
     println!(
-        "# redis-rs multiplexed connection; {} ms per cell, provider {}",
+        "# redis-rs multiplexed connection; {} ms per client per cell in {SLICES} alternating slices, provider {}",
         args.cell_ms,
         infra.provider()
     );
@@ -251,7 +276,7 @@ async fn engine_cell(
     engine: &Arc<RedisLuaEngine>,
     workload: Workload,
     callers: usize,
-    cell_time: Duration,
+    (slice_index, cell_time): (usize, Duration),
 ) -> anyhow::Result<Cell> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -263,7 +288,7 @@ async fn engine_cell(
             let mut calls = 0u64;
             while started.elapsed() < cell_time {
                 let request = ReserveRequest {
-                    idempotency_key: format!("e{caller}-{calls}"),
+                    idempotency_key: format!("e{slice_index}-{caller}-{calls}"),
                     items: vec![CartLine {
                         sku: workload.sku(next_draw(&mut draw)),
                         qty: 1,
@@ -289,7 +314,7 @@ async fn bare_cell(
     script: &Script,
     workload: Workload,
     callers: usize,
-    cell_time: Duration,
+    (slice_index, cell_time): (usize, Duration),
 ) -> anyhow::Result<Cell> {
     let keys = ShopKeys::new(SHOP);
     let (seq_key, prefix) = (Arc::new(keys.seq()), Arc::new(keys.prefix().to_owned()));
@@ -306,7 +331,7 @@ async fn bare_cell(
             while started.elapsed() < cell_time {
                 let mut command = script.call(&seq_key, &prefix);
                 command
-                    .arg(format!("b{caller}-{calls}"))
+                    .arg(format!("b{slice_index}-{caller}-{calls}"))
                     .arg(RESERVE_TTL_MS)
                     .arg(1)
                     .arg(workload.sku(next_draw(&mut draw)))
@@ -330,11 +355,7 @@ async fn collect(
     mut tasks: tokio::task::JoinSet<anyhow::Result<(u64, Histogram<u64>)>>,
     started: Instant,
 ) -> anyhow::Result<Cell> {
-    let mut cell = Cell {
-        calls: 0,
-        elapsed: Duration::ZERO,
-        latency_us: new_histogram(),
-    };
+    let mut cell = Cell::new();
     while let Some(joined) = tasks.join_next().await {
         let (calls, histogram) = joined.context("caller task")??;
         cell.calls += calls;

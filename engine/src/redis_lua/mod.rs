@@ -278,23 +278,27 @@ impl InventoryEngine for RedisLuaEngine {
             .instrument(span)
             .await?;
         let reply = Reply::new("reserve", &value)?;
-        let reservation = |state: ReservationState, deadline_ms: i64| -> Result<_, EngineError> {
-            Ok(Reservation {
-                id: ReservationId(reply.text(1)?.to_owned()),
-                idempotency_key: request.idempotency_key.clone(),
-                state,
-                items: items.clone(),
-                deadline_ms,
-            })
-        };
+        // The merged cart moves into the outcome: no copy on the hot path.
+        let reservation =
+            |state: ReservationState, deadline_ms: i64, items| -> Result<_, EngineError> {
+                Ok(Reservation {
+                    id: ReservationId(reply.text(1)?.to_owned()),
+                    idempotency_key: request.idempotency_key.clone(),
+                    state,
+                    items,
+                    deadline_ms,
+                })
+            };
         match reply.code()? {
             "reserved" => Ok(ReserveOutcome::Reserved(reservation(
                 ReservationState::Held,
                 reply.int(2)?,
+                items,
             )?)),
             "replayed" => Ok(ReserveOutcome::Replayed(reservation(
                 reply.state(2)?,
                 reply.int(3)?,
+                items,
             )?)),
             "key_reused" => Ok(ReserveOutcome::KeyReused {
                 existing: ReservationId(reply.text(1)?.to_owned()),
