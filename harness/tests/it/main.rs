@@ -3,5 +3,5 @@
 
 mod engine_bench;
 mod infra_up;
-mod serve;
 mod reconcile;
+mod serve;
