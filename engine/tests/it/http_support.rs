@@ -72,6 +72,27 @@ impl TestServer {
         }
     }
 
+    /// Stops the service in order (the writer drains), runs `between` on the stores,
+    /// then starts a new service (migrations, recovery) over them.
+    pub(crate) async fn restart_service<F, Fut>(&mut self, between: F)
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let service = self.service.take().expect("service running");
+        service.shutdown().await.expect("orderly shutdown");
+        between(self.infra.redis_url().to_owned()).await;
+        let service = Service::start(ServiceConfig::new(
+            self.infra.redis_url(),
+            self.infra.database_url(),
+            &self.shop,
+        ))
+        .await
+        .unwrap_or_else(|error| panic!("restarting the service for shop {}: {error}", self.shop));
+        self.base = format!("http://{}", service.local_addr());
+        self.service = Some(service);
+    }
+
     pub(crate) fn service(&self) -> &Service {
         self.service.as_ref().expect("service running")
     }

@@ -6,6 +6,7 @@ mod expiry;
 mod http_bad_input;
 mod http_openapi;
 mod http_outage;
+mod http_recovery;
 mod http_routes;
 mod http_support;
 mod ledger;
