@@ -10,13 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use goose::GooseAttack;
 use goose::client::GooseClientBuilder;
 use goose::config::GooseConfiguration;
 use goose::goose::{Scenario, Transaction};
-use goose::GooseAttack;
 
 use super::shopper::{self, Shared};
-use super::{LoadError, LoadSpec, LoadStop};
+use super::{LoadError, LoadSpec};
+use crate::scenario::Stop;
 
 /// The goose scenario every user runs.
 const GOOSE_SCENARIO: &str = "shopper";
@@ -27,8 +28,8 @@ pub(crate) fn configuration(spec: &LoadSpec) -> GooseConfiguration {
     let (run_time, iterations) = match spec.stop {
         // goose counts whole seconds after the ramp; the shoppers stop starting carts
         // at the exact deadline themselves.
-        LoadStop::Duration(duration) => (Some(format!("{}s", whole_seconds(duration))), None),
-        LoadStop::Iterations(carts) => (None, Some(usize::try_from(carts).unwrap_or(usize::MAX))),
+        Stop::Duration(duration) => (Some(format!("{}s", whole_seconds(duration))), None),
+        Stop::Iterations(carts) => (None, Some(usize::try_from(carts).unwrap_or(usize::MAX))),
     };
     // Some fields are private to goose, so the configuration is a default one, filled.
     let mut configuration = GooseConfiguration::default();

@@ -27,9 +27,7 @@ pub struct InterruptError(String);
 /// Installs the handler (idempotent: later calls return the first call's outcome).
 pub fn install() -> Result<(), InterruptError> {
     INSTALLED
-        .get_or_init(|| {
-            ctrlc::set_handler(on_signal).map_err(|error| error.to_string())
-        })
+        .get_or_init(|| ctrlc::set_handler(on_signal).map_err(|error| error.to_string()))
         .clone()
         .map_err(InterruptError)
 }

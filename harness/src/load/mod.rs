@@ -9,7 +9,6 @@
 //! target's set-up, quiesce and checks (`crate::run`, `crate::checks`).
 
 mod attack;
-pub mod cart;
 pub mod interrupt;
 pub mod latency;
 pub mod noop;
@@ -25,11 +24,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use self::cart::CartSource;
 use self::latency::Latencies;
 use self::progress::ProgressMode;
 use self::recorder::{LoadCounts, Record, RecorderSettings, micros_since};
 use crate::history::{HistoryEntry, Op, OpId};
+use crate::plan::Plan;
+use crate::scenario::{Restock, Scenario, Stop};
 
 /// How often the interrupt watcher re-trips goose's killswitch after a Ctrl-C: goose
 /// clears the killswitch when an attack starts, so a signal just before that is
@@ -38,24 +38,6 @@ const INTERRUPT_WATCH_INTERVAL: Duration = Duration::from_millis(100);
 /// Op ids below this are the harness's own (seeding, restocks); shoppers count up from it.
 pub const SHOPPER_OP_ID_FIRST: OpId = 1 << 32;
 
-/// When the load ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadStop {
-    /// Users run carts for this long once all have hatched.
-    Duration(Duration),
-    /// Each user runs this many carts.
-    Iterations(u64),
-}
-
-/// A restock the harness sends during the load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduledRestock {
-    /// Offset from the load's start.
-    pub at: Duration,
-    pub sku: String,
-    pub qty: i64,
-}
-
 /// Everything the load needs besides the plan.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
@@ -63,20 +45,50 @@ pub struct LoadSpec {
     pub target_url: String,
     pub users: u32,
     pub hatch_rate_per_s: f64,
-    pub stop: LoadStop,
+    /// A duration counts once every user has hatched (goose's run time).
+    pub stop: Stop,
     /// Open model: carts started per second across all users.
     pub arrival_rate_per_s: Option<f64>,
     pub client_timeout: Duration,
-    /// Timeout of sends meant to time out (`SendMode::AfterTimeout`).
-    pub forced_timeout: Duration,
-    pub idempotency_retention: Duration,
-    pub restocks: Vec<ScheduledRestock>,
+    /// Sent by the harness at their offsets from the load's start.
+    pub restocks: Vec<Restock>,
     pub progress: ProgressMode,
     /// The run's time zero (recorded times are µs since it).
     pub zero: Instant,
     /// The first op id the harness's own ops (restocks) use; shoppers use ids from
     /// [`SHOPPER_OP_ID_FIRST`].
     pub harness_op_id_first: OpId,
+}
+
+impl LoadSpec {
+    /// The load `scenario` describes, against `target_url`.
+    pub fn new(scenario: &Scenario, target_url: &str, zero: Instant) -> LoadSpec {
+        LoadSpec {
+            target_url: target_url.to_owned(),
+            users: scenario.load.users,
+            hatch_rate_per_s: scenario.load.hatch_rate_per_s,
+            stop: scenario.load.stop,
+            arrival_rate_per_s: scenario.load.arrival_rate_per_s,
+            client_timeout: scenario.retry.client_timeout,
+            restocks: scenario.restocks.clone(),
+            progress: ProgressMode::detect(),
+            zero,
+            harness_op_id_first: 0,
+        }
+    }
+
+    /// How long the users take to hatch.
+    pub fn ramp(&self) -> Duration {
+        Duration::from_secs_f64(f64::from(self.users) / self.hatch_rate_per_s)
+    }
+
+    /// Ramp plus duration, for a time-bound load.
+    pub fn planned(&self) -> Option<Duration> {
+        match self.stop {
+            Stop::Duration(duration) => Some(self.ramp() + duration),
+            Stop::Iterations(_) => None,
+        }
+    }
 }
 
 /// What the load recorded.
@@ -114,16 +126,12 @@ pub enum LoadError {
     Recorder(String),
 }
 
-/// Runs the load of `spec` with carts from `carts`.
-pub async fn run_load(spec: &LoadSpec, carts: Arc<dyn CartSource>) -> Result<LoadRecord, LoadError> {
+/// Runs the load of `spec`, each user running its carts of `plan`.
+pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadError> {
     interrupt::install()?;
     let (records, received) = recorder::channel();
     let started_us = micros_since(spec.zero);
-    let ramp = Duration::from_secs_f64(f64::from(spec.users) / spec.hatch_rate_per_s);
-    let planned = match spec.stop {
-        LoadStop::Duration(duration) => Some(ramp + duration),
-        LoadStop::Iterations(_) => None,
-    };
+    let planned = spec.planned();
     let recorder = tokio::spawn(recorder::run(
         received,
         RecorderSettings {
@@ -135,19 +143,21 @@ pub async fn run_load(spec: &LoadSpec, carts: Arc<dyn CartSource>) -> Result<Loa
     ));
     let shared = Arc::new(shopper::Shared {
         base_url: spec.target_url.trim_end_matches('/').to_owned(),
-        carts,
+        plan: plan.clone(),
         zero: spec.zero,
         deadline: planned.map(|planned| Instant::now() + planned),
         users: spec.users,
         arrival_rate_per_s: spec.arrival_rate_per_s,
         client_timeout: spec.client_timeout,
-        forced_timeout: spec.forced_timeout,
-        idempotency_retention: spec.idempotency_retention,
         next_op: AtomicU64::new(SHOPPER_OP_ID_FIRST),
         records: records.clone(),
     });
     let (stop, stopped) = watch::channel(false);
-    let restocks = tokio::spawn(restock_schedule(spec.clone(), records.clone(), stopped.clone()));
+    let restocks = tokio::spawn(restock_schedule(
+        spec.clone(),
+        records.clone(),
+        stopped.clone(),
+    ));
     let watcher = tokio::spawn(watch_interrupt(stopped));
     let attack = if interrupt::interrupted() {
         Ok(())
@@ -158,7 +168,11 @@ pub async fn run_load(spec: &LoadSpec, carts: Arc<dyn CartSource>) -> Result<Loa
     let _ = restocks.await;
     let _ = watcher.await;
     let ended_us = micros_since(spec.zero);
-    let _ = records.send(Record::End { load_end_us: ended_us }).await;
+    let _ = records
+        .send(Record::End {
+            load_end_us: ended_us,
+        })
+        .await;
     drop(shared);
     let recorded = recorder
         .await
@@ -230,7 +244,7 @@ async fn restock_schedule(
             response: reply.response,
             retry_of: None,
         };
-        if records.send(Record::Harness(entry)).await.is_err() {
+        if records.send(Record::Harness(Box::new(entry))).await.is_err() {
             return;
         }
     }

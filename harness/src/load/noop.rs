@@ -127,5 +127,8 @@ fn routes(delay: Duration) -> Router {
             "/v1/skus/{sku}/adjust",
             post(move || reply(StatusCode::OK, NOOP_STOCK_BODY)),
         )
-        .route("/healthz", get(move || reply(StatusCode::OK, r#"{"status":"ok"}"#)))
+        .route(
+            "/healthz",
+            get(move || reply(StatusCode::OK, r#"{"status":"ok"}"#)),
+        )
 }

@@ -43,7 +43,7 @@ pub(crate) enum Record {
         slot: Option<SlotStart>,
     },
     /// An op the harness itself sent during the load (a scheduled restock).
-    Harness(HistoryEntry),
+    Harness(Box<HistoryEntry>),
     /// The load is over (every shopper has exited): finish up.
     End { load_end_us: u64 },
 }
@@ -91,7 +91,10 @@ pub(crate) fn channel() -> (mpsc::Sender<Record>, mpsc::Receiver<Record>) {
 }
 
 /// Runs until [`Record::End`] (or until every sender is gone).
-pub(crate) async fn run(mut records: mpsc::Receiver<Record>, settings: RecorderSettings) -> Recorded {
+pub(crate) async fn run(
+    mut records: mpsc::Receiver<Record>,
+    settings: RecorderSettings,
+) -> Recorded {
     let mut state = State::new(&settings);
     let mut tick = tokio::time::interval(RECORDER_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -100,7 +103,7 @@ pub(crate) async fn run(mut records: mpsc::Receiver<Record>, settings: RecorderS
         tokio::select! {
             record = records.recv() => match record {
                 Some(Record::Cart { user, entries, slot }) => state.cart(user, entries, slot),
-                Some(Record::Harness(entry)) => state.entry(entry),
+                Some(Record::Harness(entry)) => state.entry(*entry),
                 Some(Record::End { load_end_us: end }) => load_end_us = Some(end),
                 None => load_end_us = Some(micros_since(settings.zero)),
             },
@@ -108,7 +111,9 @@ pub(crate) async fn run(mut records: mpsc::Receiver<Record>, settings: RecorderS
         }
     }
     let load_end_us = load_end_us.unwrap_or_default();
-    state.progress.finish(load_end_us, &state.counts, &state.latencies);
+    state
+        .progress
+        .finish(load_end_us, &state.counts, &state.latencies);
     state.finish(load_end_us, settings.arrival)
 }
 

@@ -5,24 +5,24 @@
 //! model `cart` first sleeps until the user's next slot (`super::pacing`) and times every
 //! op of the cart from where it should have started.
 //!
-//! Not here: what a cart holds (`super::cart`, decided by the plan), the wire format
+//! Not here: what a cart holds (`crate::plan`, seeded), the wire format
 //! (`super::wire`), goose's configuration (`super::attack`).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseUser, TransactionResult};
 use reqwest::Client;
 use tokio::sync::mpsc;
 
-use super::cart::{CartEnd, CartPlan, CartSource, SendMode};
 use super::interrupt;
 use super::pacing::Pacing;
 use super::recorder::{Record, SlotStart, micros_since};
 use super::wire::{self, Reply};
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
+use crate::plan::{CartPlan, Fate, Plan, Send, UserPlan};
 
 /// Pause after a cart whose requests got no reply at all, so that a dead target is not
 /// hammered by every user in a tight loop (the recorder stops the load soon after).
@@ -30,9 +30,6 @@ pub(crate) const NO_REPLY_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest single sleep while waiting for a slot or holding a cart, so that a stop
 /// (Ctrl-C, the load's end) is noticed quickly.
 pub(crate) const SLEEP_SLICE: Duration = Duration::from_millis(50);
-/// A late retry is sent this long after the idempotency retention, so that the engine
-/// has certainly dropped the key (its clock and ours differ by a few ms at most).
-pub(crate) const RETENTION_MARGIN: Duration = Duration::from_millis(200);
 /// Late retries one user keeps waiting; more are not planned (the plan sends few).
 pub(crate) const DEFERRED_RETRIES_MAX: usize = 1_024;
 /// Entries one cart can produce: reserve ×2, transition ×2, a read, and late retries.
@@ -43,7 +40,7 @@ const CART_ENTRIES_TYPICAL: usize = 8;
 pub(crate) struct Shared {
     /// `http://host:port`, no trailing slash.
     pub(crate) base_url: String,
-    pub(crate) carts: Arc<dyn CartSource>,
+    pub(crate) plan: Plan,
     /// The run's time zero: every recorded time is µs since it.
     pub(crate) zero: Instant,
     /// No cart starts at or after this instant (time-bound loads).
@@ -51,17 +48,18 @@ pub(crate) struct Shared {
     pub(crate) users: u32,
     pub(crate) arrival_rate_per_s: Option<f64>,
     pub(crate) client_timeout: Duration,
-    pub(crate) forced_timeout: Duration,
-    pub(crate) idempotency_retention: Duration,
     pub(crate) next_op: AtomicU64,
     pub(crate) records: mpsc::Sender<Record>,
 }
 
-/// One user's own state (goose session data).
+/// One user's own state (goose session data, which goose requires to be `Clone`: the
+/// plan's stream is shared behind a mutex only this user ever locks).
 #[derive(Debug, Clone)]
 pub(crate) struct ShopperState {
     /// From 1.
     user: u32,
+    carts: Arc<Mutex<UserPlan>>,
+    /// Carts started so far (the next cart's slot in the open model).
     iteration: u64,
     pacing: Option<Pacing>,
     /// When the user started its first cart: its schedule's origin.
@@ -85,6 +83,7 @@ pub(crate) async fn start(user: &mut GooseUser, shared: &Shared) -> TransactionR
         .map(|rate| Pacing::new(rate, shared.users, index));
     user.set_session_data(ShopperState {
         user: index + 1,
+        carts: Arc::new(Mutex::new(shared.plan.user(index + 1))),
         iteration: 0,
         pacing,
         origin: None,
@@ -104,7 +103,15 @@ pub(crate) async fn cart(user: &mut GooseUser, shared: &Shared) -> TransactionRe
         tokio::time::sleep(SLEEP_SLICE).await;
         return Ok(());
     };
-    let plan = shared.carts.cart(state.user, state.iteration);
+    let plan = match state.carts.lock() {
+        Ok(mut carts) => carts.next_cart(),
+        Err(poisoned) => poisoned.into_inner().next_cart(),
+    };
+    let Some(plan) = plan else {
+        // An iteration-bounded user is done; goose ends it after this iteration.
+        tokio::time::sleep(SLEEP_SLICE).await;
+        return Ok(());
+    };
     state.iteration += 1;
     let mut run = CartRun {
         shared,
@@ -115,9 +122,11 @@ pub(crate) async fn cart(user: &mut GooseUser, shared: &Shared) -> TransactionRe
     };
     run.late_retries(&mut state.deferred).await;
     let first_reserve = run.play(&plan).await;
-    if plan.retry_after_retention && state.deferred.len() < DEFERRED_RETRIES_MAX {
+    if let Some(after) = plan.late_retry_after
+        && state.deferred.len() < DEFERRED_RETRIES_MAX
+    {
         state.deferred.push_back(Deferred {
-            due: Instant::now() + shared.idempotency_retention + RETENTION_MARGIN,
+            due: Instant::now() + after,
             op: reserve_op(&plan),
             retry_of: first_reserve,
         });
@@ -177,8 +186,8 @@ async fn wait_for_start(state: &mut ShopperState, shared: &Shared) -> Option<Opt
 
 fn reserve_op(plan: &CartPlan) -> Op {
     Op::Reserve {
-        key: plan.key.clone(),
-        items: plan.items.clone(),
+        key: plan.idempotency_key.clone(),
+        items: plan.lines.clone(),
         ttl_ms: plan.ttl_ms,
     }
 }
@@ -200,19 +209,19 @@ impl CartRun<'_> {
         let (first_reserve, reserved) = self.send_with(reserve_op(plan), plan.reserve_send).await;
         let reservation = reserved.and_then(|reply| reply.response?.reservation);
         if let Some(reservation) = reservation {
-            let transition = match plan.end {
-                CartEnd::Confirm => Some(Op::Confirm { reservation }),
-                CartEnd::Release => Some(Op::Release { reservation }),
-                CartEnd::Abandon => None,
+            let transition = match plan.fate {
+                Fate::Confirm => Some(Op::Confirm { reservation }),
+                Fate::Release => Some(Op::Release { reservation }),
+                Fate::Abandon => None,
             };
             if let Some(op) = transition
                 && self.hold(plan.hold).await
             {
-                self.send_with(op, plan.end_send).await;
+                self.send_with(op, plan.transition_send).await;
             }
         }
         if let Some(sku) = &plan.read_sku {
-            self.send_with(Op::GetSku { sku: sku.clone() }, SendMode::Once)
+            self.send_with(Op::GetSku { sku: sku.clone() }, Send::Once)
                 .await;
         }
         first_reserve
@@ -243,18 +252,20 @@ impl CartRun<'_> {
             };
             let timeout = self.shared.client_timeout;
             let id = self.next_id();
-            let entry = self.exchange(id, retry.op, timeout, Some(retry.retry_of)).await;
+            let entry = self
+                .exchange(id, retry.op, timeout, Some(retry.retry_of))
+                .await;
             self.entries.push(entry);
         }
     }
 
     /// Sends `op` as `mode` says; returns the first send's id and the first ok reply.
-    async fn send_with(&mut self, op: Op, mode: SendMode) -> (OpId, Option<Reply>) {
+    async fn send_with(&mut self, op: Op, mode: Send) -> (OpId, Option<Reply>) {
         let timeout = self.shared.client_timeout;
         let first = self.next_id();
         let entries = match mode {
-            SendMode::Once => vec![self.exchange(first, op, timeout, None).await],
-            SendMode::Concurrent => {
+            Send::Once => vec![self.exchange(first, op, timeout, None).await],
+            Send::Concurrent => {
                 let second = self.next_id();
                 let duplicate = op.clone();
                 let (a, b) = tokio::join!(
@@ -263,13 +274,12 @@ impl CartRun<'_> {
                 );
                 vec![a, b]
             }
-            SendMode::AfterReply => {
+            Send::AfterReply => {
                 let a = self.exchange(first, op.clone(), timeout, None).await;
                 let second = self.next_id();
                 vec![a, self.exchange(second, op, timeout, Some(first)).await]
             }
-            SendMode::AfterTimeout => {
-                let forced = self.shared.forced_timeout;
+            Send::AfterTimeout { timeout: forced } => {
                 let a = self.exchange(first, op.clone(), forced, None).await;
                 let second = self.next_id();
                 vec![a, self.exchange(second, op, timeout, Some(first)).await]

@@ -3,63 +3,54 @@
 //! and the open model's pacing counts late and dropped starts and corrects latencies.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use stockproof_engine::CartLine;
 use stockproof_harness::history::{Op, OpKind, Outcome};
-use stockproof_harness::load::cart::{CartEnd, CartPlan, CartSource, SendMode};
 use stockproof_harness::load::noop::NoopTarget;
 use stockproof_harness::load::progress::ProgressMode;
-use stockproof_harness::load::{LoadRecord, LoadSpec, LoadStop, ScheduledRestock, run_load};
+use stockproof_harness::load::{LoadRecord, LoadSpec, run_load};
+use stockproof_harness::plan::Plan;
+use stockproof_harness::scenario::{self, Scenario};
 
-/// Carts that reserve one unit and end as `end`, sending each request as `send`.
-#[derive(Debug)]
-struct FixedCarts {
-    end: CartEnd,
-    send: SendMode,
-    read_sku: bool,
+/// A scenario of one SKU whose carts end as `mix` says and whose requests are retried
+/// as `retry` says; `load` is the `[load]` table's body.
+fn scenario(load: &str, mix: &str, retry: &str) -> Scenario {
+    let text = format!(
+        r#"
+name = "driver-test"
+[load]
+{load}
+[catalogue]
+skus = [{{ id = "noop", stock = 100 }}]
+[mix]
+lines_per_cart = [1, 1]
+qty_per_line = [1, 1]
+{mix}
+[reservation]
+ttl = "1s"
+[retry]
+{retry}
+"#
+    );
+    scenario::parse(&text, Path::new("driver-test.toml")).unwrap_or_else(|error| panic!("{error}"))
 }
 
-impl CartSource for FixedCarts {
-    fn cart(&self, user: u32, iteration: u64) -> CartPlan {
-        CartPlan {
-            key: format!("u{user}-c{iteration}"),
-            items: vec![CartLine {
-                sku: "noop".to_owned(),
-                qty: 1,
-            }],
-            ttl_ms: 1_000,
-            reserve_send: self.send,
-            retry_after_retention: false,
-            hold: Duration::ZERO,
-            end: self.end,
-            end_send: self.send,
-            read_sku: self.read_sku.then(|| "noop".to_owned()),
-        }
-    }
+fn spec(scenario: &Scenario, target: &NoopTarget) -> LoadSpec {
+    let mut spec = LoadSpec::new(scenario, &target.url(), Instant::now());
+    spec.progress = ProgressMode::Off;
+    spec
 }
 
-fn spec(target_url: String, users: u32, stop: LoadStop) -> LoadSpec {
-    LoadSpec {
-        target_url,
-        users,
-        hatch_rate_per_s: 1_000.0,
-        stop,
-        arrival_rate_per_s: None,
-        client_timeout: Duration::from_secs(2),
-        forced_timeout: Duration::from_millis(1),
-        idempotency_retention: Duration::from_secs(60),
-        restocks: Vec::new(),
-        progress: ProgressMode::Off,
-        zero: Instant::now(),
-        harness_op_id_first: 1,
-    }
+async fn run(spec: &LoadSpec, scenario: &Scenario) -> LoadRecord {
+    run_load(spec, &Plan::new(scenario, 1))
+        .await
+        .expect("the load runs")
 }
 
-async fn run(spec: &LoadSpec, carts: FixedCarts) -> LoadRecord {
-    run_load(spec, Arc::new(carts)).await.expect("the load runs")
-}
+const CONFIRM_AND_READ: &str = "confirm = 1.0\nrelease = 0.0\nabandon = 0.0\nread_sku = 1.0";
+const RELEASE: &str = "confirm = 0.0\nrelease = 1.0\nabandon = 0.0";
+const ABANDON: &str = "confirm = 0.0\nrelease = 0.0\nabandon = 1.0";
 
 // Goal: a closed-model run records every op once, with unique ids, ordered times,
 // its user, and counts that match the entries.
@@ -67,13 +58,12 @@ async fn run(spec: &LoadSpec, carts: FixedCarts) -> LoadRecord {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_model_records_every_op() {
     let target = NoopTarget::start(Duration::ZERO).await.unwrap();
-    let spec = spec(target.url(), 4, LoadStop::Iterations(5));
-    let carts = FixedCarts {
-        end: CartEnd::Confirm,
-        send: SendMode::Once,
-        read_sku: true,
-    };
-    let record = run(&spec, carts).await;
+    let scenario = scenario(
+        "users = 4\nhatch_rate = 1000\niterations = 5",
+        CONFIRM_AND_READ,
+        "",
+    );
+    let record = run(&spec(&scenario, &target), &scenario).await;
     assert_eq!(record.counts.carts, 20, "target {}", target.url());
     assert_eq!(record.entries.len(), 60);
     assert_eq!(record.counts.ops, 60);
@@ -87,9 +77,16 @@ async fn closed_model_records_every_op() {
         assert_eq!(entry.outcome, Outcome::Ok);
         assert_eq!(entry.intended_us, None, "closed model has no slots");
         let user = entry.user.expect("shopper ops name their user");
-        *per_user.entry(user).or_default().entry(entry.op.kind()).or_default() += 1;
+        *per_user
+            .entry(user)
+            .or_default()
+            .entry(entry.op.kind())
+            .or_default() += 1;
     }
-    assert_eq!(per_user.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    assert_eq!(
+        per_user.keys().copied().collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
     for kinds in per_user.values() {
         assert_eq!(kinds[&OpKind::Reserve], 5);
         assert_eq!(kinds[&OpKind::Confirm], 5);
@@ -101,26 +98,63 @@ async fn closed_model_records_every_op() {
     target.stop().await;
 }
 
+// Goal: the plan's keys reach the wire: user u's cart c carries the plan's key.
+// Method: 2 users × 3 carts; compare every reserve's key with the plan's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserves_carry_the_plans_keys() {
+    let target = NoopTarget::start(Duration::ZERO).await.unwrap();
+    let scenario = scenario("users = 2\nhatch_rate = 1000\niterations = 3", RELEASE, "");
+    let record = run(&spec(&scenario, &target), &scenario).await;
+    let plan = Plan::new(&scenario, 1);
+    for user in [1, 2] {
+        let mut carts = plan.user(user);
+        let expected: Vec<String> = (0..3)
+            .map(|_| carts.next_cart().unwrap().idempotency_key)
+            .collect();
+        let sent: Vec<String> = record
+            .entries
+            .iter()
+            .filter(|entry| entry.user == Some(user))
+            .filter_map(|entry| match &entry.op {
+                Op::Reserve { key, .. } => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, expected, "user {user}, seed 1");
+    }
+    target.stop().await;
+}
+
 // Goal: duplicate sends are recorded as retries of their original.
 // Method: every request sent concurrently twice; each second send names the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_name_their_original() {
     let target = NoopTarget::start(Duration::ZERO).await.unwrap();
-    let spec = spec(target.url(), 2, LoadStop::Iterations(3));
-    let carts = FixedCarts {
-        end: CartEnd::Release,
-        send: SendMode::Concurrent,
-        read_sku: false,
-    };
-    let record = run(&spec, carts).await;
+    let scenario = scenario(
+        "users = 2\nhatch_rate = 1000\niterations = 3",
+        RELEASE,
+        "concurrent = 1.0",
+    );
+    let record = run(&spec(&scenario, &target), &scenario).await;
     assert_eq!(record.entries.len(), 2 * 3 * 4);
     let by_id: BTreeMap<u64, _> = record.entries.iter().map(|e| (e.id, e)).collect();
-    let retries: Vec<_> = record.entries.iter().filter(|e| e.retry_of.is_some()).collect();
+    let retries: Vec<_> = record
+        .entries
+        .iter()
+        .filter(|e| e.retry_of.is_some())
+        .collect();
     assert_eq!(retries.len(), 12);
     for retry in retries {
         let original = by_id[&retry.retry_of.unwrap()];
-        assert_eq!(original.op, retry.op, "a duplicate re-sends the same request");
+        assert_eq!(
+            original.op, retry.op,
+            "a duplicate re-sends the same request"
+        );
         assert_eq!(original.user, retry.user);
+        assert!(
+            retry.invoke_us < original.complete_us,
+            "sent while in flight"
+        );
     }
     target.stop().await;
 }
@@ -129,15 +163,15 @@ async fn duplicates_name_their_original() {
 // Method: the no-op target waits 1.5 s per reply, the client gives up after 200 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_are_unknown_never_fail() {
-    let target = NoopTarget::start(Duration::from_millis(1_500)).await.unwrap();
-    let mut spec = spec(target.url(), 2, LoadStop::Iterations(1));
-    spec.client_timeout = Duration::from_millis(200);
-    let carts = FixedCarts {
-        end: CartEnd::Confirm,
-        send: SendMode::Once,
-        read_sku: true,
-    };
-    let record = run(&spec, carts).await;
+    let target = NoopTarget::start(Duration::from_millis(1_500))
+        .await
+        .unwrap();
+    let scenario = scenario(
+        "users = 2\nhatch_rate = 1000\niterations = 1",
+        CONFIRM_AND_READ,
+        "client_timeout = \"200ms\"",
+    );
+    let record = run(&spec(&scenario, &target), &scenario).await;
     // No reserve reply means no reservation id, so no confirm; the read still goes.
     assert_eq!(record.entries.len(), 4, "target {}", target.url());
     for entry in &record.entries {
@@ -159,14 +193,12 @@ async fn timeouts_are_unknown_never_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_counts_late_and_dropped_starts() {
     let target = NoopTarget::start(Duration::from_millis(50)).await.unwrap();
-    let mut spec = spec(target.url(), 1, LoadStop::Duration(Duration::from_secs(1)));
-    spec.arrival_rate_per_s = Some(100.0);
-    let carts = FixedCarts {
-        end: CartEnd::Abandon,
-        send: SendMode::Once,
-        read_sku: false,
-    };
-    let record = run(&spec, carts).await;
+    let scenario = scenario(
+        "users = 1\nhatch_rate = 1000\nduration = \"1s\"\narrival_rate = 100",
+        ABANDON,
+        "",
+    );
+    let record = run(&spec(&scenario, &target), &scenario).await;
     let counts = &record.counts;
     assert!(counts.carts >= 2, "{counts:?}");
     assert!(counts.late_starts >= counts.carts - 1, "{counts:?}");
@@ -187,19 +219,19 @@ async fn open_model_counts_late_and_dropped_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_restocks_are_recorded() {
     let target = NoopTarget::start(Duration::ZERO).await.unwrap();
-    let mut spec = spec(target.url(), 1, LoadStop::Duration(Duration::from_secs(1)));
-    spec.restocks = vec![ScheduledRestock {
+    let mut scenario = scenario(
+        "users = 1\nhatch_rate = 1000\nduration = \"1s\"",
+        RELEASE,
+        "",
+    );
+    scenario.restocks = vec![scenario::Restock {
         at: Duration::from_millis(100),
         sku: "noop".to_owned(),
         qty: 7,
     }];
+    let mut spec = spec(&scenario, &target);
     spec.harness_op_id_first = 42;
-    let carts = FixedCarts {
-        end: CartEnd::Confirm,
-        send: SendMode::Once,
-        read_sku: false,
-    };
-    let record = run(&spec, carts).await;
+    let record = run(&spec, &scenario).await;
     let restocks: Vec<_> = record
         .entries
         .iter()

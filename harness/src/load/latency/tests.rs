@@ -30,9 +30,18 @@ fn corrected_latency_includes_the_late_start() {
     latencies.record(&entry(None, 10_000, 10_300));
     let confirm = latencies.kind(OpKind::Confirm).unwrap();
     assert_eq!(confirm.uncorrected.len(), 2);
-    assert_eq!(confirm.uncorrected.max(), confirm.uncorrected.highest_equivalent(500));
-    assert_eq!(confirm.corrected.max(), confirm.corrected.highest_equivalent(1_500));
-    assert_eq!(confirm.corrected.min(), confirm.corrected.lowest_equivalent(300));
+    assert_eq!(
+        confirm.uncorrected.max(),
+        confirm.uncorrected.highest_equivalent(500)
+    );
+    assert_eq!(
+        confirm.corrected.max(),
+        confirm.corrected.highest_equivalent(1_500)
+    );
+    assert_eq!(
+        confirm.corrected.min(),
+        confirm.corrected.lowest_equivalent(300)
+    );
     assert_eq!(latencies.all().len(), 2);
     assert!(latencies.kind(OpKind::Reserve).is_none());
 }

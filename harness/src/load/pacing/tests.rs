@@ -16,7 +16,10 @@ fn slots_of_all_users_interleave_evenly() {
     for (index, due) in dues.iter().enumerate() {
         let expected = Duration::from_millis(10 * index as u64);
         let error = due.abs_diff(expected);
-        assert!(error < Duration::from_micros(1), "slot {index}: {due:?} != {expected:?}");
+        assert!(
+            error < Duration::from_micros(1),
+            "slot {index}: {due:?} != {expected:?}"
+        );
     }
 }
 

@@ -149,11 +149,7 @@ fn ops_become_contract_requests() {
         assert_eq!(request.method.as_str(), method, "{op:?}");
         assert_eq!(request.path, path, "{op:?}");
         assert_eq!(request.idempotency_key, None, "{op:?}");
-        assert_eq!(
-            request.body.as_deref(),
-            body.map(str::as_bytes),
-            "{op:?}"
-        );
+        assert_eq!(request.body.as_deref(), body.map(str::as_bytes), "{op:?}");
     }
     let reserve = Op::Reserve {
         key: "k-1".to_owned(),
