@@ -5,19 +5,29 @@
 
 mod engine;
 mod error;
+pub mod http;
 pub mod keys;
 pub mod ledger;
 pub mod limits;
+pub mod lua;
 mod outcome;
+mod redis_lua;
 mod reservation;
+pub mod service;
 mod stock;
+pub mod sweeper;
 
 pub use engine::InventoryEngine;
 pub use error::EngineError;
 pub use keys::ShopKeys;
 pub use outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
+pub use redis_lua::{
+    CONNECT_TIMEOUT_MS_DEFAULT, RESPONSE_TIMEOUT_MS_DEFAULT, RETENTION_MS_MAX, RETENTION_MS_MIN,
+    RedisLuaConfig, RedisLuaEngine, SHOP_BYTES_MAX,
+};
 pub use reservation::{
     CartLine, Reservation, ReservationId, ReservationState, ReserveRequest,
     validate_idempotency_key, validate_sku_id,
 };
 pub use stock::{SkuStock, StockViolation};
+pub use sweeper::{Sweeper, SweeperConfig, SweeperCounters};

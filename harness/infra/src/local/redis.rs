@@ -19,6 +19,10 @@ pub struct LocalRedis {
     process: ServerProcess,
     port: u16,
     url: String,
+    /// What [`LocalRedis::restart`] needs to start the same server again.
+    redis_server: PathBuf,
+    dir: PathBuf,
+    aof: AofPolicy,
 }
 
 impl LocalRedis {
@@ -47,6 +51,25 @@ impl LocalRedis {
         aof: AofPolicy,
     ) -> Result<LocalRedis, InfraError> {
         let port = free_loopback_port()?;
+        let process = Self::spawn(redis_server, dir, aof, port)?;
+        let mut redis = LocalRedis {
+            process,
+            port,
+            url: format!("redis://127.0.0.1:{port}/0"),
+            redis_server: redis_server.to_path_buf(),
+            dir: dir.to_path_buf(),
+            aof,
+        };
+        redis.wait_ready().await?;
+        Ok(redis)
+    }
+
+    fn spawn(
+        redis_server: &Path,
+        dir: &Path,
+        aof: AofPolicy,
+        port: u16,
+    ) -> Result<ServerProcess, InfraError> {
         let log = dir.join("redis.log");
         let _ = std::fs::remove_file(&log);
         let mut command = Command::new(redis_server);
@@ -60,20 +83,13 @@ impl LocalRedis {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let process = ServerProcess::start(
+        ServerProcess::start(
             "redis-server",
             command,
             log,
             libc::SIGTERM,
             Duration::from_millis(REDIS_STOP_WAIT_MS),
-        )?;
-        let mut redis = LocalRedis {
-            process,
-            port,
-            url: format!("redis://127.0.0.1:{port}/0"),
-        };
-        redis.wait_ready().await?;
-        Ok(redis)
+        )
     }
 
     async fn wait_ready(&mut self) -> Result<(), InfraError> {
@@ -114,5 +130,14 @@ impl LocalRedis {
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a bound).
     pub fn stop(&mut self) {
         self.process.stop();
+    }
+
+    /// Stops the server gracefully and starts it again on the same port, in the same
+    /// dir, with the same AOF policy (so what the AOF kept is loaded again; with
+    /// `AofPolicy::Off` it starts empty). Returns once it answers.
+    pub async fn restart(&mut self) -> Result<(), InfraError> {
+        self.process.stop();
+        self.process = Self::spawn(&self.redis_server, &self.dir, self.aof, self.port)?;
+        self.wait_ready().await
     }
 }

@@ -142,3 +142,34 @@ async fn a_missing_binary_names_the_package_to_install() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_port_and_aof_data() {
+    // Goal: `LocalRedis::restart` brings the same server back on the same port with
+    // what its AOF kept. Method: write with AOF always, restart, read it back; the pid
+    // must change (a real restart).
+    let mut infra = Infra::start(&local_config(AofPolicy::Always))
+        .await
+        .unwrap();
+    let url = infra.redis_url().to_owned();
+    let mut connection = crate::support::redis_connection(&url).await;
+    let _: () = redis::cmd("SET")
+        .arg("kept")
+        .arg("yes")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let redis = &mut infra.local_mut().unwrap().redis;
+    let (port, pid) = (redis.port(), redis.pid().unwrap());
+    redis.restart().await.unwrap();
+    assert_eq!(redis.port(), port);
+    assert_ne!(redis.pid().unwrap(), pid, "the server was not restarted");
+    assert_eq!(infra.redis_url(), url);
+    let mut connection = crate::support::redis_connection(&url).await;
+    let kept: String = redis::cmd("GET")
+        .arg("kept")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(kept, "yes", "on port {port}");
+}

@@ -1,0 +1,16 @@
+//! Integration tests of the Redis Lua engine against a real Redis (and Postgres, which
+//! the local provider starts alongside) from `stockproof-infra`; no mocks.
+
+mod concurrency;
+mod expiry;
+mod http_bad_input;
+mod http_openapi;
+mod http_outage;
+mod http_routes;
+mod http_support;
+mod operations;
+mod refusals;
+mod resilience;
+mod retention;
+mod support;
+mod sweeper;
