@@ -3,6 +3,8 @@
 //! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
 //! Redis, Postgres or HTTP.
 
+pub mod checks;
 pub mod history;
+pub mod latency;
 pub mod plan;
 pub mod scenario;
