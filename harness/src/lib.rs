@@ -4,7 +4,9 @@
 //! Redis, Postgres or HTTP,
 //! except `load` (goose over HTTP) and `run` (the pipeline), which do the I/O.
 
+pub mod checks;
 pub mod history;
+pub mod latency;
 pub mod load;
 pub mod plan;
 pub mod scenario;
