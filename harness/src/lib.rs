@@ -9,4 +9,5 @@ pub mod history;
 pub mod latency;
 pub mod load;
 pub mod plan;
+pub mod run;
 pub mod scenario;
