@@ -3,6 +3,7 @@
 //! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
 //! Redis, Postgres or HTTP.
 
+pub mod bench;
 pub mod checks;
 pub mod history;
 pub mod latency;
