@@ -54,6 +54,8 @@ enum Command {
     /// Run scenarios end to end: load, checks, report; exit 0 pass, 1 violation,
     /// 2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, 5 inconclusive.
     Run(run_cmd::RunArgs),
+    /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
+    EngineBench(crate::engine_bench::EngineBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,5 +154,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
         Command::Serve(args) => serve_cmd::serve(&args).await,
         Command::Run(args) => run_cmd::run(&args).await,
+        Command::EngineBench(args) => crate::engine_bench::run(&args).await,
     }
 }
