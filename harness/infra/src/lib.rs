@@ -20,6 +20,7 @@ mod error;
 pub mod external;
 mod infra;
 pub mod local;
+pub mod proxy;
 mod readiness;
 mod session;
 

@@ -26,11 +26,19 @@ impl SessionDir {
             .prefix(&format!("{SESSION_DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(|error| InfraError::io("creating the session dir", error))?;
+        // The lock file appears under its final name already locked (created and locked
+        // under another name, then renamed), so a concurrent sweep never finds it
+        // unlocked and takes a live session for a dead one.
+        let unlocked_path = dir.path().join(format!("{LOCK_FILE_NAME}.new"));
         let lock_path = dir.path().join(LOCK_FILE_NAME);
-        let lock = File::create(&lock_path)
+        let lock = File::create(&unlocked_path).map_err(|error| {
+            InfraError::io(format!("creating {}", unlocked_path.display()), error)
+        })?;
+        lock.lock().map_err(|error| {
+            InfraError::io(format!("locking {}", unlocked_path.display()), error)
+        })?;
+        fs::rename(&unlocked_path, &lock_path)
             .map_err(|error| InfraError::io(format!("creating {}", lock_path.display()), error))?;
-        lock.lock()
-            .map_err(|error| InfraError::io(format!("locking {}", lock_path.display()), error))?;
         Ok(SessionDir { dir, _lock: lock })
     }
 

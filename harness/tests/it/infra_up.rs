@@ -57,19 +57,32 @@ fn start_infra_up() -> Running {
     }
 }
 
-fn server_pids(session_dir: &std::path::Path) -> Vec<u32> {
-    // Redis and Postgres are the only processes whose command line names the session dir.
-    let needle = session_dir.display().to_string();
+/// The direct children of `owner`: the servers `infra up` forked (Redis rewrites its
+/// process title, so the command line cannot be used to find it).
+fn server_pids(owner: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|cmdline| String::from_utf8_lossy(&cmdline).contains(&needle))
-                .unwrap_or(false)
-        })
+        .filter(|pid| parent_pid(*pid) == Some(owner))
         .collect()
+}
+
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split(' ').nth(1)?.parse().ok()
+}
+
+/// Whether `pid` still runs (a zombie counts as gone: it has exited).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let after_name = &stat[stat.rfind(')').unwrap_or(0) + 2..];
+            !after_name.starts_with('Z')
+        })
+        .unwrap_or(false)
 }
 
 fn signal_and_wait(running: &mut Running, signal: libc::c_int) {
@@ -100,22 +113,28 @@ async fn two_processes_share_nothing_and_signals_leave_nothing_behind() {
     assert_ne!(first.redis_url, second.redis_url);
     assert_ne!(first.database_url, second.database_url);
     assert_ne!(first.session_dir, second.session_dir);
+    let mut servers = Vec::new();
     for running in [&first, &second] {
         assert_eq!(ping(&running.redis_url).await, "PONG");
         assert!(running.session_dir.exists());
+        let pids = server_pids(running.child.id());
         assert_eq!(
-            server_pids(&running.session_dir).len(),
+            pids.len(),
             2,
             "redis and postgres run from {}",
             running.session_dir.display()
         );
+        servers.push(pids);
     }
 
-    for (running, signal) in [(&mut first, libc::SIGINT), (&mut second, libc::SIGTERM)] {
+    for ((running, signal), pids) in [(&mut first, libc::SIGINT), (&mut second, libc::SIGTERM)]
+        .into_iter()
+        .zip(&servers)
+    {
         signal_and_wait(running, signal);
         assert!(
-            server_pids(&running.session_dir).is_empty(),
-            "servers left running after signal {signal}"
+            !pids.iter().any(|pid| alive(*pid)),
+            "servers {pids:?} left running after signal {signal}"
         );
         assert!(
             !running.session_dir.exists(),
@@ -130,16 +149,17 @@ async fn kill_9_of_the_owner_takes_the_servers_with_it() {
     // Goal: even when the owner cannot clean up (SIGKILL), no server outlives it, and the
     // next session sweeps the dir it left.
     let mut running = start_infra_up();
-    assert_eq!(server_pids(&running.session_dir).len(), 2);
+    let pids = server_pids(running.child.id());
+    assert_eq!(pids.len(), 2, "redis and postgres run under infra up");
     signal_and_wait_killed(&mut running);
     let mut waited_ms = 0;
-    while !server_pids(&running.session_dir).is_empty() && waited_ms < 10_000 {
+    while pids.iter().any(|pid| alive(*pid)) && waited_ms < 10_000 {
         std::thread::sleep(Duration::from_millis(50));
         waited_ms += 50;
     }
     assert!(
-        server_pids(&running.session_dir).is_empty(),
-        "servers outlived their killed owner"
+        !pids.iter().any(|pid| alive(*pid)),
+        "servers {pids:?} outlived their killed owner"
     );
     let mut next = start_infra_up();
     assert!(

@@ -32,6 +32,18 @@ pub struct LocalPostgres {
     process: ServerProcess,
     port: u16,
     url: String,
+    /// What [`LocalPostgres::restart`] needs to start the same server again.
+    launch: Launch,
+}
+
+/// How the server was started: the same binary, data dir, account and settings.
+#[derive(Debug, Clone)]
+struct Launch {
+    bin_dir: PathBuf,
+    dir: PathBuf,
+    data_dir: PathBuf,
+    account: Option<Account>,
+    fsync: bool,
 }
 
 impl LocalPostgres {
@@ -65,36 +77,19 @@ impl LocalPostgres {
         fsync: bool,
     ) -> Result<LocalPostgres, InfraError> {
         let port = free_loopback_port()?;
-        let log = dir.join("postgres.log");
-        let log_file = File::create(&log)
-            .map_err(|error| InfraError::io(format!("creating {}", log.display()), error))?;
-        let log_file_err = log_file
-            .try_clone()
-            .map_err(|error| InfraError::io("duplicating the log handle", error))?;
-        let mut command = Command::new(bin_dir.join("postgres"));
-        command
-            .arg("-D")
-            .arg(data_dir)
-            .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "unix_socket_directories="])
-            .args(["-c", &format!("max_connections={POSTGRES_CONNECTIONS_MAX}")])
-            .args(["-c", &format!("fsync={}", if fsync { "on" } else { "off" })])
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_file_err);
-        run_as(&mut command, account);
-        let process = ServerProcess::start(
-            "postgres",
-            command,
-            log,
-            libc::SIGINT, // fast shutdown: roll back open transactions, then exit
-            Duration::from_millis(POSTGRES_STOP_WAIT_MS),
-        )?;
+        let launch = Launch {
+            bin_dir: bin_dir.to_path_buf(),
+            dir: dir.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            account: account.cloned(),
+            fsync,
+        };
+        let process = spawn(&launch, port)?;
         let mut postgres = LocalPostgres {
             process,
             port,
             url: String::new(),
+            launch,
         };
         let admin_url = postgres.url_of("postgres");
         postgres.wait_ready(&admin_url).await?;
@@ -145,6 +140,53 @@ impl LocalPostgres {
     pub fn stop(&mut self) {
         self.process.stop();
     }
+
+    /// Stops the server (fast shutdown: open transactions roll back, clients are
+    /// disconnected) and starts it again on the same port and data dir; returns once it
+    /// answers. Committed data survives, as after a real restart.
+    pub async fn restart(&mut self) -> Result<(), InfraError> {
+        self.process.stop();
+        self.process = spawn(&self.launch, self.port)?;
+        let admin_url = self.url_of("postgres");
+        self.wait_ready(&admin_url).await
+    }
+}
+
+/// Starts `postgres` on `port` as the launch describes (the log is appended to, so a
+/// restart keeps the earlier lines).
+fn spawn(launch: &Launch, port: u16) -> Result<ServerProcess, InfraError> {
+    let log = launch.dir.join("postgres.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|error| InfraError::io(format!("opening {}", log.display()), error))?;
+    let log_file_err = log_file
+        .try_clone()
+        .map_err(|error| InfraError::io("duplicating the log handle", error))?;
+    let mut command = Command::new(launch.bin_dir.join("postgres"));
+    command
+        .arg("-D")
+        .arg(&launch.data_dir)
+        .args(["-p", &port.to_string()])
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        .args(["-c", "unix_socket_directories="])
+        .args(["-c", &format!("max_connections={POSTGRES_CONNECTIONS_MAX}")])
+        .args([
+            "-c",
+            &format!("fsync={}", if launch.fsync { "on" } else { "off" }),
+        ])
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_file_err);
+    run_as(&mut command, launch.account.as_ref());
+    ServerProcess::start(
+        "postgres",
+        command,
+        log,
+        libc::SIGINT, // fast shutdown: roll back open transactions, then exit
+        Duration::from_millis(POSTGRES_STOP_WAIT_MS),
+    )
 }
 
 /// Gives `dir` to the account Postgres runs as, and lets it through the session dir.

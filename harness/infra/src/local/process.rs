@@ -136,8 +136,12 @@ impl ServerProcess {
         if child.try_wait().ok().flatten().is_some() {
             return;
         }
-        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
-        unsafe { libc::kill(child.id() as libc::pid_t, self.stop_signal) };
+        // SAFETY: kill(2) on our own child's pid, which is not reaped yet. SIGCONT
+        // after the stop signal, so a paused (SIGSTOP) server can act on it.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, self.stop_signal);
+            libc::kill(child.id() as libc::pid_t, libc::SIGCONT);
+        }
         let started = Instant::now();
         while started.elapsed() < self.stop_wait {
             if child.try_wait().ok().flatten().is_some() {
@@ -152,6 +156,28 @@ impl ServerProcess {
         );
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// SIGKILL now, no graceful shutdown (what a crash or an OOM kill does); reaps it.
+    pub(crate) fn kill_now(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT) to the running server; false if it is gone.
+    pub(crate) fn send_signal(&mut self, signal: libc::c_int) -> bool {
+        if self.exit_status().is_some() {
+            return false;
+        }
+        let Some(child) = self.child.as_ref() else {
+            return false;
+        };
+        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) == 0 }
     }
 }
 

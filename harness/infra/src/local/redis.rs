@@ -137,7 +137,36 @@ impl LocalRedis {
     /// `AofPolicy::Off` it starts empty). Returns once it answers.
     pub async fn restart(&mut self) -> Result<(), InfraError> {
         self.process.stop();
+        self.start_again().await
+    }
+
+    /// `kill -9`, then a start on the same port and dir: the server loads what its AOF
+    /// had on disk, so what is lost depends on the AOF policy (`always`: nothing
+    /// acknowledged; `everysec`: up to about a second; `no` / `off`: whatever the OS or
+    /// nothing kept). Returns once it answers.
+    pub async fn kill_and_restart(&mut self) -> Result<(), InfraError> {
+        self.process.kill_now();
+        self.start_again().await
+    }
+
+    async fn start_again(&mut self) -> Result<(), InfraError> {
         self.process = Self::spawn(&self.redis_server, &self.dir, self.aof, self.port)?;
         self.wait_ready().await
+    }
+
+    /// SIGSTOP: the process freezes; connections stay open and requests hang (a GC
+    /// pause, a stalled VM). [`LocalRedis::resume`] undoes it.
+    pub fn pause(&mut self) -> bool {
+        self.process.send_signal(libc::SIGSTOP)
+    }
+
+    /// SIGCONT after [`LocalRedis::pause`].
+    pub fn resume(&mut self) -> bool {
+        self.process.send_signal(libc::SIGCONT)
+    }
+
+    /// The AOF policy the server runs with.
+    pub fn aof(&self) -> AofPolicy {
+        self.aof
     }
 }

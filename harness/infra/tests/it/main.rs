@@ -6,4 +6,5 @@ mod auto;
 mod containers;
 mod external;
 mod local;
+mod proxy;
 mod support;
