@@ -19,7 +19,10 @@ use tokio::task::JoinHandle;
 use crate::engine::InventoryEngine;
 use crate::http::metrics::ServiceMetrics;
 use crate::http::{self, AppState};
+use crate::ledger::{self, LedgerError, LedgerWriter, WriterConfig, WriterStats};
+use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
+use crate::stores;
 use crate::sweeper::{Sweeper, SweeperConfig};
 
 /// How long in-flight requests may take to finish after shutdown starts; above the
@@ -62,8 +65,10 @@ impl ServiceConfig {
 /// Why the service could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("postgres: {0}")]
-    Postgres(#[from] sqlx::Error),
+    #[error("connecting to the stores: {0}")]
+    Stores(#[from] stores::StoreError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
     #[error("engine: {0}")]
     Engine(#[from] crate::EngineError),
     #[error("listening on {address}: {source}")]
@@ -79,6 +84,9 @@ pub enum ServiceError {
 /// What an orderly shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
+    /// The ledger writer's counters; after a clean drain Postgres holds every event.
+    pub writer: WriterStats,
+    /// Reservations the sweeper expired while the service ran.
     pub expired: u64,
 }
 
@@ -91,22 +99,42 @@ pub struct Service {
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
     monitor: AbortOnDrop<()>,
+    writer: LedgerWriter,
     sweeper: Sweeper,
+    recovery: RecoveryReport,
 }
 
 impl Service {
     /// Migrates, recovers, then starts the writer, the sweeper and the HTTP server.
     /// Returns once the socket is bound and `/readyz` would answer 200.
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_millis(5_000))
-            .connect(&config.database_url)
-            .await?;
+        let pool = stores::connect_postgres(&config.database_url).await?;
+        ledger::migrate(&pool).await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
+        let recovery = {
+            let mut redis = stores::connect_redis(&config.redis_url).await?;
+            let recovery_config = RecoveryConfig {
+                retention_ms: config.engine.retention_ms,
+            };
+            recovery::recover(&mut redis, &pool, &keys, &recovery_config).await?
+        };
+        if recovery.rebuilt {
+            tracing::warn!(
+                events_lost = recovery.events_lost,
+                units_lost = recovery.units_lost,
+                "redis was behind the ledger and was rebuilt from it"
+            );
+            metrics.add_recovery();
+        }
         let engine =
             Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
+        let writer = LedgerWriter::spawn(
+            &config.redis_url,
+            pool.clone(),
+            keys.clone(),
+            WriterConfig::new(format!("serve-{}", std::process::id())),
+        )?;
         let dyn_engine: Arc<dyn InventoryEngine> = engine.clone();
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
         let listener =
@@ -152,7 +180,9 @@ impl Service {
             stop_http,
             server,
             monitor,
+            writer,
             sweeper,
+            recovery,
         })
     }
 
@@ -167,6 +197,11 @@ impl Service {
 
     pub fn metrics(&self) -> Arc<ServiceMetrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// What start-up recovery found and did.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded by
@@ -185,13 +220,14 @@ impl Service {
         };
         let expired = self.sweeper.expired();
         self.sweeper.shutdown().await;
+        let writer = self.writer.shutdown().await?;
         let _ = self
             .monitor
             .join(Duration::from_millis(PROBE_TIMEOUT_MS * 4))
             .await;
         server_outcome?;
-        tracing::info!(expired, "stopped");
-        Ok(ShutdownReport { expired })
+        tracing::info!(events_written = writer.events_written, expired, "stopped");
+        Ok(ShutdownReport { writer, expired })
     }
 }
 
@@ -224,7 +260,7 @@ async fn monitor(
     sweeper: Arc<crate::sweeper::SweeperCounters>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut redis: Option<()> = None;
+    let mut redis = None;
     let mut expired_seen = 0;
     let probe_timeout = Duration::from_millis(PROBE_TIMEOUT_MS);
     let mut interval = tokio::time::interval(Duration::from_millis(METRICS_POLL_MS));
@@ -241,7 +277,24 @@ async fn monitor(
         if probes.ledger_reachable.swap(reachable, Ordering::AcqRel) != reachable {
             tracing::warn!(reachable, "postgres reachability changed; writes follow it");
         }
-        let _ = (&mut redis, &probes.redis_url, &probes.keys);
+        if redis.is_none() {
+            let connect = stores::connect_redis(&probes.redis_url);
+            redis = tokio::time::timeout(probe_timeout, connect)
+                .await
+                .ok()
+                .and_then(Result::ok);
+        }
+        let Some(connection) = redis.as_mut() else {
+            continue;
+        };
+        match tokio::time::timeout(probe_timeout, ledger::lag(connection, &probes.keys)).await {
+            Ok(Ok(lag)) => metrics.set_ledger_lag(
+                lag.unwritten_events(),
+                Duration::from_millis(lag.oldest_unwritten_age_ms.unwrap_or(0)),
+            ),
+            // Redis restarted or slow: reconnect on the next tick.
+            Ok(Err(_)) | Err(_) => redis = None,
+        }
     }
 }
 

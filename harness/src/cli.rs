@@ -9,6 +9,7 @@ use stockproof_infra::{
 
 use crate::infra_cmd;
 use crate::run_cmd;
+use crate::reconcile_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -56,6 +57,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
     EngineBench(crate::engine_bench::EngineBenchArgs),
+    /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
+    Reconcile(reconcile_cmd::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,5 +158,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve_cmd::serve(&args).await,
         Command::Run(args) => run_cmd::run(&args).await,
         Command::EngineBench(args) => crate::engine_bench::run(&args).await,
+        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
     }
 }

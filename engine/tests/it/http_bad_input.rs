@@ -156,6 +156,7 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
     );
     assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(server.restock("c-1", 1).await.status, StatusCode::OK);
+    server.assert_no_drift().await;
     server.shutdown().await;
 }
 

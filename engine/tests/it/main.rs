@@ -1,5 +1,5 @@
-//! Integration tests of the Redis Lua engine against a real Redis (and Postgres, which
-//! the local provider starts alongside) from `stockproof-infra`; no mocks.
+//! Integration tests of the engine against a real Redis and Postgres from
+//! `stockproof-infra`'s local provider; no mocks. One module per area.
 
 mod concurrency;
 mod expiry;
@@ -9,7 +9,11 @@ mod http_outage;
 mod http_routes;
 mod http_support;
 mod model;
+mod ledger;
+mod ledger_support;
 mod operations;
+mod reconciler;
+mod recovery;
 mod refusals;
 mod resilience;
 mod retention;

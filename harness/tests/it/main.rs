@@ -5,3 +5,4 @@ mod faults;
 mod infra_up;
 mod load_driver;
 mod run_cmd;
+mod serve;
