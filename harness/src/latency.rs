@@ -28,6 +28,15 @@ pub fn new_histogram() -> Histogram<u64> {
         .expect("3 significant digits is a valid histogram configuration")
 }
 
+/// Records `value` (already clamped to [`LATENCY_US_MAX`]), growing the histogram as
+/// needed. Growth only fails for values near u64::MAX, which the clamp rules out; should it
+/// fail anyway, the value is recorded as the largest the histogram holds.
+fn record(histogram: &mut Histogram<u64>, value: u64) {
+    if histogram.record(value).is_err() {
+        histogram.saturating_record(value);
+    }
+}
+
 /// The latencies of one operation kind.
 #[derive(Debug, Clone)]
 pub struct OpLatency {
@@ -94,14 +103,16 @@ impl Latencies {
         self.last_complete_us = self.last_complete_us.max(entry.complete_us);
         let op = self.ops.entry(kind).or_insert_with(OpLatency::new);
         let corrected = entry.corrected_latency_us().clamp(1, LATENCY_US_MAX);
-        op.corrected.saturating_record(corrected);
-        op.uncorrected
-            .saturating_record(entry.latency_us().clamp(1, LATENCY_US_MAX));
+        record(&mut op.corrected, corrected);
+        record(
+            &mut op.uncorrected,
+            entry.latency_us().clamp(1, LATENCY_US_MAX),
+        );
         let second = (entry.complete_us / INTERVAL_US) as usize;
         if op.intervals.len() <= second {
             op.intervals.resize_with(second + 1, new_histogram);
         }
-        op.intervals[second].saturating_record(corrected);
+        record(&mut op.intervals[second], corrected);
     }
 
     /// From the first send to the last reply.

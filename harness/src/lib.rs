@@ -8,4 +8,5 @@ pub mod checks;
 pub mod history;
 pub mod latency;
 pub mod plan;
+pub mod report;
 pub mod scenario;
