@@ -18,7 +18,7 @@ use crate::checks::{
 use crate::history::{History, HistoryEntry, HistoryHeader, Op, Outcome, Response};
 
 /// SKUs of the synthetic catalogue, and units each starts with.
-const BENCH_SKUS: usize = 200;
+pub const BENCH_SKUS: usize = 200;
 const BENCH_STOCK_PER_SKU: i64 = 500;
 /// Reservation TTL of the synthetic carts: long enough that many are held at once.
 const BENCH_TTL_MS: i64 = 200;
@@ -69,14 +69,21 @@ struct Simulation {
     now_us: u64,
     next_op: u64,
     stocks: BTreeMap<String, SkuStock>,
+    skus: usize,
     held: BTreeMap<String, (Vec<CartLine>, String, i64)>,
     deadlines: VecDeque<(i64, String)>,
     entries: Vec<HistoryEntry>,
     ledger: Vec<LedgerEvent>,
 }
 
-/// A seeded history of about `ops` ops and the snapshot a correct engine would leave.
+/// A seeded history of about `ops` ops over [`BENCH_SKUS`] SKUs and the snapshot a
+/// correct engine would leave.
 pub fn synthetic(ops: usize, seed: u64) -> (History, WhiteBoxSnapshot) {
+    synthetic_over(ops, BENCH_SKUS, seed)
+}
+
+/// [`synthetic`] over `skus` SKUs.
+pub fn synthetic_over(ops: usize, skus: usize, seed: u64) -> (History, WhiteBoxSnapshot) {
     let mut simulation = Simulation {
         rng: ChaCha8Rng::seed_from_u64(seed),
         now_us: 0,
@@ -84,10 +91,11 @@ pub fn synthetic(ops: usize, seed: u64) -> (History, WhiteBoxSnapshot) {
         stocks: BTreeMap::new(),
         held: BTreeMap::new(),
         deadlines: VecDeque::new(),
-        entries: Vec::with_capacity(ops + BENCH_SKUS * 2),
+        skus,
+        entries: Vec::with_capacity(ops + skus * 2),
         ledger: Vec::new(),
     };
-    for sku in 0..BENCH_SKUS {
+    for sku in 0..skus {
         simulation.restock(format!("sku-{sku:03}"), BENCH_STOCK_PER_SKU);
     }
     let mut cart = 0_u64;
@@ -210,7 +218,7 @@ impl Simulation {
         let lines = self.rng.random_range(1..=3);
         let items: Vec<CartLine> = (0..lines)
             .map(|_| CartLine {
-                sku: format!("sku-{:03}", self.rng.random_range(0..BENCH_SKUS)),
+                sku: format!("sku-{:03}", self.rng.random_range(0..self.skus)),
                 qty: self.rng.random_range(1..=2),
             })
             .collect();

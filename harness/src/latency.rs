@@ -28,11 +28,13 @@ pub fn new_histogram() -> Histogram<u64> {
         .expect("3 significant digits is a valid histogram configuration")
 }
 
-/// Records `value_us` (already clamped to `LATENCY_US_MAX`), growing the histogram as
-/// needed: `saturating_record` would clamp to an auto-resizing histogram's current top
-/// (2 µs when empty) instead of growing it. Growing to an hour of µs cannot fail.
-fn record(histogram: &mut Histogram<u64>, value_us: u64) {
-    let _ = histogram.record(value_us);
+/// Records `value` (already clamped to [`LATENCY_US_MAX`]), growing the histogram as
+/// needed. Growth only fails for values near u64::MAX, which the clamp rules out; should it
+/// fail anyway, the value is recorded as the largest the histogram holds.
+fn record(histogram: &mut Histogram<u64>, value: u64) {
+    if histogram.record(value).is_err() {
+        histogram.saturating_record(value);
+    }
 }
 
 /// The latencies of one operation kind.

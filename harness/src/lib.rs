@@ -13,4 +13,5 @@ pub mod latency;
 pub mod load;
 pub mod plan;
 pub mod run;
+pub mod report;
 pub mod scenario;

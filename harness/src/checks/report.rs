@@ -183,11 +183,23 @@ impl CheckReport {
     }
 }
 
-/// Collects violations: all are counted by kind, the first few kept in full.
+/// Collects violations: all are counted by kind, the earliest few kept in full.
+/// "Earliest" is by the first op a violation names (then its reason), not by the order
+/// a checker found it, so reports are the same whatever order hash maps iterate in.
 #[derive(Debug, Default)]
 pub struct Violations {
     groups: BTreeMap<String, ViolationGroup>,
-    kept: Vec<Violation>,
+    kept: BTreeMap<(OpId, String, u64), Violation>,
+    pushed: u64,
+}
+
+/// Where a violation sorts: its first op (white-box ones, naming no op, last), then
+/// its reason.
+fn order_key(violation: &Violation) -> (OpId, &str) {
+    (
+        violation.ops.first().copied().unwrap_or(OpId::MAX),
+        violation.reason.as_str(),
+    )
 }
 
 impl Violations {
@@ -195,8 +207,16 @@ impl Violations {
         match self.groups.get_mut(&violation.kind) {
             Some(group) => {
                 group.count += 1;
-                if violation.severity > group.worst.severity {
+                let worse = (violation.severity, std::cmp::Reverse(order_key(&violation)))
+                    > (
+                        group.worst.severity,
+                        std::cmp::Reverse(order_key(&group.worst)),
+                    );
+                if worse {
                     group.worst = violation.clone();
+                }
+                if order_key(&violation) < order_key(&group.first) {
+                    group.first = violation.clone();
                 }
             }
             None => {
@@ -211,8 +231,12 @@ impl Violations {
                 );
             }
         }
-        if self.kept.len() < VIOLATIONS_KEPT_MAX {
-            self.kept.push(violation);
+        self.pushed += 1;
+        let (op, reason) = order_key(&violation);
+        self.kept
+            .insert((op, reason.to_owned(), self.pushed), violation);
+        if self.kept.len() > VIOLATIONS_KEPT_MAX {
+            self.kept.pop_last();
         }
     }
 
@@ -221,7 +245,10 @@ impl Violations {
     }
 
     fn into_parts(self) -> (Vec<ViolationGroup>, Vec<Violation>) {
-        (self.groups.into_values().collect(), self.kept)
+        (
+            self.groups.into_values().collect(),
+            self.kept.into_values().collect(),
+        )
     }
 }
 
