@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
 use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
@@ -52,6 +53,11 @@ pub(crate) struct RunArgs {
     /// Override the scenario's stop with this many carts per user.
     #[arg(long, value_name = "N")]
     iterations: Option<u64>,
+
+    /// Inject a fault, added to the scenario's `[[faults]]` (repeatable):
+    /// `KIND[,key=value…][@WHEN]`, e.g. `redis-kill@5s`, `redis-pause,duration=1s@after=500`.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = FaultSpec::parse_cli)]
+    faults: Vec<FaultSpec>,
 
     /// Measure the load generator's ceiling (this scenario against a no-op target in
     /// process) beside the scenario against the engine, and print both and the ratio.
@@ -117,6 +123,7 @@ fn options(args: &RunArgs) -> RunOptions {
             users: args.users,
             duration: args.duration,
             iterations: args.iterations,
+            faults: args.faults.clone(),
         },
         progress: ProgressMode::detect(),
     }
@@ -178,6 +185,13 @@ fn print_outcome(outcome: &RunOutcome) {
         load.ops_per_s,
         load.users
     );
+    for fault in &info.faults {
+        let state = if fault.injected { "injected" } else { "NOT injected" };
+        println!("  fault {} ({state}): {}", fault.description, fault.detail);
+    }
+    if let Some(loss_window) = &info.loss_window {
+        println!("  {}", loss_window.describe());
+    }
     if let Some(rate) = load.arrival_rate_per_s {
         println!(
             "  arrival rate {rate}/s: {} of {} intended starts late, {} dropped",

@@ -57,6 +57,8 @@ pub struct LoadSpec {
     /// The first op id the harness's own ops (restocks) use; shoppers use ids from
     /// [`SHOPPER_OP_ID_FIRST`].
     pub harness_op_id_first: OpId,
+    /// Ops the recorder has received so far (fault triggers `after_ops` read it).
+    pub ops_completed: Arc<AtomicU64>,
 }
 
 impl LoadSpec {
@@ -73,6 +75,7 @@ impl LoadSpec {
             progress: ProgressMode::detect(),
             zero,
             harness_op_id_first: 0,
+            ops_completed: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -138,6 +141,7 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
             planned,
             progress: spec.progress,
             arrival: spec.arrival_rate_per_s.map(|rate| (rate, spec.users)),
+            ops_completed: Arc::clone(&spec.ops_completed),
         },
     ));
     let shared = Arc::new(shopper::Shared {

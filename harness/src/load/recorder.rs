@@ -84,6 +84,8 @@ pub(crate) struct RecorderSettings {
     pub(crate) progress: ProgressMode,
     /// Open model: users and rate, to count dropped starts.
     pub(crate) arrival: Option<(f64, u32)>,
+    /// Bumped per op received, for the fault schedule's `after_ops` triggers.
+    pub(crate) ops_completed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(crate) fn channel() -> (mpsc::Sender<Record>, mpsc::Receiver<Record>) {
@@ -131,6 +133,7 @@ struct State {
     last_reply_us: u64,
     failed_without_reply: u64,
     target_silent: Option<String>,
+    ops_completed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl State {
@@ -144,6 +147,7 @@ impl State {
             last_reply_us: micros_since(settings.zero),
             failed_without_reply: 0,
             target_silent: None,
+            ops_completed: std::sync::Arc::clone(&settings.ops_completed),
         }
     }
 
@@ -164,6 +168,8 @@ impl State {
 
     fn entry(&mut self, entry: HistoryEntry) {
         self.counts.ops += 1;
+        self.ops_completed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match entry.outcome {
             Outcome::Ok => self.counts.ok += 1,
             Outcome::Fail => self.counts.fail += 1,

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+pub use super::faults::{FaultLine, LossWindow};
 use crate::checks::WhiteBoxSnapshot;
 use crate::history::{History, HistoryWriter};
 
@@ -72,7 +73,34 @@ pub struct RunInfo {
     pub quiesce: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_error: Option<String>,
+    /// Every fault injected (or refused at its trigger), in schedule order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultLine>,
+    /// With a Redis kill: what it lost, against the scenario's tolerance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_window: Option<LossWindow>,
     pub load: LoadFigures,
+}
+
+impl RunInfo {
+    /// The faults and the loss window as a summary.md section (empty without faults).
+    pub fn faults_markdown(&self) -> String {
+        if self.faults.is_empty() {
+            return String::new();
+        }
+        let mut text = String::from("\n## Faults\n\n");
+        for fault in &self.faults {
+            let state = if fault.injected { "injected" } else { "NOT injected" };
+            text.push_str(&format!(
+                "- {} ({state}): {}\n",
+                fault.description, fault.detail
+            ));
+        }
+        if let Some(loss_window) = &self.loss_window {
+            text.push_str(&format!("\n{}\n", loss_window.describe()));
+        }
+        text
+    }
 }
 
 /// The load's own figures, as the recorder counted them.

@@ -9,6 +9,7 @@
 //! judging (`crate::checks`), rendering (`crate::report`).
 
 pub mod calibrate;
+pub mod faults;
 pub mod folder;
 pub mod quiesce;
 pub mod seed;
@@ -16,7 +17,10 @@ pub mod stores;
 pub mod target;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
 
 use stockproof_infra::InfraConfig;
 
@@ -71,12 +75,15 @@ pub enum RunError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Folder(#[from] folder::FolderError),
+    /// A fault this run cannot inject (said before any load).
+    #[error("{0}")]
+    Fault(String),
 }
 
 impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Scenario(_) => EXIT_USAGE,
+            RunError::Scenario(_) | RunError::Fault(_) => EXIT_USAGE,
             RunError::Target(_) | RunError::Seed(_) | RunError::Load(_) | RunError::Folder(_) => {
                 EXIT_INFRA
             }
@@ -110,15 +117,32 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
     let plan = Plan::new(&scenario, seed);
     let target = match &options.target {
         TargetChoice::InProcess(config) => {
+            let mut config = config.clone();
+            if let Some(aof) = scenario.engine.redis_aof {
+                config.aof = aof;
+            }
             Target::start_in_process(
-                config,
+                &config,
                 &scenario.name,
                 scenario.engine.idempotency_retention,
+                !scenario.faults.is_empty(),
             )
             .await?
         }
-        TargetChoice::External(url) => Target::External { url: url.clone() },
+        TargetChoice::External(url) => {
+            if let Some(refusal) = faults::refusal(&scenario.faults, false, false) {
+                return Err(RunError::Fault(refusal));
+            }
+            Target::External { url: url.clone() }
+        }
     };
+    if let Target::InProcess(in_process) = &target {
+        let local = in_process.infra.lock().await.local().is_some();
+        if let Some(refusal) = faults::refusal(&scenario.faults, true, local) {
+            target.stop().await;
+            return Err(RunError::Fault(refusal));
+        }
+    }
     let outcome = drive(path, &scenario, &plan, &target, options).await;
     let (recorded, mut info) = match outcome {
         Ok(recorded) => recorded,
@@ -156,20 +180,63 @@ async fn drive(
     let mut spec = LoadSpec::new(scenario, target.url(), zero);
     spec.progress = options.progress;
     spec.harness_op_id_first = seeds.len() as OpId;
-    let mut load = run_load(&spec, plan).await?;
+    let (fault_targets, hooks) = fault_targets(target, scenario);
+    let load_over = CancellationToken::new();
+    let load_started = tokio::time::Instant::now();
+    let schedule = async {
+        match &fault_targets {
+            Some(fault_targets) if !scenario.faults.is_empty() => {
+                crate::faults::run_schedule(
+                    &scenario.faults,
+                    fault_targets,
+                    load_started,
+                    &spec.ops_completed,
+                    &load_over,
+                )
+                .await
+            }
+            _ => Vec::new(),
+        }
+    };
+    let load = async {
+        let load = run_load(&spec, plan).await;
+        load_over.cancel();
+        load
+    };
+    let (load, fault_records) = tokio::join!(load, schedule);
+    let mut load = load?;
     let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
     let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
     let finals = final_reads(target.url(), scenario, final_reads_first, zero).await;
+    let faults_first = final_reads_first + finals.len() as OpId;
     let mut entries = seeds;
     entries.extend(std::mem::take(&mut load.entries));
     entries.extend(finals);
+    entries.extend(faults::fault_entries(&fault_records, zero, faults_first));
     let header = HistoryHeader::new(
         &scenario.name,
         plan.seed(),
         started_at_unix_ms,
         i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
     );
-    let info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
+    let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
+    if let Some(hooks) = hooks {
+        let kills = hooks.losses.lock().await.clone();
+        if faults::kills_redis(&scenario.faults) {
+            info.loss_window = Some(folder::LossWindow::new(
+                kills,
+                scenario.checks.loss_tolerance_events,
+            ));
+        }
+    }
+    info.faults = fault_records
+        .iter()
+        .map(|record| folder::FaultLine {
+            description: record.description.clone(),
+            detail: record.detail.clone(),
+            injected: record.injected,
+        })
+        .collect();
     Ok((
         Recorded {
             history: History { header, entries },
@@ -177,6 +244,39 @@ async fn drive(
         },
         info,
     ))
+}
+
+/// What faults act on, for an in-process target; `None` for an external one.
+fn fault_targets(
+    target: &Target,
+    scenario: &Scenario,
+) -> (
+    Option<crate::faults::FaultTargets>,
+    Option<Arc<faults::InProcessHooks>>,
+) {
+    let Target::InProcess(in_process) = target else {
+        return (None, None);
+    };
+    let (redis_proxy, postgres_proxy) = match &in_process.proxies {
+        Some((redis, postgres)) => (Some(Arc::clone(redis)), Some(Arc::clone(postgres))),
+        None => (None, None),
+    };
+    let hooks = Arc::new(faults::InProcessHooks::new(
+        in_process.service.writer(),
+        &in_process.redis_url,
+        &in_process.database_url,
+        &in_process.shop,
+        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
+        redis_proxy.clone(),
+    ));
+    let engine: Arc<dyn crate::faults::EngineFaultHooks> = hooks.clone();
+    let fault_targets = crate::faults::FaultTargets {
+        infra: Arc::clone(&in_process.infra),
+        redis_proxy,
+        postgres_proxy,
+        engine: Some(engine),
+    };
+    (Some(fault_targets), Some(hooks))
 }
 
 async fn settle(
@@ -189,9 +289,12 @@ async fn settle(
     let grace = scenario.checks.expiry_grace;
     match target {
         Target::InProcess(in_process) => {
-            let infra = &in_process.infra;
-            match stores::Stores::connect(infra.redis_url(), infra.database_url(), &in_process.shop)
-                .await
+            match stores::Stores::connect(
+                &in_process.redis_url,
+                &in_process.database_url,
+                &in_process.shop,
+            )
+            .await
             {
                 Ok(stores) => quiesce::in_process(&stores, timeout, grace).await,
                 Err(error) => QuiesceReport {
@@ -249,17 +352,18 @@ async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSna
     if let Err(error) = in_process.service.shutdown().await {
         info.quiesce.push(format!("stopping the service: {error}"));
     }
-    let infra = &in_process.infra;
-    let snapshot =
-        match stores::Stores::connect(infra.redis_url(), infra.database_url(), &in_process.shop)
-            .await
-        {
-            Ok(stores) => stores.snapshot().await,
-            Err(error) => Err(error),
-        };
-    if let Err(error) = in_process.infra.shutdown().await {
-        tracing::warn!(%error, "stopping Redis and Postgres");
-    }
+    let snapshot = match stores::Stores::connect(
+        &in_process.redis_url,
+        &in_process.database_url,
+        &in_process.shop,
+    )
+    .await
+    {
+        Ok(stores) => stores.snapshot().await,
+        Err(error) => Err(error),
+    };
+    drop(in_process.proxies);
+    target::stop_infra(in_process.infra).await;
     match snapshot {
         Ok(snapshot) => Some(snapshot),
         Err(error) => {
@@ -289,6 +393,10 @@ fn judge(
     .filter(|report| white_box || !report.id.white_box())
     .collect();
     let latencies = Latencies::from_history(&history);
+    let checks = match &info.loss_window {
+        Some(loss_window) => loss_window.judge(checks),
+        None => checks,
+    };
     let verdict = RunVerdict {
         checks,
         slos: slo::evaluate(&scenario.slos, &latencies),
@@ -304,6 +412,7 @@ fn judge(
     }
     let folder = folder::create(&options.report_dir, &scenario.name)?;
     folder::write(&folder, path, &info, &history, snapshot.as_ref())?;
+    write_reports(&folder, &scenario, seed, &info, &verdict, &latencies, &history);
     Ok(RunOutcome {
         scenario,
         seed,
@@ -336,7 +445,10 @@ fn run_info(
         target: match target {
             Target::InProcess(in_process) => format!(
                 "in-process reference engine (provider {})",
-                in_process.infra.provider()
+                in_process
+                    .infra
+                    .try_lock()
+                    .map_or_else(|_| "busy".to_owned(), |infra| infra.provider().to_string())
             ),
             Target::External { url } => url.clone(),
         },
@@ -346,6 +458,8 @@ fn run_info(
         target_silent: load.target_silent.clone(),
         quiesce: quiesce.notes.clone(),
         snapshot_error: None,
+        faults: Vec::new(),
+        loss_window: None,
         load: LoadFigures {
             users: scenario.load.users,
             carts: load.counts.carts,
@@ -360,6 +474,43 @@ fn run_info(
             dropped_starts: load.counts.dropped_starts,
             intended_starts: load.counts.intended_starts,
         },
+    }
+}
+
+/// summary.md / summary.json / report.html and the rest (`crate::report`), then the
+/// faults and the loss window appended to summary.md. A report that cannot be written
+/// is logged: the verdict is already in `run.json` and the exit code.
+fn write_reports(
+    folder: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    info: &RunInfo,
+    verdict: &RunVerdict,
+    latencies: &Latencies,
+    history: &History,
+) {
+    let data = crate::report::RunData {
+        scenario,
+        seed,
+        started_at_unix_ms: history.header.started_at_unix_ms,
+        target: &info.target,
+        white_box: info.checks_not_applicable.is_empty(),
+        verdict,
+        latencies,
+        history,
+    };
+    if let Err(error) = crate::report::write_reports(folder, &data) {
+        tracing::warn!(%error, "writing the reports");
+    }
+    let section = info.faults_markdown();
+    if section.is_empty() {
+        return;
+    }
+    let path = folder.join("summary.md");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.push_str(&section);
+    if let Err(error) = std::fs::write(&path, text) {
+        tracing::warn!(%error, "appending the faults to summary.md");
     }
 }
 

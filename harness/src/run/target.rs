@@ -6,10 +6,15 @@
 //!
 //! Not here: seeding, load, quiesce (`super::pipeline`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_infra::proxy::FaultProxy;
 use stockproof_infra::{Infra, InfraConfig};
+use tokio::sync::Mutex;
+
+use super::faults::{ProxyError, proxy_in_front};
 
 /// Bound on the health probe: a live target answers `/healthz` in a millisecond.
 pub const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,6 +29,8 @@ pub enum TargetError {
     },
     #[error("starting the engine's HTTP service: {0}")]
     Service(#[from] stockproof_engine::service::ServiceError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
     #[error("the target {url} is down: {reason} (is it running, and does it serve GET /healthz?)")]
     Down { url: String, reason: String },
 }
@@ -40,19 +47,29 @@ pub enum Target {
 /// The in-process engine and the servers it runs on.
 #[derive(Debug)]
 pub struct InProcess {
-    pub infra: Infra,
+    /// Shared with the fault injector, which restarts and signals the servers.
+    pub infra: Arc<Mutex<Infra>>,
+    /// The servers' own URLs (not through the proxies): the harness's white-box reads
+    /// and the injector's admin commands.
+    pub redis_url: String,
+    pub database_url: String,
     pub service: Service,
     pub shop: String,
     pub url: String,
+    /// In front of Redis and Postgres when the run injects faults; the engine talks
+    /// through them.
+    pub proxies: Option<(Arc<FaultProxy>, Arc<FaultProxy>)>,
 }
 
 impl Target {
     /// Starts Redis, Postgres and the engine for shop `shop`, with the scenario's
     /// idempotency retention.
+    /// With `proxies`, the engine reaches Redis and Postgres through fault proxies.
     pub async fn start_in_process(
         config: &InfraConfig,
         shop: &str,
         retention: Duration,
+        proxies: bool,
     ) -> Result<Target, TargetError> {
         let infra = Infra::start(config)
             .await
@@ -60,14 +77,26 @@ impl Target {
                 provider: config.provider.to_string(),
                 source,
             })?;
-        let mut service_config = ServiceConfig::new(infra.redis_url(), infra.database_url(), shop);
+        let redis_url = infra.redis_url().to_owned();
+        let database_url = infra.database_url().to_owned();
+        let (engine_redis_url, engine_database_url, proxies) = if proxies {
+            let (redis_proxy, redis_via) = proxy_in_front(&redis_url).await?;
+            let (postgres_proxy, postgres_via) = proxy_in_front(&database_url).await?;
+            (redis_via, postgres_via, Some((redis_proxy, postgres_proxy)))
+        } else {
+            (redis_url.clone(), database_url.clone(), None)
+        };
+        let mut service_config = ServiceConfig::new(&engine_redis_url, &engine_database_url, shop);
         service_config.engine.retention_ms =
             i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         let service = Service::start(service_config).await?;
         let url = format!("http://{}", service.local_addr());
         Ok(Target::InProcess(InProcess {
-            infra,
+            infra: Arc::new(Mutex::new(infra)),
+            redis_url,
+            database_url,
             service,
+            proxies,
             shop: shop.to_owned(),
             url,
         }))
@@ -92,10 +121,21 @@ impl Target {
             if let Err(error) = in_process.service.shutdown().await {
                 tracing::warn!(%error, "stopping the engine's service");
             }
-            if let Err(error) = in_process.infra.shutdown().await {
+            stop_infra(in_process.infra).await;
+        }
+    }
+}
+
+/// Stops Redis and Postgres once nothing else holds them (the fault schedule is over).
+pub async fn stop_infra(infra: Arc<Mutex<Infra>>) {
+    match Arc::try_unwrap(infra) {
+        Ok(infra) => {
+            if let Err(error) = infra.into_inner().shutdown().await {
                 tracing::warn!(%error, "stopping Redis and Postgres");
             }
         }
+        // Still shared: dropping the last holder stops the servers.
+        Err(_) => tracing::warn!("Redis and Postgres still shared at the end of the run"),
     }
 }
 

@@ -271,6 +271,7 @@ fn overrides_scale_a_scenario_down() {
             users: Some(5),
             duration: Some(Duration::from_secs(6)),
             iterations: None,
+            faults: Vec::new(),
         })
         .expect("apply");
     assert_eq!(scenario.load.users, 5);
