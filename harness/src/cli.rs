@@ -8,8 +8,8 @@ use stockproof_infra::{
 };
 
 use crate::infra_cmd;
-use crate::run_cmd;
 use crate::reconcile_cmd;
+use crate::run_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).

@@ -12,6 +12,6 @@ pub mod history;
 pub mod latency;
 pub mod load;
 pub mod plan;
-pub mod run;
 pub mod report;
+pub mod run;
 pub mod scenario;

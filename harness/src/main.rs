@@ -5,8 +5,8 @@
 mod cli;
 mod engine_bench;
 mod infra_cmd;
-mod run_cmd;
 mod reconcile_cmd;
+mod run_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;

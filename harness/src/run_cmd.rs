@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
+use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
@@ -186,7 +186,11 @@ fn print_outcome(outcome: &RunOutcome) {
         load.users
     );
     for fault in &info.faults {
-        let state = if fault.injected { "injected" } else { "NOT injected" };
+        let state = if fault.injected {
+            "injected"
+        } else {
+            "NOT injected"
+        };
         println!("  fault {} ({state}): {}", fault.description, fault.detail);
     }
     if let Some(loss_window) = &info.loss_window {

@@ -115,7 +115,12 @@ impl WriterSupervisor {
         let mut config = self.config.clone();
         config.consumer = format!("{}-restart-{generation}", self.config.consumer);
         config.claim_idle_ms = RESTARTED_CLAIM_IDLE_MS;
-        let writer = LedgerWriter::spawn(&self.redis_url, self.pool.clone(), self.keys.clone(), config)?;
+        let writer = LedgerWriter::spawn(
+            &self.redis_url,
+            self.pool.clone(),
+            self.keys.clone(),
+            config,
+        )?;
         *slot = Some(writer);
         Ok(())
     }

@@ -92,10 +92,16 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
             {
                 let mut infra = targets.infra.lock().await;
                 let redis = &mut local_servers(&mut infra, &fault)?.redis;
-                redis
-                    .kill_and_restart()
-                    .await
-                    .map_err(|error| failed(error.to_string()))?;
+                let restarted = redis.kill_and_restart().await;
+                if let Err(error) = restarted {
+                    drop(infra);
+                    // Lift the engine's hold on Redis traffic (recover does) whatever
+                    // state Redis is in: the run must go on to a verdict.
+                    if let Some(engine) = &targets.engine {
+                        let _ = engine.recover().await;
+                    }
+                    return Err(failed(error.to_string()));
+                }
             }
             match &targets.engine {
                 Some(engine) => engine.recover().await.map_err(failed),

@@ -90,7 +90,11 @@ impl RunInfo {
         }
         let mut text = String::from("\n## Faults\n\n");
         for fault in &self.faults {
-            let state = if fault.injected { "injected" } else { "NOT injected" };
+            let state = if fault.injected {
+                "injected"
+            } else {
+                "NOT injected"
+            };
             text.push_str(&format!(
                 "- {} ({state}): {}\n",
                 fault.description, fault.detail

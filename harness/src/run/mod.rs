@@ -412,7 +412,9 @@ fn judge(
     }
     let folder = folder::create(&options.report_dir, &scenario.name)?;
     folder::write(&folder, path, &info, &history, snapshot.as_ref())?;
-    write_reports(&folder, &scenario, seed, &info, &verdict, &latencies, &history);
+    write_reports(
+        &folder, &scenario, seed, &info, &verdict, &latencies, &history,
+    );
     Ok(RunOutcome {
         scenario,
         seed,

@@ -1,6 +1,7 @@
 //! Integration tests of the `stockproof` binary, run as a user runs it: as separate
 //! processes, stopped with signals.
 
+mod fault_runs;
 mod faults;
 mod infra_up;
 mod load_driver;
