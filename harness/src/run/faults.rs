@@ -106,6 +106,11 @@ impl KillLoss {
     }
 }
 
+/// One unwritten stream entry read before a kill: seq, SKU, qty.
+type TailEvent = (i64, String, i64);
+/// Redis `seq` and the unwritten stream tail, read just before a kill.
+type BeforeKill = (i64, Vec<TailEvent>);
+
 /// The in-process engine as fault injection sees it.
 #[derive(Debug)]
 pub struct InProcessHooks {
@@ -117,7 +122,7 @@ pub struct InProcessHooks {
     pub retention_ms: i64,
     pub redis_proxy: Option<Arc<FaultProxy>>,
     /// Seq and unwritten stream tail (seq, sku, qty) read just before a kill.
-    pending_kill: Mutex<Option<(i64, Vec<(i64, String, i64)>)>>,
+    pending_kill: Mutex<Option<BeforeKill>>,
     pub losses: Mutex<Vec<KillLoss>>,
 }
 
@@ -142,7 +147,7 @@ impl InProcessHooks {
         }
     }
 
-    async fn read_before_kill(&self) -> Result<(i64, Vec<(i64, String, i64)>), String> {
+    async fn read_before_kill(&self) -> Result<BeforeKill, String> {
         let mut redis = stores::connect_redis(&self.redis_url)
             .await
             .map_err(|e| e.to_string())?;

@@ -39,7 +39,7 @@ pub enum TargetError {
 #[derive(Debug)]
 pub enum Target {
     /// The reference engine, served by this process.
-    InProcess(InProcess),
+    InProcess(Box<InProcess>),
     /// Someone else's service speaking the contract.
     External { url: String },
 }
@@ -91,7 +91,7 @@ impl Target {
             i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         let service = Service::start(service_config).await?;
         let url = format!("http://{}", service.local_addr());
-        Ok(Target::InProcess(InProcess {
+        Ok(Target::InProcess(Box::new(InProcess {
             infra: Arc::new(Mutex::new(infra)),
             redis_url,
             database_url,
@@ -99,7 +99,7 @@ impl Target {
             proxies,
             shop: shop.to_owned(),
             url,
-        }))
+        })))
     }
 
     pub fn url(&self) -> &str {
