@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::engine::InventoryEngine;
 use crate::http::metrics::ServiceMetrics;
 use crate::http::{self, AppState};
-use crate::ledger::{self, LedgerError, LedgerWriter, WriterConfig, WriterStats};
+use crate::ledger::{self, LedgerError, WriterConfig, WriterStats, WriterSupervisor};
 use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 use crate::stores;
@@ -99,7 +99,7 @@ pub struct Service {
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
     monitor: AbortOnDrop<()>,
-    writer: LedgerWriter,
+    writer: Arc<WriterSupervisor>,
     sweeper: Sweeper,
     recovery: RecoveryReport,
 }
@@ -129,12 +129,18 @@ impl Service {
         }
         let engine =
             Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
-        let writer = LedgerWriter::spawn(
+        // The writer's own pool, named so that its backends can be told apart.
+        let writer_pool = stores::connect_postgres_as(
+            &config.database_url,
+            Some(ledger::WRITER_APPLICATION_NAME),
+        )
+        .await?;
+        let writer = Arc::new(WriterSupervisor::spawn(
             &config.redis_url,
-            pool.clone(),
+            writer_pool,
             keys.clone(),
             WriterConfig::new(format!("serve-{}", std::process::id())),
-        )?;
+        )?);
         let dyn_engine: Arc<dyn InventoryEngine> = engine.clone();
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
         let listener =
@@ -197,6 +203,11 @@ impl Service {
 
     pub fn metrics(&self) -> Arc<ServiceMetrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// The ledger writer, for fault injection (crash and restart it while serving).
+    pub fn writer(&self) -> Arc<WriterSupervisor> {
+        Arc::clone(&self.writer)
     }
 
     /// What start-up recovery found and did.

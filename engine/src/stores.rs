@@ -63,9 +63,22 @@ pub fn redis_config() -> redis::AsyncConnectionConfig {
 
 /// A bounded Postgres pool with a statement timeout on every connection.
 pub async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
-    let options: PgConnectOptions = url
+    connect_postgres_as(url, None).await
+}
+
+/// [`connect_postgres`] whose connections carry `application_name` (as
+/// `pg_stat_activity` shows it), so an operator or a fault can pick them out.
+pub async fn connect_postgres_as(
+    url: &str,
+    application_name: Option<&str>,
+) -> Result<PgPool, StoreError> {
+    let mut options: PgConnectOptions = url
         .parse::<PgConnectOptions>()
-        .map_err(|source| StoreError::Postgres { source })?
+        .map_err(|source| StoreError::Postgres { source })?;
+    if let Some(application_name) = application_name {
+        options = options.application_name(application_name);
+    }
+    let options = options
         .options([(
             "statement_timeout",
             POSTGRES_STATEMENT_TIMEOUT_MS.to_string(),

@@ -9,6 +9,7 @@ use stockproof_infra::{
 
 use crate::infra_cmd;
 use crate::reconcile_cmd;
+use crate::run_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -51,10 +52,13 @@ enum Command {
     Infra(InfraCommand),
     /// Serve the reference engine over the HTTP contract until Ctrl-C or SIGTERM.
     Serve(serve_cmd::ServeArgs),
-    /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
-    Reconcile(reconcile_cmd::ReconcileArgs),
+    /// Run scenarios end to end: load, checks, report; exit 0 pass, 1 violation,
+    /// 2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, 5 inconclusive.
+    Run(run_cmd::RunArgs),
     /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
     EngineBench(crate::engine_bench::EngineBenchArgs),
+    /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
+    Reconcile(reconcile_cmd::ReconcileArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,7 +156,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
         Command::Serve(args) => serve_cmd::serve(&args).await,
-        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
+        Command::Run(args) => run_cmd::run(&args).await,
         Command::EngineBench(args) => crate::engine_bench::run(&args).await,
+        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
     }
 }

@@ -1,9 +1,17 @@
 //! The stockproof harness as a library: scenario files, the seeded plan, the recorded
 //! history, the checks C1–C6 and the reports. The `stockproof` binary (`main.rs`,
 //! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
-//! Redis, Postgres or HTTP.
+//! Redis, Postgres or HTTP,
+//! except `load` (goose over HTTP), `run` (the pipeline) and `faults` (fault
+//! injection), which do the I/O.
 
+pub mod bench;
+pub mod checks;
 pub mod faults;
 pub mod history;
+pub mod latency;
+pub mod load;
 pub mod plan;
+pub mod report;
+pub mod run;
 pub mod scenario;

@@ -6,6 +6,7 @@ mod cli;
 mod engine_bench;
 mod infra_cmd;
 mod reconcile_cmd;
+mod run_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ mod event;
 mod fold;
 mod postgres;
 mod stream;
+mod supervisor;
 mod writer;
 
 pub use error::LedgerError;
@@ -13,6 +14,9 @@ pub use event::{EventKind, LedgerEvent, replay};
 pub use fold::{FoldedReservation, LedgerFold};
 pub use postgres::{BatchWrite, LEDGER_LOCK_KEY, ledger_page, max_seq, write_batch};
 pub use stream::{CONSUMER_GROUP, StreamEntry, StreamId, WriterLag};
+pub use supervisor::{
+    CRASH_WAIT_MS_MAX, RESTARTED_CLAIM_IDLE_MS, WRITER_APPLICATION_NAME, WriterSupervisor,
+};
 pub use writer::{
     BATCH_WRITE_TIMEOUT_MS, CLAIM_IDLE_MS_DEFAULT, CLAIM_POLL_MS_MAX, DRAIN_WAIT_MS_MAX,
     LEDGER_BATCH_EVENTS_MAX, LEDGER_BATCH_WAIT_MS_MAX, LedgerWriter, RETRY_BACKOFF_MS,

@@ -21,7 +21,7 @@ use super::spec::{FaultAction, FaultSpec, NetworkTarget, Trigger};
 
 /// Application name the ledger writer's Postgres connections carry, so that
 /// `postgres-terminate-writer` hits exactly them.
-pub const LEDGER_WRITER_APPLICATION_NAME: &str = "stockproof-ledger-writer";
+pub const LEDGER_WRITER_APPLICATION_NAME: &str = stockproof_engine::ledger::WRITER_APPLICATION_NAME;
 /// Every admin command of a fault (CLIENT PAUSE, pg_terminate_backend) gives up after
 /// this: the fault is then reported as not injected, never hangs the run.
 const ADMIN_COMMAND_TIMEOUT_MS: u64 = 10_000;
@@ -36,6 +36,11 @@ pub trait EngineFaultHooks: Send + Sync + std::fmt::Debug {
     async fn crash_writer(&self) -> Result<(), String>;
     /// Starts a new ledger writer (which reclaims the dead one's pending entries).
     async fn start_writer(&self) -> Result<(), String>;
+    /// Just before Redis is killed: hold the engine's Redis traffic and note what Redis
+    /// has acknowledged, so [`EngineFaultHooks::recover`] can measure the loss window.
+    async fn before_redis_kill(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// After Redis came back: rebuild it from the ledger if it is behind; says what was
     /// rebuilt and what was lost.
     async fn recover(&self) -> Result<String, String>;
@@ -81,13 +86,22 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
     };
     match action {
         FaultAction::RedisKill => {
+            if let Some(engine) = &targets.engine {
+                engine.before_redis_kill().await.map_err(&failed)?;
+            }
             {
                 let mut infra = targets.infra.lock().await;
                 let redis = &mut local_servers(&mut infra, &fault)?.redis;
-                redis
-                    .kill_and_restart()
-                    .await
-                    .map_err(|error| failed(error.to_string()))?;
+                let restarted = redis.kill_and_restart().await;
+                if let Err(error) = restarted {
+                    drop(infra);
+                    // Lift the engine's hold on Redis traffic (recover does) whatever
+                    // state Redis is in: the run must go on to a verdict.
+                    if let Some(engine) = &targets.engine {
+                        let _ = engine.recover().await;
+                    }
+                    return Err(failed(error.to_string()));
+                }
             }
             match &targets.engine {
                 Some(engine) => engine.recover().await.map_err(failed),

@@ -33,6 +33,8 @@ pub(crate) struct ScenarioFile {
     pub(crate) checks: ChecksFile,
     #[serde(default)]
     pub(crate) coverage: CoverageFile,
+    #[serde(default)]
+    pub(crate) faults: Vec<crate::faults::FaultFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +119,8 @@ pub(crate) struct RetryFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EngineFile {
     pub(crate) idempotency_retention: Option<Spanned<FileDuration>>,
+    /// Redis persistence for servers stockproof starts: off | no | everysec | always.
+    pub(crate) redis_aof: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +136,8 @@ pub(crate) struct RestockFile {
 pub(crate) struct ChecksFile {
     pub(crate) expiry_grace: Option<Spanned<FileDuration>>,
     pub(crate) quiesce_timeout: Option<Spanned<FileDuration>>,
+    /// Events a Redis kill may lose (acknowledged by Redis, never in Postgres).
+    pub(crate) loss_tolerance_events: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

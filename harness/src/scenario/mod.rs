@@ -15,6 +15,10 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use stockproof_infra::AofPolicy;
+
+use crate::faults::{FAULTS_PER_RUN_MAX, FaultSpec};
+
 pub use duration::{SCENARIO_DURATION_MAX, format_duration, parse_duration};
 pub use slo::{Comparison, Slo, SloMetric, Statistic};
 
@@ -56,6 +60,8 @@ pub struct Scenario {
     pub checks: CheckSettings,
     pub slos: Vec<Slo>,
     pub coverage: Vec<CoverageGoal>,
+    /// Injected while the load runs (`[[faults]]`, then the command line's `--fault`).
+    pub faults: Vec<FaultSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +143,8 @@ pub struct RetryPolicy {
 pub struct EngineSettings {
     /// How long the engine keeps terminal reservations and idempotency keys.
     pub idempotency_retention: Duration,
+    /// Redis persistence for servers stockproof starts (`None`: the command line's).
+    pub redis_aof: Option<AofPolicy>,
 }
 
 /// A restock the harness sends mid-run.
@@ -154,6 +162,9 @@ pub struct CheckSettings {
     pub expiry_grace: Duration,
     /// Bound on the wait for the sweeper and the ledger writer after the load.
     pub quiesce_timeout: Duration,
+    /// Ledger events a Redis kill may lose before the run fails C5: a team running
+    /// AOF `everysec` states what it accepts; with `always` it is 0.
+    pub loss_tolerance_events: u64,
 }
 
 /// Something that must have happened for a verdict to mean something; each needs at
@@ -254,6 +265,8 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// Replaces the scenario's stop condition with this many carts per user.
     pub iterations: Option<u64>,
+    /// Faults added to the scenario's (`--fault`).
+    pub faults: Vec<FaultSpec>,
 }
 
 impl Scenario {
@@ -273,6 +286,16 @@ impl Scenario {
             return Err(ScenarioError::Override {
                 flag: "duration",
                 reason: "give --duration or --iterations, not both".to_owned(),
+            });
+        }
+        self.faults.extend(overrides.faults.iter().cloned());
+        if self.faults.len() > FAULTS_PER_RUN_MAX {
+            return Err(ScenarioError::Override {
+                flag: "fault",
+                reason: format!(
+                    "{} faults in all; a run injects at most {FAULTS_PER_RUN_MAX}",
+                    self.faults.len()
+                ),
             });
         }
         if let Some(iterations) = overrides.iterations {

@@ -67,7 +67,18 @@ fn shipped_scenarios_are_valid() {
     names.sort();
     assert_eq!(
         names,
-        ["expiry", "flash-sale", "idempotent-retry", "mixed-cart"]
+        [
+            "expiry",
+            "faults-network",
+            "faults-postgres",
+            "faults-redis-kill",
+            "faults-redis-kill-everysec",
+            "faults-redis-pause",
+            "faults-writer-crash",
+            "flash-sale",
+            "idempotent-retry",
+            "mixed-cart"
+        ]
     );
     let mixed = load(&scenarios_dir().join("mixed-cart.toml")).expect("mixed-cart");
     assert_eq!(mixed.catalogue.skus.len(), 1000);
@@ -271,6 +282,7 @@ fn overrides_scale_a_scenario_down() {
             users: Some(5),
             duration: Some(Duration::from_secs(6)),
             iterations: None,
+            faults: Vec::new(),
         })
         .expect("apply");
     assert_eq!(scenario.load.users, 5);

@@ -158,6 +158,17 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
             || "expected at least 1ms".to_owned(),
         )?;
     }
+    let redis_aof = match &file.engine.redis_aof {
+        Some(value) => {
+            let parsed = value.get_ref().parse::<stockproof_infra::AofPolicy>();
+            source.check("engine.redis_aof", value, parsed.is_ok(), || {
+                parsed.clone().err().unwrap_or_default()
+            })?;
+            parsed.ok()
+        }
+        None => None,
+    };
+    let faults = faults(&source, &file.faults)?;
     Ok(Scenario {
         name,
         description: file.description.trim().to_owned(),
@@ -169,15 +180,56 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
         retry,
         engine: EngineSettings {
             idempotency_retention: retention,
+            redis_aof,
         },
         restocks,
         checks: CheckSettings {
             expiry_grace: duration_or(&file.checks.expiry_grace, EXPIRY_GRACE_DEFAULT),
             quiesce_timeout: duration_or(&file.checks.quiesce_timeout, QUIESCE_TIMEOUT_DEFAULT),
+            loss_tolerance_events: file
+                .checks
+                .loss_tolerance_events
+                .as_ref()
+                .map_or(0, |value| *value.get_ref()),
         },
         slos: file.slos,
         coverage: coverage(&source, &file.coverage)?,
+        faults,
     })
+}
+
+/// Validates each `[[faults]]` table; an error names the fault's index and the line of
+/// its table header (the tables carry no spans of their own).
+fn faults(
+    source: &Source<'_>,
+    files: &[crate::faults::FaultFile],
+) -> Result<Vec<crate::faults::FaultSpec>, ScenarioError> {
+    if files.len() > crate::faults::FAULTS_PER_RUN_MAX {
+        return Err(source.error(
+            "faults",
+            0..0,
+            format!(
+                "{} faults; a run injects at most {}",
+                files.len(),
+                crate::faults::FAULTS_PER_RUN_MAX
+            ),
+        ));
+    }
+    let headers: Vec<usize> = source
+        .text
+        .match_indices("[[faults]]")
+        .map(|(offset, _)| offset)
+        .collect();
+    files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| {
+            crate::faults::FaultSpec::from_file(file).map_err(|reason| {
+                let at = headers.get(index).copied().unwrap_or(0);
+                source.error(format!("faults[{index}]"), at..at, reason)
+            })
+        })
+        .collect()
 }
 
 /// A `toml` error as a [`ScenarioError::Invalid`] naming the key on the error's line.

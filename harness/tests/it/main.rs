@@ -2,7 +2,10 @@
 //! processes, stopped with signals.
 
 mod engine_bench;
+mod fault_runs;
 mod faults;
 mod infra_up;
+mod load_driver;
 mod reconcile;
+mod run_cmd;
 mod serve;

@@ -1,0 +1,91 @@
+//! `latency.hlog`: the run's per-second latency histograms in the HdrHistogram interval
+//! log format (Java's `HistogramLogWriter`): a format-version comment, `#[StartTime: …]`,
+//! `#[BaseTime: …]`, the legend line, then one line per op kind and second,
+//! `Tag=<op>,<start s>,<length s>,<max ms>,<base64 V2 deflate histogram>`. Logs from
+//! several machines merge losslessly (HistogramLogProcessor, or by adding the decoded
+//! histograms). Values are µs; the max column is in ms like Java's default (divisor 1000).
+
+use std::time::Duration;
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use crate::latency::{INTERVAL_US, Latencies};
+
+/// The `Interval_Max` column is µs / 1000 = ms, as Java writes it for ms-scaled logs.
+const HLOG_MAX_VALUE_DIVISOR: f64 = 1000.0;
+
+/// Renders the interval log. `started_at_unix_ms` is the run's time zero (StartTime and
+/// BaseTime), so interval timestamps are seconds since the run started.
+pub fn render(latencies: &Latencies, started_at_unix_ms: i64) -> Result<String, String> {
+    let start_s = started_at_unix_ms as f64 / 1000.0;
+    let mut out: Vec<u8> = Vec::new();
+    let header = format!(
+        "#[Latency of stockproof operations, µs recorded; one interval per second]\n\
+         #[Histogram log format version 1.3]\n\
+         #[StartTime: {start_s:.3} (seconds since epoch), {}]\n\
+         #[BaseTime: {start_s:.3} (seconds since epoch)]\n\
+         \"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+        utc_text(started_at_unix_ms)
+    );
+    out.extend_from_slice(header.as_bytes());
+    let mut serializer = V2DeflateSerializer::new();
+    {
+        let mut writer = IntervalLogWriterBuilder::new()
+            .with_max_value_divisor(HLOG_MAX_VALUE_DIVISOR)
+            .begin_log_with(&mut out, &mut serializer)
+            .map_err(|error| error.to_string())?;
+        for second in 0..latencies.seconds() {
+            for (kind, op) in &latencies.ops {
+                let Some(histogram) = op
+                    .intervals
+                    .get(second)
+                    .filter(|histogram| !histogram.is_empty())
+                else {
+                    continue;
+                };
+                let tag = Tag::new(kind.as_str())
+                    .ok_or_else(|| format!("`{kind}` is not a valid tag"))?;
+                let start = Duration::from_micros(second as u64 * INTERVAL_US);
+                writer
+                    .write_histogram(
+                        histogram,
+                        start,
+                        Duration::from_micros(INTERVAL_US),
+                        Some(tag),
+                    )
+                    .map_err(|error| error.to_string())?;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|error| error.to_string())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds (civil-from-days, proleptic
+/// Gregorian), so the report needs no date crate.
+pub fn utc_text(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let in_day_ms = unix_ms.rem_euclid(86_400_000);
+    // Howard Hinnant's civil_from_days.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day_ms / 3_600_000,
+        in_day_ms / 60_000 % 60,
+        in_day_ms / 1000 % 60,
+        in_day_ms % 1000
+    )
+}

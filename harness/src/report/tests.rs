@@ -1,0 +1,305 @@
+use std::path::Path;
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::checks::{CheckConfig, RunVerdict, coverage, run_checks, slo};
+use crate::history::OpKind;
+
+/// Run start of every test report: 2026-11-23T12:00:00Z.
+const STARTED_AT_UNIX_MS: i64 = 1_795_435_200_000;
+
+fn scenario() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/flash-sale.toml");
+    crate::scenario::load(&path).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// A deterministic run: the bench's synthetic history (seed 5) with latencies drawn
+/// from a long-tailed distribution, its verdicts and latencies.
+fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
+    let (mut history, snapshot) = crate::bench::synthetic_over(3_000, 4, 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for entry in &mut history.entries {
+        let tail = if rng.random::<f64>() < 0.01 {
+            20_000
+        } else {
+            0
+        };
+        entry.intended_us = Some(entry.invoke_us.saturating_sub(rng.random_range(0..200)));
+        entry.complete_us = entry.invoke_us + rng.random_range(200..3_000) + tail;
+    }
+    for (position, entry) in history.entries.iter_mut().enumerate() {
+        // Spread the run over 4 s so it has several intervals.
+        let shift = position as u64 * 1_000;
+        entry.invoke_us += shift;
+        entry.complete_us += shift;
+        entry.intended_us = entry.intended_us.map(|intended| intended + shift);
+    }
+    let checks = run_checks(
+        &history,
+        Some(&snapshot),
+        &CheckConfig::from_scenario(scenario),
+    );
+    let latencies = Latencies::from_history(&history);
+    let verdict = RunVerdict {
+        checks,
+        slos: slo::evaluate(&scenario.slos, &latencies),
+        coverage: coverage::evaluate(&scenario.coverage, &history),
+    };
+    (history, verdict, latencies)
+}
+
+fn write(dir: &Path) -> Vec<std::path::PathBuf> {
+    let scenario = scenario();
+    let (history, verdict, latencies) = run(&scenario);
+    let data = RunData {
+        scenario: &scenario,
+        seed: 5,
+        started_at_unix_ms: STARTED_AT_UNIX_MS,
+        target: "in-process engine",
+        white_box: true,
+        verdict: &verdict,
+        latencies: &latencies,
+        history: &history,
+    };
+    write_reports(dir, &data).expect("write reports")
+}
+
+// Goal: `.hgrm` output is byte for byte what HdrHistogram Java prints.
+// Method: the three-value example whose Java output hdr-histogram-js tests against,
+// same histogram bounds (1 to 2^53-1, 3 digits), scaling ratio 1.
+#[test]
+fn hgrm_matches_the_java_layout_exactly() {
+    let mut histogram: Histogram<u64> =
+        Histogram::new_with_bounds(1, (1 << 53) - 1, 3).expect("bounds");
+    for value in [25, 50, 75] {
+        histogram.record(value).expect("record");
+    }
+    let expected = "       Value     Percentile TotalCount 1/(1-Percentile)
+
+      25.000 0.000000000000          1           1.00
+      25.000 0.100000000000          1           1.11
+      25.000 0.200000000000          1           1.25
+      25.000 0.300000000000          1           1.43
+      50.000 0.400000000000          2           1.67
+      50.000 0.500000000000          2           2.00
+      50.000 0.550000000000          2           2.22
+      50.000 0.600000000000          2           2.50
+      50.000 0.650000000000          2           2.86
+      75.000 0.700000000000          3           3.33
+      75.000 1.000000000000          3
+#[Mean    =       50.000, StdDeviation   =       20.412]
+#[Max     =       75.000, Total count    =            3]
+#[Buckets =           43, SubBuckets     =         2048]
+";
+    assert_eq!(hgrm::render(&histogram, 5, 1.0), expected);
+}
+
+// Goal: each written `.hgrm` parses back to the recorded histogram's count, max, mean
+// and percentiles (in ms).
+// Method: write the reports of a deterministic run, parse reserve.hgrm, compare.
+#[test]
+fn hgrm_files_parse_back_to_the_recorded_histograms() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path());
+    let scenario = scenario();
+    let (_, _, latencies) = run(&scenario);
+    for (kind, op) in &latencies.ops {
+        let text = std::fs::read_to_string(dir.path().join(format!("{}.hgrm", kind.as_str())))
+            .expect("hgrm");
+        let parsed = hgrm::parse(&text).unwrap_or_else(|error| panic!("{kind}: {error}"));
+        let histogram = &op.corrected;
+        assert_eq!(parsed.total_count, histogram.len(), "{kind}");
+        assert!(
+            (parsed.max - histogram.max() as f64 / 1000.0).abs() < 0.0005,
+            "{kind} max"
+        );
+        assert!(
+            (parsed.mean - histogram.mean() / 1000.0).abs() < 0.0005,
+            "{kind} mean"
+        );
+        assert_eq!(
+            parsed.lines.last().map(|line| line.2),
+            Some(histogram.len()),
+            "{kind}"
+        );
+        for fraction in [0.5, 0.9] {
+            let value = parsed.value_at(fraction).expect("percentile line");
+            let expected = histogram.value_at_quantile(fraction) as f64 / 1000.0;
+            assert!(
+                (value - expected).abs() < 0.0005,
+                "{kind} p{fraction}: {value} vs {expected}"
+            );
+        }
+        for (value, level, _) in parsed.lines.iter().filter(|line| line.1 < 1.0) {
+            let expected = histogram.value_at_quantile(*level) as f64 / 1000.0;
+            assert!(
+                (value - expected).abs() < 0.0005,
+                "{kind} line at {level}: {value} vs {expected}"
+            );
+        }
+    }
+}
+
+// Goal: latency.hlog is an interval log whose decoded histograms equal the recorded
+// per-second histograms, with the Java header lines.
+// Method: parse with hdrhistogram's IntervalLogIterator, decode each V2 deflate payload.
+#[test]
+fn hlog_parses_back_into_the_recorded_intervals() {
+    let scenario = scenario();
+    let (_, _, latencies) = run(&scenario);
+    let text = hlog::render(&latencies, STARTED_AT_UNIX_MS).expect("render");
+    assert!(
+        text.contains(
+            "#[StartTime: 1795435200.000 (seconds since epoch), 2026-11-23T12:00:00.000Z]"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+    ));
+    let mut deserializer = Deserializer::new();
+    let mut intervals = 0;
+    for entry in IntervalLogIterator::new(text.as_bytes()) {
+        let LogEntry::Interval(interval) = entry.expect("log entry") else {
+            continue;
+        };
+        let kind = OpKind::parse(interval.tag().expect("tag").as_str()).expect("op kind tag");
+        let second = interval.start_timestamp().as_secs() as usize;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .expect("base64");
+        let decoded: Histogram<u64> = deserializer
+            .deserialize(&mut bytes.as_slice())
+            .expect("histogram");
+        let recorded = &latencies.ops[&kind].intervals[second];
+        assert_eq!(&decoded, recorded, "{kind} second {second}");
+        assert!((interval.max() - recorded.max() as f64 / 1000.0).abs() < 0.001);
+        intervals += 1;
+    }
+    let expected: usize = latencies
+        .ops
+        .values()
+        .map(|op| {
+            op.intervals
+                .iter()
+                .filter(|histogram| !histogram.is_empty())
+                .count()
+        })
+        .sum();
+    assert_eq!(intervals, expected);
+    assert!(intervals > 3, "intervals {intervals}");
+}
+
+// Goal: summary.json validates against the committed schema, and the schema is strict
+// enough to reject a summary missing a field.
+// Method: validate the written file; remove `verdict` and validate again.
+#[test]
+fn summary_json_validates_against_its_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path());
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("summary.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema"))
+            .expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let mut summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("summary"),
+    )
+    .expect("summary json");
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|error| error.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    summary.as_object_mut().expect("object").remove("verdict");
+    assert!(
+        !validator.is_valid(&summary),
+        "a summary without `verdict` validated"
+    );
+}
+
+// Goal: report.html is self-contained (no network reference, no script) and holds the
+// charts' points.
+// Method: write the reports and inspect the page.
+#[test]
+fn report_html_is_offline_and_has_the_charts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "network reference in report.html"
+    );
+    assert!(!html.contains("<script"), "script in report.html");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    let polylines = html.matches("<polyline").count();
+    assert!(polylines >= 4, "polylines: {polylines}");
+    let points: Vec<&str> = html
+        .split("points=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap_or(""))
+        .collect();
+    assert!(
+        points.iter().any(|list| list.split(' ').count() >= 20),
+        "no series with 20 points"
+    );
+    assert!(points.iter().flat_map(|list| list.split(' ')).all(|point| {
+        point
+            .split_once(',')
+            .is_some_and(|(x, y)| x.parse::<f64>().is_ok() && y.parse::<f64>().is_ok())
+    }));
+    assert!(html.contains("<h3>sku-000</h3>"), "no stock timeline");
+}
+
+// Goal: junit.xml has one testcase per check, SLO and coverage goal, escaped.
+// Method: write the reports; count testcases and look for an escaped SLO name.
+#[test]
+fn junit_has_a_testcase_per_check_slo_and_goal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path());
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit");
+    let scenario = scenario();
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        6 + scenario.slos.len() + scenario.coverage.len()
+    );
+    assert!(xml.contains("name=\"reserve.p99 &lt;= 50ms\""), "{xml}");
+    assert!(
+        xml.contains("classname=\"stockproof.flash-sale.checks\" name=\"C1 no oversell\""),
+        "{xml}"
+    );
+    assert_eq!(
+        junit::escape("a<b & \"c\" 'd'>"),
+        "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+    );
+}
+
+// Goal: summary.md and summary.json keep their shape (snapshot tests; times redacted).
+// Method: render a deterministic run and compare with the reviewed snapshots.
+#[test]
+fn summaries_match_their_snapshots() {
+    let scenario = scenario();
+    let (history, verdict, latencies) = run(&scenario);
+    let data = RunData {
+        scenario: &scenario,
+        seed: 5,
+        started_at_unix_ms: STARTED_AT_UNIX_MS,
+        target: "in-process engine",
+        white_box: true,
+        verdict: &verdict,
+        latencies: &latencies,
+        history: &history,
+    };
+    let summary = summary(&data);
+    insta::assert_snapshot!(
+        "summary_md",
+        markdown(&summary).replace(&summary.started_at, "[time]")
+    );
+    insta::assert_json_snapshot!("summary_json", summary, { ".started_at" => "[time]" });
+}

@@ -1,0 +1,428 @@
+//! Fault injection wired into a run: the proxies in front of Redis and Postgres that the
+//! in-process engine talks through, the engine's fault hooks (crash and restart its
+//! ledger writer, recover Redis from the ledger after a kill), the fault records as
+//! history ops, and the loss window of a Redis kill: events Redis had acknowledged that
+//! never reached Postgres, and the units they moved per SKU.
+//!
+//! Not here: what each fault does (`crate::faults`), judging (`crate::checks`; the
+//! loss window's verdict is applied in `super::judge_loss`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use stockproof_engine::ShopKeys;
+use stockproof_engine::ledger::WriterSupervisor;
+use stockproof_engine::recovery::{self, RecoveryConfig};
+use stockproof_engine::stores;
+use stockproof_infra::proxy::{FaultProxy, Toxics};
+use tokio::sync::Mutex;
+
+use crate::checks::{CheckId, CheckReport, Verdict, Violation, ViolationGroup};
+use crate::faults::{EngineFaultHooks, FaultAction, FaultRecord, FaultSpec};
+use crate::history::{HistoryEntry, Op, OpId, Outcome};
+
+/// Stream entries read before a kill to measure what it loses: the writer keeps the
+/// unwritten tail to a few batches, so this is far above it.
+const LOSS_STREAM_ENTRIES_MAX: usize = 100_000;
+/// Bound on each read a loss measurement makes (seq, stream tail, ledger max).
+const LOSS_READ_TIMEOUT_MS: u64 = 5_000;
+
+/// Why the proxies could not be put in place.
+#[derive(Debug, thiserror::Error)]
+#[error("putting a fault proxy in front of `{url}`: {reason}")]
+pub struct ProxyError {
+    pub url: String,
+    pub reason: String,
+}
+
+/// A proxy in front of the server at `url`, and `url` rewritten to go through it.
+pub async fn proxy_in_front(url: &str) -> Result<(Arc<FaultProxy>, String), ProxyError> {
+    let error = |reason: String| ProxyError {
+        url: url.to_owned(),
+        reason,
+    };
+    let mut parsed = reqwest::Url::parse(url).map_err(|e| error(e.to_string()))?;
+    let upstream = parsed
+        .socket_addrs(|| None)
+        .map_err(|e| error(e.to_string()))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| error("no address".to_owned()))?;
+    let proxy = FaultProxy::start(upstream)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    let listen = proxy.listen_address();
+    parsed
+        .set_ip_host(listen.ip())
+        .map_err(|()| error("cannot set the host".to_owned()))?;
+    parsed
+        .set_port(Some(listen.port()))
+        .map_err(|()| error("cannot set the port".to_owned()))?;
+    Ok((Arc::new(proxy), parsed.to_string()))
+}
+
+/// The refusal of a fault the run cannot serve, said before any load is sent.
+pub fn refusal(faults: &[FaultSpec], in_process: bool, local: bool) -> Option<String> {
+    faults.iter().find_map(|spec| {
+        let fault = spec.action.describe();
+        if !in_process {
+            Some(format!(
+                "fault `{fault}` needs the engine served in-process by stockproof, on \
+                 servers it can reach (drop `--target URL`)"
+            ))
+        } else if spec.action.needs_local_servers() && !local {
+            Some(format!(
+                "fault `{fault}` needs servers started by stockproof (`--provider local`): \
+                 it signals or restarts their processes"
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// What one Redis kill lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KillLoss {
+    /// Redis `seq` when the kill came (every event Redis had acknowledged).
+    pub redis_seq_at_kill: i64,
+    /// Redis `seq` after the restart (what its AOF kept).
+    pub redis_seq_after_restart: i64,
+    /// The ledger's highest seq when recovery ran.
+    pub ledger_max_seq: i64,
+    /// Whether recovery rebuilt Redis from the ledger.
+    pub rebuilt: bool,
+    /// Events acknowledged by Redis and in neither Redis nor Postgres afterwards.
+    pub events: i64,
+    /// Units those events moved (Σ |qty|), per SKU.
+    pub units_by_sku: BTreeMap<String, i64>,
+}
+
+impl KillLoss {
+    pub fn units(&self) -> i64 {
+        self.units_by_sku.values().sum()
+    }
+}
+
+/// One unwritten stream entry read before a kill: seq, SKU, qty.
+type TailEvent = (i64, String, i64);
+/// Redis `seq` and the unwritten stream tail, read just before a kill.
+type BeforeKill = (i64, Vec<TailEvent>);
+
+/// The in-process engine as fault injection sees it.
+#[derive(Debug)]
+pub struct InProcessHooks {
+    pub writer: Arc<WriterSupervisor>,
+    /// Direct URLs (not through the proxies): recovery and loss reads.
+    pub redis_url: String,
+    pub database_url: String,
+    pub keys: ShopKeys,
+    pub retention_ms: i64,
+    pub redis_proxy: Option<Arc<FaultProxy>>,
+    /// Seq and unwritten stream tail (seq, sku, qty) read just before a kill.
+    pending_kill: Mutex<Option<BeforeKill>>,
+    pub losses: Mutex<Vec<KillLoss>>,
+}
+
+impl InProcessHooks {
+    pub fn new(
+        writer: Arc<WriterSupervisor>,
+        redis_url: &str,
+        database_url: &str,
+        shop: &str,
+        retention_ms: i64,
+        redis_proxy: Option<Arc<FaultProxy>>,
+    ) -> InProcessHooks {
+        InProcessHooks {
+            writer,
+            redis_url: redis_url.to_owned(),
+            database_url: database_url.to_owned(),
+            keys: ShopKeys::new(shop),
+            retention_ms,
+            redis_proxy,
+            pending_kill: Mutex::new(None),
+            losses: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn read_before_kill(&self) -> Result<BeforeKill, String> {
+        let mut redis = stores::connect_redis(&self.redis_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let seq: Option<i64> = redis::cmd("GET")
+            .arg(self.keys.seq())
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| e.to_string())?;
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.keys.ledger())
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(LOSS_STREAM_ENTRIES_MAX)
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tail = reply
+            .ids
+            .iter()
+            .filter_map(|entry| {
+                let seq: i64 = entry.get("seq")?;
+                let sku: String = entry.get("sku")?;
+                let qty: i64 = entry.get("qty")?;
+                Some((seq, sku, qty))
+            })
+            .collect();
+        Ok((seq.unwrap_or(0), tail))
+    }
+
+    async fn run_recovery(&self) -> Result<recovery::RecoveryReport, String> {
+        let mut redis = stores::connect_redis(&self.redis_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let pool = stores::connect_postgres(&self.database_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let config = RecoveryConfig {
+            retention_ms: self.retention_ms,
+        };
+        let report = recovery::recover(&mut redis, &pool, &self.keys, &config)
+            .await
+            .map_err(|e| e.to_string());
+        pool.close().await;
+        report
+    }
+
+    fn hold_redis_traffic(&self, held: bool) {
+        if let Some(proxy) = &self.redis_proxy {
+            proxy.set_toxics(Toxics {
+                blackhole: held,
+                refuse_connections: held,
+                ..Toxics::default()
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl EngineFaultHooks for InProcessHooks {
+    async fn crash_writer(&self) -> Result<(), String> {
+        self.writer
+            .crash_mid_batch()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn start_writer(&self) -> Result<(), String> {
+        self.writer.restart().await.map_err(|e| e.to_string())
+    }
+
+    async fn before_redis_kill(&self) -> Result<(), String> {
+        // The engine and its writer reach Redis through the proxy: holding it freezes
+        // what Redis has acknowledged, so the seq read here is the kill's.
+        self.hold_redis_traffic(true);
+        let timeout = Duration::from_millis(LOSS_READ_TIMEOUT_MS);
+        let read = tokio::time::timeout(timeout, self.read_before_kill())
+            .await
+            .map_err(|_| format!("no answer from Redis within {timeout:?}"))
+            .and_then(|read| read);
+        match read {
+            Ok(read) => {
+                *self.pending_kill.lock().await = Some(read);
+                Ok(())
+            }
+            Err(error) => {
+                self.hold_redis_traffic(false);
+                Err(error)
+            }
+        }
+    }
+
+    async fn recover(&self) -> Result<String, String> {
+        let timeout = Duration::from_millis(LOSS_READ_TIMEOUT_MS * 6);
+        let report = tokio::time::timeout(timeout, self.run_recovery())
+            .await
+            .map_err(|_| format!("recovery did not finish within {timeout:?}"))
+            .and_then(|report| report);
+        self.hold_redis_traffic(false);
+        let report = report?;
+        let Some((seq_at_kill, tail)) = self.pending_kill.lock().await.take() else {
+            return Ok(format!("recovery: {report:?}"));
+        };
+        let kept = report.redis_seq_before.max(report.ledger_max_seq);
+        let mut loss = KillLoss {
+            redis_seq_at_kill: seq_at_kill,
+            redis_seq_after_restart: report.redis_seq_before,
+            ledger_max_seq: report.ledger_max_seq,
+            rebuilt: report.rebuilt,
+            events: (seq_at_kill - kept).max(0),
+            units_by_sku: BTreeMap::new(),
+        };
+        for (seq, sku, qty) in tail {
+            if seq > kept && seq <= seq_at_kill {
+                *loss.units_by_sku.entry(sku).or_default() += qty.abs();
+            }
+        }
+        let detail = format!(
+            "redis seq {seq_at_kill} at the kill, {} after the restart, ledger at {}; {}; \
+             loss window: {} events, {} units",
+            loss.redis_seq_after_restart,
+            loss.ledger_max_seq,
+            if loss.rebuilt {
+                "rebuilt from the ledger"
+            } else {
+                "not rebuilt (redis level with or ahead of the ledger)"
+            },
+            loss.events,
+            loss.units()
+        );
+        self.losses.lock().await.push(loss);
+        Ok(detail)
+    }
+}
+
+/// Each fault as a history op: invoke and complete in µs since `zero`, ok when injected.
+pub fn fault_entries(records: &[FaultRecord], zero: Instant, first_id: OpId) -> Vec<HistoryEntry> {
+    let micros = |at: tokio::time::Instant| {
+        u64::try_from(at.into_std().saturating_duration_since(zero).as_micros()).unwrap_or(0)
+    };
+    records
+        .iter()
+        .enumerate()
+        .map(|(offset, record)| HistoryEntry {
+            id: first_id + offset as OpId,
+            user: None,
+            op: Op::Fault {
+                description: format!("{}: {}", record.description, record.detail),
+            },
+            intended_us: None,
+            invoke_us: micros(record.started),
+            complete_us: micros(record.ended),
+            outcome: if record.injected {
+                Outcome::Ok
+            } else {
+                Outcome::Fail
+            },
+            status: None,
+            response: None,
+            retry_of: None,
+        })
+        .collect()
+}
+
+/// Whether any fault of the run kills Redis (the loss window applies).
+pub fn kills_redis(faults: &[FaultSpec]) -> bool {
+    faults
+        .iter()
+        .any(|spec| matches!(spec.action, FaultAction::RedisKill))
+}
+
+/// One fault of the run, for `run.json` and summary.md.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FaultLine {
+    pub description: String,
+    pub detail: String,
+    pub injected: bool,
+}
+
+/// The loss window of a run's Redis kills against the scenario's stated tolerance.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LossWindow {
+    pub kills: Vec<KillLoss>,
+    pub events: i64,
+    pub units: i64,
+    pub units_by_sku: BTreeMap<String, i64>,
+    pub tolerance_events: u64,
+    pub within_tolerance: bool,
+}
+
+/// Checks whose failures a loss window explains: lost events leave acknowledged
+/// replies without effects (C5), reused reservation ids (C3), reservations that
+/// vanished or came back Held (C4) and stock that differs from the history (C6).
+/// C1 (oversell) and C2 (Redis = Postgres = ledger) are never excused.
+const EXPLAINED_BY_LOSS: [CheckId; 4] = [CheckId::C3, CheckId::C4, CheckId::C5, CheckId::C6];
+
+impl LossWindow {
+    pub fn new(kills: Vec<KillLoss>, tolerance_events: u64) -> LossWindow {
+        let events: i64 = kills.iter().map(|kill| kill.events).sum();
+        let mut units_by_sku = BTreeMap::new();
+        for kill in &kills {
+            for (sku, units) in &kill.units_by_sku {
+                *units_by_sku.entry(sku.clone()).or_default() += units;
+            }
+        }
+        LossWindow {
+            units: units_by_sku.values().sum(),
+            within_tolerance: u64::try_from(events).unwrap_or(0) <= tolerance_events,
+            kills,
+            events,
+            units_by_sku,
+            tolerance_events,
+        }
+    }
+
+    /// One line: `loss window: N events, M units of SKUs a-01 (3), …`.
+    pub fn describe(&self) -> String {
+        let skus: Vec<String> = self
+            .units_by_sku
+            .iter()
+            .map(|(sku, units)| format!("{sku} ({units})"))
+            .collect();
+        format!(
+            "loss window: {} events, {} units{}{} (tolerance {} events: {})",
+            self.events,
+            self.units,
+            if skus.is_empty() { "" } else { " of SKUs " },
+            skus.join(", "),
+            self.tolerance_events,
+            if self.within_tolerance {
+                "within"
+            } else {
+                "exceeded"
+            }
+        )
+    }
+
+    /// Beyond the tolerance: C5 fails naming the loss. Within it (and something was
+    /// lost): the failures the loss explains are reported as unknown, not violations.
+    pub fn judge(&self, mut checks: Vec<CheckReport>) -> Vec<CheckReport> {
+        for report in &mut checks {
+            if !self.within_tolerance && report.id == CheckId::C5 {
+                let violation = Violation {
+                    kind: "loss_window".to_owned(),
+                    sku: None,
+                    reservation: None,
+                    ops: Vec::new(),
+                    reason: format!(
+                        "a Redis kill lost {} acknowledged events ({} units), more than the \
+                         scenario tolerates ({} events)",
+                        self.events, self.units, self.tolerance_events
+                    ),
+                    severity: self.events,
+                };
+                report.groups.push(ViolationGroup {
+                    kind: violation.kind.clone(),
+                    count: 1,
+                    first: violation.clone(),
+                    worst: violation.clone(),
+                });
+                report.violations.insert(0, violation);
+                report.verdict = Verdict::Fail;
+            } else if self.within_tolerance
+                && self.events > 0
+                && EXPLAINED_BY_LOSS.contains(&report.id)
+                && report.verdict == Verdict::Fail
+            {
+                report.verdict = Verdict::Unknown;
+                report.note = Some(format!(
+                    "its violations follow from the {}, which the scenario tolerates",
+                    self.describe()
+                ));
+            }
+        }
+        checks
+    }
+}
