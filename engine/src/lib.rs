@@ -14,6 +14,7 @@ mod redis_lua;
 mod reservation;
 mod stock;
 pub mod sweeper;
+pub mod variants;
 
 pub use engine::InventoryEngine;
 pub use error::EngineError;

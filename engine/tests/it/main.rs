@@ -9,3 +9,4 @@ mod resilience;
 mod retention;
 mod support;
 mod sweeper;
+mod variants;

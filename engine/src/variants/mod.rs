@@ -1,0 +1,157 @@
+//! Deliberately broken engines, for proving that stockproof's checks catch the bugs
+//! real inventory services ship (issue 8). Each variant is the reference engine with
+//! one documented flaw — a patched Lua script (`lua/variants/`), a reserve path that
+//! splits what the reference does atomically, or a ledger writer that breaks its
+//! exactly-once contract — modelled on a design that real services publish (each
+//! module's doc says which).
+//!
+//! Never reachable by default: a variant is built only when a caller names it
+//! (`stockproof serve --variant NAME`, `stockproof run --variant NAME`, the selftest).
+//! Not here: the reference engine itself (`redis_lua`), the checks that catch them.
+
+mod check_then_act;
+mod double_release;
+mod no_idempotency;
+mod short_idempotency;
+mod stale_cart_lines;
+mod ttl_expiry;
+mod wrapper;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::engine::InventoryEngine;
+use crate::error::EngineError;
+use crate::lua::{ScriptPatch, Scripts};
+use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
+
+pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
+
+use self::wrapper::{ReservePath, WrappedEngine};
+
+/// A deliberately broken engine. [`Variant::ALL`] lists them in a stable order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    CheckThenAct,
+    NoIdempotency,
+    ShortIdempotency,
+    TtlExpiry,
+    DoubleRelease,
+    StaleCartLines,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 6] = [
+        Variant::CheckThenAct,
+        Variant::NoIdempotency,
+        Variant::ShortIdempotency,
+        Variant::TtlExpiry,
+        Variant::DoubleRelease,
+        Variant::StaleCartLines,
+    ];
+
+    /// The name users pass to `--variant`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Variant::CheckThenAct => "check-then-act",
+            Variant::NoIdempotency => "no-idempotency",
+            Variant::ShortIdempotency => "short-idempotency",
+            Variant::TtlExpiry => "ttl-expiry",
+            Variant::DoubleRelease => "double-release",
+            Variant::StaleCartLines => "stale-cart-lines",
+        }
+    }
+
+    /// One line: what is broken and what it does to stock.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Variant::CheckThenAct => {
+                "reads available, then decrements in a separate call: oversells under concurrency"
+            }
+            Variant::NoIdempotency => {
+                "ignores the idempotency key: every retry of a reserve holds the units again"
+            }
+            Variant::ShortIdempotency => {
+                "the idempotency marker expires after 1 s, shorter than clients retry: a late retry reserves twice"
+            }
+            Variant::TtlExpiry => {
+                "a reservation is a key with a Redis TTL: when it vanishes its units are never returned (stock leaks)"
+            }
+            Variant::DoubleRelease => {
+                "confirm leaves the deadline in place and the sweeper trusts it: a confirmed reservation also expires"
+            }
+            Variant::StaleCartLines => {
+                "a cart naming one SKU on two lines checks each line against the same stale count: oversells"
+            }
+        }
+    }
+
+    /// Every variant's name, in [`Variant::ALL`] order.
+    pub fn names() -> Vec<&'static str> {
+        Variant::ALL.iter().map(|variant| variant.name()).collect()
+    }
+
+    /// Connects the variant's engine with the reference engine's settings.
+    pub async fn connect(
+        self,
+        redis_url: &str,
+        config: RedisLuaConfig,
+    ) -> Result<Arc<dyn InventoryEngine>, EngineError> {
+        let scripts = Scripts::patched(config.retention_ms, self.patches());
+        let engine = RedisLuaEngine::connect_with_scripts(redis_url, config, scripts).await?;
+        Ok(match self {
+            Variant::CheckThenAct => {
+                Arc::new(WrappedEngine::new(engine, ReservePath::CheckThenAct))
+            }
+            Variant::StaleCartLines => {
+                Arc::new(WrappedEngine::new(engine, ReservePath::StaleCartLines))
+            }
+            Variant::NoIdempotency
+            | Variant::ShortIdempotency
+            | Variant::TtlExpiry
+            | Variant::DoubleRelease => Arc::new(engine),
+        })
+    }
+
+    /// The changes this variant makes to the reference scripts.
+    fn patches(self) -> &'static [ScriptPatch] {
+        match self {
+            Variant::CheckThenAct => check_then_act::PATCHES,
+            Variant::NoIdempotency => no_idempotency::PATCHES,
+            Variant::ShortIdempotency => short_idempotency::PATCHES,
+            Variant::TtlExpiry => ttl_expiry::PATCHES,
+            Variant::DoubleRelease => double_release::PATCHES,
+            Variant::StaleCartLines => stale_cart_lines::PATCHES,
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A `--variant` name that names no variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown variant `{name}` (known: {known})", known = Variant::names().join(", "))]
+pub struct UnknownVariant {
+    pub name: String,
+}
+
+impl FromStr for Variant {
+    type Err = UnknownVariant;
+
+    fn from_str(name: &str) -> Result<Variant, UnknownVariant> {
+        Variant::ALL
+            .into_iter()
+            .find(|variant| variant.name() == name)
+            .ok_or_else(|| UnknownVariant {
+                name: name.to_owned(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! The deliberately broken variants (`stockproof_engine::variants`) against the
+//! reference engine, on real Redis: each variant's bug happens under the conditions
+//! that should expose it, and the reference engine, under the same conditions, does
+//! not. Each test runs one scenario function against both, each in its own shop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stockproof_engine::variants::{IDEMPOTENCY_MARKER_TTL_MS, Variant};
+use stockproof_engine::{
+    InventoryEngine, RedisLuaConfig, RedisLuaEngine, ReservationId, ReservationState,
+    ReserveOutcome, SkuStock, Transition, TransitionOutcome,
+};
+use stockproof_infra::{AofPolicy, Infra};
+
+use crate::support::{request, start_infra};
+
+const RETENTION_MS: i64 = 60_000;
+/// Longer than any test's wait for a deadline: no Held reservation expires by accident.
+const LONG_TTL_MS: i64 = 60_000;
+/// Bound on the polls below (a key's TTL passing, a deadline being swept).
+const POLL_WAIT_MS_MAX: u64 = 5_000;
+const POLL_INTERVAL_MS: u64 = 20;
+
+/// The reference engine and `variant`, on one Redis, in shops `ref-<name>` and
+/// `var-<name>`.
+struct Pair {
+    _infra: Infra,
+    reference: Arc<dyn InventoryEngine>,
+    variant: Arc<dyn InventoryEngine>,
+}
+
+async fn pair(variant: Variant) -> Pair {
+    let infra = start_infra(AofPolicy::Off).await;
+    let config = |shop: String| RedisLuaConfig {
+        retention_ms: RETENTION_MS,
+        ..RedisLuaConfig::new(&shop)
+    };
+    let reference = RedisLuaEngine::connect(infra.redis_url(), config(format!("ref-{variant}")))
+        .await
+        .unwrap_or_else(|error| panic!("reference engine on {}: {error}", infra.redis_url()));
+    let broken = variant
+        .connect(infra.redis_url(), config(format!("var-{variant}")))
+        .await
+        .unwrap_or_else(|error| panic!("{variant} engine on {}: {error}", infra.redis_url()));
+    Pair {
+        _infra: infra,
+        reference: Arc::new(reference),
+        variant: broken,
+    }
+}
+
+async fn stock(engine: &Arc<dyn InventoryEngine>, sku: &str) -> SkuStock {
+    engine.sku(sku).await.unwrap().expect("sku exists")
+}
+
+fn reserved(outcome: &ReserveOutcome) -> &ReservationId {
+    match outcome {
+        ReserveOutcome::Reserved(reservation) => &reservation.id,
+        other => panic!("expected Reserved, got {other:?}"),
+    }
+}
+
+/// 300 concurrent single-unit reserves on 100 units; how many succeeded.
+async fn hot_sku_rush(engine: &Arc<dyn InventoryEngine>) -> usize {
+    engine.restock("hot", 100).await.unwrap();
+    let callers: Vec<_> = (0..300)
+        .map(|caller| {
+            let engine = Arc::clone(engine);
+            tokio::spawn(async move {
+                let cart = request(&format!("k{caller}"), &[("hot", 1)], LONG_TTL_MS);
+                engine.reserve(&cart).await.expect("reserve answers")
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for caller in callers {
+        if matches!(caller.await.unwrap(), ReserveOutcome::Reserved(_)) {
+            succeeded += 1;
+        }
+    }
+    succeeded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_then_act_oversells_a_hot_sku() {
+    // Goal: reading then decrementing in two calls oversells under concurrency.
+    // Method: 300 concurrent single-unit reserves on 100 units against each engine.
+    let pair = pair(Variant::CheckThenAct).await;
+    let succeeded = hot_sku_rush(&pair.variant).await;
+    assert!(succeeded > 100, "check-then-act sold {succeeded} of 100");
+    let broken = stock(&pair.variant, "hot").await;
+    assert!(broken.available < 0, "{broken:?}");
+    assert_eq!(hot_sku_rush(&pair.reference).await, 100);
+    let kept = stock(&pair.reference, "hot").await;
+    assert_eq!((kept.available, kept.reserved), (0, 100));
+}
+
+/// Reserves `key` twice in a row, `pause` apart; both outcomes.
+async fn reserve_twice(
+    engine: &Arc<dyn InventoryEngine>,
+    key: &str,
+    pause: Duration,
+) -> (ReserveOutcome, ReserveOutcome) {
+    engine.restock("a", 10).await.unwrap();
+    let cart = request(key, &[("a", 2)], LONG_TTL_MS);
+    let first = engine.reserve(&cart).await.unwrap();
+    tokio::time::sleep(pause).await;
+    let second = engine.reserve(&cart).await.unwrap();
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_idempotency_reserves_a_retry_twice() {
+    // Goal: an ignored idempotency key makes a retry a second reservation. Method:
+    // one key sent twice in a row; the variant answers two ids and holds 4 units, the
+    // reference replays the first id and holds 2.
+    let pair = pair(Variant::NoIdempotency).await;
+    let (first, second) = reserve_twice(&pair.variant, "retry-1", Duration::ZERO).await;
+    assert_ne!(reserved(&first), reserved(&second));
+    assert_eq!(stock(&pair.variant, "a").await.reserved, 4);
+    let (first, second) = reserve_twice(&pair.reference, "retry-1", Duration::ZERO).await;
+    let ReserveOutcome::Replayed(replayed) = &second else {
+        panic!("reference: expected Replayed, got {second:?}");
+    };
+    assert_eq!(&replayed.id, reserved(&first));
+    assert_eq!(stock(&pair.reference, "a").await.reserved, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_idempotency_reserves_a_late_retry_twice() {
+    // Goal: a marker shorter than the retry horizon makes a late retry a second
+    // reservation, while an early retry is still replayed (the key is honoured, but
+    // not for long enough). Method: one key sent, then again at once, then again after
+    // the marker's TTL has passed; the reference replays all three.
+    let pair = pair(Variant::ShortIdempotency).await;
+    let late = Duration::from_millis(IDEMPOTENCY_MARKER_TTL_MS + 500);
+    let (first, early) = reserve_twice(&pair.variant, "late-1", Duration::ZERO).await;
+    assert!(matches!(early, ReserveOutcome::Replayed(_)), "{early:?}");
+    tokio::time::sleep(late).await;
+    let cart = request("late-1", &[("a", 2)], LONG_TTL_MS);
+    let retry = pair.variant.reserve(&cart).await.unwrap();
+    assert_ne!(reserved(&first), reserved(&retry));
+    assert_eq!(stock(&pair.variant, "a").await.reserved, 4);
+    let (first, _) = reserve_twice(&pair.reference, "late-1", late).await;
+    let retry = pair.reference.reserve(&cart).await.unwrap();
+    let ReserveOutcome::Replayed(replayed) = &retry else {
+        panic!("reference: expected Replayed, got {retry:?}");
+    };
+    assert_eq!(&replayed.id, reserved(&first));
+    assert_eq!(stock(&pair.reference, "a").await.reserved, 2);
+}
+
+/// Polls `done` until it holds, at most [`POLL_WAIT_MS_MAX`].
+async fn wait_for<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(POLL_WAIT_MS_MAX);
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {POLL_WAIT_MS_MAX} ms for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MS)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_expiry_leaks_the_units_of_a_vanished_reservation() {
+    // Goal: a reservation kept as a key with a Redis TTL vanishes without giving its
+    // units back. Method: hold 4 of 10 units for 50 ms, wait until the deadline has
+    // passed (and, for the variant, the key is gone), sweep; the variant still has 4
+    // reserved and 6 available, the reference expires it and has 10 available.
+    let pair = pair(Variant::TtlExpiry).await;
+    for engine in [&pair.variant, &pair.reference] {
+        engine.restock("a", 10).await.unwrap();
+    }
+    let cart = request("leak-1", &[("a", 4)], 50);
+    let leaked = reserved(&pair.variant.reserve(&cart).await.unwrap()).clone();
+    let swept = reserved(&pair.reference.reserve(&cart).await.unwrap()).clone();
+    let variant = Arc::clone(&pair.variant);
+    wait_for("the variant's reservation key to expire", || {
+        let (variant, leaked) = (Arc::clone(&variant), leaked.clone());
+        async move { variant.reservation(&leaked).await.unwrap().is_none() }
+    })
+    .await;
+    let reference = Arc::clone(&pair.reference);
+    wait_for("the reference's reservation to be swept", || {
+        let reference = Arc::clone(&reference);
+        async move { !reference.expire_due(256).await.unwrap().expired.is_empty() }
+    })
+    .await;
+    assert!(
+        pair.variant
+            .expire_due(256)
+            .await
+            .unwrap()
+            .expired
+            .is_empty()
+    );
+    let broken = stock(&pair.variant, "a").await;
+    assert_eq!((broken.available, broken.reserved), (6, 4), "units leaked");
+    let kept = stock(&pair.reference, "a").await;
+    assert_eq!((kept.available, kept.reserved), (10, 0));
+    let state = pair
+        .reference
+        .reservation(&swept)
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(state, ReservationState::Expired);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_release_expires_a_confirmed_reservation() {
+    // Goal: confirm and expiry both apply to one reservation. Method: hold 1 of 10
+    // units for 100 ms, confirm it at once (acknowledged), sweep after the deadline;
+    // the variant also expires it (state Expired, the unit both sold and available
+    // again, reserved -1), the reference leaves it Confirmed.
+    let pair = pair(Variant::DoubleRelease).await;
+    let mut ids = Vec::new();
+    for engine in [&pair.variant, &pair.reference] {
+        engine.restock("a", 10).await.unwrap();
+        let id = reserved(
+            &engine
+                .reserve(&request("paid-1", &[("a", 1)], 100))
+                .await
+                .unwrap(),
+        )
+        .clone();
+        let confirm = engine.transition(&id, Transition::Confirm).await.unwrap();
+        assert!(
+            matches!(confirm, TransitionOutcome::Applied(_)),
+            "{confirm:?}"
+        );
+        ids.push(id);
+    }
+    let variant = Arc::clone(&pair.variant);
+    wait_for("the sweeper to expire the confirmed reservation", || {
+        let variant = Arc::clone(&variant);
+        async move { !variant.expire_due(256).await.unwrap().expired.is_empty() }
+    })
+    .await;
+    let broken = pair.variant.reservation(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(broken.state, ReservationState::Expired);
+    let broken = stock(&pair.variant, "a").await;
+    assert_eq!(
+        (broken.available, broken.reserved, broken.sold),
+        (10, -1, 1)
+    );
+    assert!(!broken.violations().is_empty());
+    // The reference's deadline passed too (same TTL, swept later): nothing to expire.
+    assert!(
+        pair.reference
+            .expire_due(256)
+            .await
+            .unwrap()
+            .expired
+            .is_empty()
+    );
+    let kept = pair.reference.reservation(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(kept.state, ReservationState::Confirmed);
+    let kept = stock(&pair.reference, "a").await;
+    assert_eq!((kept.available, kept.reserved, kept.sold), (9, 0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_cart_lines_oversell_one_sku_named_twice() {
+    // Goal: a cart naming one SKU on two lines, each checked against the same stale
+    // count, takes more than is left. Method: 1 unit left, a cart of two single-unit
+    // lines of it; the variant holds 2 (available -1), the reference refuses the
+    // merged 2 units.
+    let pair = pair(Variant::StaleCartLines).await;
+    let cart = request("twice-1", &[("a", 1), ("a", 1)], LONG_TTL_MS);
+    pair.variant.restock("a", 1).await.unwrap();
+    let held = pair.variant.reserve(&cart).await.unwrap();
+    let ReserveOutcome::Reserved(reservation) = &held else {
+        panic!("variant: expected Reserved, got {held:?}");
+    };
+    assert_eq!(reservation.items.len(), 1);
+    assert_eq!(reservation.items[0].qty, 2);
+    let broken = stock(&pair.variant, "a").await;
+    assert_eq!((broken.available, broken.reserved), (-1, 2));
+    pair.reference.restock("a", 1).await.unwrap();
+    let refused = pair.reference.reserve(&cart).await.unwrap();
+    assert_eq!(
+        refused,
+        ReserveOutcome::Insufficient {
+            sku: "a".to_owned(),
+            requested: 2,
+            available: 1
+        }
+    );
+}
