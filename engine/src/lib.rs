@@ -5,6 +5,7 @@
 
 mod engine;
 mod error;
+pub mod http;
 pub mod keys;
 pub mod ledger;
 pub mod limits;
@@ -12,6 +13,7 @@ pub mod lua;
 mod outcome;
 mod redis_lua;
 mod reservation;
+pub mod service;
 mod stock;
 pub mod sweeper;
 pub mod variants;

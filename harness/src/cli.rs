@@ -8,6 +8,7 @@ use stockproof_infra::{
 };
 
 use crate::infra_cmd;
+use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
 pub(crate) const EXIT_OK: u8 = 0;
@@ -34,6 +35,10 @@ pub(crate) struct Cli {
     )]
     pub(crate) log_level: String,
 
+    /// Log lines as human text or as JSON objects (one per line).
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) log_format: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +48,8 @@ enum Command {
     /// Scratch Redis + Postgres pairs.
     #[command(subcommand)]
     Infra(InfraCommand),
+    /// Serve the reference engine over the HTTP contract until Ctrl-C or SIGTERM.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,7 +62,7 @@ enum InfraCommand {
 #[derive(Debug, Args)]
 pub(crate) struct InfraArgs {
     /// auto: containers if a Docker daemon answers and the images exist, else local.
-    #[arg(long, default_value = "auto", value_parser = parse_provider)]
+    #[arg(long, alias = "infra", default_value = "auto", value_parser = parse_provider)]
     provider: Provider,
 
     /// Redis persistence: off (none), or AOF with appendfsync no | everysec | always.
@@ -139,5 +146,6 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
+        Command::Serve(args) => serve_cmd::serve(&args).await,
     }
 }

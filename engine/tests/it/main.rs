@@ -3,6 +3,11 @@
 
 mod concurrency;
 mod expiry;
+mod http_bad_input;
+mod http_openapi;
+mod http_outage;
+mod http_routes;
+mod http_support;
 mod operations;
 mod refusals;
 mod resilience;

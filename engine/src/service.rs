@@ -1,0 +1,277 @@
+//! The whole reference service, in-process: given Redis and Postgres URLs, runs the
+//! migrations and start-up recovery (DESIGN §3), starts the ledger writer, the expiry
+//! sweeper and the HTTP server (DESIGN §6), and returns a [`Service`] handle with the
+//! bound address and an orderly [`Service::shutdown`]. `stockproof serve` and the
+//! harness (serving the engine in-process for its runs) both use it.
+//!
+//! Not here: starting Redis or Postgres (see `stockproof-infra`), signals, logging
+//! setup, command-line flags (the harness binary's `serve` command).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::engine::InventoryEngine;
+use crate::http::metrics::ServiceMetrics;
+use crate::http::{self, AppState};
+use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
+use crate::sweeper::{Sweeper, SweeperConfig};
+
+/// How long in-flight requests may take to finish after shutdown starts; above the
+/// request timeout, so every admitted request gets its answer.
+pub const SHUTDOWN_REQUESTS_WAIT_MS_MAX: u64 = http::REQUEST_TIMEOUT_MS + 2_000;
+/// How often the ledger lag and sweeper counters are copied into the metrics: a
+/// Prometheus scrape interval is 10 s or more, so once a second is plenty.
+pub const METRICS_POLL_MS: u64 = 1_000;
+/// Bound on one probe (a `SELECT 1`, or the two Redis commands of a lag reading, take
+/// well under a millisecond on loopback); below the poll interval.
+const PROBE_TIMEOUT_MS: u64 = 500;
+
+/// What to serve, and where.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub redis_url: String,
+    pub database_url: String,
+    /// Where to listen; port 0 picks a free one (see [`Service::local_addr`]).
+    pub listen: SocketAddr,
+    /// The shop (key prefix `sp:{shop}:`) this service owns.
+    pub shop: String,
+    pub engine: RedisLuaConfig,
+    pub sweeper: SweeperConfig,
+}
+
+impl ServiceConfig {
+    /// The defaults: loopback on a free port, the engine's and sweeper's defaults.
+    pub fn new(redis_url: &str, database_url: &str, shop: &str) -> ServiceConfig {
+        ServiceConfig {
+            redis_url: redis_url.to_owned(),
+            database_url: database_url.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shop: shop.to_owned(),
+            engine: RedisLuaConfig::new(shop),
+            sweeper: SweeperConfig::default(),
+        }
+    }
+}
+
+/// Why the service could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("engine: {0}")]
+    Engine(#[from] crate::EngineError),
+    #[error("listening on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Server(String),
+}
+
+/// What an orderly shutdown did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    pub expired: u64,
+}
+
+/// A running service. Dropping it without [`Service::shutdown`] aborts the tasks.
+#[derive(Debug)]
+pub struct Service {
+    local_addr: SocketAddr,
+    engine: Arc<RedisLuaEngine>,
+    metrics: Arc<ServiceMetrics>,
+    stop_http: watch::Sender<bool>,
+    server: AbortOnDrop<std::io::Result<()>>,
+    monitor: AbortOnDrop<()>,
+    sweeper: Sweeper,
+}
+
+impl Service {
+    /// Migrates, recovers, then starts the writer, the sweeper and the HTTP server.
+    /// Returns once the socket is bound and `/readyz` would answer 200.
+    pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_millis(5_000))
+            .connect(&config.database_url)
+            .await?;
+        let metrics = Arc::new(ServiceMetrics::new());
+        let keys = crate::ShopKeys::new(&config.shop);
+        let engine =
+            Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
+        let dyn_engine: Arc<dyn InventoryEngine> = engine.clone();
+        let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServiceError::Listen {
+                    address: config.listen,
+                    source,
+                })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServiceError::Listen {
+                address: config.listen,
+                source,
+            })?;
+        let ledger_reachable = Arc::new(AtomicBool::new(true));
+        let pool_for_probes = pool.clone();
+        let state = AppState {
+            engine: dyn_engine,
+            database: pool,
+            recovered: Arc::new(AtomicBool::new(true)),
+            ledger_reachable: Arc::clone(&ledger_reachable),
+            metrics: Arc::clone(&metrics),
+        };
+        let (stop_http, stop_rx) = watch::channel(false);
+        let server = AbortOnDrop::new(tokio::spawn(serve(listener, http::router(state), stop_rx)));
+        let monitor = AbortOnDrop::new(tokio::spawn(monitor(
+            Probes {
+                redis_url: config.redis_url.clone(),
+                keys,
+                database: pool_for_probes,
+                ledger_reachable,
+            },
+            Arc::clone(&metrics),
+            sweeper.counters(),
+            stop_http.subscribe(),
+        )));
+        tracing::info!(%local_addr, shop = %config.shop, "serving");
+        Ok(Service {
+            local_addr,
+            engine,
+            metrics,
+            stop_http,
+            server,
+            monitor,
+            sweeper,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The engine the server drives (for in-process checks and seeding).
+    pub fn engine(&self) -> Arc<RedisLuaEngine> {
+        Arc::clone(&self.engine)
+    }
+
+    pub fn metrics(&self) -> Arc<ServiceMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Stops accepting, lets in-flight requests finish (bounded by
+    /// [`SHUTDOWN_REQUESTS_WAIT_MS_MAX`]), stops the sweeper, then drains the writer
+    /// (everything already in the stream reaches Postgres).
+    pub async fn shutdown(self) -> Result<ShutdownReport, ServiceError> {
+        let _ = self.stop_http.send(true);
+        let wait = Duration::from_millis(SHUTDOWN_REQUESTS_WAIT_MS_MAX);
+        let server_outcome = match self.server.join(wait).await {
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(error))) => Err(ServiceError::Server(error.to_string())),
+            Some(Err(join_error)) => Err(ServiceError::Server(join_error.to_string())),
+            None => Err(ServiceError::Server(format!(
+                "in-flight requests still running after {SHUTDOWN_REQUESTS_WAIT_MS_MAX} ms"
+            ))),
+        };
+        let expired = self.sweeper.expired();
+        self.sweeper.shutdown().await;
+        let _ = self
+            .monitor
+            .join(Duration::from_millis(PROBE_TIMEOUT_MS * 4))
+            .await;
+        server_outcome?;
+        tracing::info!(expired, "stopped");
+        Ok(ShutdownReport { expired })
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await
+}
+
+/// What the monitor probes.
+struct Probes {
+    redis_url: String,
+    keys: crate::ShopKeys,
+    database: sqlx::PgPool,
+    ledger_reachable: Arc<AtomicBool>,
+}
+
+/// Until stopped, about once a second: probes Postgres (writes are refused while it
+/// does not answer, see [`AppState::check_writable`]), and copies the ledger lag and
+/// the sweeper's count into the metrics.
+async fn monitor(
+    probes: Probes,
+    metrics: Arc<ServiceMetrics>,
+    sweeper: Arc<crate::sweeper::SweeperCounters>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut redis: Option<()> = None;
+    let mut expired_seen = 0;
+    let probe_timeout = Duration::from_millis(PROBE_TIMEOUT_MS);
+    let mut interval = tokio::time::interval(Duration::from_millis(METRICS_POLL_MS));
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        let expired = sweeper.expired();
+        metrics.add_expirations(expired - expired_seen);
+        expired_seen = expired;
+        let query = sqlx::query("SELECT 1").execute(&probes.database);
+        let reachable = matches!(tokio::time::timeout(probe_timeout, query).await, Ok(Ok(_)));
+        if probes.ledger_reachable.swap(reachable, Ordering::AcqRel) != reachable {
+            tracing::warn!(reachable, "postgres reachability changed; writes follow it");
+        }
+        let _ = (&mut redis, &probes.redis_url, &probes.keys);
+    }
+}
+
+/// A task aborted when its handle is dropped: a `Service` dropped without
+/// `shutdown` (a panicking test) leaves no server behind.
+#[derive(Debug)]
+struct AbortOnDrop<T>(Option<JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    fn new(task: JoinHandle<T>) -> AbortOnDrop<T> {
+        AbortOnDrop(Some(task))
+    }
+
+    /// Waits up to `wait` for the task; aborts it and returns `None` past that.
+    async fn join(mut self, wait: Duration) -> Option<Result<T, tokio::task::JoinError>> {
+        let mut task = self.0.take()?;
+        match tokio::time::timeout(wait, &mut task).await {
+            Ok(outcome) => Some(outcome),
+            Err(_) => {
+                task.abort();
+                None
+            }
+        }
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}

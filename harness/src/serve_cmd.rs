@@ -1,0 +1,83 @@
+//! `stockproof serve`: the reference engine behind the HTTP contract (DESIGN §6), with
+//! the ledger writer, the expiry sweeper and start-up recovery inside
+//! (`stockproof_engine::service`). Redis and Postgres come from `--redis-url` and
+//! `--database-url`, or from `--infra local|containers|auto`, which starts its own pair
+//! for as long as the server runs. Stops in order on SIGINT or SIGTERM: stop accepting,
+//! finish in-flight requests, stop the sweeper, drain the ledger writer, then stop the
+//! pair it started.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_infra::{Infra, Provider, ResolvedProvider};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::{EXIT_OK, InfraArgs};
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0: a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+
+    /// The shop this server owns: its Redis keys are `sp:{SHOP}:…`.
+    #[arg(long, default_value = "default")]
+    shop: String,
+
+    #[command(flatten)]
+    infra: InfraArgs,
+}
+
+pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("catching SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("catching SIGTERM")?;
+    let mut config = args.infra.config();
+    // Both URLs given and no provider asked for: serve those servers.
+    if config.provider == Provider::Auto
+        && config.external.redis_url.is_some()
+        && config.external.database_url.is_some()
+    {
+        config.provider = Provider::External;
+    }
+    let infra = tokio::select! {
+        started = Infra::start(&config) => started
+            .with_context(|| format!("starting Redis and Postgres (provider {})", config.provider))?,
+        _ = interrupt.recv() => return Ok(EXIT_OK),
+        _ = terminate.recv() => return Ok(EXIT_OK),
+    };
+    let mut service_config =
+        ServiceConfig::new(infra.redis_url(), infra.database_url(), &args.shop);
+    service_config.listen = args.listen;
+    let service = Service::start(service_config)
+        .await
+        .with_context(|| format!("starting the service on {}", args.listen))?;
+    // The URLs of servers we started as `export` lines, so scripts (scripts/fuzz-api)
+    // can reach them too, e.g. for `stockproof reconcile`. A user's own URLs may hold
+    // passwords and are not echoed.
+    if infra.provider() != ResolvedProvider::External {
+        print!("{}", infra.export_lines());
+    }
+    println!(
+        "# stockproof serve: listening on http://{} (shop {}, provider {})",
+        service.local_addr(),
+        args.shop,
+        infra.provider()
+    );
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("signal received: draining");
+    let report = service.shutdown().await.context("stopping the service")?;
+    eprintln!(
+        "stockproof serve: stopped ({} ledger events written, {} reservations expired)",
+        report.writer.events_written, report.expired
+    );
+    infra
+        .shutdown()
+        .await
+        .context("stopping Redis and Postgres")?;
+    Ok(EXIT_OK)
+}
