@@ -2,3 +2,4 @@
 //! processes, stopped with signals.
 
 mod infra_up;
+mod load_driver;

@@ -1,0 +1,191 @@
+//! The checks C1–C6 (DESIGN §8), the coverage goals and the SLOs: pure functions from a
+//! recorded [`History`] (and, for the white-box checks, a [`WhiteBoxSnapshot`]) to
+//! reports with a three-valued verdict (Jepsen's pass / fail / unknown: never pass by
+//! default). A checker that panics reports `Unknown`. Every checker is linear in the
+//! history (hash maps, one sort per SKU at most), also when many outcomes are unknown.
+//!
+//! Not here: collecting the history or the snapshot (the load driver and `stockproof
+//! run` do), rendering reports (`crate::report`).
+
+mod c1_oversell;
+mod c2_conservation;
+mod c3_idempotency;
+mod c4_expiry;
+mod c5_effects;
+mod c6_final_stock;
+pub mod coverage;
+mod index;
+mod report;
+pub mod slo;
+mod snapshot;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde::{Deserialize, Serialize};
+
+pub use report::{
+    Bound, CheckId, CheckReport, VIOLATIONS_KEPT_MAX, Verdict, Violation, ViolationGroup,
+    Violations,
+};
+pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError, WhiteBoxSnapshot};
+
+use crate::history::History;
+use crate::scenario::Scenario;
+use coverage::CoverageResult;
+use index::Index;
+use slo::SloResult;
+
+/// Exit codes of a run (DESIGN §7, plus 5).
+pub const EXIT_PASS: u8 = 0;
+pub const EXIT_VIOLATION: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_SLO_MISSED: u8 = 3;
+pub const EXIT_INFRA: u8 = 4;
+pub const EXIT_INCONCLUSIVE: u8 = 5;
+
+/// Settings the checks take from the scenario (the history header carries the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckConfig {
+    /// How long past its deadline a reservation may stay Held (the sweeper's period
+    /// plus a busy machine).
+    pub expiry_grace_ms: i64,
+    /// Distance between the harness's clock and Redis's `TIME` the checks tolerate
+    /// when they place a deadline on the history's time axis.
+    pub clock_skew_ms: i64,
+}
+
+/// The harness and a local Redis read one clock; 50 ms covers the jitter between the
+/// harness stamping the run's start and its first request.
+pub const CLOCK_SKEW_MS_DEFAULT: i64 = 50;
+
+impl CheckConfig {
+    pub fn from_scenario(scenario: &Scenario) -> CheckConfig {
+        CheckConfig {
+            expiry_grace_ms: scenario.checks.expiry_grace.as_millis() as i64,
+            clock_skew_ms: CLOCK_SKEW_MS_DEFAULT,
+        }
+    }
+}
+
+/// Runs C1–C6 over `history`; the white-box checks (C2, C5) report `Unknown` without a
+/// snapshot, and so does any checker that panics.
+pub fn run_checks(
+    history: &History,
+    snapshot: Option<&WhiteBoxSnapshot>,
+    config: &CheckConfig,
+) -> Vec<CheckReport> {
+    let index = match catch_unwind(AssertUnwindSafe(|| Index::build(history))) {
+        Ok(index) => index,
+        Err(panic) => {
+            let reason = format!("indexing the history panicked: {}", panic_message(&*panic));
+            return CheckId::ALL
+                .into_iter()
+                .map(|id| CheckReport::unknown(id, reason.clone()))
+                .collect();
+        }
+    };
+    vec![
+        run_guarded(CheckId::C1, || c1_oversell::check(&index, snapshot, config)),
+        run_guarded(CheckId::C2, || {
+            c2_conservation::check(&index, snapshot, config)
+        }),
+        run_guarded(CheckId::C3, || {
+            c3_idempotency::check(&index, snapshot, config)
+        }),
+        run_guarded(CheckId::C4, || c4_expiry::check(&index, snapshot, config)),
+        run_guarded(CheckId::C5, || c5_effects::check(&index, snapshot, config)),
+        run_guarded(CheckId::C6, || {
+            c6_final_stock::check(&index, snapshot, config)
+        }),
+    ]
+}
+
+/// Runs one checker; a panic becomes an `Unknown` report naming the panic.
+pub fn run_guarded(id: CheckId, checker: impl FnOnce() -> CheckReport) -> CheckReport {
+    match catch_unwind(AssertUnwindSafe(checker)) {
+        Ok(report) => report,
+        Err(panic) => CheckReport::unknown(
+            id,
+            format!("the checker panicked: {}", panic_message(&*panic)),
+        ),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}
+
+/// Everything a run is judged on, and the exit code it maps to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunVerdict {
+    pub checks: Vec<CheckReport>,
+    pub slos: Vec<SloResult>,
+    pub coverage: Vec<CoverageResult>,
+}
+
+/// The run's overall verdict, worst first: a violation beats a missed SLO, which beats
+/// an inconclusive run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    Pass,
+    Violation,
+    SloMissed,
+    Inconclusive,
+}
+
+impl Overall {
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Overall::Pass => EXIT_PASS,
+            Overall::Violation => EXIT_VIOLATION,
+            Overall::SloMissed => EXIT_SLO_MISSED,
+            Overall::Inconclusive => EXIT_INCONCLUSIVE,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Overall::Pass => "pass",
+            Overall::Violation => "violation",
+            Overall::SloMissed => "slo missed",
+            Overall::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+impl RunVerdict {
+    pub fn overall(&self) -> Overall {
+        if self
+            .checks
+            .iter()
+            .any(|report| report.verdict == Verdict::Fail)
+        {
+            Overall::Violation
+        } else if self.slos.iter().any(|slo| slo.verdict == Verdict::Fail) {
+            Overall::SloMissed
+        } else if self
+            .checks
+            .iter()
+            .map(|report| report.verdict)
+            .chain(self.slos.iter().map(|slo| slo.verdict))
+            .chain(self.coverage.iter().map(|goal| goal.verdict))
+            .any(|verdict| verdict == Verdict::Unknown)
+        {
+            Overall::Inconclusive
+        } else {
+            Overall::Pass
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.overall().exit_code()
+    }
+}
+
+#[cfg(test)]
+mod tests;

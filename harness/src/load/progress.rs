@@ -1,0 +1,150 @@
+//! The live progress line during the load: elapsed / planned, ops/s over the last
+//! interval, errors (fail and unknown) and the p99 so far. On a terminal one line is
+//! redrawn in place every second; otherwise (CI logs, pipes) a plain line is printed
+//! every few seconds, so a log shows the run's shape without drowning in it.
+//!
+//! Not here: the final report (`crate::report`).
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use super::latency::Latencies;
+use super::recorder::LoadCounts;
+
+/// How often a terminal's line is redrawn.
+pub const PROGRESS_TERMINAL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a plain line is printed when stdout is not a terminal.
+pub const PROGRESS_PLAIN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Where progress goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Redraw one line on stdout (stdout is a terminal).
+    Terminal,
+    /// A plain line every few seconds.
+    Plain,
+    /// Nothing (tests, calibration).
+    Off,
+}
+
+impl ProgressMode {
+    /// Terminal if stdout is one, else plain.
+    pub fn detect() -> ProgressMode {
+        if std::io::stdout().is_terminal() {
+            ProgressMode::Terminal
+        } else {
+            ProgressMode::Plain
+        }
+    }
+
+    fn interval(self) -> Duration {
+        match self {
+            ProgressMode::Terminal => PROGRESS_TERMINAL_INTERVAL,
+            ProgressMode::Plain | ProgressMode::Off => PROGRESS_PLAIN_INTERVAL,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Progress {
+    mode: ProgressMode,
+    planned: Option<Duration>,
+    last_print_us: u64,
+    last_ops: u64,
+}
+
+impl Progress {
+    pub(crate) fn new(mode: ProgressMode, planned: Option<Duration>) -> Progress {
+        Progress {
+            mode,
+            planned,
+            last_print_us: 0,
+            last_ops: 0,
+        }
+    }
+
+    /// Prints a line if the interval has passed.
+    pub(crate) fn tick(&mut self, now_us: u64, counts: &LoadCounts, latencies: &Latencies) {
+        if self.mode == ProgressMode::Off {
+            return;
+        }
+        let since = Duration::from_micros(now_us.saturating_sub(self.last_print_us));
+        if since < self.mode.interval() {
+            return;
+        }
+        let rate = (counts.ops - self.last_ops) as f64 / since.as_secs_f64();
+        let line = self.line(now_us, rate, counts, latencies);
+        let mut stdout = std::io::stdout().lock();
+        let _ = match self.mode {
+            ProgressMode::Terminal => write!(stdout, "\r\x1b[2K{line}"),
+            _ => writeln!(stdout, "{line}"),
+        };
+        let _ = stdout.flush();
+        self.last_print_us = now_us;
+        self.last_ops = counts.ops;
+    }
+
+    /// Ends the terminal's line so that what follows starts on a fresh one.
+    pub(crate) fn finish(&mut self, now_us: u64, counts: &LoadCounts, latencies: &Latencies) {
+        if self.mode == ProgressMode::Off {
+            return;
+        }
+        let elapsed = Duration::from_micros(now_us).as_secs_f64().max(1e-3);
+        let line = self.line(now_us, counts.ops as f64 / elapsed, counts, latencies);
+        let mut stdout = std::io::stdout().lock();
+        let _ = match self.mode {
+            ProgressMode::Terminal => writeln!(stdout, "\r\x1b[2K{line} (done)"),
+            _ => writeln!(stdout, "{line} (done)"),
+        };
+        let _ = stdout.flush();
+    }
+
+    fn line(&self, now_us: u64, rate: f64, counts: &LoadCounts, latencies: &Latencies) -> String {
+        progress_line(
+            Duration::from_micros(now_us),
+            self.planned,
+            rate,
+            counts,
+            latencies.all().value_at_quantile(0.99),
+        )
+    }
+}
+
+/// `load 12.0s/30s  4,321 ops/s  51,234 ops  errors 12 (unknown 3)  p99 2.10ms`
+pub(crate) fn progress_line(
+    elapsed: Duration,
+    planned: Option<Duration>,
+    ops_per_s: f64,
+    counts: &LoadCounts,
+    p99_us: u64,
+) -> String {
+    let planned = match planned {
+        Some(planned) => format!("/{}s", planned.as_secs()),
+        None => String::new(),
+    };
+    format!(
+        "load {:.1}s{planned}  {} ops/s  {} ops  errors {} (unknown {})  p99 {:.2}ms",
+        elapsed.as_secs_f64(),
+        thousands(ops_per_s.round() as u64),
+        thousands(counts.ops),
+        thousands(counts.fail + counts.unknown),
+        thousands(counts.unknown),
+        p99_us as f64 / 1000.0,
+    )
+}
+
+/// `1234567` → `1,234,567`.
+pub(crate) fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests;

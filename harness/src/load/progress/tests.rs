@@ -1,0 +1,36 @@
+use std::time::Duration;
+
+use super::*;
+
+// Goal: big counts are readable at a glance.
+// Method: group a few values by thousands.
+#[test]
+fn thousands_groups_digits() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1_000), "1,000");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+}
+
+// Goal: the progress line carries elapsed/planned, rate, ops, errors and p99.
+// Method: render a line from fixed counts and compare it whole.
+#[test]
+fn progress_line_names_every_figure() {
+    let counts = LoadCounts {
+        ops: 51_234,
+        fail: 9,
+        unknown: 3,
+        ..LoadCounts::default()
+    };
+    let line = progress_line(
+        Duration::from_millis(12_040),
+        Some(Duration::from_secs(30)),
+        4_321.4,
+        &counts,
+        2_100,
+    );
+    assert_eq!(
+        line,
+        "load 12.0s/30s  4,321 ops/s  51,234 ops  errors 12 (unknown 3)  p99 2.10ms"
+    );
+}

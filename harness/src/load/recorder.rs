@@ -1,0 +1,218 @@
+//! The one task that records the load: shoppers send each finished cart's entries
+//! (a per-user buffer, one message per cart) over a bounded channel; the recorder
+//! appends them to the history, feeds the latency histograms and the pacing counts,
+//! prints live progress, and notices a target that stopped answering. One consumer and
+//! one message per cart keep recording off the request path: a shopper's only cost is a
+//! channel send after its cart.
+//!
+//! Not here: writing `history.jsonl` (the run writes the finished history), checks.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::latency::Latencies;
+use super::pacing::{Pacing, is_late};
+use super::progress::{Progress, ProgressMode};
+use crate::history::{HistoryEntry, Outcome};
+
+/// Messages in flight to the recorder: a few seconds of carts at 20k carts/s. A full
+/// channel makes shoppers wait, which shows up as late starts, never as lost records.
+pub const RECORDER_CHANNEL_CAPACITY: usize = 65_536;
+/// With no reply at all for this long while requests keep failing, the target is taken
+/// for dead and the load stops (the run then judges what was recorded).
+pub const TARGET_SILENT_ABORT: Duration = Duration::from_secs(5);
+/// How often the recorder wakes to print progress and look for a dead target.
+const RECORDER_TICK: Duration = Duration::from_millis(250);
+
+/// How an open-model cart's start related to its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotStart {
+    /// µs since the run's zero when the user started its first cart (its schedule's origin).
+    pub(crate) origin_us: u64,
+    pub(crate) slot: u64,
+    pub(crate) lateness_us: u64,
+}
+
+pub(crate) enum Record {
+    /// One cart's ops, in invoke order.
+    Cart {
+        user: u32,
+        entries: Vec<HistoryEntry>,
+        slot: Option<SlotStart>,
+    },
+    /// An op the harness itself sent during the load (a scheduled restock).
+    Harness(Box<HistoryEntry>),
+    /// The load is over (every shopper has exited): finish up.
+    End { load_end_us: u64 },
+}
+
+/// What the recorder counted besides the entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    pub carts: u64,
+    pub ops: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub unknown: u64,
+    /// Open model: carts started more than the timer's tolerance after their slot.
+    pub late_starts: u64,
+    pub lateness_us_max: u64,
+    /// Open model: slots due before the load ended that no cart started.
+    pub dropped_starts: u64,
+    /// Open model: slots due before the load ended (started or not).
+    pub intended_starts: u64,
+}
+
+/// Everything the recorder kept.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub(crate) entries: Vec<HistoryEntry>,
+    pub(crate) latencies: Latencies,
+    pub(crate) counts: LoadCounts,
+    /// Why the recorder stopped the load early, if it did.
+    pub(crate) target_silent: Option<String>,
+}
+
+/// The recorder's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct RecorderSettings {
+    pub(crate) zero: Instant,
+    /// The load's planned length (for progress), if it is time-bound.
+    pub(crate) planned: Option<Duration>,
+    pub(crate) progress: ProgressMode,
+    /// Open model: users and rate, to count dropped starts.
+    pub(crate) arrival: Option<(f64, u32)>,
+}
+
+pub(crate) fn channel() -> (mpsc::Sender<Record>, mpsc::Receiver<Record>) {
+    mpsc::channel(RECORDER_CHANNEL_CAPACITY)
+}
+
+/// Runs until [`Record::End`] (or until every sender is gone).
+pub(crate) async fn run(
+    mut records: mpsc::Receiver<Record>,
+    settings: RecorderSettings,
+) -> Recorded {
+    let mut state = State::new(&settings);
+    let mut tick = tokio::time::interval(RECORDER_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut load_end_us = None;
+    while load_end_us.is_none() {
+        tokio::select! {
+            record = records.recv() => match record {
+                Some(Record::Cart { user, entries, slot }) => state.cart(user, entries, slot),
+                Some(Record::Harness(entry)) => state.entry(*entry),
+                Some(Record::End { load_end_us: end }) => load_end_us = Some(end),
+                None => load_end_us = Some(micros_since(settings.zero)),
+            },
+            _ = tick.tick() => state.tick(micros_since(settings.zero)),
+        }
+    }
+    let load_end_us = load_end_us.unwrap_or_default();
+    state
+        .progress
+        .finish(load_end_us, &state.counts, &state.latencies);
+    state.finish(load_end_us, settings.arrival)
+}
+
+pub(crate) fn micros_since(zero: Instant) -> u64 {
+    u64::try_from(zero.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+struct State {
+    entries: Vec<HistoryEntry>,
+    latencies: Latencies,
+    counts: LoadCounts,
+    progress: Progress,
+    /// Open model, per user: schedule origin and slots started.
+    slots: HashMap<u32, (u64, u64)>,
+    last_reply_us: u64,
+    failed_without_reply: u64,
+    target_silent: Option<String>,
+}
+
+impl State {
+    fn new(settings: &RecorderSettings) -> State {
+        State {
+            entries: Vec::new(),
+            latencies: Latencies::default(),
+            counts: LoadCounts::default(),
+            progress: Progress::new(settings.progress, settings.planned),
+            slots: HashMap::new(),
+            last_reply_us: micros_since(settings.zero),
+            failed_without_reply: 0,
+            target_silent: None,
+        }
+    }
+
+    fn cart(&mut self, user: u32, entries: Vec<HistoryEntry>, slot: Option<SlotStart>) {
+        self.counts.carts += 1;
+        if let Some(slot) = slot {
+            if is_late(Duration::from_micros(slot.lateness_us)) {
+                self.counts.late_starts += 1;
+            }
+            self.counts.lateness_us_max = self.counts.lateness_us_max.max(slot.lateness_us);
+            let started = self.slots.entry(user).or_insert((slot.origin_us, 0));
+            started.1 = started.1.max(slot.slot + 1);
+        }
+        for entry in entries {
+            self.entry(entry);
+        }
+    }
+
+    fn entry(&mut self, entry: HistoryEntry) {
+        self.counts.ops += 1;
+        match entry.outcome {
+            Outcome::Ok => self.counts.ok += 1,
+            Outcome::Fail => self.counts.fail += 1,
+            Outcome::Unknown => self.counts.unknown += 1,
+        }
+        if entry.status.is_some() {
+            self.last_reply_us = self.last_reply_us.max(entry.complete_us);
+            self.failed_without_reply = 0;
+        } else {
+            self.failed_without_reply += 1;
+        }
+        self.latencies.record(&entry);
+        self.entries.push(entry);
+    }
+
+    fn tick(&mut self, now_us: u64) {
+        self.progress.tick(now_us, &self.counts, &self.latencies);
+        let silent = Duration::from_micros(now_us.saturating_sub(self.last_reply_us));
+        if self.target_silent.is_none()
+            && self.failed_without_reply > 0
+            && silent >= TARGET_SILENT_ABORT
+        {
+            let reason = format!(
+                "the target stopped answering: no reply for {} s while {} requests failed \
+                 without one",
+                silent.as_secs(),
+                self.failed_without_reply
+            );
+            tracing::warn!("{reason}; stopping the load");
+            goose::trigger_killswitch(&reason);
+            self.target_silent = Some(reason);
+        }
+    }
+
+    fn finish(mut self, load_end_us: u64, arrival: Option<(f64, u32)>) -> Recorded {
+        if let Some((rate_per_s, users)) = arrival {
+            for (user, (origin_us, started)) in &self.slots {
+                let pacing = Pacing::new(rate_per_s, users, user.saturating_sub(1));
+                let elapsed = Duration::from_micros(load_end_us.saturating_sub(*origin_us));
+                let due = pacing.slots_due_before(elapsed).max(*started);
+                self.counts.intended_starts += due;
+                self.counts.dropped_starts += due - started;
+            }
+        }
+        Recorded {
+            entries: self.entries,
+            latencies: self.latencies,
+            counts: self.counts,
+            target_silent: self.target_silent,
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Scenario files (`scenarios/*.toml`): what load to drive, against which catalogue, and
+//! what a run must show to pass. [`load`] reads and validates a file into a
+//! [`Scenario`]; every unknown key or bad value is an error naming the file, the key,
+//! its line and column, and what was expected. [`Overrides`] apply the command line's
+//! `--users` / `--duration` to a parsed scenario.
+//!
+//! Not here: turning a scenario into per-user operations (`crate::plan`), driving the
+//! load, or judging the run (`crate::checks`).
+
+mod duration;
+mod file;
+mod slo;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use duration::{SCENARIO_DURATION_MAX, format_duration, parse_duration};
+pub use slo::{Comparison, Slo, SloMetric, Statistic};
+
+/// Largest scenario file read: scenario files are hand-written, a megabyte is a mistake.
+pub const SCENARIO_FILE_BYTES_MAX: u64 = 1024 * 1024;
+/// SKUs a catalogue may hold: each is seeded with one restock before the load, and
+/// 100k seeds take a few seconds.
+pub const SCENARIO_SKUS_MAX: usize = 100_000;
+/// Users (goose users, one per shopper): each holds a connection; 2 cores saturate long
+/// before 10k.
+pub const SCENARIO_USERS_MAX: u32 = 10_000;
+/// Default client timeout: the engine answers in ms; 2 s means something is stuck.
+pub const CLIENT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
+/// Default timeout of sends meant to time out (`retry.after_timeout`): short enough that
+/// the reply is usually still in flight.
+pub const FORCED_TIMEOUT_DEFAULT: Duration = Duration::from_micros(200);
+/// Default grace past a reservation's deadline before C4 calls a Held one stuck: the
+/// sweeper runs every ~100 ms; a second covers a busy machine.
+pub const EXPIRY_GRACE_DEFAULT: Duration = Duration::from_secs(1);
+/// Default bound on waiting for the sweeper and ledger writer to drain after the load.
+pub const QUIESCE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `[A-Za-z0-9._-]+`; names the report folder.
+    pub name: String,
+    pub description: String,
+    /// Default seed (the command line's `--seed` wins).
+    pub seed: Option<u64>,
+    pub load: Load,
+    pub catalogue: Catalogue,
+    pub mix: Mix,
+    pub reservation_ttl: Duration,
+    pub retry: RetryPolicy,
+    pub engine: EngineSettings,
+    /// Sorted by offset.
+    pub restocks: Vec<Restock>,
+    pub checks: CheckSettings,
+    pub slos: Vec<Slo>,
+    pub coverage: Vec<CoverageGoal>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    pub users: u32,
+    /// Users started per second.
+    pub hatch_rate_per_s: f64,
+    pub stop: Stop,
+    /// Open model: carts started per second across all users, whatever the replies'
+    /// latency; `None` is the closed model (each user starts its next cart when the last
+    /// one is done).
+    pub arrival_rate_per_s: Option<f64>,
+}
+
+/// When the load ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Duration(Duration),
+    /// Carts per user.
+    Iterations(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalogue {
+    /// Every SKU with its initial stock, in file order (explicit ones, then generated).
+    pub skus: Vec<SkuSeed>,
+    /// Hot-key skew: the SKU of rank k (file order) is picked with weight 1/k^s; 0 is
+    /// uniform.
+    pub zipf_exponent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuSeed {
+    pub sku: String,
+    pub stock: i64,
+}
+
+/// What each cart looks like and how it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix {
+    /// Lines per cart, inclusive.
+    pub lines_per_cart: (u32, u32),
+    /// Units per line, inclusive.
+    pub qty_per_line: (i64, i64),
+    /// Share of carts (with ≥ 2 lines) that name one SKU on two lines.
+    pub repeat_sku_line: f64,
+    /// SKUs carts pick from (a subset of the catalogue, in catalogue order).
+    pub skus: Vec<String>,
+    /// Shares of carts confirmed / released / abandoned (left to expire); sum to 1.
+    pub confirm: f64,
+    pub release: f64,
+    pub abandon: f64,
+    /// Wait between the reserve reply and the confirm or release, uniform in this range.
+    pub hold_time: (Duration, Duration),
+    /// Share of carts followed by a `GET` of one of their SKUs.
+    pub read_sku: f64,
+}
+
+/// Duplicate sends and retries. Each request (reserve, confirm, release) is re-sent with
+/// the same key or to the same reservation with these probabilities, at most one mode
+/// per request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Re-sent while the first is in flight.
+    pub concurrent: f64,
+    /// Re-sent after the first reply.
+    pub after_reply: f64,
+    /// First sent with `forced_timeout`, so the client gives up (outcome unknown), then
+    /// re-sent with the normal timeout.
+    pub after_timeout: f64,
+    /// Reserves re-sent once more after the engine's idempotency retention has passed
+    /// (a "late retry", which may legitimately create a new reservation).
+    pub after_retention: f64,
+    pub client_timeout: Duration,
+    pub forced_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// How long the engine keeps terminal reservations and idempotency keys.
+    pub idempotency_retention: Duration,
+}
+
+/// A restock the harness sends mid-run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restock {
+    /// Offset from the load's start.
+    pub at: Duration,
+    pub sku: String,
+    pub qty: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSettings {
+    /// How long past its deadline a reservation may stay Held before C4 flags it.
+    pub expiry_grace: Duration,
+    /// Bound on the wait for the sweeper and the ledger writer after the load.
+    pub quiesce_timeout: Duration,
+}
+
+/// Something that must have happened for a verdict to mean something; each needs at
+/// least `min` occurrences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoverageGoal {
+    /// A SKU was seen with 0 available (a refusal or a read).
+    StockReachedZero { min: u64 },
+    /// A duplicate send was in flight while its original was.
+    DuplicateOverlapped { min: u64 },
+    /// A confirm completed within `within` of its reservation's deadline.
+    ConfirmNearDeadline { within: Duration, min: u64 },
+    /// A retry was sent after its original's outcome was unknown.
+    RetryAfterUnknown { min: u64 },
+    /// A reserve was re-sent after the idempotency retention had passed.
+    RetryAfterRetention { min: u64 },
+    /// An acknowledged cart named one SKU on two lines.
+    RepeatedSkuLine { min: u64 },
+}
+
+impl CoverageGoal {
+    /// The goal's key in the `[coverage]` table.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            CoverageGoal::StockReachedZero { .. } => "stock_reached_zero",
+            CoverageGoal::DuplicateOverlapped { .. } => "duplicate_overlapped",
+            CoverageGoal::ConfirmNearDeadline { .. } => "confirm_near_deadline",
+            CoverageGoal::RetryAfterUnknown { .. } => "retry_after_unknown",
+            CoverageGoal::RetryAfterRetention { .. } => "retry_after_retention",
+            CoverageGoal::RepeatedSkuLine { .. } => "repeated_sku_line",
+        }
+    }
+
+    pub const fn min(&self) -> u64 {
+        match *self {
+            CoverageGoal::StockReachedZero { min }
+            | CoverageGoal::DuplicateOverlapped { min }
+            | CoverageGoal::ConfirmNearDeadline { min, .. }
+            | CoverageGoal::RetryAfterUnknown { min }
+            | CoverageGoal::RetryAfterRetention { min }
+            | CoverageGoal::RepeatedSkuLine { min } => min,
+        }
+    }
+}
+
+/// Why a scenario file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("scenario {} is larger than {SCENARIO_FILE_BYTES_MAX} bytes", path.display())]
+    TooLarge { path: PathBuf },
+    /// A key the format does not know, a value of the wrong type, or a value that breaks
+    /// a rule (negative stock, shares not summing to 1, an unknown SKU).
+    #[error("scenario {}:{line}:{column}: `{key}`: {reason}", path.display())]
+    Invalid {
+        path: PathBuf,
+        /// Dotted path of the key (`mix.confirm`, `catalogue.skus[2].stock`).
+        key: String,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+    /// An override from the command line breaks a rule.
+    #[error("override --{flag}: {reason}")]
+    Override { flag: &'static str, reason: String },
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let read = |source| ScenarioError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = std::fs::metadata(path).map_err(read)?;
+    if metadata.len() > SCENARIO_FILE_BYTES_MAX {
+        return Err(ScenarioError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(read)?;
+    parse(&text, path)
+}
+
+/// Validates scenario `text`; `path` only names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    validate::parse(text, path)
+}
+
+/// Command-line changes to a parsed scenario, so CI can scale a file down.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub users: Option<u32>,
+    /// Replaces the scenario's stop condition with this duration.
+    pub duration: Option<Duration>,
+    /// Replaces the scenario's stop condition with this many carts per user.
+    pub iterations: Option<u64>,
+}
+
+impl Scenario {
+    /// Applies `overrides`. Mid-run restocks at or past a shortened duration are
+    /// dropped (they would never be sent), so the checks' supply matches the load.
+    pub fn apply(&mut self, overrides: &Overrides) -> Result<(), ScenarioError> {
+        if let Some(users) = overrides.users {
+            if !(1..=SCENARIO_USERS_MAX).contains(&users) {
+                return Err(ScenarioError::Override {
+                    flag: "users",
+                    reason: format!("must be between 1 and {SCENARIO_USERS_MAX}, got {users}"),
+                });
+            }
+            self.load.users = users;
+        }
+        if overrides.duration.is_some() && overrides.iterations.is_some() {
+            return Err(ScenarioError::Override {
+                flag: "duration",
+                reason: "give --duration or --iterations, not both".to_owned(),
+            });
+        }
+        if let Some(iterations) = overrides.iterations {
+            if iterations == 0 {
+                return Err(ScenarioError::Override {
+                    flag: "iterations",
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
+            self.load.stop = Stop::Iterations(iterations);
+        }
+        if let Some(duration) = overrides.duration {
+            if duration.is_zero() {
+                return Err(ScenarioError::Override {
+                    flag: "duration",
+                    reason: "must be longer than 0".to_owned(),
+                });
+            }
+            self.load.stop = Stop::Duration(duration);
+            self.restocks.retain(|restock| restock.at < duration);
+        }
+        Ok(())
+    }
+
+    /// Initial stock of every SKU, by id.
+    pub fn initial_stock(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.catalogue
+            .skus
+            .iter()
+            .map(|seed| (seed.sku.as_str(), seed.stock))
+    }
+}
+
+#[cfg(test)]
+mod tests;
