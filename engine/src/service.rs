@@ -21,6 +21,7 @@ use crate::http::metrics::ServiceMetrics;
 use crate::http::{self, AppState};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 use crate::sweeper::{Sweeper, SweeperConfig};
+use crate::variants::Variant;
 
 /// How long in-flight requests may take to finish after shutdown starts; above the
 /// request timeout, so every admitted request gets its answer.
@@ -43,6 +44,9 @@ pub struct ServiceConfig {
     pub shop: String,
     pub engine: RedisLuaConfig,
     pub sweeper: SweeperConfig,
+    /// A deliberately broken engine to serve instead of the reference (`--variant`);
+    /// `None`, the default, serves the reference engine.
+    pub variant: Option<Variant>,
 }
 
 impl ServiceConfig {
@@ -55,6 +59,7 @@ impl ServiceConfig {
             shop: shop.to_owned(),
             engine: RedisLuaConfig::new(shop),
             sweeper: SweeperConfig::default(),
+            variant: None,
         }
     }
 }
@@ -86,7 +91,7 @@ pub struct ShutdownReport {
 #[derive(Debug)]
 pub struct Service {
     local_addr: SocketAddr,
-    engine: Arc<RedisLuaEngine>,
+    engine: Arc<dyn InventoryEngine>,
     metrics: Arc<ServiceMetrics>,
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
@@ -105,9 +110,20 @@ impl Service {
             .await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
-        let engine =
-            Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
-        let dyn_engine: Arc<dyn InventoryEngine> = engine.clone();
+        let engine: Arc<dyn InventoryEngine> = match config.variant {
+            None => {
+                Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?)
+            }
+            Some(variant) => {
+                variant
+                    .connect(&config.redis_url, config.engine.clone())
+                    .await?
+            }
+        };
+        if let Some(variant) = config.variant {
+            tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
+        }
+        let dyn_engine = Arc::clone(&engine);
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -161,7 +177,7 @@ impl Service {
     }
 
     /// The engine the server drives (for in-process checks and seeding).
-    pub fn engine(&self) -> Arc<RedisLuaEngine> {
+    pub fn engine(&self) -> Arc<dyn InventoryEngine> {
         Arc::clone(&self.engine)
     }
 

@@ -244,7 +244,11 @@ async fn restock_schedule(
             response: reply.response,
             retry_of: None,
         };
-        if records.send(Record::Harness(Box::new(entry))).await.is_err() {
+        if records
+            .send(Record::Harness(Box::new(entry)))
+            .await
+            .is_err()
+        {
             return;
         }
     }
