@@ -10,3 +10,4 @@ pub mod latency;
 pub mod load;
 pub mod plan;
 pub mod scenario;
+pub mod selftest;
