@@ -8,6 +8,7 @@ use stockproof_infra::{
 };
 
 use crate::infra_cmd;
+use crate::run_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -50,6 +51,9 @@ enum Command {
     Infra(InfraCommand),
     /// Serve the reference engine over the HTTP contract until Ctrl-C or SIGTERM.
     Serve(serve_cmd::ServeArgs),
+    /// Run scenarios end to end: load, checks, report; exit 0 pass, 1 violation,
+    /// 2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, 5 inconclusive.
+    Run(run_cmd::RunArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,5 +151,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
         Command::Serve(args) => serve_cmd::serve(&args).await,
+        Command::Run(args) => run_cmd::run(&args).await,
     }
 }

@@ -28,6 +28,13 @@ pub fn new_histogram() -> Histogram<u64> {
         .expect("3 significant digits is a valid histogram configuration")
 }
 
+/// Records `value_us` (already clamped to `LATENCY_US_MAX`), growing the histogram as
+/// needed: `saturating_record` would clamp to an auto-resizing histogram's current top
+/// (2 µs when empty) instead of growing it. Growing to an hour of µs cannot fail.
+fn record(histogram: &mut Histogram<u64>, value_us: u64) {
+    let _ = histogram.record(value_us);
+}
+
 /// The latencies of one operation kind.
 #[derive(Debug, Clone)]
 pub struct OpLatency {
@@ -94,14 +101,16 @@ impl Latencies {
         self.last_complete_us = self.last_complete_us.max(entry.complete_us);
         let op = self.ops.entry(kind).or_insert_with(OpLatency::new);
         let corrected = entry.corrected_latency_us().clamp(1, LATENCY_US_MAX);
-        op.corrected.saturating_record(corrected);
-        op.uncorrected
-            .saturating_record(entry.latency_us().clamp(1, LATENCY_US_MAX));
+        record(&mut op.corrected, corrected);
+        record(
+            &mut op.uncorrected,
+            entry.latency_us().clamp(1, LATENCY_US_MAX),
+        );
         let second = (entry.complete_us / INTERVAL_US) as usize;
         if op.intervals.len() <= second {
             op.intervals.resize_with(second + 1, new_histogram);
         }
-        op.intervals[second].saturating_record(corrected);
+        record(&mut op.intervals[second], corrected);
     }
 
     /// From the first send to the last reply.

@@ -9,5 +9,6 @@ pub mod history;
 pub mod latency;
 pub mod load;
 pub mod plan;
+pub mod run;
 pub mod scenario;
 pub mod selftest;

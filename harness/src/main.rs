@@ -4,6 +4,7 @@
 
 mod cli;
 mod infra_cmd;
+mod run_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;

@@ -10,7 +10,6 @@
 
 mod attack;
 pub mod interrupt;
-pub mod latency;
 pub mod noop;
 pub mod pacing;
 pub mod progress;
@@ -24,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use self::latency::Latencies;
 use self::progress::ProgressMode;
 use self::recorder::{LoadCounts, Record, RecorderSettings, micros_since};
 use crate::history::{HistoryEntry, Op, OpId};
+use crate::latency::Latencies;
 use crate::plan::Plan;
 use crate::scenario::{Restock, Scenario, Stop};
 

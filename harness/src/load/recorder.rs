@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::latency::Latencies;
 use super::pacing::{Pacing, is_late};
 use super::progress::{Progress, ProgressMode};
 use crate::history::{HistoryEntry, Outcome};
+use crate::latency::Latencies;
 
 /// Messages in flight to the recorder: a few seconds of carts at 20k carts/s. A full
 /// channel makes shoppers wait, which shows up as late starts, never as lost records.

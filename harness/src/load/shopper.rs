@@ -18,7 +18,7 @@ use reqwest::Client;
 use tokio::sync::mpsc;
 
 use super::interrupt;
-use super::pacing::Pacing;
+use super::pacing::{Pacing, is_late};
 use super::recorder::{Record, SlotStart, micros_since};
 use super::wire::{self, Reply};
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
@@ -175,7 +175,14 @@ async fn wait_for_start(state: &mut ShopperState, shared: &Shared) -> Option<Opt
         }
         tokio::time::sleep((due - now).min(SLEEP_SLICE)).await;
     }
+    // Within the timer's tolerance a start is on time: that jitter is ours, not the
+    // service's, and is not charged to its latency.
     let lateness = Instant::now().saturating_duration_since(due);
+    let lateness = if is_late(lateness) {
+        lateness
+    } else {
+        Duration::ZERO
+    };
     Some(Some(SlotStart {
         origin_us: u64::try_from(origin.saturating_duration_since(shared.zero).as_micros())
             .unwrap_or(u64::MAX),

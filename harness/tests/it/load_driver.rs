@@ -92,7 +92,7 @@ async fn closed_model_records_every_op() {
         assert_eq!(kinds[&OpKind::Confirm], 5);
         assert_eq!(kinds[&OpKind::GetSku], 5);
     }
-    let reserve = record.latencies.kind(OpKind::Reserve).unwrap();
+    let reserve = &record.latencies.ops[&OpKind::Reserve];
     assert_eq!(reserve.uncorrected.len(), 20);
     assert_eq!(record.counts.late_starts, 0);
     target.stop().await;
@@ -208,7 +208,7 @@ async fn open_model_counts_late_and_dropped_starts() {
         let intended = entry.intended_us.expect("open model ops have a slot");
         assert!(intended <= entry.invoke_us, "{entry:?}");
     }
-    let reserve = record.latencies.kind(OpKind::Reserve).unwrap();
+    let reserve = &record.latencies.ops[&OpKind::Reserve];
     assert!(reserve.corrected.max() > reserve.uncorrected.max());
     assert!(reserve.uncorrected.min() >= 50_000 * 999 / 1_000);
     target.stop().await;

@@ -1,0 +1,371 @@
+//! `stockproof run`, one scenario end to end (DESIGN §7): scenario → seeded plan →
+//! target (the reference engine in process on fresh Redis + Postgres, or an external
+//! URL) → seed stock → load (goose, recorded) → quiesce → final reads → white-box
+//! snapshot (in process only) → checks → run folder → exit code. Every step is bounded;
+//! a failure before the load is an error with its exit code (2 scenario, 4 infra), and
+//! anything after the load starts ends in a verdict on what was recorded.
+//!
+//! Not here: the command line (the binary's `run_cmd`), the load itself (`crate::load`),
+//! judging (`crate::checks`), rendering (`crate::report`).
+
+pub mod calibrate;
+pub mod folder;
+pub mod quiesce;
+pub mod seed;
+pub mod stores;
+pub mod target;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use stockproof_infra::InfraConfig;
+
+use self::folder::{LoadFigures, RunInfo};
+use self::quiesce::QuiesceReport;
+use self::target::{Target, TargetError};
+use crate::checks::{
+    self, CheckConfig, CheckId, EXIT_INCONCLUSIVE, EXIT_INFRA, EXIT_PASS, EXIT_USAGE, RunVerdict,
+    WhiteBoxSnapshot, coverage, slo,
+};
+use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId};
+use crate::latency::Latencies;
+use crate::load::progress::ProgressMode;
+use crate::load::recorder::micros_since;
+use crate::load::{LoadError, LoadRecord, LoadSpec, run_load, wire};
+use crate::plan::Plan;
+use crate::scenario::{self, Overrides, Scenario, ScenarioError};
+
+/// Timeout of each final `GET` of a SKU after quiesce.
+pub const FINAL_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where the load goes.
+#[derive(Debug, Clone)]
+pub enum TargetChoice {
+    /// The reference engine, in process, on Redis and Postgres from this provider.
+    InProcess(InfraConfig),
+    /// A service speaking the contract; only the black-box checks apply.
+    External(String),
+}
+
+/// How to run scenarios.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub target: TargetChoice,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    pub report_dir: PathBuf,
+    pub overrides: Overrides,
+    pub progress: ProgressMode,
+}
+
+/// Why a scenario could not be run to a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+    #[error("the load could not run: {0}")]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Folder(#[from] folder::FolderError),
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Scenario(_) => EXIT_USAGE,
+            RunError::Target(_) | RunError::Seed(_) | RunError::Load(_) | RunError::Folder(_) => {
+                EXIT_INFRA
+            }
+        }
+    }
+}
+
+/// A scenario's verdict and where its files are.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub folder: PathBuf,
+    pub verdict: RunVerdict,
+    pub exit_code: u8,
+    pub info: RunInfo,
+    pub history: History,
+}
+
+/// Reads and validates a scenario file with the command line's overrides applied.
+pub fn prepare(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let mut scenario = scenario::load(path)?;
+    scenario.apply(overrides)?;
+    Ok(scenario)
+}
+
+/// Runs the scenario in `path` end to end.
+pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
+    let scenario = prepare(path, &options.overrides)?;
+    let seed = options.seed.or(scenario.seed).unwrap_or_else(fresh_seed);
+    let plan = Plan::new(&scenario, seed);
+    let target = match &options.target {
+        TargetChoice::InProcess(config) => {
+            Target::start_in_process(
+                config,
+                &scenario.name,
+                scenario.engine.idempotency_retention,
+            )
+            .await?
+        }
+        TargetChoice::External(url) => Target::External { url: url.clone() },
+    };
+    let outcome = drive(path, &scenario, &plan, &target, options).await;
+    let (recorded, mut info) = match outcome {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            target.stop().await;
+            return Err(error);
+        }
+    };
+    let snapshot = finish_target(target, &mut info).await;
+    judge(path, scenario, seed, recorded, snapshot, info, options)
+}
+
+/// What the target did, before judging.
+struct Recorded {
+    history: History,
+    load: LoadRecord,
+}
+
+/// Probe, seed, load, quiesce, final reads.
+async fn drive(
+    path: &Path,
+    scenario: &Scenario,
+    plan: &Plan,
+    target: &Target,
+    options: &RunOptions,
+) -> Result<(Recorded, RunInfo), RunError> {
+    target::probe(target.url()).await?;
+    let zero = Instant::now();
+    let started_at_unix_ms = quiesce::unix_ms();
+    let stock: Vec<(String, i64)> = scenario
+        .initial_stock()
+        .map(|(sku, qty)| (sku.to_owned(), qty))
+        .collect();
+    let seeds = seed::seed_stock(target.url(), &stock, 0, zero).await?;
+    let mut spec = LoadSpec::new(scenario, target.url(), zero);
+    spec.progress = options.progress;
+    spec.harness_op_id_first = seeds.len() as OpId;
+    let load = run_load(&spec, plan).await?;
+    let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
+    let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
+    let finals = final_reads(target.url(), scenario, final_reads_first, zero).await;
+    let mut entries = seeds;
+    entries.extend(load.entries.iter().cloned());
+    entries.extend(finals);
+    let header = HistoryHeader::new(
+        &scenario.name,
+        plan.seed(),
+        started_at_unix_ms,
+        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
+    );
+    let info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
+    Ok((
+        Recorded {
+            history: History { header, entries },
+            load,
+        },
+        info,
+    ))
+}
+
+async fn settle(
+    target: &Target,
+    scenario: &Scenario,
+    load: &LoadRecord,
+    started_at_unix_ms: i64,
+) -> QuiesceReport {
+    let timeout = scenario.checks.quiesce_timeout;
+    let grace = scenario.checks.expiry_grace;
+    match target {
+        Target::InProcess(in_process) => {
+            let infra = &in_process.infra;
+            match stores::Stores::connect(infra.redis_url(), infra.database_url(), &in_process.shop)
+                .await
+            {
+                Ok(stores) => quiesce::in_process(&stores, timeout, grace).await,
+                Err(error) => QuiesceReport {
+                    notes: vec![format!("could not reach the stores to quiesce: {error}")],
+                    ..QuiesceReport::default()
+                },
+            }
+        }
+        Target::External { .. } => {
+            quiesce::black_box(&load.entries, started_at_unix_ms, timeout, grace).await
+        }
+    }
+}
+
+/// One `GET` of every SKU the run supplied, recorded as the harness's ops.
+async fn final_reads(
+    url: &str,
+    scenario: &Scenario,
+    first_id: OpId,
+    zero: Instant,
+) -> Vec<HistoryEntry> {
+    let mut skus: Vec<&str> = scenario.initial_stock().map(|(sku, _)| sku).collect();
+    skus.extend(scenario.restocks.iter().map(|restock| restock.sku.as_str()));
+    skus.sort_unstable();
+    skus.dedup();
+    let client = reqwest::Client::new();
+    let mut entries = Vec::with_capacity(skus.len());
+    for (offset, sku) in skus.into_iter().enumerate() {
+        let op = Op::GetSku {
+            sku: sku.to_owned(),
+        };
+        let invoke_us = micros_since(zero);
+        let reply = wire::send(&client, url, &op, FINAL_READ_TIMEOUT).await;
+        entries.push(HistoryEntry {
+            id: first_id + offset as OpId,
+            user: None,
+            op,
+            intended_us: None,
+            invoke_us,
+            complete_us: micros_since(zero),
+            outcome: reply.outcome,
+            status: reply.status,
+            response: reply.response,
+            retry_of: None,
+        });
+    }
+    entries
+}
+
+/// Stops the target; in process, drains the service first, then takes the snapshot.
+async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSnapshot> {
+    let Target::InProcess(in_process) = target else {
+        return None;
+    };
+    if let Err(error) = in_process.service.shutdown().await {
+        info.quiesce.push(format!("stopping the service: {error}"));
+    }
+    let infra = &in_process.infra;
+    let snapshot =
+        match stores::Stores::connect(infra.redis_url(), infra.database_url(), &in_process.shop)
+            .await
+        {
+            Ok(stores) => stores.snapshot().await,
+            Err(error) => Err(error),
+        };
+    if let Err(error) = in_process.infra.shutdown().await {
+        tracing::warn!(%error, "stopping Redis and Postgres");
+    }
+    match snapshot {
+        Ok(snapshot) => Some(snapshot),
+        Err(error) => {
+            info.snapshot_error = Some(error.to_string());
+            None
+        }
+    }
+}
+
+fn judge(
+    path: &Path,
+    scenario: Scenario,
+    seed: u64,
+    recorded: Recorded,
+    snapshot: Option<WhiteBoxSnapshot>,
+    info: RunInfo,
+    options: &RunOptions,
+) -> Result<RunOutcome, RunError> {
+    let history = recorded.history;
+    let white_box = info.checks_not_applicable.is_empty();
+    let checks: Vec<_> = checks::run_checks(
+        &history,
+        snapshot.as_ref(),
+        &CheckConfig::from_scenario(&scenario),
+    )
+    .into_iter()
+    .filter(|report| white_box || !report.id.white_box())
+    .collect();
+    let latencies = Latencies::from_history(&history);
+    let verdict = RunVerdict {
+        checks,
+        slos: slo::evaluate(&scenario.slos, &latencies),
+        coverage: coverage::evaluate(&scenario.coverage, &history),
+    };
+    let mut exit_code = verdict.exit_code();
+    // A run cut short (Ctrl-C) or whose target went silent did not run the scenario:
+    // what it saw may still show a violation, but it cannot pass.
+    if exit_code == EXIT_PASS
+        && (recorded.load.interrupted || recorded.load.target_silent.is_some())
+    {
+        exit_code = EXIT_INCONCLUSIVE;
+    }
+    let folder = folder::create(&options.report_dir, &scenario.name)?;
+    folder::write(&folder, path, &info, &history, snapshot.as_ref())?;
+    Ok(RunOutcome {
+        scenario,
+        seed,
+        folder,
+        verdict,
+        exit_code,
+        info,
+        history,
+    })
+}
+
+fn run_info(
+    path: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    target: &Target,
+    load: &LoadRecord,
+    quiesce: &QuiesceReport,
+) -> RunInfo {
+    let (ran, not_applicable): (Vec<CheckId>, Vec<CheckId>) = CheckId::ALL
+        .into_iter()
+        .partition(|id| target.is_white_box() || !id.white_box());
+    let names = |ids: Vec<CheckId>| ids.into_iter().map(|id| id.as_str().to_owned()).collect();
+    RunInfo {
+        format_version: folder::RUN_INFO_FORMAT_VERSION,
+        scenario: scenario.name.clone(),
+        scenario_file: path.display().to_string(),
+        seed,
+        stockproof_version: env!("CARGO_PKG_VERSION").to_owned(),
+        target: match target {
+            Target::InProcess(in_process) => format!(
+                "in-process reference engine (provider {})",
+                in_process.infra.provider()
+            ),
+            Target::External { url } => url.clone(),
+        },
+        checks_ran: names(ran),
+        checks_not_applicable: names(not_applicable),
+        interrupted: load.interrupted,
+        target_silent: load.target_silent.clone(),
+        quiesce: quiesce.notes.clone(),
+        snapshot_error: None,
+        load: LoadFigures {
+            users: scenario.load.users,
+            carts: load.counts.carts,
+            ops: load.counts.ops,
+            ok: load.counts.ok,
+            fail: load.counts.fail,
+            unknown: load.counts.unknown,
+            ops_per_s: load.ops_per_s(),
+            duration_ms: load.ended_us.saturating_sub(load.started_us) / 1_000,
+            arrival_rate_per_s: scenario.load.arrival_rate_per_s,
+            late_starts: load.counts.late_starts,
+            dropped_starts: load.counts.dropped_starts,
+            intended_starts: load.counts.intended_starts,
+        },
+    }
+}
+
+/// A seed for a scenario that names none: the clock's nanoseconds.
+fn fresh_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |since| since.as_nanos() as u64)
+}

@@ -1,0 +1,120 @@
+//! Seeding: before the load, each SKU of the catalogue gets its initial stock with one
+//! `restock` over HTTP, recorded in the history as the harness's own op (no user), so
+//! that the checks count it as supply. A refused or unanswered seed means the target is
+//! not usable: the run stops with an infrastructure error rather than judge a load on
+//! stock it does not know.
+//!
+//! Not here: restocks during the load (`crate::load`).
+
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::history::{HistoryEntry, Op, OpId, Outcome};
+use crate::load::recorder::micros_since;
+use crate::load::wire;
+
+/// Seeds in flight at once: enough to seed 100k SKUs in seconds, few enough that a
+/// small target is not flooded before the load even starts.
+pub const SEED_CONCURRENCY_MAX: usize = 32;
+/// Timeout of one seed: a restock is one Redis script.
+pub const SEED_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A seed the target refused or did not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("seeding {qty} units of `{sku}` on {url}: {reason}")]
+pub struct SeedError {
+    pub url: String,
+    pub sku: String,
+    pub qty: i64,
+    pub reason: String,
+}
+
+/// Restocks every `(sku, qty)` with qty > 0 (a SKU seeded with 0 units is never
+/// created: reserving it is refused as an unknown SKU) and returns the entries, ids from
+/// `first_id` in catalogue order.
+pub async fn seed_stock(
+    url: &str,
+    stock: &[(String, i64)],
+    first_id: OpId,
+    zero: Instant,
+) -> Result<Vec<HistoryEntry>, SeedError> {
+    let client = reqwest::Client::builder()
+        .timeout(SEED_TIMEOUT)
+        .build()
+        .map_err(|error| SeedError {
+            url: url.to_owned(),
+            sku: String::new(),
+            qty: 0,
+            reason: error.to_string(),
+        })?;
+    let mut entries: Vec<HistoryEntry> = Vec::with_capacity(stock.len());
+    let mut in_flight = JoinSet::new();
+    let mut pending = stock
+        .iter()
+        .filter(|(_, qty)| *qty > 0)
+        .enumerate()
+        .map(|(offset, (sku, qty))| (first_id + offset as OpId, sku.clone(), *qty));
+    loop {
+        while in_flight.len() < SEED_CONCURRENCY_MAX {
+            let Some((id, sku, qty)) = pending.next() else {
+                break;
+            };
+            let client = client.clone();
+            let url = url.to_owned();
+            in_flight.spawn(async move { seed_one(&client, &url, id, sku, qty, zero).await });
+        }
+        let Some(joined) = in_flight.join_next().await else {
+            break;
+        };
+        let entry = joined.map_err(|error| SeedError {
+            url: url.to_owned(),
+            sku: String::new(),
+            qty: 0,
+            reason: format!("the seeding task failed: {error}"),
+        })?;
+        if entry.outcome != Outcome::Ok {
+            let (sku, qty) = match &entry.op {
+                Op::Restock { sku, qty } => (sku.clone(), *qty),
+                _ => (String::new(), 0),
+            };
+            return Err(SeedError {
+                url: url.to_owned(),
+                sku,
+                qty,
+                reason: match entry.status {
+                    Some(status) => format!("the target answered {status}"),
+                    None => "no reply (timeout or connection error)".to_owned(),
+                },
+            });
+        }
+        entries.push(entry);
+    }
+    entries.sort_by_key(|entry| entry.id);
+    Ok(entries)
+}
+
+async fn seed_one(
+    client: &reqwest::Client,
+    url: &str,
+    id: OpId,
+    sku: String,
+    qty: i64,
+    zero: Instant,
+) -> HistoryEntry {
+    let op = Op::Restock { sku, qty };
+    let invoke_us = micros_since(zero);
+    let reply = wire::send(client, url, &op, SEED_TIMEOUT).await;
+    HistoryEntry {
+        id,
+        user: None,
+        op,
+        intended_us: None,
+        invoke_us,
+        complete_us: micros_since(zero),
+        outcome: reply.outcome,
+        status: reply.status,
+        response: reply.response,
+        retry_of: None,
+    }
+}

@@ -1,0 +1,133 @@
+//! The service under test: either the reference engine served in process (Redis and
+//! Postgres from `stockproof-infra`, the engine's HTTP service on a free loopback port,
+//! with its sweeper) or a URL the user gives (`--target`), which only the black-box
+//! checks can judge. Also the health probe that tells a down target (exit 4) before any
+//! load is sent.
+//!
+//! Not here: seeding, load, quiesce (`super::pipeline`).
+
+use std::time::Duration;
+
+use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_infra::{Infra, InfraConfig};
+
+/// Bound on the health probe: a live target answers `/healthz` in a millisecond.
+pub const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why there is no target to drive.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("starting Redis and Postgres (provider {provider}): {source}")]
+    Infra {
+        provider: String,
+        source: stockproof_infra::InfraError,
+    },
+    #[error("starting the engine's HTTP service: {0}")]
+    Service(#[from] stockproof_engine::service::ServiceError),
+    #[error("the target {url} is down: {reason} (is it running, and does it serve GET /healthz?)")]
+    Down { url: String, reason: String },
+}
+
+/// Where the load goes.
+#[derive(Debug)]
+pub enum Target {
+    /// The reference engine, served by this process.
+    InProcess(InProcess),
+    /// Someone else's service speaking the contract.
+    External { url: String },
+}
+
+/// The in-process engine and the servers it runs on.
+#[derive(Debug)]
+pub struct InProcess {
+    pub infra: Infra,
+    pub service: Service,
+    pub shop: String,
+    pub url: String,
+}
+
+impl Target {
+    /// Starts Redis, Postgres and the engine for shop `shop`, with the scenario's
+    /// idempotency retention.
+    pub async fn start_in_process(
+        config: &InfraConfig,
+        shop: &str,
+        retention: Duration,
+    ) -> Result<Target, TargetError> {
+        let infra = Infra::start(config)
+            .await
+            .map_err(|source| TargetError::Infra {
+                provider: config.provider.to_string(),
+                source,
+            })?;
+        let mut service_config = ServiceConfig::new(infra.redis_url(), infra.database_url(), shop);
+        service_config.engine.retention_ms =
+            i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let service = Service::start(service_config).await?;
+        let url = format!("http://{}", service.local_addr());
+        Ok(Target::InProcess(InProcess {
+            infra,
+            service,
+            shop: shop.to_owned(),
+            url,
+        }))
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Target::InProcess(in_process) => &in_process.url,
+            Target::External { url } => url.trim_end_matches('/'),
+        }
+    }
+
+    /// Whether the white-box checks (C2, C5) can run: only with the engine's stores.
+    pub fn is_white_box(&self) -> bool {
+        matches!(self, Target::InProcess(_))
+    }
+
+    /// Stops the service (draining it) and then Redis and Postgres; errors are logged,
+    /// since the run's verdict is already decided.
+    pub async fn stop(self) {
+        if let Target::InProcess(in_process) = self {
+            if let Err(error) = in_process.service.shutdown().await {
+                tracing::warn!(%error, "stopping the engine's service");
+            }
+            if let Err(error) = in_process.infra.shutdown().await {
+                tracing::warn!(%error, "stopping Redis and Postgres");
+            }
+        }
+    }
+}
+
+/// `GET {url}/healthz` answers 2xx within [`HEALTH_PROBE_TIMEOUT`], else the target is
+/// down.
+pub async fn probe(url: &str) -> Result<(), TargetError> {
+    let down = |reason: String| TargetError::Down {
+        url: url.to_owned(),
+        reason,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(HEALTH_PROBE_TIMEOUT)
+        .build()
+        .map_err(|error| down(error.to_string()))?;
+    let response = client
+        .get(format!("{}/healthz", url.trim_end_matches('/')))
+        .send()
+        .await
+        .map_err(|error| down(describe(&error)))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(down(format!("GET /healthz answered {}", response.status())))
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        format!("no answer within {} s", HEALTH_PROBE_TIMEOUT.as_secs())
+    } else if error.is_connect() {
+        "connection refused".to_owned()
+    } else {
+        error.to_string()
+    }
+}

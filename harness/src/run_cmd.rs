@@ -1,0 +1,297 @@
+//! `stockproof run <SCENARIO|DIR>…`: runs each scenario end to end (`stockproof_harness::
+//! run`), prints a verdict per scenario and the run folder, and exits with the worst
+//! scenario's code. `--calibrate` measures the load generator's ceiling beside the
+//! engine's rate instead.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
+use stockproof_harness::latency::Latencies;
+use stockproof_harness::load::progress::ProgressMode;
+use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
+use stockproof_harness::run::{RunOptions, RunOutcome, TargetChoice, run_scenario};
+use stockproof_harness::scenario::{Overrides, parse_duration};
+use stockproof_infra::Provider;
+
+use crate::cli::InfraArgs;
+
+/// Exit codes from least to most serious: with several scenarios the run exits with the
+/// most serious one (a violation beats everything: it is what the gate is for).
+const EXIT_SEVERITY: [u8; 6] = [0, 5, 3, 2, 4, 1];
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Scenario files, or directories whose `*.toml` files are all run (in name order).
+    #[arg(required = true, value_name = "SCENARIO|DIR")]
+    scenarios: Vec<PathBuf>,
+
+    /// Drive this service (speaking the HTTP contract) instead of the reference engine
+    /// in process; only the black-box checks (C1, C3, C4, C6) apply.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+
+    /// Seed of the plan (default: the scenario's `seed`, else a fresh one).
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Where run folders go.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    report_dir: PathBuf,
+
+    /// Override the scenario's users (e.g. a short CI run).
+    #[arg(long, value_name = "N")]
+    users: Option<u32>,
+
+    /// Override the scenario's duration (e.g. `5s`).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    duration: Option<Duration>,
+
+    /// Override the scenario's stop with this many carts per user.
+    #[arg(long, value_name = "N")]
+    iterations: Option<u64>,
+
+    /// Measure the load generator's ceiling (this scenario against a no-op target in
+    /// process) beside the scenario against the engine, and print both and the ratio.
+    #[arg(long)]
+    calibrate: bool,
+
+    #[command(flatten)]
+    infra: InfraArgs,
+}
+
+pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let scenarios = match scenario_files(&args.scenarios) {
+        Ok(scenarios) => scenarios,
+        Err(error) => {
+            eprintln!("stockproof: error: {error:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let options = options(args);
+    if args.calibrate {
+        return run_calibration(&scenarios, &options).await;
+    }
+    let mut worst = 0;
+    for path in &scenarios {
+        let code = match run_scenario(path, &options).await {
+            Ok(outcome) => {
+                print_outcome(&outcome);
+                outcome.exit_code
+            }
+            Err(error) => {
+                eprintln!("stockproof: {}: error: {error}", path.display());
+                error.exit_code()
+            }
+        };
+        worst = most_serious(worst, code);
+    }
+    if scenarios.len() > 1 {
+        println!("stockproof: {} scenarios, exit {worst}", scenarios.len());
+    }
+    Ok(worst)
+}
+
+fn options(args: &RunArgs) -> RunOptions {
+    let target = match &args.target {
+        Some(url) => TargetChoice::External(url.clone()),
+        None => {
+            let mut config = args.infra.config();
+            // Both URLs given and no provider asked for: run on those servers.
+            if config.provider == Provider::Auto
+                && config.external.redis_url.is_some()
+                && config.external.database_url.is_some()
+            {
+                config.provider = Provider::External;
+            }
+            TargetChoice::InProcess(config)
+        }
+    };
+    RunOptions {
+        target,
+        seed: args.seed,
+        report_dir: args.report_dir.clone(),
+        overrides: Overrides {
+            users: args.users,
+            duration: args.duration,
+            iterations: args.iterations,
+        },
+        progress: ProgressMode::detect(),
+    }
+}
+
+/// The scenario files named, directories expanded to their `*.toml` files.
+fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading scenario directory {}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|file| file.extension().is_some_and(|ext| ext == "toml"))
+                .collect();
+            if found.is_empty() {
+                anyhow::bail!("no scenario (*.toml) in {}", path.display());
+            }
+            found.sort();
+            files.extend(found);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            anyhow::bail!("no scenario file or directory at {}", path.display());
+        }
+    }
+    Ok(files)
+}
+
+fn most_serious(a: u8, b: u8) -> u8 {
+    let rank = |code: u8| {
+        EXIT_SEVERITY
+            .iter()
+            .position(|c| *c == code)
+            .unwrap_or(EXIT_SEVERITY.len())
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn print_outcome(outcome: &RunOutcome) {
+    let info = &outcome.info;
+    let verdict = outcome.verdict.overall().as_str();
+    println!(
+        "{}: {} (exit {}), seed {}, report {}",
+        info.scenario,
+        verdict.to_uppercase(),
+        outcome.exit_code,
+        outcome.seed,
+        outcome.folder.display()
+    );
+    let load = &info.load;
+    println!(
+        "  load: {} ops ({} ok, {} fail, {} unknown) in {:.1} s, {:.0} ops/s, {} users",
+        load.ops,
+        load.ok,
+        load.fail,
+        load.unknown,
+        load.duration_ms as f64 / 1000.0,
+        load.ops_per_s,
+        load.users
+    );
+    if let Some(rate) = load.arrival_rate_per_s {
+        println!(
+            "  arrival rate {rate}/s: {} of {} intended starts late, {} dropped",
+            load.late_starts, load.intended_starts, load.dropped_starts
+        );
+    }
+    if info.interrupted {
+        println!("  interrupted: the load was stopped early (Ctrl-C)");
+    }
+    if let Some(reason) = &info.target_silent {
+        println!("  {reason}");
+    }
+    print_latencies(&Latencies::from_history(&outcome.history));
+    print_verdicts(outcome);
+    for note in &info.quiesce {
+        println!("  quiesce: {note}");
+    }
+    if let Some(error) = &info.snapshot_error {
+        println!("  snapshot: not taken ({error}); white-box checks cannot judge");
+    }
+}
+
+fn print_latencies(latencies: &Latencies) {
+    for (kind, op) in &latencies.ops {
+        let h = &op.corrected;
+        let ms = |us: u64| us as f64 / 1000.0;
+        println!(
+            "  {kind}: {} ops, p50 {:.2}ms p99 {:.2}ms p99.9 {:.2}ms max {:.2}ms",
+            h.len(),
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.value_at_quantile(0.999)),
+            ms(h.max())
+        );
+    }
+}
+
+fn print_verdicts(outcome: &RunOutcome) {
+    let info = &outcome.info;
+    let checks: Vec<String> = outcome
+        .verdict
+        .checks
+        .iter()
+        .map(|check| format!("{} {}", check.id.as_str(), check.verdict.as_str()))
+        .collect();
+    println!("  checks: {}", checks.join(", "));
+    if !info.checks_not_applicable.is_empty() {
+        println!(
+            "  not applicable against an external target (white-box): {}",
+            info.checks_not_applicable.join(", ")
+        );
+    }
+    for check in &outcome.verdict.checks {
+        if let Some(note) = check
+            .note
+            .as_ref()
+            .filter(|_| check.verdict != Verdict::Pass)
+        {
+            println!("  {} {}: {note}", check.id.as_str(), check.verdict.as_str());
+        }
+        for violation in check.violations.iter().take(3) {
+            println!("  {} violation: {}", check.id.as_str(), violation.reason);
+        }
+    }
+    for slo in &outcome.verdict.slos {
+        let observed = slo.observed.map_or("none".to_owned(), |value| {
+            format!("{value:.1} {}", slo.unit)
+        });
+        println!(
+            "  slo `{}`: {} (observed {observed})",
+            slo.slo,
+            slo.verdict.as_str()
+        );
+    }
+    for goal in &outcome.verdict.coverage {
+        println!(
+            "  coverage {} >= {}: {} (observed {})",
+            goal.goal,
+            goal.min,
+            goal.verdict.as_str(),
+            goal.observed
+        );
+    }
+}
+
+async fn run_calibration(scenarios: &[PathBuf], options: &RunOptions) -> anyhow::Result<u8> {
+    let [path] = scenarios else {
+        eprintln!("stockproof: error: --calibrate takes exactly one scenario");
+        return Ok(EXIT_USAGE);
+    };
+    if matches!(options.target, TargetChoice::External(_)) {
+        eprintln!("stockproof: error: --calibrate measures the in-process engine; drop --target");
+        return Ok(EXIT_USAGE);
+    }
+    let calibration = match calibrate(Path::new(path), options).await {
+        Ok(calibration) => calibration,
+        Err(error) => {
+            eprintln!("stockproof: {}: error: {error}", path.display());
+            return Ok(EXIT_INFRA);
+        }
+    };
+    print_outcome(&calibration.engine_run);
+    let ratio = calibration.ratio();
+    println!(
+        "calibration: generator ceiling (no-op target) {:.0} ops/s ({} ops); engine {:.0} ops/s; \
+         ratio {ratio:.2} ({} the target of {CALIBRATION_RATIO_TARGET})",
+        calibration.ceiling_ops_per_s,
+        calibration.ceiling_ops,
+        calibration.engine_ops_per_s,
+        if ratio >= CALIBRATION_RATIO_TARGET {
+            "meets"
+        } else {
+            "below"
+        }
+    );
+    Ok(calibration.engine_run.exit_code)
+}
