@@ -64,7 +64,7 @@ impl Exposure {
             Variant::NoIdempotency => (RETRY, &[CheckId::C3]),
             Variant::ShortIdempotency => (RETRY, &[CheckId::C3]),
             Variant::TtlExpiry => (EXPIRY, &[CheckId::C6, CheckId::C2, CheckId::C4]),
-            Variant::DoubleRelease => (EXPIRY, &[CheckId::C4, CheckId::C2]),
+            Variant::DoubleRelease => (EXPIRY, &[CheckId::C4, CheckId::C2, CheckId::C6]),
             Variant::StaleCartLines => (DOUBLED_LINES, &[CheckId::C1, CheckId::C2, CheckId::C6]),
         };
         Exposure {

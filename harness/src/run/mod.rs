@@ -18,6 +18,7 @@ pub mod target;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use stockproof_engine::variants::Variant;
 use stockproof_infra::InfraConfig;
 
 use self::folder::{LoadFigures, RunInfo};
@@ -56,6 +57,9 @@ pub struct RunOptions {
     pub report_dir: PathBuf,
     pub overrides: Overrides,
     pub progress: ProgressMode,
+    /// Serve this deliberately broken engine instead of the reference (in process
+    /// only; never the default).
+    pub variant: Option<Variant>,
 }
 
 /// Why a scenario could not be run to a verdict.
@@ -114,6 +118,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
                 config,
                 &scenario.name,
                 scenario.engine.idempotency_retention,
+                options.variant,
             )
             .await?
         }
@@ -334,11 +339,21 @@ fn run_info(
         seed,
         stockproof_version: env!("CARGO_PKG_VERSION").to_owned(),
         target: match target {
-            Target::InProcess(in_process) => format!(
-                "in-process reference engine (provider {})",
-                in_process.infra.provider()
-            ),
+            Target::InProcess(in_process) => match in_process.variant {
+                None => format!(
+                    "in-process reference engine (provider {})",
+                    in_process.infra.provider()
+                ),
+                Some(variant) => format!(
+                    "in-process BROKEN variant {variant} (provider {})",
+                    in_process.infra.provider()
+                ),
+            },
             Target::External { url } => url.clone(),
+        },
+        variant: match target {
+            Target::InProcess(in_process) => in_process.variant.map(|variant| variant.to_string()),
+            Target::External { .. } => None,
         },
         checks_ran: names(ran),
         checks_not_applicable: names(not_applicable),

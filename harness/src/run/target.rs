@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, InfraConfig};
 
 /// Bound on the health probe: a live target answers `/healthz` in a millisecond.
@@ -44,6 +45,8 @@ pub struct InProcess {
     pub service: Service,
     pub shop: String,
     pub url: String,
+    /// The deliberately broken engine served instead of the reference, if asked for.
+    pub variant: Option<Variant>,
 }
 
 impl Target {
@@ -53,6 +56,7 @@ impl Target {
         config: &InfraConfig,
         shop: &str,
         retention: Duration,
+        variant: Option<Variant>,
     ) -> Result<Target, TargetError> {
         let infra = Infra::start(config)
             .await
@@ -63,6 +67,7 @@ impl Target {
         let mut service_config = ServiceConfig::new(infra.redis_url(), infra.database_url(), shop);
         service_config.engine.retention_ms =
             i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        service_config.variant = variant;
         let service = Service::start(service_config).await?;
         let url = format!("http://{}", service.local_addr());
         Ok(Target::InProcess(InProcess {
@@ -70,6 +75,7 @@ impl Target {
             service,
             shop: shop.to_owned(),
             url,
+            variant,
         }))
     }
 
