@@ -9,6 +9,7 @@ use stockproof_infra::{
 
 use crate::infra_cmd;
 use crate::run_cmd;
+use crate::selftest_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -54,6 +55,9 @@ enum Command {
     /// Run scenarios end to end: load, checks, report; exit 0 pass, 1 violation,
     /// 2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, 5 inconclusive.
     Run(run_cmd::RunArgs),
+    /// Run every deliberately broken engine variant against the scenario that should
+    /// expose it, and the reference against them all; exit 0 only if all are as expected.
+    Selftest(selftest_cmd::SelftestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,5 +156,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
         Command::Serve(args) => serve_cmd::serve(&args).await,
         Command::Run(args) => run_cmd::run(&args).await,
+        Command::Selftest(args) => selftest_cmd::selftest(&args).await,
     }
 }

@@ -5,6 +5,7 @@
 mod cli;
 mod infra_cmd;
 mod run_cmd;
+mod selftest_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;
