@@ -39,6 +39,10 @@ pub const EXPIRY: SelftestScenario = SelftestScenario {
     file: "expiry.toml",
     toml: include_str!("../../scenarios/selftest/expiry.toml"),
 };
+pub const LATE_RETRY: SelftestScenario = SelftestScenario {
+    file: "late-retry.toml",
+    toml: include_str!("../../scenarios/selftest/late-retry.toml"),
+};
 pub const DOUBLED_LINES: SelftestScenario = SelftestScenario {
     file: "doubled-lines.toml",
     toml: include_str!("../../scenarios/selftest/doubled-lines.toml"),
@@ -62,7 +66,7 @@ impl Exposure {
         let (scenario, expected): (SelftestScenario, &'static [CheckId]) = match variant {
             Variant::CheckThenAct => (RUSH, &[CheckId::C1, CheckId::C2, CheckId::C6]),
             Variant::NoIdempotency => (RETRY, &[CheckId::C3]),
-            Variant::ShortIdempotency => (RETRY, &[CheckId::C3]),
+            Variant::ShortIdempotency => (LATE_RETRY, &[CheckId::C3]),
             Variant::TtlExpiry => (EXPIRY, &[CheckId::C6, CheckId::C2, CheckId::C4]),
             Variant::DoubleRelease => (EXPIRY, &[CheckId::C4, CheckId::C2, CheckId::C6]),
             Variant::StaleCartLines => (DOUBLED_LINES, &[CheckId::C1, CheckId::C2, CheckId::C6]),

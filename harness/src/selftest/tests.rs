@@ -66,6 +66,18 @@ fn every_selftest_scenario_parses() {
 }
 
 #[test]
+fn the_late_retry_scenario_backs_off_past_the_short_marker() {
+    // Goal: selftest/late-retry can expose `short-idempotency`: its retries wait past
+    // the variant's marker TTL and well inside the engine's retention.
+    let scenario = crate::scenario::parse(LATE_RETRY.toml, Path::new(LATE_RETRY.file)).unwrap();
+    let marker =
+        std::time::Duration::from_millis(stockproof_engine::variants::IDEMPOTENCY_MARKER_TTL_MS);
+    assert!(scenario.retry.backoff > marker);
+    assert!(scenario.engine.idempotency_retention > scenario.retry.backoff * 10);
+    assert_eq!(scenario.retry.after_reply, 1.0);
+}
+
+#[test]
 fn every_variant_has_an_exposure_with_expected_checks() {
     // Goal: the selftest covers every variant, each with at least one check to fire.
     let exposures = Exposure::all();

@@ -3,3 +3,4 @@
 
 mod infra_up;
 mod load_driver;
+mod variants;
