@@ -58,6 +58,8 @@ enum Command {
     /// Run every deliberately broken engine variant against the scenario that should
     /// expose it, and the reference against them all; exit 0 only if all are as expected.
     Selftest(selftest_cmd::SelftestArgs),
+    /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
+    EngineBench(crate::engine_bench::EngineBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,5 +159,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve_cmd::serve(&args).await,
         Command::Run(args) => run_cmd::run(&args).await,
         Command::Selftest(args) => selftest_cmd::selftest(&args).await,
+        Command::EngineBench(args) => crate::engine_bench::run(&args).await,
     }
 }

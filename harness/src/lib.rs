@@ -4,6 +4,7 @@
 //! Redis, Postgres or HTTP,
 //! except `load` (goose over HTTP) and `run` (the pipeline), which do the I/O.
 
+pub mod bench;
 pub mod checks;
 pub mod history;
 pub mod latency;

@@ -3,6 +3,7 @@
 //! 2 usage, 3 SLO missed, 4 infrastructure failure, 5 inconclusive).
 
 mod cli;
+mod engine_bench;
 mod infra_cmd;
 mod run_cmd;
 mod selftest_cmd;

@@ -93,6 +93,35 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
     }
 }
 
+/// An integer field. JSON Schema counts `5.0` as an integer, and JSON clients (JavaScript
+/// numbers) may send one, so a float with no fractional part inside ±2^53 (where doubles
+/// are exact) is accepted; `1.5` or `1e30` is refused as not an integer.
+pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    struct Integer;
+    /// 2^53: the largest range in which every integer is an exact double.
+    const EXACT_DOUBLE_MAX: f64 = 9_007_199_254_740_992.0;
+    impl serde::de::Visitor<'_> for Integer {
+        type Value = i64;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an integer")
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<i64, E> {
+            Ok(value)
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<i64, E> {
+            i64::try_from(value).map_err(|_| E::custom(format!("{value} is out of range")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<i64, E> {
+            if value.fract() == 0.0 && value.abs() <= EXACT_DOUBLE_MAX {
+                Ok(value as i64)
+            } else {
+                Err(E::custom(format!("expected an integer, got {value}")))
+            }
+        }
+    }
+    deserializer.deserialize_any(Integer)
+}
+
 /// Deserializes `bytes` (a JSON object), mapping a syntax error to `malformed_json` and a type,
 /// missing-field or unknown-field error to `invalid_input` naming the JSON path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

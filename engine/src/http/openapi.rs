@@ -44,9 +44,11 @@ pub(super) fn base() -> Document {
     ApiDoc::openapi()
 }
 
-/// Adds `/openapi.json` itself and pins the version to the crate's.
+/// Adds `/openapi.json` itself, the links between operations, and pins the version to
+/// the crate's.
 pub(super) fn finish(mut document: Document) -> Document {
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    add_links(&mut document);
     let operation = utoipa::openapi::path::OperationBuilder::new()
         .tag("ops")
         .summary(Some("This document"))
@@ -70,13 +72,104 @@ pub(super) fn finish(mut document: Document) -> Document {
     document
 }
 
+/// A link's name, its target operation id, and the parameter the response's same-named
+/// body field feeds.
+type LinkTarget = (&'static str, &'static str, &'static str);
+
+/// OpenAPI links: which response value feeds which operation's parameter (a restocked
+/// SKU to its snapshot, a new reservation to confirm / release / read). Clients and
+/// schemathesis' stateful phase follow them to reach existing resources.
+fn add_links(document: &mut Document) {
+    let links: [(&str, &str, &[LinkTarget]); 3] = [
+        (
+            "/v1/skus/{sku}/restock",
+            "200",
+            &[("GetSku", "get_sku", "sku"), ("AdjustSku", "adjust", "sku")],
+        ),
+        (
+            "/v1/reservations",
+            "201",
+            &[
+                ("ConfirmReservation", "confirm", "id"),
+                ("ReleaseReservation", "release", "id"),
+                ("GetReservation", "get_reservation", "id"),
+            ],
+        ),
+        (
+            "/v1/reservations",
+            "200",
+            &[("GetReservation", "get_reservation", "id")],
+        ),
+    ];
+    for (path, status, targets) in links {
+        let Some(operation) = document
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+        else {
+            continue;
+        };
+        let Some(utoipa::openapi::RefOr::T(response)) =
+            operation.responses.responses.get_mut(status)
+        else {
+            continue;
+        };
+        for (name, operation_id, parameter) in targets {
+            let link = utoipa::openapi::link::LinkBuilder::new()
+                .operation_id(*operation_id)
+                .parameter(*parameter, format!("$response.body#/{parameter}"))
+                .build();
+            response.links.insert((*name).to_owned(), link.into());
+        }
+    }
+}
+
 /// Pretty JSON with a final newline, as committed.
 pub fn to_json(document: &Document) -> String {
-    let mut text = document
-        .to_pretty_json()
-        .expect("an OpenAPI document always serializes");
+    let mut value = serde_json::to_value(document).expect("an OpenAPI document always serializes");
+    camel_case_links(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON value always serializes");
     text.push('\n');
     text
+}
+
+/// utoipa 5 serializes a Link Object's fields in snake case (`operation_id`); OpenAPI
+/// names them `operationId`, `operationRef`, `requestBody`. Renamed here so that link
+/// followers (schemathesis' stateful phase) understand them.
+fn camel_case_links(document: &mut serde_json::Value) {
+    let Some(paths) = document
+        .get_mut("paths")
+        .and_then(|paths| paths.as_object_mut())
+    else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(|responses| responses.as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let Some(links) = response
+            .get_mut("links")
+            .and_then(|links| links.as_object_mut())
+        else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(|link| link.as_object_mut()) {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(snake) {
+                    link.insert(camel.to_owned(), value);
+                }
+            }
+        }
+    }
 }
 
 pub(super) async fn serve(document_json: axum::body::Bytes) -> impl IntoResponse {

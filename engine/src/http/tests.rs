@@ -116,3 +116,44 @@ fn openapi_bounds_equal_the_engine_limits() {
     assert_eq!(delta[0]["minimum"], json!(-RESTOCK_QTY_MAX));
     assert_eq!(delta[1]["maximum"], json!(RESTOCK_QTY_MAX));
 }
+
+// Goal: every OpenAPI link names an operation that exists, in the OpenAPI spelling
+// (`operationId`). Method: collect operation ids and link targets from the served JSON.
+#[test]
+fn openapi_links_name_existing_operations() {
+    let text = crate::http::openapi::to_json(&crate::http::openapi_document());
+    let document: Value = serde_json::from_str(&text).unwrap();
+    let operations: Vec<&Value> = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .collect();
+    let ids: Vec<&str> = operations
+        .iter()
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let mut targets = Vec::new();
+    for operation in &operations {
+        for response in operation["responses"].as_object().unwrap().values() {
+            for link in response["links"]
+                .as_object()
+                .into_iter()
+                .flat_map(|links| links.values())
+            {
+                targets.push(
+                    link["operationId"]
+                        .as_str()
+                        .expect("a link names its operationId"),
+                );
+            }
+        }
+    }
+    assert_eq!(targets.len(), 6, "links: {targets:?}");
+    for target in targets {
+        assert!(
+            ids.contains(&target),
+            "link to unknown operation `{target}` (known: {ids:?})"
+        );
+    }
+}

@@ -1,6 +1,7 @@
-//! Redis stopped under a running server: writes answer 503 with `Retry-After` and leave
-//! no partial state; once Redis is back on the same port (its AOF kept every write, its
-//! script cache empty) requests succeed again without restarting the server.
+//! Stores stopped under a running server. Redis: writes answer 503 with `Retry-After`
+//! and leave no partial state; once Redis is back on the same port (its AOF kept every
+//! write, its script cache empty) requests succeed again without restarting the server.
+//! Postgres: writes answer 503 while the ledger cannot be written; reads go on.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -122,4 +123,73 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
         json!({"sku": "d-1", "available": 11, "reserved": 4, "sold": 0, "total": 15})
     );
     server.shutdown().await;
+}
+
+// Goal: while Postgres (the ledger) cannot be reached, writes are refused with 503 and
+// change nothing, reads still answer, /readyz says not ready. Method: stop Postgres,
+// poll a restock until the service's probe (about once a second) notices (bounded),
+// then check each write and the state; the service is dropped, not drained (the
+// writer could not drain into a stopped Postgres).
+#[tokio::test]
+async fn postgres_down_refuses_writes_with_503() {
+    let mut server = TestServer::start("http-pg-outage").await;
+    server.restock("e-1", 10).await;
+    let cart = json!({"items": [{"sku": "e-1", "qty": 1}], "ttl_ms": 60000});
+    let held = server.reserve("held", &cart).await;
+    let id = held.body["id"].as_str().expect("an id").to_owned();
+    let local = server.infra.local_mut().expect("the local provider");
+    let port = local.postgres.port();
+    local.postgres.stop();
+
+    let started = Instant::now();
+    let before = loop {
+        let state = server.state().await;
+        let answer = server.restock("e-1", 1).await;
+        if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_refused(
+                &answer,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+            );
+            assert_eq!(answer.headers["retry-after"], "1");
+            break state;
+        }
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(RECOVERY_WAIT_MS_MAX),
+            "writes still accepted {RECOVERY_WAIT_MS_MAX} ms after postgres on port {port} stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(POLL_MS)).await;
+    };
+    let refused = [
+        server.reserve("during", &cart).await,
+        server
+            .post("/v1/skus/e-1/adjust", &json!({"delta": 1}))
+            .await,
+        server
+            .post(&format!("/v1/reservations/{id}/confirm"), &json!({}))
+            .await,
+        server
+            .post(&format!("/v1/reservations/{id}/release"), &json!({}))
+            .await,
+    ];
+    for answer in &refused {
+        assert_refused(answer, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None);
+    }
+    assert_eq!(
+        server.state().await,
+        before,
+        "a refused write changed state"
+    );
+    assert_eq!(server.get("/v1/skus/e-1").await.status, StatusCode::OK);
+    assert_eq!(
+        server.get(&format!("/v1/reservations/{id}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    drop(server);
 }

@@ -8,6 +8,7 @@ mod http_openapi;
 mod http_outage;
 mod http_routes;
 mod http_support;
+mod model;
 mod operations;
 mod refusals;
 mod resilience;

@@ -100,6 +100,18 @@ pub fn run_checks(
     ]
 }
 
+/// Sums a cart's lines per SKU, sorted by SKU: the canonical cart the engine binds an
+/// idempotency key to.
+pub fn merge_cart(items: &[stockproof_engine::CartLine]) -> Vec<stockproof_engine::CartLine> {
+    index::merge_items(items)
+        .into_iter()
+        .map(|(sku, qty)| stockproof_engine::CartLine {
+            sku: sku.to_owned(),
+            qty,
+        })
+        .collect()
+}
+
 /// Runs one checker; a panic becomes an `Unknown` report naming the panic.
 pub fn run_guarded(id: CheckId, checker: impl FnOnce() -> CheckReport) -> CheckReport {
     match catch_unwind(AssertUnwindSafe(checker)) {

@@ -3,4 +3,5 @@
 
 mod infra_up;
 mod load_driver;
+mod run_cmd;
 mod variants;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath, IdempotencyKey, Object};
+use crate::http::extract::{ApiJson, ApiPath, IdempotencyKey, Object, integer};
 use crate::http::routes::StateName;
 use crate::limits::{CART_LINES_MAX, LINE_QTY_MAX, TTL_MS_MAX, TTL_MS_MIN};
 use crate::outcome::{ReserveOutcome, Transition, TransitionOutcome};
@@ -19,9 +19,10 @@ use crate::reservation::{CartLine, Reservation, ReservationId, ReserveRequest, v
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineBody {
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$")]
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,128}$", example = "sku-1")]
     pub sku: String,
-    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[schema(minimum = 1, maximum = 1_000_000, example = 1)]
+    #[serde(deserialize_with = "integer")]
     pub qty: i64,
 }
 
@@ -33,7 +34,8 @@ pub struct ReserveBody {
     #[schema(min_items = 1, max_items = 100, value_type = Vec<LineBody>)]
     pub items: Vec<Object<LineBody>>,
     /// How long the units are held before the sweeper may expire them (Redis clock).
-    #[schema(minimum = 1, maximum = 86_400_000)]
+    #[schema(minimum = 1, maximum = 86_400_000, example = 60_000)]
+    #[serde(deserialize_with = "integer")]
     pub ttl_ms: i64,
 }
 
@@ -131,7 +133,8 @@ fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, Api
         "Idempotency-Key" = String,
         Header,
         description = "Names this reserve; a retry with the same key and items replays it",
-        pattern = "^[!-~]{1,255}$"
+        pattern = "^[!-~]{1,255}$",
+        example = "order-1"
     )),
     request_body = ReserveBody,
     responses(

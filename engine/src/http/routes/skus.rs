@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
 
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, integer};
 use crate::limits::RESTOCK_QTY_MAX;
 use crate::outcome::AdjustOutcome;
 use crate::reservation::validate_sku_id;
@@ -19,7 +19,8 @@ use crate::stock::SkuStock;
 #[serde(deny_unknown_fields)]
 pub struct RestockBody {
     /// Units to add (1 to 1,000,000,000).
-    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    #[schema(minimum = 1, maximum = 1_000_000_000, example = 10)]
+    #[serde(deserialize_with = "integer")]
     pub qty: i64,
 }
 
@@ -30,6 +31,7 @@ pub struct AdjustBody {
     /// Units to add (positive) or remove (negative), never 0, at most 1,000,000,000 either
     /// way; refused with 409 if `available` would go below 0.
     #[schema(schema_with = delta_schema)]
+    #[serde(deserialize_with = "integer")]
     pub delta: i64,
 }
 
@@ -87,7 +89,7 @@ fn checked_sku(sku: String) -> Result<String, ApiError> {
     post,
     path = "/v1/skus/{sku}/restock",
     tag = "skus",
-    params(("sku" = String, Path, description = "SKU id", pattern = "^[A-Za-z0-9._:-]{1,128}$")),
+    params(("sku" = String, Path, description = "SKU id", pattern = "^[A-Za-z0-9._:-]{1,128}$", example = "sku-1")),
     request_body = RestockBody,
     responses(
         (status = 200, description = "The SKU's stock after the restock", body = SkuBody),
@@ -120,7 +122,7 @@ pub async fn restock(
     post,
     path = "/v1/skus/{sku}/adjust",
     tag = "skus",
-    params(("sku" = String, Path, description = "SKU id", pattern = "^[A-Za-z0-9._:-]{1,128}$")),
+    params(("sku" = String, Path, description = "SKU id", pattern = "^[A-Za-z0-9._:-]{1,128}$", example = "sku-1")),
     request_body = AdjustBody,
     responses(
         (status = 200, description = "The SKU's stock after the adjustment", body = SkuBody),
@@ -161,7 +163,7 @@ pub async fn adjust(
     get,
     path = "/v1/skus/{sku}",
     tag = "skus",
-    params(("sku" = String, Path, description = "SKU id", pattern = "^[A-Za-z0-9._:-]{1,128}$")),
+    params(("sku" = String, Path, description = "SKU id", pattern = "^[A-Za-z0-9._:-]{1,128}$", example = "sku-1")),
     responses(
         (status = 200, description = "The SKU's stock", body = SkuBody),
         (status = 400, description = "Bad SKU id", body = ErrorBody),

@@ -1,0 +1,255 @@
+//! `stockproof run`, run as a user runs it: a bad scenario exits 2, a target that is down
+//! exits 4, an SLO set impossibly tight exits 3 and names the SLO, and a target killed
+//! mid-run gives an honest verdict (unknowns counted, inconclusive), never a hang.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bound on one `stockproof run` in these tests: infra start (~2 s), a few seconds of
+/// load, quiesce and checks; far below it in practice, so a hang fails instead of stalling.
+const RUN_WAIT_MAX: Duration = Duration::from_secs(120);
+/// Bound on `stockproof serve` printing its URL.
+const SERVE_START_WAIT_MAX: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn stockproof() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stockproof"));
+    command
+        .current_dir(repo())
+        .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL");
+    command
+}
+
+/// Runs to completion, failing the test if it takes longer than RUN_WAIT_MAX.
+fn run_bounded(command: &mut Command) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stockproof starts");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait on stockproof").is_some() {
+            return child.wait_with_output().expect("stockproof output");
+        }
+        if start.elapsed() > RUN_WAIT_MAX {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("stockproof output");
+            panic!(
+                "stockproof run hung past {RUN_WAIT_MAX:?}; stdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// flash-sale.toml with `from` replaced by `to`, written into `dir`.
+fn flash_sale_variant(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("scenarios/flash-sale.toml")).unwrap();
+    assert!(
+        text.contains(from),
+        "flash-sale.toml no longer has `{from}`"
+    );
+    let path = dir.join("flash-sale.toml");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
+// Goal: a scenario file with an unknown key is a usage error (exit 2) naming the key.
+// Method: flash-sale with a misspelt `[load]` key, run against the in-process engine.
+#[test]
+fn bad_scenario_exits_2_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(dir.path(), "hatch_rate = 200", "hatch_rat = 200");
+    let output = run_bounded(
+        stockproof()
+            .args(["run", "--infra", "local"])
+            .arg(&scenario),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("hatch_rat"), "{}", describe(&output));
+}
+
+// Goal: a target that is down before the load is an infrastructure failure (exit 4)
+// with a message saying so, and no load is sent.
+// Method: --target a loopback port nothing listens on.
+#[test]
+fn target_down_exits_4() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_bounded(
+        stockproof()
+            .args(["run", "scenarios/flash-sale.toml", "--target"])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("--report-dir")
+            .arg(dir.path()),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "port {port}: {}",
+        describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is down"),
+        "port {port}: {}",
+        describe(&output)
+    );
+}
+
+// Goal: an SLO nobody can meet exits 3 and the output names it.
+// Method: flash-sale with `reserve.p99 <= 1us`, 10 users for 2 s on a local Redis/Postgres.
+#[test]
+fn impossible_slo_exits_3_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(
+        dir.path(),
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        r#"slos = ["reserve.p99 <= 1us"]"#,
+    );
+    let output = run_bounded(
+        stockproof()
+            .args([
+                "run",
+                "--infra",
+                "local",
+                "--users",
+                "10",
+                "--duration",
+                "2s",
+            ])
+            .arg("--report-dir")
+            .arg(dir.path().join("reports"))
+            .arg(&scenario),
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("slo `reserve.p99 <= 1us`: fail"),
+        "{}",
+        describe(&output)
+    );
+}
+
+/// `stockproof serve` on a free port with its own local Redis and Postgres.
+fn serve() -> (Child, String) {
+    let mut child = stockproof()
+        .args([
+            "serve",
+            "--infra",
+            "local",
+            "--listen",
+            "127.0.0.1:0",
+            "--shop",
+            "flash-sale",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stockproof serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("# stockproof serve: listening on ") {
+                let url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = sender.send(url);
+            }
+        }
+    });
+    let url = receiver
+        .recv_timeout(SERVE_START_WAIT_MAX)
+        .expect("stockproof serve prints its URL");
+    (child, url)
+}
+
+// Goal: a target that dies mid-run yields an honest verdict, not a hang or a panic: the
+// load stops once the target stops answering, unknown outcomes are counted, and the run
+// is inconclusive (exit 5) since it could not run the scenario.
+// Method: serve the engine in a separate process, run flash-sale (without its SLOs, which
+// a dead target also misses) against it for 20 s, SIGKILL the server 2.5 s in.
+#[test]
+fn target_killed_mid_run_is_inconclusive_not_a_hang() {
+    let (mut server, url) = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(
+        dir.path(),
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        "slos = []",
+    );
+    let run = stockproof()
+        .args(["run", "--users", "20", "--duration", "20s"])
+        .arg(&scenario)
+        .arg("--target")
+        .arg(&url)
+        .arg("--report-dir")
+        .arg(dir.path().join("reports"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stockproof run starts");
+    std::thread::sleep(Duration::from_millis(2_500));
+    server.kill().expect("kill the server");
+    let _ = server.wait();
+    let start = Instant::now();
+    let mut run = run;
+    let output = loop {
+        if run.try_wait().unwrap().is_some() {
+            break run.wait_with_output().unwrap();
+        }
+        if start.elapsed() > RUN_WAIT_MAX {
+            let _ = run.kill();
+            panic!("stockproof run against {url} hung after its target died");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "target {url}: {}",
+        describe(&output)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("stopped answering"),
+        "target {url}: {}",
+        describe(&output)
+    );
+    let unknown: u64 = stdout
+        .split(" unknown)")
+        .next()
+        .and_then(|head| head.rsplit(", ").next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        unknown > 0,
+        "unknown outcomes are counted: {}",
+        describe(&output)
+    );
+}
