@@ -26,6 +26,11 @@ use crate::variants::Variant;
 /// How long in-flight requests may take to finish after shutdown starts; above the
 /// request timeout, so every admitted request gets its answer.
 pub const SHUTDOWN_REQUESTS_WAIT_MS_MAX: u64 = http::REQUEST_TIMEOUT_MS + 2_000;
+/// Postgres connections of the service: requests never use Postgres; the readiness
+/// probe and the monitor use one each.
+const POSTGRES_CONNECTIONS_MAX: u32 = 4;
+/// Longest wait for a pooled Postgres connection before the probe counts it as down.
+const POSTGRES_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 /// How often the ledger lag and sweeper counters are copied into the metrics: a
 /// Prometheus scrape interval is 10 s or more, so once a second is plenty.
 pub const METRICS_POLL_MS: u64 = 1_000;
@@ -104,8 +109,8 @@ impl Service {
     /// Returns once the socket is bound and `/readyz` would answer 200.
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_millis(5_000))
+            .max_connections(POSTGRES_CONNECTIONS_MAX)
+            .acquire_timeout(Duration::from_millis(POSTGRES_ACQUIRE_TIMEOUT_MS))
             .connect(&config.database_url)
             .await?;
         let metrics = Arc::new(ServiceMetrics::new());

@@ -101,7 +101,8 @@ pub(super) fn outer(router: Router, metrics: Arc<ServiceMetrics>) -> Router {
 }
 
 /// Counts the request and its latency under its route template (`/v1/skus/{sku}`),
-/// never the raw path, so label cardinality stays bounded.
+/// never the raw path, so label cardinality stays bounded (unmatched paths count as
+/// `unmatched`).
 async fn record(
     State(metrics): State<Arc<ServiceMetrics>>,
     request: Request,

@@ -3,43 +3,16 @@
 //! write, its script cache empty) requests succeed again without restarting the server.
 //! Postgres: writes answer 503 while the ledger cannot be written; reads go on.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use stockproof_infra::AofPolicy;
 
 use crate::http_support::{TestServer, assert_refused};
 
 /// Longest wait for the restarted Redis to answer and the server to reach it again.
 const RECOVERY_WAIT_MS_MAX: u64 = 15_000;
 const POLL_MS: u64 = 50;
-
-/// A `redis-server` restarted by the test on the port and data dir of the stopped one;
-/// killed on drop.
-struct RestartedRedis(Child);
-
-impl Drop for RestartedRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn restart_redis(port: u16, dir: &std::path::Path) -> RestartedRedis {
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--dir", &dir.display().to_string()])
-        .args(["--daemonize", "no", "--maxmemory-policy", "noeviction"])
-        .args(AofPolicy::Always.redis_args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| panic!("restarting redis-server on port {port}: {error}"));
-    RestartedRedis(child)
-}
 
 // Goal: no partial state while Redis is down, and recovery without a server restart.
 // Method: stock and reserve; stop Redis; restock and reserve must answer 503 with
@@ -59,7 +32,6 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
 
     let local = server.infra.local_mut().expect("the local provider");
     let port = local.redis.port();
-    let dir = local.session_dir().join("redis");
     local.redis.stop();
 
     let probe = server.get("/v1/skus/d-1").await;
@@ -91,7 +63,9 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 
-    let _redis = restart_redis(port, &dir);
+    // Same port, same dir, same AOF: every acknowledged write is back, scripts are not.
+    let local = server.infra.local_mut().expect("the local provider");
+    local.redis.restart().await.expect("restarting redis");
     let started = Instant::now();
     loop {
         let answer = server.get("/v1/skus/d-1").await;

@@ -4,4 +4,5 @@
 mod infra_up;
 mod load_driver;
 mod run_cmd;
+mod serve;
 mod variants;
