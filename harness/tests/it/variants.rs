@@ -173,3 +173,68 @@ fn stale_cart_lines_are_caught_overselling() {
     // selftest/doubled-lines (every cart names one SKU twice, 15 units per SKU).
     assert_caught("stale-cart-lines", "doubled-lines.toml", &["C1"]);
 }
+
+/// Bound on `stockproof serve` printing its address.
+const SERVE_START_WAIT_MS_MAX: u64 = 60_000;
+
+#[test]
+fn serve_with_a_variant_serves_the_broken_engine() {
+    // Goal: `stockproof serve --variant NAME` serves that variant over HTTP, and says
+    // so. Method: serve `stale-cart-lines` on a free port, restock 1 unit, reserve a
+    // cart naming that SKU on two lines: the variant accepts it (201) and the SKU reads
+    // available -1 (the reference refuses such a cart with 409, see
+    // `stale_cart_lines_are_caught_overselling` and the engine tests); then SIGTERM.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+        .args(["serve", "--infra", "local", "--listen", "127.0.0.1:0"])
+        .args(["--variant", "stale-cart-lines"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stockproof serve starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { return };
+            if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://") {
+                let _ = sender.send(rest.to_owned());
+                return;
+            }
+        }
+    });
+    let banner = receiver
+        .recv_timeout(Duration::from_millis(SERVE_START_WAIT_MS_MAX))
+        .expect("stockproof serve printed its address");
+    assert!(
+        banner.contains("BROKEN variant stale-cart-lines"),
+        "{banner}"
+    );
+    let address = banner.split(' ').next().unwrap_or_default();
+    let http = crate::serve::http;
+    let restocked = http(address, "POST", "/v1/skus/d-1/restock", r#"{"qty": 1}"#);
+    assert!(restocked.starts_with("HTTP/1.1 200"), "{restocked}");
+    let cart = r#"{"items":[{"sku":"d-1","qty":1},{"sku":"d-1","qty":1}],"ttl_ms":60000}"#;
+    let request = format!(
+        "POST /v1/reservations HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Idempotency-Key: twice-1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{cart}",
+        cart.len()
+    );
+    let mut stream = std::net::TcpStream::connect(address).expect("connecting");
+    std::io::Write::write_all(&mut stream, request.as_bytes()).expect("sending");
+    let mut reserved = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(RUN_WAIT_MS_MAX)))
+        .expect("read timeout");
+    stream.read_to_string(&mut reserved).expect("reading");
+    assert!(reserved.starts_with("HTTP/1.1 201"), "{reserved}");
+    let read = http(address, "GET", "/v1/skus/d-1", "");
+    assert!(
+        read.ends_with(r#"{"sku":"d-1","available":-1,"reserved":2,"sold":0,"total":1}"#),
+        "{read}"
+    );
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait().expect("serve exits");
+    assert!(status.success(), "exit status {status} after SIGTERM");
+}
