@@ -11,10 +11,13 @@ pub mod ledger;
 pub mod limits;
 pub mod lua;
 mod outcome;
+pub mod reconciler;
+pub mod recovery;
 mod redis_lua;
 mod reservation;
 pub mod service;
 mod stock;
+pub mod stores;
 pub mod sweeper;
 pub mod variants;
 

@@ -8,6 +8,7 @@ use stockproof_infra::{
 };
 
 use crate::infra_cmd;
+use crate::reconcile_cmd;
 use crate::run_cmd;
 use crate::selftest_cmd;
 use crate::serve_cmd;
@@ -58,6 +59,8 @@ enum Command {
     /// Run every deliberately broken engine variant against the scenario that should
     /// expose it, and the reference against them all; exit 0 only if all are as expected.
     Selftest(selftest_cmd::SelftestArgs),
+    /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
+    Reconcile(reconcile_cmd::ReconcileArgs),
     /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
     EngineBench(crate::engine_bench::EngineBenchArgs),
 }
@@ -159,6 +162,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve_cmd::serve(&args).await,
         Command::Run(args) => run_cmd::run(&args).await,
         Command::Selftest(args) => selftest_cmd::selftest(&args).await,
+        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
         Command::EngineBench(args) => crate::engine_bench::run(&args).await,
     }
 }

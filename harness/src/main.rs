@@ -5,6 +5,7 @@
 mod cli;
 mod engine_bench;
 mod infra_cmd;
+mod reconcile_cmd;
 mod run_cmd;
 mod selftest_cmd;
 mod serve_cmd;
