@@ -115,6 +115,19 @@ impl Service {
             .await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
+        if let Some(variant) = config
+            .variant
+            .filter(|variant| variant.writer_flaw() != crate::ledger::WriterFlaw::None)
+        {
+            // The flaw lives in the ledger writer, which this service does not run yet:
+            // serving the variant would silently serve the reference.
+            return Err(ServiceError::Engine(crate::EngineError::invalid(
+                "variant",
+                format!(
+                    "`{variant}` breaks the ledger writer, which this service does not run yet"
+                ),
+            )));
+        }
         let engine: Arc<dyn InventoryEngine> = match config.variant {
             None => {
                 Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?)

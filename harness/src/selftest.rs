@@ -54,7 +54,7 @@ pub const DOUBLED_LINES: SelftestScenario = SelftestScenario {
 pub struct Exposure {
     pub variant: Variant,
     pub scenario: SelftestScenario,
-    /// A fault injected during the run, when the bug needs one (none yet).
+    /// A fault injected during the run, when the bug needs one.
     pub fault: Option<&'static str>,
     pub expected: &'static [CheckId],
 }
@@ -63,6 +63,11 @@ impl Exposure {
     /// The exposure of `variant` (every variant has one: adding a variant without one
     /// does not compile).
     pub const fn of(variant: Variant) -> Exposure {
+        let fault = match variant {
+            Variant::LossyLedger => Some("ledger writer crash before commit"),
+            Variant::NonIdempotentProjection => Some("ledger writer crash after commit"),
+            _ => None,
+        };
         let (scenario, expected): (SelftestScenario, &'static [CheckId]) = match variant {
             Variant::CheckThenAct => (RUSH, &[CheckId::C1, CheckId::C2, CheckId::C6]),
             Variant::NoIdempotency => (RETRY, &[CheckId::C3]),
@@ -70,11 +75,14 @@ impl Exposure {
             Variant::TtlExpiry => (EXPIRY, &[CheckId::C6, CheckId::C2, CheckId::C4]),
             Variant::DoubleRelease => (EXPIRY, &[CheckId::C4, CheckId::C2, CheckId::C6]),
             Variant::StaleCartLines => (DOUBLED_LINES, &[CheckId::C1, CheckId::C2, CheckId::C6]),
+            Variant::LossyLedger | Variant::NonIdempotentProjection => {
+                (RETRY, &[CheckId::C2, CheckId::C5])
+            }
         };
         Exposure {
             variant,
             scenario,
-            fault: None,
+            fault,
             expected,
         }
     }
@@ -302,6 +310,10 @@ impl Table {
             .filter(|row| row.engine == "reference" && row.ok)
             .count();
         let references = self.rows.len() - variants;
+        for row in self.rows.iter().filter(|row| !row.ok) {
+            writeln!(text, "\n- {} on {}: {}", row.engine, row.scenario, row.note)
+                .expect("writing to a String");
+        }
         writeln!(
             text,
             "\n{caught} of {variants} variants caught; the reference engine passed {reference_passed} of {references} scenarios: {}",

@@ -1,4 +1,4 @@
-//! Deliberately broken engines, for proving that stockproof's checks catch the bugs
+//! Deliberately broken engines (and ledger writers), for proving that stockproof's checks catch the bugs
 //! real inventory services ship (issue 8). Each variant is the reference engine with
 //! one documented flaw — a patched Lua script (`lua/variants/`), a reserve path that
 //! splits what the reference does atomically, or a ledger writer that breaks its
@@ -11,7 +11,9 @@
 
 mod check_then_act;
 mod double_release;
+mod lossy_ledger;
 mod no_idempotency;
+mod non_idempotent_projection;
 mod short_idempotency;
 mod stale_cart_lines;
 mod ttl_expiry;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
+use crate::ledger::WriterFlaw;
 use crate::lua::{ScriptPatch, Scripts};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 
@@ -39,16 +42,20 @@ pub enum Variant {
     TtlExpiry,
     DoubleRelease,
     StaleCartLines,
+    LossyLedger,
+    NonIdempotentProjection,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 6] = [
+    pub const ALL: [Variant; 8] = [
         Variant::CheckThenAct,
         Variant::NoIdempotency,
         Variant::ShortIdempotency,
         Variant::TtlExpiry,
         Variant::DoubleRelease,
         Variant::StaleCartLines,
+        Variant::LossyLedger,
+        Variant::NonIdempotentProjection,
     ];
 
     /// The name users pass to `--variant`.
@@ -60,6 +67,8 @@ impl Variant {
             Variant::TtlExpiry => "ttl-expiry",
             Variant::DoubleRelease => "double-release",
             Variant::StaleCartLines => "stale-cart-lines",
+            Variant::LossyLedger => "lossy-ledger",
+            Variant::NonIdempotentProjection => "non-idempotent-projection",
         }
     }
 
@@ -83,6 +92,12 @@ impl Variant {
             }
             Variant::StaleCartLines => {
                 "a cart naming one SKU on two lines checks each line against the same stale count: oversells"
+            }
+            Variant::LossyLedger => {
+                "the ledger writer acks a batch before it commits: a writer crash in between loses the events"
+            }
+            Variant::NonIdempotentProjection => {
+                "the ledger writer applies redelivered rows again: a crash between commit and ack double-applies"
             }
         }
     }
@@ -110,8 +125,25 @@ impl Variant {
             Variant::NoIdempotency
             | Variant::ShortIdempotency
             | Variant::TtlExpiry
-            | Variant::DoubleRelease => Arc::new(engine),
+            | Variant::DoubleRelease
+            | Variant::LossyLedger
+            | Variant::NonIdempotentProjection => Arc::new(engine),
         })
+    }
+
+    /// How the ledger writer that serves this variant is broken (`WriterFlaw::None`
+    /// for the variants whose flaw is in the engine).
+    pub const fn writer_flaw(self) -> WriterFlaw {
+        match self {
+            Variant::LossyLedger => lossy_ledger::FLAW,
+            Variant::NonIdempotentProjection => non_idempotent_projection::FLAW,
+            Variant::CheckThenAct
+            | Variant::NoIdempotency
+            | Variant::ShortIdempotency
+            | Variant::TtlExpiry
+            | Variant::DoubleRelease
+            | Variant::StaleCartLines => WriterFlaw::None,
+        }
     }
 
     /// The changes this variant makes to the reference scripts.
@@ -123,6 +155,7 @@ impl Variant {
             Variant::TtlExpiry => ttl_expiry::PATCHES,
             Variant::DoubleRelease => double_release::PATCHES,
             Variant::StaleCartLines => stale_cart_lines::PATCHES,
+            Variant::LossyLedger | Variant::NonIdempotentProjection => &[],
         }
     }
 }

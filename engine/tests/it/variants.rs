@@ -1,11 +1,13 @@
 //! The deliberately broken variants (`stockproof_engine::variants`) against the
 //! reference engine, on real Redis: each variant's bug happens under the conditions
 //! that should expose it, and the reference engine, under the same conditions, does
-//! not. Each test runs one scenario function against both, each in its own shop.
+//! not. Each test runs one scenario function against both, each in its own shop (the
+//! writer variants: each on its own servers, with the writer's crash hooks).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use stockproof_engine::ledger::{self, LedgerError, WriterConfig, WriterFault, WriterFlaw};
 use stockproof_engine::variants::{IDEMPOTENCY_MARKER_TTL_MS, Variant};
 use stockproof_engine::{
     InventoryEngine, RedisLuaConfig, RedisLuaEngine, ReservationId, ReservationState,
@@ -13,6 +15,7 @@ use stockproof_engine::{
 };
 use stockproof_infra::{AofPolicy, Infra};
 
+use crate::ledger_support::{DRAIN_WAIT_MS, Stores};
 use crate::support::{request, start_infra};
 
 const RETENTION_MS: i64 = 60_000;
@@ -294,4 +297,79 @@ async fn stale_cart_lines_oversell_one_sku_named_twice() {
             available: 1
         }
     );
+}
+
+/// A ledger history written to Redis, then a writer with `flaw` and `fault` that
+/// crashes on its first batch, then the same writer restarted without the fault and
+/// drained. Returns the stores to compare Postgres with Redis.
+async fn crash_and_restart_writer(flaw: WriterFlaw, fault: WriterFault) -> Stores {
+    let stores = Stores::start(AofPolicy::Off).await;
+    let mut shop = stores.shop();
+    for sku in ["a", "b", "c"] {
+        shop.restock(sku, 10).await;
+        shop.restock(sku, 5).await;
+    }
+    let config = WriterConfig {
+        fault,
+        flaw,
+        ..WriterConfig::new("w1")
+    };
+    let crashed = tokio::time::timeout(
+        Duration::from_millis(DRAIN_WAIT_MS),
+        stores.writer(config).join(),
+    )
+    .await
+    .expect("the writer crashes by itself");
+    assert!(
+        matches!(
+            crashed,
+            Err(LedgerError::InjectedCrash { batch: 1 }
+                | LedgerError::InjectedCrashBeforeCommit { batch: 1 })
+        ),
+        "{crashed:?}"
+    );
+    let restarted = stores.writer(WriterConfig {
+        flaw,
+        ..WriterConfig::new("w1")
+    });
+    let mut redis = stores.redis.clone();
+    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
+        .await
+        .unwrap_or_else(|error| panic!("drain at {}: {error}", stores.infra.redis_url()));
+    restarted.shutdown().await.expect("clean shutdown");
+    stores
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lossy_ledger_loses_a_batch_acked_before_its_commit() {
+    // Goal: a writer that acks before it commits loses the batch it dies on; the
+    // reference writer, killed at the same point, redelivers it. Method: 6 restock
+    // events, a writer crash right before batch 1 commits, a restart, a drain; the
+    // variant's Postgres has no ledger row and an empty projection while Redis has the
+    // stock, the reference's projection equals Redis.
+    let fault = WriterFault::CrashBeforeCommit { batch: 1 };
+    let lossy = crash_and_restart_writer(Variant::LossyLedger.writer_flaw(), fault).await;
+    assert!(lossy.ledger_seqs().await.is_empty(), "the batch was lost");
+    assert!(lossy.projection().await.is_empty());
+    assert_eq!(lossy.redis_stocks().await["a"], [15, 0, 0, 15]);
+    let reference = crash_and_restart_writer(WriterFlaw::None, fault).await;
+    assert_eq!(reference.ledger_seqs().await, (1..=6).collect::<Vec<i64>>());
+    assert_eq!(reference.projection().await, reference.redis_stocks().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_idempotent_projection_applies_a_redelivered_batch_twice() {
+    // Goal: a writer that applies every row of a batch double-counts a batch
+    // redelivered after a crash between commit and XACK; the reference skips it.
+    // Method: 6 restock events, a writer crash after batch 1 commits, a restart, a
+    // drain; the variant's projection holds twice the units Redis has, the
+    // reference's equals Redis.
+    let fault = WriterFault::CrashAfterCommit { batch: 1 };
+    let flaw = Variant::NonIdempotentProjection.writer_flaw();
+    let doubled = crash_and_restart_writer(flaw, fault).await;
+    assert_eq!(doubled.redis_stocks().await["a"], [15, 0, 0, 15]);
+    assert_eq!(doubled.projection().await["a"], [30, 0, 0, 30]);
+    assert_eq!(doubled.ledger_seqs().await, (1..=6).collect::<Vec<i64>>());
+    let reference = crash_and_restart_writer(WriterFlaw::None, fault).await;
+    assert_eq!(reference.projection().await, reference.redis_stocks().await);
 }
