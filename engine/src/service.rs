@@ -115,16 +115,15 @@ impl Service {
             .await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
-        if let Some(variant) = config
-            .variant
-            .filter(|variant| variant.writer_flaw() != crate::ledger::WriterFlaw::None)
-        {
-            // The flaw lives in the ledger writer, which this service does not run yet:
-            // serving the variant would silently serve the reference.
+        if let Some(variant) = config.variant.filter(|variant| variant.needs_ledger()) {
+            // The flaw lives in how Postgres is written, and this service neither
+            // migrates the ledger tables nor runs the writer yet: serving the variant
+            // would serve the reference, or fail every write.
             return Err(ServiceError::Engine(crate::EngineError::invalid(
                 "variant",
                 format!(
-                    "`{variant}` breaks the ledger writer, which this service does not run yet"
+                    "`{variant}` breaks how Postgres is written; this service does not run \
+                     the ledger writer yet"
                 ),
             )));
         }
@@ -134,7 +133,7 @@ impl Service {
             }
             Some(variant) => {
                 variant
-                    .connect(&config.redis_url, config.engine.clone())
+                    .connect(&config.redis_url, config.engine.clone(), Some(&pool))
                     .await?
             }
         };

@@ -64,6 +64,9 @@ impl Exposure {
     /// does not compile).
     pub const fn of(variant: Variant) -> Exposure {
         let fault = match variant {
+            Variant::DualWrite => {
+                Some("crash between the Redis and Postgres writes (every 50th op)")
+            }
             Variant::LossyLedger => Some("ledger writer crash before commit"),
             Variant::NonIdempotentProjection => Some("ledger writer crash after commit"),
             _ => None,
@@ -75,7 +78,7 @@ impl Exposure {
             Variant::TtlExpiry => (EXPIRY, &[CheckId::C6, CheckId::C2, CheckId::C4]),
             Variant::DoubleRelease => (EXPIRY, &[CheckId::C4, CheckId::C2, CheckId::C6]),
             Variant::StaleCartLines => (DOUBLED_LINES, &[CheckId::C1, CheckId::C2, CheckId::C6]),
-            Variant::LossyLedger | Variant::NonIdempotentProjection => {
+            Variant::DualWrite | Variant::LossyLedger | Variant::NonIdempotentProjection => {
                 (RETRY, &[CheckId::C2, CheckId::C5])
             }
         };

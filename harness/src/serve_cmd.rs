@@ -29,8 +29,8 @@ pub(crate) struct ServeArgs {
 
     /// Serve a deliberately broken engine instead of the reference, to see the checks
     /// catch it (never the default). One of: check-then-act, no-idempotency,
-    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines (lossy-ledger and
-    /// non-idempotent-projection break the ledger writer and are refused for now).
+    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines (dual-write,
+    /// lossy-ledger and non-idempotent-projection need the ledger writer: refused for now).
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 

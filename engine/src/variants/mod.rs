@@ -11,6 +11,7 @@
 
 mod check_then_act;
 mod double_release;
+mod dual_write;
 mod lossy_ledger;
 mod no_idempotency;
 mod non_idempotent_projection;
@@ -23,12 +24,15 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use sqlx::PgPool;
+
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::ledger::WriterFlaw;
 use crate::lua::{ScriptPatch, Scripts};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 
+pub use dual_write::DUAL_WRITE_CRASH_EVERY_DEFAULT;
 pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
 
 use self::wrapper::{ReservePath, WrappedEngine};
@@ -42,18 +46,20 @@ pub enum Variant {
     TtlExpiry,
     DoubleRelease,
     StaleCartLines,
+    DualWrite,
     LossyLedger,
     NonIdempotentProjection,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 8] = [
+    pub const ALL: [Variant; 9] = [
         Variant::CheckThenAct,
         Variant::NoIdempotency,
         Variant::ShortIdempotency,
         Variant::TtlExpiry,
         Variant::DoubleRelease,
         Variant::StaleCartLines,
+        Variant::DualWrite,
         Variant::LossyLedger,
         Variant::NonIdempotentProjection,
     ];
@@ -67,6 +73,7 @@ impl Variant {
             Variant::TtlExpiry => "ttl-expiry",
             Variant::DoubleRelease => "double-release",
             Variant::StaleCartLines => "stale-cart-lines",
+            Variant::DualWrite => "dual-write",
             Variant::LossyLedger => "lossy-ledger",
             Variant::NonIdempotentProjection => "non-idempotent-projection",
         }
@@ -93,6 +100,9 @@ impl Variant {
             Variant::StaleCartLines => {
                 "a cart naming one SKU on two lines checks each line against the same stale count: oversells"
             }
+            Variant::DualWrite => {
+                "Redis is changed, then Postgres in a separate step with no outbox: a crash between them (every 50th op) leaves them apart"
+            }
             Variant::LossyLedger => {
                 "the ledger writer acks a batch before it commits: a writer crash in between loses the events"
             }
@@ -107,12 +117,20 @@ impl Variant {
         Variant::ALL.iter().map(|variant| variant.name()).collect()
     }
 
-    /// Connects the variant's engine with the reference engine's settings.
+    /// Connects the variant's engine with the reference engine's settings. `database`
+    /// (migrated) is needed by `dual-write` only, which writes Postgres itself.
     pub async fn connect(
         self,
         redis_url: &str,
         config: RedisLuaConfig,
+        database: Option<&PgPool>,
     ) -> Result<Arc<dyn InventoryEngine>, EngineError> {
+        if self == Variant::DualWrite && database.is_none() {
+            return Err(EngineError::invalid(
+                "variant",
+                "`dual-write` writes Postgres itself and needs a database",
+            ));
+        }
         let scripts = Scripts::patched(config.retention_ms, self.patches());
         let engine = RedisLuaEngine::connect_with_scripts(redis_url, config, scripts).await?;
         Ok(match self {
@@ -122,6 +140,11 @@ impl Variant {
             Variant::StaleCartLines => {
                 Arc::new(WrappedEngine::new(engine, ReservePath::StaleCartLines))
             }
+            Variant::DualWrite => Arc::new(dual_write::DualWriteEngine::new(
+                engine,
+                database.cloned().expect("checked above"),
+                DUAL_WRITE_CRASH_EVERY_DEFAULT,
+            )),
             Variant::NoIdempotency
             | Variant::ShortIdempotency
             | Variant::TtlExpiry
@@ -129,6 +152,16 @@ impl Variant {
             | Variant::LossyLedger
             | Variant::NonIdempotentProjection => Arc::new(engine),
         })
+    }
+
+    /// Whether the variant's flaw is in the way Postgres is written (the ledger
+    /// writer, or the engine writing Postgres itself), so it shows only where the
+    /// ledger tables exist and a writer runs.
+    pub const fn needs_ledger(self) -> bool {
+        matches!(
+            self,
+            Variant::DualWrite | Variant::LossyLedger | Variant::NonIdempotentProjection
+        )
     }
 
     /// How the ledger writer that serves this variant is broken (`WriterFlaw::None`
@@ -142,7 +175,8 @@ impl Variant {
             | Variant::ShortIdempotency
             | Variant::TtlExpiry
             | Variant::DoubleRelease
-            | Variant::StaleCartLines => WriterFlaw::None,
+            | Variant::StaleCartLines
+            | Variant::DualWrite => WriterFlaw::None,
         }
     }
 
@@ -155,7 +189,7 @@ impl Variant {
             Variant::TtlExpiry => ttl_expiry::PATCHES,
             Variant::DoubleRelease => double_release::PATCHES,
             Variant::StaleCartLines => stale_cart_lines::PATCHES,
-            Variant::LossyLedger | Variant::NonIdempotentProjection => &[],
+            Variant::DualWrite | Variant::LossyLedger | Variant::NonIdempotentProjection => &[],
         }
     }
 }
