@@ -55,7 +55,7 @@ impl DualWriteEngine {
     /// The second write: the deltas into Postgres, unless the crash hook fires.
     async fn mirror(&self, deltas: Vec<Delta>) -> Result<(), EngineError> {
         let count = self.mirrored.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.crash_every > 0 && count % self.crash_every == 0 {
+        if self.crash_every > 0 && count.is_multiple_of(self.crash_every) {
             tracing::warn!(
                 count,
                 "dual-write: simulated crash between the Redis and Postgres writes"
