@@ -375,10 +375,15 @@ fn seq_drifts(ledger: &LedgerFold, full: &LedgerFold, redis: &RedisSnapshot) -> 
     drifts
 }
 
+/// Reads one field of a stock.
+type StockField = fn(&SkuStock) -> i64;
+/// Reads one field of a Held reservation, as text.
+type HeldField = fn(&HeldView) -> String;
+
 /// Projection vs ledger (Postgres, one transaction) and Redis vs ledger + stream; on a
 /// disagreement every source's value is listed.
 fn stock_drifts(sku: &str, accounts: &[(Source, Option<&SkuStock>); 4], drifts: &mut Vec<Drift>) {
-    let fields: [(&'static str, fn(&SkuStock) -> i64); 4] = [
+    let fields: [(&'static str, StockField); 4] = [
         ("available", |stock| stock.available),
         ("reserved", |stock| stock.reserved),
         ("sold", |stock| stock.sold),
@@ -512,7 +517,7 @@ fn compare_held<A: std::borrow::Borrow<HeldView>, B: std::borrow::Borrow<HeldVie
             });
             continue;
         };
-        let fields: [(&'static str, fn(&HeldView) -> String); 3] = [
+        let fields: [(&'static str, HeldField); 3] = [
             ("items", |view| format_items(&view.items)),
             ("deadline_ms", |view| view.deadline_ms.to_string()),
             ("idempotency_key", |view| view.idempotency_key.clone()),

@@ -291,7 +291,7 @@ fn held_from_fields(
 /// `sku qty sku qty …` → lines sorted by SKU.
 pub fn parse_items(id: &str, text: &str) -> Result<Vec<CartLine>, LedgerError> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err(LedgerError::protocol(format!(
             "reservation `{id}` items `{text}`: not `sku qty` pairs"
         )));

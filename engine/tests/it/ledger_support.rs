@@ -52,6 +52,9 @@ else
   redis.call('HINCRBY', h, 'reserved', -qty)
   redis.call('HINCRBY', h, back_to, qty)
   redis.call('HSET', rk, 'state', state, 'ended', string.format('%d', now))
+  redis.call('PEXPIRE', rk, 86400000)
+  local idem = p .. 'idem:' .. redis.call('HGET', rk, 'key')
+  if redis.call('GET', idem) == resv then redis.call('PEXPIRE', idem, 86400000) end
   redis.call('ZREM', p .. 'deadlines', resv)
 end
 local seq = redis.call('INCR', KEYS[1])

@@ -9,6 +9,7 @@ mod http_outage;
 mod http_routes;
 mod http_support;
 mod ledger;
+mod ledger_e2e;
 mod ledger_support;
 mod model;
 mod operations;

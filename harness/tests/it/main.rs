@@ -3,6 +3,7 @@
 
 mod infra_up;
 mod load_driver;
+mod reconcile;
 mod run_cmd;
 mod serve;
 mod variants;
