@@ -19,18 +19,16 @@ use tokio::task::JoinHandle;
 use crate::engine::InventoryEngine;
 use crate::http::metrics::ServiceMetrics;
 use crate::http::{self, AppState};
+use crate::ledger::{self, LedgerError, LedgerWriter, WriterConfig, WriterStats};
+use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
+use crate::stores;
 use crate::sweeper::{Sweeper, SweeperConfig};
 use crate::variants::Variant;
 
 /// How long in-flight requests may take to finish after shutdown starts; above the
 /// request timeout, so every admitted request gets its answer.
 pub const SHUTDOWN_REQUESTS_WAIT_MS_MAX: u64 = http::REQUEST_TIMEOUT_MS + 2_000;
-/// Postgres connections of the service: requests never use Postgres; the readiness
-/// probe and the monitor use one each.
-const POSTGRES_CONNECTIONS_MAX: u32 = 4;
-/// Longest wait for a pooled Postgres connection before the probe counts it as down.
-const POSTGRES_ACQUIRE_TIMEOUT_MS: u64 = 5_000;
 /// How often the ledger lag and sweeper counters are copied into the metrics: a
 /// Prometheus scrape interval is 10 s or more, so once a second is plenty.
 pub const METRICS_POLL_MS: u64 = 1_000;
@@ -72,8 +70,10 @@ impl ServiceConfig {
 /// Why the service could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("postgres: {0}")]
-    Postgres(#[from] sqlx::Error),
+    #[error("connecting to the stores: {0}")]
+    Stores(#[from] stores::StoreError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
     #[error("engine: {0}")]
     Engine(#[from] crate::EngineError),
     #[error("listening on {address}: {source}")]
@@ -89,6 +89,9 @@ pub enum ServiceError {
 /// What an orderly shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
+    /// The ledger writer's counters; after a clean drain Postgres holds every event.
+    pub writer: WriterStats,
+    /// Reservations the sweeper expired while the service ran.
     pub expired: u64,
 }
 
@@ -101,45 +104,63 @@ pub struct Service {
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
     monitor: AbortOnDrop<()>,
+    writer: LedgerWriter,
     sweeper: Sweeper,
+    recovery: RecoveryReport,
 }
 
 impl Service {
     /// Migrates, recovers, then starts the writer, the sweeper and the HTTP server.
     /// Returns once the socket is bound and `/readyz` would answer 200.
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(POSTGRES_CONNECTIONS_MAX)
-            .acquire_timeout(Duration::from_millis(POSTGRES_ACQUIRE_TIMEOUT_MS))
-            .connect(&config.database_url)
-            .await?;
+        let pool = stores::connect_postgres(&config.database_url).await?;
+        ledger::migrate(&pool).await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
         if let Some(variant) = config.variant.filter(|variant| variant.needs_ledger()) {
-            // The flaw lives in how Postgres is written, and this service neither
-            // migrates the ledger tables nor runs the writer yet: serving the variant
-            // would serve the reference, or fail every write.
+            // The flaw lives in how Postgres is written and needs a fault (a writer
+            // crash) or a service without the ledger writer, neither of which is wired
+            // yet: serving it would look like the reference.
             return Err(ServiceError::Engine(crate::EngineError::invalid(
                 "variant",
                 format!(
-                    "`{variant}` breaks how Postgres is written; this service does not run \
-                     the ledger writer yet"
+                    "`{variant}` breaks how Postgres is written; serving it needs fault \
+                     injection that is not wired yet"
                 ),
             )));
+        }
+        let recovery = {
+            let mut redis = stores::connect_redis(&config.redis_url).await?;
+            let recovery_config = RecoveryConfig {
+                retention_ms: config.engine.retention_ms,
+            };
+            recovery::recover(&mut redis, &pool, &keys, &recovery_config).await?
+        };
+        if recovery.rebuilt {
+            tracing::warn!(
+                events_lost = recovery.events_lost,
+                units_lost = recovery.units_lost,
+                "redis was behind the ledger and was rebuilt from it"
+            );
+            metrics.add_recovery();
         }
         let engine: Arc<dyn InventoryEngine> = match config.variant {
             None => {
                 Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?)
             }
             Some(variant) => {
+                tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
                 variant
                     .connect(&config.redis_url, config.engine.clone(), Some(&pool))
                     .await?
             }
         };
-        if let Some(variant) = config.variant {
-            tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
-        }
+        let writer = LedgerWriter::spawn(
+            &config.redis_url,
+            pool.clone(),
+            keys.clone(),
+            WriterConfig::new(format!("serve-{}", std::process::id())),
+        )?;
         let dyn_engine = Arc::clone(&engine);
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
         let listener =
@@ -185,7 +206,9 @@ impl Service {
             stop_http,
             server,
             monitor,
+            writer,
             sweeper,
+            recovery,
         })
     }
 
@@ -200,6 +223,11 @@ impl Service {
 
     pub fn metrics(&self) -> Arc<ServiceMetrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// What start-up recovery found and did.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded by
@@ -218,13 +246,14 @@ impl Service {
         };
         let expired = self.sweeper.expired();
         self.sweeper.shutdown().await;
+        let writer = self.writer.shutdown().await?;
         let _ = self
             .monitor
             .join(Duration::from_millis(PROBE_TIMEOUT_MS * 4))
             .await;
         server_outcome?;
-        tracing::info!(expired, "stopped");
-        Ok(ShutdownReport { expired })
+        tracing::info!(events_written = writer.events_written, expired, "stopped");
+        Ok(ShutdownReport { writer, expired })
     }
 }
 
@@ -257,7 +286,7 @@ async fn monitor(
     sweeper: Arc<crate::sweeper::SweeperCounters>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut redis: Option<()> = None;
+    let mut redis = None;
     let mut expired_seen = 0;
     let probe_timeout = Duration::from_millis(PROBE_TIMEOUT_MS);
     let mut interval = tokio::time::interval(Duration::from_millis(METRICS_POLL_MS));
@@ -274,7 +303,24 @@ async fn monitor(
         if probes.ledger_reachable.swap(reachable, Ordering::AcqRel) != reachable {
             tracing::warn!(reachable, "postgres reachability changed; writes follow it");
         }
-        let _ = (&mut redis, &probes.redis_url, &probes.keys);
+        if redis.is_none() {
+            let connect = stores::connect_redis(&probes.redis_url);
+            redis = tokio::time::timeout(probe_timeout, connect)
+                .await
+                .ok()
+                .and_then(Result::ok);
+        }
+        let Some(connection) = redis.as_mut() else {
+            continue;
+        };
+        match tokio::time::timeout(probe_timeout, ledger::lag(connection, &probes.keys)).await {
+            Ok(Ok(lag)) => metrics.set_ledger_lag(
+                lag.unwritten_events(),
+                Duration::from_millis(lag.oldest_unwritten_age_ms.unwrap_or(0)),
+            ),
+            // Redis restarted or slow: reconnect on the next tick.
+            Ok(Err(_)) | Err(_) => redis = None,
+        }
     }
 }
 

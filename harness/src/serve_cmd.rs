@@ -84,8 +84,8 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     tracing::info!("signal received: draining");
     let report = service.shutdown().await.context("stopping the service")?;
     eprintln!(
-        "stockproof serve: stopped ({} reservations expired)",
-        report.expired
+        "stockproof serve: stopped ({} ledger events written, {} reservations expired)",
+        report.writer.events_written, report.expired
     );
     infra
         .shutdown()

@@ -69,6 +69,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422: the idempotency key names a reservation with other items.
     IdempotencyKeyReused { existing: String },
+    /// 422: every field is valid on its own (the OpenAPI schema holds) but together
+    /// they are not, e.g. lines naming one SKU add up past the per-SKU bound.
+    Unprocessable { field: String, message: String },
     /// 500: a bug or a store reply the engine does not understand (logged, not sent).
     Internal,
     /// 503: Redis or Postgres cannot be reached; nothing changed.
@@ -101,7 +104,9 @@ impl ApiError {
             ApiError::InsufficientStock { .. } | ApiError::NotHeld { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::IdempotencyKeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::IdempotencyKeyReused { .. } | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable { .. } | ApiError::Overloaded | ApiError::NotReady { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -121,7 +126,9 @@ impl ApiError {
             id: None,
         };
         match self {
-            ApiError::InvalidInput { field, .. } => body.field = Some(field.clone()),
+            ApiError::InvalidInput { field, .. } | ApiError::Unprocessable { field, .. } => {
+                body.field = Some(field.clone())
+            }
             ApiError::IdempotencyKeyMissing => body.field = Some("Idempotency-Key".to_owned()),
             ApiError::UnknownSku { sku } => body.sku = Some(sku.clone()),
             ApiError::InsufficientStock { sku, available } => {
@@ -156,6 +163,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
+            ApiError::Unprocessable { .. } => "unprocessable_cart",
             ApiError::Internal => "internal",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Overloaded => "overloaded",
@@ -166,7 +174,8 @@ impl ApiError {
 
     fn message(&self) -> String {
         match self {
-            ApiError::InvalidInput { field, message } => format!("`{field}`: {message}"),
+            ApiError::InvalidInput { field, message }
+            | ApiError::Unprocessable { field, message } => format!("`{field}`: {message}"),
             ApiError::MalformedJson { message } => format!("the body is not valid JSON: {message}"),
             ApiError::IdempotencyKeyMissing => {
                 "header `Idempotency-Key` is required (1 to 255 visible ASCII characters, e.g. a UUID)"

@@ -156,6 +156,7 @@ async fn bad_input_is_refused_naming_the_problem_and_changes_nothing() {
     );
     assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(server.restock("c-1", 1).await.status, StatusCode::OK);
+    server.assert_no_drift().await;
     server.shutdown().await;
 }
 
@@ -262,4 +263,26 @@ async fn reserve_cases(
             Some("items[0].sku"),
         ),
     ]
+}
+
+// Goal: a cart whose lines are each valid but whose lines for one SKU add up past the
+// per-SKU bound is refused as a whole with 422 `unprocessable_cart` (the schema holds,
+// so not 400), changing nothing. Method: two lines of 600,000 units of one SKU.
+#[tokio::test]
+async fn merged_cart_past_the_bound_is_422() {
+    let server = TestServer::start("http-merged").await;
+    server.restock("f-1", 10).await;
+    let before = server.state().await;
+    let line = json!({"sku": "f-1", "qty": 600_000});
+    let answer = server
+        .reserve("k-merged", &json!({"items": [line, line], "ttl_ms": 60000}))
+        .await;
+    assert_refused(
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable_cart",
+        Some("items.qty"),
+    );
+    assert_eq!(server.state().await, before, "a refused cart changed state");
+    server.shutdown().await;
 }

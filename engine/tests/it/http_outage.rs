@@ -96,6 +96,7 @@ async fn redis_down_answers_503_and_recovers_without_restart() {
         stock,
         json!({"sku": "d-1", "available": 11, "reserved": 4, "sold": 0, "total": 15})
     );
+    server.assert_no_drift().await;
     server.shutdown().await;
 }
 

@@ -43,6 +43,7 @@ async fn skus_restock_adjust_snapshot_and_refusals() {
     let unknown_read = server.get("/v1/skus/nope").await;
     assert_refused(&unknown_read, StatusCode::NOT_FOUND, "unknown_sku", None);
     assert_eq!(server.state().await, before, "a refusal changed state");
+    server.assert_no_drift().await;
     server.shutdown().await;
 }
 

@@ -8,12 +8,15 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
+use stockproof_engine::reconciler::Reconciler;
 use stockproof_engine::service::{Service, ServiceConfig};
-use stockproof_engine::{ShopKeys, SkuStock};
+use stockproof_engine::{ShopKeys, SkuStock, ledger, stores};
 use stockproof_infra::{AofPolicy, Infra, InfraConfig, Provider};
 
 /// A test's HTTP calls never hang: the server's own request timeout is 10 s.
 const CLIENT_TIMEOUT_MS: u64 = 15_000;
+/// The writer commits a batch within ~50 ms; a few seconds covers a loaded CI machine.
+const DRAIN_WAIT_MS_MAX: u64 = 10_000;
 
 /// One answer: status, headers, body (JSON, or `Value::String` of the text).
 #[derive(Debug)]
@@ -67,6 +70,27 @@ impl TestServer {
             base,
             shop: shop.to_owned(),
         }
+    }
+
+    /// Stops the service in order (the writer drains), runs `between` on the stores,
+    /// then starts a new service (migrations, recovery) over them.
+    pub(crate) async fn restart_service<F, Fut>(&mut self, between: F)
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let service = self.service.take().expect("service running");
+        service.shutdown().await.expect("orderly shutdown");
+        between(self.infra.redis_url().to_owned()).await;
+        let service = Service::start(ServiceConfig::new(
+            self.infra.redis_url(),
+            self.infra.database_url(),
+            &self.shop,
+        ))
+        .await
+        .unwrap_or_else(|error| panic!("restarting the service for shop {}: {error}", self.shop));
+        self.base = format!("http://{}", service.local_addr());
+        self.service = Some(service);
     }
 
     pub(crate) fn service(&self) -> &Service {
@@ -155,6 +179,31 @@ impl TestServer {
     /// Snapshot and seq together: what "nothing changed" compares.
     pub(crate) async fn state(&self) -> (BTreeMap<String, SkuStock>, i64) {
         (self.snapshot().await, self.seq().await)
+    }
+
+    /// Waits for the ledger writer to drain, then runs the reconciler (Redis vs the
+    /// Postgres ledger and projections) and fails on any drift.
+    pub(crate) async fn assert_no_drift(&self) {
+        let keys = ShopKeys::new(&self.shop);
+        let mut redis = stores::connect_redis(self.infra.redis_url())
+            .await
+            .expect("connecting to redis");
+        ledger::wait_drained(&mut redis, &keys, DRAIN_WAIT_MS_MAX)
+            .await
+            .unwrap_or_else(|error| panic!("shop {}: {error}", self.shop));
+        let pool = stores::connect_postgres(self.infra.database_url())
+            .await
+            .expect("connecting to postgres");
+        let report = Reconciler::new(redis, pool, keys)
+            .reconcile()
+            .await
+            .unwrap_or_else(|error| panic!("reconciling shop {}: {error}", self.shop));
+        assert!(
+            report.is_clean(),
+            "shop {}: drift {:?}",
+            self.shop,
+            report.drifts
+        );
     }
 
     pub(crate) async fn shutdown(mut self) {

@@ -1,11 +1,12 @@
-//! Integration tests of the Redis Lua engine against a real Redis (and Postgres, which
-//! the local provider starts alongside) from `stockproof-infra`; no mocks.
+//! Integration tests of the engine against a real Redis and Postgres from
+//! `stockproof-infra`'s local provider; no mocks. One module per area.
 
 mod concurrency;
 mod expiry;
 mod http_bad_input;
 mod http_openapi;
 mod http_outage;
+mod http_recovery;
 mod http_routes;
 mod http_support;
 mod ledger;

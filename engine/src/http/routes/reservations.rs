@@ -75,8 +75,9 @@ pub struct TransitionBody {
     pub state: StateName,
 }
 
-/// Checks the cart line by line, naming the line that breaks a bound (`items[3].qty`);
-/// [`ReserveRequest::validate`] then checks the merged cart.
+/// Checks the cart line by line, naming the line that breaks a bound (`items[3].qty`,
+/// 400: the request breaks the published schema); [`ReserveRequest::validate`] then
+/// checks the merged cart (422: schema-valid, refused as a whole).
 fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, ApiError> {
     if body.items.is_empty() || body.items.len() > CART_LINES_MAX {
         return Err(ApiError::invalid(
@@ -119,7 +120,17 @@ fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, Api
             .collect(),
         ttl_ms: body.ttl_ms,
     };
-    request.validate()?;
+    // Every line is valid on its own here; what is left is the merged cart (lines
+    // naming one SKU summed), which the schema cannot express: 422, not 400.
+    if let Err(error) = request.validate() {
+        return Err(match error {
+            crate::EngineError::InvalidInput { field, reason } => ApiError::Unprocessable {
+                field: field.to_owned(),
+                message: reason,
+            },
+            other => ApiError::from(other),
+        });
+    }
     Ok(request)
 }
 
@@ -145,7 +156,7 @@ fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, Api
         (status = 409, description = "Not enough units (`insufficient_stock`, with `sku` and `available`); nothing recorded", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not JSON", body = ErrorBody),
-        (status = 422, description = "The key was used with other items (`idempotency_key_reused`)", body = ErrorBody),
+        (status = 422, description = "The key was used with other items (`idempotency_key_reused`), or lines naming one SKU add up past 1,000,000 (`unprocessable_cart`)", body = ErrorBody),
         (status = 503, description = "Store unreachable or server overloaded; nothing changed", body = ErrorBody),
         (status = 504, description = "No reply in time; the effect is unknown: retry with the same key", body = ErrorBody),
     )
