@@ -161,12 +161,12 @@ async fn drive(
     let mut spec = LoadSpec::new(scenario, target.url(), zero);
     spec.progress = options.progress;
     spec.harness_op_id_first = seeds.len() as OpId;
-    let load = run_load(&spec, plan).await?;
+    let mut load = run_load(&spec, plan).await?;
     let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
     let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
     let finals = final_reads(target.url(), scenario, final_reads_first, zero).await;
     let mut entries = seeds;
-    entries.extend(load.entries.iter().cloned());
+    entries.extend(std::mem::take(&mut load.entries));
     entries.extend(finals);
     let header = HistoryHeader::new(
         &scenario.name,

@@ -253,3 +253,50 @@ fn target_killed_mid_run_is_inconclusive_not_a_hang() {
         describe(&output)
     );
 }
+
+// Goal: Ctrl-C stops the load but the run still quiesces, checks and reports what ran,
+// marked interrupted, and cannot pass (exit 5 when nothing was violated).
+// Method: flash-sale (no SLOs) for 60 s on a local Redis/Postgres; SIGINT 4 s in.
+#[test]
+fn ctrl_c_stops_the_load_and_still_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(
+        dir.path(),
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        "slos = []",
+    );
+    let reports = dir.path().join("reports");
+    let mut run = stockproof()
+        .args(["run", "--infra", "local", "--users", "20", "--duration", "60s"])
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg(&scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stockproof run starts");
+    std::thread::sleep(Duration::from_secs(4));
+    let pid = libc::pid_t::try_from(run.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT to {pid}");
+    let start = Instant::now();
+    let output = loop {
+        if run.try_wait().unwrap().is_some() {
+            break run.wait_with_output().unwrap();
+        }
+        if start.elapsed() > RUN_WAIT_MAX {
+            let _ = run.kill();
+            panic!("stockproof run {pid} did not stop after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(output.status.code(), Some(5), "pid {pid}: {}", describe(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("interrupted"), "pid {pid}: {}", describe(&output));
+    let folders: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
+    assert_eq!(folders.len(), 1, "one run folder: {}", describe(&output));
+    let folder = folders[0].as_ref().unwrap().path();
+    for file in ["history.jsonl", "run.json", "scenario.toml"] {
+        assert!(folder.join(file).is_file(), "{file} in {}", folder.display());
+    }
+}
