@@ -68,11 +68,11 @@ pub(crate) async fn selftest(args: &SelftestArgs) -> anyhow::Result<u8> {
     let mut rows = Vec::new();
     for exposure in Exposure::all() {
         if let Some(fault) = exposure.fault.filter(|_| exposure.variant.needs_ledger()) {
-            // The in-process service runs no ledger writer yet, and `stockproof run`
-            // injects no fault: the row says so instead of passing or failing vacuously.
-            let reason = format!(
-                "not run: needs the ledger writer in the served engine and the fault `{fault}`"
-            );
+            // `stockproof run` cannot inject a writer crash, nor serve an engine that
+            // writes Postgres itself beside the ledger writer, yet: the row says so
+            // instead of passing or failing vacuously.
+            let reason =
+                format!("not run: needs the fault `{fault}`, not wired into `stockproof run` yet");
             println!(
                 "selftest: {} on {}: {reason}",
                 exposure.variant, exposure.scenario.file
