@@ -267,15 +267,7 @@ fn ctrl_c_stops_the_load_and_still_reports() {
     );
     let reports = dir.path().join("reports");
     let mut run = stockproof()
-        .args([
-            "run",
-            "--infra",
-            "local",
-            "--users",
-            "20",
-            "--duration",
-            "60s",
-        ])
+        .args(["run", "--infra", "local", "--users", "20", "--duration", "60s"])
         .arg("--report-dir")
         .arg(&reports)
         .arg(&scenario)
@@ -286,11 +278,7 @@ fn ctrl_c_stops_the_load_and_still_reports() {
     std::thread::sleep(Duration::from_secs(4));
     let pid = libc::pid_t::try_from(run.id()).unwrap();
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    assert_eq!(
-        unsafe { libc::kill(pid, libc::SIGINT) },
-        0,
-        "SIGINT to {pid}"
-    );
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT to {pid}");
     let start = Instant::now();
     let output = loop {
         if run.try_wait().unwrap().is_some() {
@@ -302,26 +290,13 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(
-        output.status.code(),
-        Some(5),
-        "pid {pid}: {}",
-        describe(&output)
-    );
+    assert_eq!(output.status.code(), Some(5), "pid {pid}: {}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("interrupted"),
-        "pid {pid}: {}",
-        describe(&output)
-    );
+    assert!(stdout.contains("interrupted"), "pid {pid}: {}", describe(&output));
     let folders: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
     assert_eq!(folders.len(), 1, "one run folder: {}", describe(&output));
     let folder = folders[0].as_ref().unwrap().path();
     for file in ["history.jsonl", "run.json", "scenario.toml"] {
-        assert!(
-            folder.join(file).is_file(),
-            "{file} in {}",
-            folder.display()
-        );
+        assert!(folder.join(file).is_file(), "{file} in {}", folder.display());
     }
 }
