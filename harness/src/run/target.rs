@@ -32,8 +32,9 @@ pub enum TargetError {
 /// Where the load goes.
 #[derive(Debug)]
 pub enum Target {
-    /// The reference engine, served by this process.
-    InProcess(InProcess),
+    /// The reference engine (or a `--variant`), served by this process; boxed, as it
+    /// is far larger than the other variant.
+    InProcess(Box<InProcess>),
     /// Someone else's service speaking the contract.
     External { url: String },
 }
@@ -70,13 +71,13 @@ impl Target {
         service_config.variant = variant;
         let service = Service::start(service_config).await?;
         let url = format!("http://{}", service.local_addr());
-        Ok(Target::InProcess(InProcess {
+        Ok(Target::InProcess(Box::new(InProcess {
             infra,
             service,
             shop: shop.to_owned(),
             url,
             variant,
-        }))
+        })))
     }
 
     pub fn url(&self) -> &str {
