@@ -19,6 +19,7 @@ pub mod service;
 mod stock;
 pub mod stores;
 pub mod sweeper;
+pub mod variants;
 
 pub use engine::InventoryEngine;
 pub use error::EngineError;

@@ -117,6 +117,36 @@ pub fn script_source(name: ScriptName, retention_ms: i64) -> String {
     source
 }
 
+/// A textual change to the assembled scripts, for the deliberately broken variants
+/// (`crate::variants`): `find` is replaced by `replace` in every script of `scripts`.
+/// The reference engine applies none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptPatch {
+    pub scripts: &'static [ScriptName],
+    pub find: &'static str,
+    pub replace: &'static str,
+}
+
+impl ScriptPatch {
+    /// `source` with the patch applied. `find` must occur exactly once: a patch that
+    /// no longer matches the reference script is a programmer error, caught by the
+    /// variants' unit tests.
+    pub fn apply(&self, name: ScriptName, source: String) -> String {
+        if !self.scripts.contains(&name) {
+            return source;
+        }
+        let occurrences = source.matches(self.find).count();
+        assert_eq!(
+            occurrences,
+            1,
+            "patch `{}` must match script {} exactly once",
+            self.find.escape_debug(),
+            name.as_str()
+        );
+        source.replacen(self.find, self.replace, 1)
+    }
+}
+
 /// One assembled script and its SHA1.
 #[derive(Debug, Clone)]
 pub struct Script {
@@ -127,7 +157,10 @@ pub struct Script {
 
 impl Script {
     pub fn new(name: ScriptName, retention_ms: i64) -> Script {
-        let source = script_source(name, retention_ms);
+        Script::from_source(name, script_source(name, retention_ms))
+    }
+
+    fn from_source(name: ScriptName, source: String) -> Script {
         let sha = redis::Script::new(&source).get_hash().to_owned();
         Script { name, source, sha }
     }
@@ -202,6 +235,21 @@ impl Scripts {
                 .into_iter()
                 .map(|name| Script::new(name, retention_ms))
                 .collect(),
+        }
+    }
+
+    /// The scripts with `patches` applied in order (a deliberately broken variant).
+    pub fn patched(retention_ms: i64, patches: &[ScriptPatch]) -> Scripts {
+        let build = |name: ScriptName| {
+            let source = patches
+                .iter()
+                .fold(script_source(name, retention_ms), |source, patch| {
+                    patch.apply(name, source)
+                });
+            Script::from_source(name, source)
+        };
+        Scripts {
+            scripts: ScriptName::ALL.into_iter().map(build).collect(),
         }
     }
 

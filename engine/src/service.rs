@@ -24,6 +24,7 @@ use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 use crate::stores;
 use crate::sweeper::{Sweeper, SweeperConfig};
+use crate::variants::Variant;
 
 /// How long in-flight requests may take to finish after shutdown starts; above the
 /// request timeout, so every admitted request gets its answer.
@@ -46,6 +47,9 @@ pub struct ServiceConfig {
     pub shop: String,
     pub engine: RedisLuaConfig,
     pub sweeper: SweeperConfig,
+    /// A deliberately broken engine to serve instead of the reference (`--variant`);
+    /// `None`, the default, serves the reference engine.
+    pub variant: Option<Variant>,
 }
 
 impl ServiceConfig {
@@ -58,6 +62,7 @@ impl ServiceConfig {
             shop: shop.to_owned(),
             engine: RedisLuaConfig::new(shop),
             sweeper: SweeperConfig::default(),
+            variant: None,
         }
     }
 }
@@ -94,7 +99,7 @@ pub struct ShutdownReport {
 #[derive(Debug)]
 pub struct Service {
     local_addr: SocketAddr,
-    engine: Arc<RedisLuaEngine>,
+    engine: Arc<dyn InventoryEngine>,
     metrics: Arc<ServiceMetrics>,
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
@@ -112,6 +117,18 @@ impl Service {
         ledger::migrate(&pool).await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
+        if let Some(variant) = config.variant.filter(|variant| variant.needs_ledger()) {
+            // The flaw lives in how Postgres is written and needs a fault (a writer
+            // crash) or a service without the ledger writer, neither of which is wired
+            // yet: serving it would look like the reference.
+            return Err(ServiceError::Engine(crate::EngineError::invalid(
+                "variant",
+                format!(
+                    "`{variant}` breaks how Postgres is written; serving it needs fault \
+                     injection that is not wired yet"
+                ),
+            )));
+        }
         let recovery = {
             let mut redis = stores::connect_redis(&config.redis_url).await?;
             let recovery_config = RecoveryConfig {
@@ -127,8 +144,17 @@ impl Service {
             );
             metrics.add_recovery();
         }
-        let engine =
-            Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?);
+        let engine: Arc<dyn InventoryEngine> = match config.variant {
+            None => {
+                Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?)
+            }
+            Some(variant) => {
+                tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
+                variant
+                    .connect(&config.redis_url, config.engine.clone(), Some(&pool))
+                    .await?
+            }
+        };
         // The writer's own pool, named so that its backends can be told apart.
         let writer_pool = stores::connect_postgres_as(
             &config.database_url,
@@ -141,7 +167,7 @@ impl Service {
             keys.clone(),
             WriterConfig::new(format!("serve-{}", std::process::id())),
         )?);
-        let dyn_engine: Arc<dyn InventoryEngine> = engine.clone();
+        let dyn_engine = Arc::clone(&engine);
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -197,7 +223,7 @@ impl Service {
     }
 
     /// The engine the server drives (for in-process checks and seeding).
-    pub fn engine(&self) -> Arc<RedisLuaEngine> {
+    pub fn engine(&self) -> Arc<dyn InventoryEngine> {
         Arc::clone(&self.engine)
     }
 

@@ -10,6 +10,7 @@ use stockproof_infra::{
 use crate::infra_cmd;
 use crate::reconcile_cmd;
 use crate::run_cmd;
+use crate::selftest_cmd;
 use crate::serve_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -59,6 +60,9 @@ enum Command {
     EngineBench(crate::engine_bench::EngineBenchArgs),
     /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
     Reconcile(reconcile_cmd::ReconcileArgs),
+    /// Run every deliberately broken engine variant against the scenario that should
+    /// expose it, and the reference against them all; exit 0 only if all are as expected.
+    Selftest(selftest_cmd::SelftestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,5 +163,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run_cmd::run(&args).await,
         Command::EngineBench(args) => crate::engine_bench::run(&args).await,
         Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
+        Command::Selftest(args) => selftest_cmd::selftest(&args).await,
     }
 }

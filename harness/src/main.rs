@@ -7,6 +7,7 @@ mod engine_bench;
 mod infra_cmd;
 mod reconcile_cmd;
 mod run_cmd;
+mod selftest_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use stockproof_engine::variants::Variant;
 use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
 use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::latency::Latencies;
@@ -64,6 +65,14 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     calibrate: bool,
 
+    /// Serve a deliberately broken engine instead of the reference, to see the checks
+    /// catch it (never the default; in process only). One of: check-then-act,
+    /// no-idempotency, short-idempotency, ttl-expiry, double-release, stale-cart-lines
+    /// (dual-write, lossy-ledger and non-idempotent-projection need the ledger writer:
+    /// refused for now).
+    #[arg(long, value_name = "NAME")]
+    variant: Option<Variant>,
+
     #[command(flatten)]
     infra: InfraArgs,
 }
@@ -76,6 +85,10 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if args.variant.is_some() && args.target.is_some() {
+        eprintln!("stockproof: error: --variant serves a broken engine in process; drop --target");
+        return Ok(EXIT_USAGE);
+    }
     let options = options(args);
     if args.calibrate {
         return run_calibration(&scenarios, &options).await;
@@ -126,6 +139,7 @@ fn options(args: &RunArgs) -> RunOptions {
             faults: args.faults.clone(),
         },
         progress: ProgressMode::detect(),
+        variant: args.variant,
     }
 }
 
@@ -174,6 +188,7 @@ fn print_outcome(outcome: &RunOutcome) {
         outcome.seed,
         outcome.folder.display()
     );
+    println!("  target: {}", info.target);
     let load = &info.load;
     println!(
         "  load: {} ops ({} ok, {} fail, {} unknown) in {:.1} s, {:.0} ops/s, {} users",

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::Args;
 use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -25,6 +26,13 @@ pub(crate) struct ServeArgs {
     /// The shop this server owns: its Redis keys are `sp:{SHOP}:…`.
     #[arg(long, default_value = "default")]
     shop: String,
+
+    /// Serve a deliberately broken engine instead of the reference, to see the checks
+    /// catch it (never the default). One of: check-then-act, no-idempotency,
+    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines (dual-write,
+    /// lossy-ledger and non-idempotent-projection need the ledger writer: refused for now).
+    #[arg(long, value_name = "NAME")]
+    variant: Option<Variant>,
 
     #[command(flatten)]
     infra: InfraArgs,
@@ -50,6 +58,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     let mut service_config =
         ServiceConfig::new(infra.redis_url(), infra.database_url(), &args.shop);
     service_config.listen = args.listen;
+    service_config.variant = args.variant;
     let service = Service::start(service_config)
         .await
         .with_context(|| format!("starting the service on {}", args.listen))?;
@@ -59,8 +68,11 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     if infra.provider() != ResolvedProvider::External {
         print!("{}", infra.export_lines());
     }
+    let engine = args.variant.map_or("reference".to_owned(), |variant| {
+        format!("BROKEN variant {variant}")
+    });
     println!(
-        "# stockproof serve: listening on http://{} (shop {}, provider {})",
+        "# stockproof serve: listening on http://{} (shop {}, provider {}, engine {engine})",
         service.local_addr(),
         args.shop,
         infra.provider()

@@ -52,6 +52,9 @@ pub enum LedgerError {
     /// ([`super::WriterFault::CrashAfterCommit`]).
     #[error("injected crash after committing batch {batch} (not acked)")]
     InjectedCrash { batch: u64 },
+    /// A deliberate failure ([`super::WriterFault::CrashBeforeCommit`]).
+    #[error("injected crash before committing batch {batch}")]
+    InjectedCrashBeforeCommit { batch: u64 },
     /// A caller-side bound was exceeded while waiting for a condition.
     #[error("gave up after {waited_ms} ms waiting for {what}")]
     GaveUp { what: String, waited_ms: u64 },

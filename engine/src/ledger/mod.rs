@@ -12,7 +12,9 @@ mod writer;
 pub use error::LedgerError;
 pub use event::{EventKind, LedgerEvent, replay};
 pub use fold::{FoldedReservation, LedgerFold};
-pub use postgres::{BatchWrite, LEDGER_LOCK_KEY, ledger_page, max_seq, write_batch};
+pub use postgres::{
+    ApplyRows, BatchWrite, LEDGER_LOCK_KEY, ledger_page, max_seq, write_batch, write_batch_applying,
+};
 pub use stream::{CONSUMER_GROUP, StreamEntry, StreamId, WriterLag};
 pub use supervisor::{
     CRASH_WAIT_MS_MAX, RESTARTED_CLAIM_IDLE_MS, WRITER_APPLICATION_NAME, WriterSupervisor,
@@ -20,7 +22,7 @@ pub use supervisor::{
 pub use writer::{
     BATCH_WRITE_TIMEOUT_MS, CLAIM_IDLE_MS_DEFAULT, CLAIM_POLL_MS_MAX, DRAIN_WAIT_MS_MAX,
     LEDGER_BATCH_EVENTS_MAX, LEDGER_BATCH_WAIT_MS_MAX, LedgerWriter, RETRY_BACKOFF_MS,
-    WriterConfig, WriterFault, WriterStats, lag, wait_drained,
+    WriterConfig, WriterFault, WriterFlaw, WriterStats, lag, wait_drained,
 };
 
 /// Creates or updates the Postgres tables (`migrations/` at the repository root).

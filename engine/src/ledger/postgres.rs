@@ -30,6 +30,25 @@ pub struct BatchWrite {
 /// Fails without writing anything when the new events would leave a gap after the
 /// ledger's max seq, or when a seq already stored holds another event.
 pub async fn write_batch(pool: &PgPool, events: &[LedgerEvent]) -> Result<BatchWrite, LedgerError> {
+    write_batch_applying(pool, events, ApplyRows::Inserted).await
+}
+
+/// Which rows of a batch reach the projections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyRows {
+    /// Only the rows this transaction inserted (the reference: exactly once).
+    Inserted,
+    /// Every row of the batch, redelivered ones too: the deliberately broken
+    /// `non-idempotent-projection` writer (`crate::variants`).
+    All,
+}
+
+/// [`write_batch`], choosing which rows are applied to the projections.
+pub async fn write_batch_applying(
+    pool: &PgPool,
+    events: &[LedgerEvent],
+    apply: ApplyRows,
+) -> Result<BatchWrite, LedgerError> {
     let mut transaction = pool
         .begin()
         .await
@@ -46,7 +65,7 @@ pub async fn write_batch(pool: &PgPool, events: &[LedgerEvent]) -> Result<BatchW
     check_read_back(&mut transaction, events).await?;
     let new_events: Vec<&LedgerEvent> = events
         .iter()
-        .filter(|event| inserted.binary_search(&event.seq).is_ok())
+        .filter(|event| apply == ApplyRows::All || inserted.binary_search(&event.seq).is_ok())
         .collect();
     apply_skus(&mut transaction, &new_events).await?;
     apply_reservations(&mut transaction, &new_events).await?;

@@ -62,6 +62,25 @@ pub enum WriterFault {
     /// and before its XACK: the batch stays pending, in Postgres and in the stream.
     /// The writer's task ends with [`LedgerError::InjectedCrash`].
     CrashAfterCommit { batch: u64 },
+    /// Stop like a killed process right before the `batch`-th batch's transaction
+    /// (1-based, counting attempts): the reference writer has acked nothing yet, so
+    /// the batch is redelivered; the `lossy-ledger` flaw has already acked it.
+    CrashBeforeCommit { batch: u64 },
+}
+
+/// A deliberately broken writer, for the engine variants (`crate::variants`) that
+/// prove the checks catch a writer breaking its exactly-once contract. `None`, the
+/// default, is the reference writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriterFlaw {
+    #[default]
+    None,
+    /// `lossy-ledger`: XACK before the batch commits. A crash in between loses the
+    /// batch: it is no longer pending, so nothing redelivers it.
+    AckBeforeCommit,
+    /// `non-idempotent-projection`: every row of a batch is applied to the projections,
+    /// redelivered ones too, so a crash between commit and XACK applies them twice.
+    ApplyRedelivered,
 }
 
 /// The writer's settings; every bound explicit.
@@ -74,6 +93,7 @@ pub struct WriterConfig {
     pub batch_wait_ms_max: u64,
     pub claim_idle_ms: u64,
     pub fault: WriterFault,
+    pub flaw: WriterFlaw,
 }
 
 impl WriterConfig {
@@ -85,6 +105,7 @@ impl WriterConfig {
             batch_wait_ms_max: LEDGER_BATCH_WAIT_MS_MAX,
             claim_idle_ms: CLAIM_IDLE_MS_DEFAULT,
             fault: WriterFault::None,
+            flaw: WriterFlaw::None,
         }
     }
 }
@@ -158,6 +179,7 @@ impl LedgerWriter {
             shutdown: shutdown.clone(),
             stats: Arc::clone(&stats),
             claim_cursor: StreamId { ms: 0, n: 0 },
+            batches_attempted: 0,
             claimed_at: None,
         };
         Ok(LedgerWriter {
@@ -248,6 +270,8 @@ struct Worker {
     stats: Arc<SharedStats>,
     claim_cursor: StreamId,
     claimed_at: Option<Instant>,
+    /// Batches this worker tried to write (for [`WriterFault::CrashBeforeCommit`]).
+    batches_attempted: u64,
 }
 
 impl Worker {
@@ -262,7 +286,10 @@ impl Worker {
                 Ok(Step::Wrote) => {}
                 Ok(Step::Idle) if draining => return Ok(self.stats.snapshot()),
                 Ok(Step::Idle) => {}
-                Err(error @ LedgerError::InjectedCrash { .. }) => return Err(error),
+                Err(
+                    error @ (LedgerError::InjectedCrash { .. }
+                    | LedgerError::InjectedCrashBeforeCommit { .. }),
+                ) => return Err(error),
                 Err(error) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(stream = %self.stream, consumer = %self.config.consumer,
@@ -398,10 +425,28 @@ impl Worker {
         entries: &[StreamEntry],
     ) -> Result<(), LedgerError> {
         let events = check_batch(entries)?;
+        let ids: Vec<StreamId> = entries.iter().map(|entry| entry.id).collect();
+        self.batches_attempted += 1;
+        if self.config.flaw == WriterFlaw::AckBeforeCommit {
+            stream::ack(redis, &self.stream, &ids).await?;
+        }
+        if self.config.fault
+            == (WriterFault::CrashBeforeCommit {
+                batch: self.batches_attempted,
+            })
+        {
+            return Err(LedgerError::InjectedCrashBeforeCommit {
+                batch: self.batches_attempted,
+            });
+        }
+        let apply = match self.config.flaw {
+            WriterFlaw::ApplyRedelivered => postgres::ApplyRows::All,
+            WriterFlaw::None | WriterFlaw::AckBeforeCommit => postgres::ApplyRows::Inserted,
+        };
         let written = timed(
             "ledger batch transaction",
             BATCH_WRITE_TIMEOUT_MS,
-            postgres::write_batch(&self.pool, &events),
+            postgres::write_batch_applying(&self.pool, &events, apply),
         )
         .await?;
         let batch = self.stats.batches_committed.fetch_add(1, Ordering::Relaxed) + 1;
@@ -414,8 +459,9 @@ impl Worker {
         if self.config.fault == (WriterFault::CrashAfterCommit { batch }) {
             return Err(LedgerError::InjectedCrash { batch });
         }
-        let ids: Vec<StreamId> = entries.iter().map(|entry| entry.id).collect();
-        stream::ack(redis, &self.stream, &ids).await?;
+        if self.config.flaw != WriterFlaw::AckBeforeCommit {
+            stream::ack(redis, &self.stream, &ids).await?;
+        }
         let trimmed = stream::trim_acked(redis, &self.stream).await?;
         self.stats
             .entries_trimmed

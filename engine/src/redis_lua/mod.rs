@@ -25,7 +25,7 @@ use crate::limits::{EXPIRE_BATCH_MAX, RESTOCK_QTY_MAX, RETENTION_MS_DEFAULT};
 use crate::lua::{ScriptName, Scripts};
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::reservation::validate_sku_id;
-use crate::reservation::{Reservation, ReservationId, ReservationState, ReserveRequest};
+use crate::reservation::{CartLine, Reservation, ReservationId, ReservationState, ReserveRequest};
 use crate::stock::SkuStock;
 
 /// How long a call waits for Redis' reply before its outcome is unknown. A script runs
@@ -116,6 +116,17 @@ impl RedisLuaEngine {
         redis_url: &str,
         config: RedisLuaConfig,
     ) -> Result<RedisLuaEngine, EngineError> {
+        let scripts = Scripts::new(config.retention_ms);
+        RedisLuaEngine::connect_with_scripts(redis_url, config, scripts).await
+    }
+
+    /// [`RedisLuaEngine::connect`] with other scripts: the deliberately broken
+    /// variants (`crate::variants`) run patched copies of the reference scripts.
+    pub(crate) async fn connect_with_scripts(
+        redis_url: &str,
+        config: RedisLuaConfig,
+        scripts: Scripts,
+    ) -> Result<RedisLuaEngine, EngineError> {
         config.validate()?;
         let connection = SharedConnection::connect(
             redis_url,
@@ -123,7 +134,6 @@ impl RedisLuaEngine {
             Duration::from_millis(config.connect_timeout_ms),
         )
         .await?;
-        let scripts = Scripts::new(config.retention_ms);
         let mut live = connection.handle().await?;
         scripts
             .load_all(&mut live.connection)
@@ -145,13 +155,17 @@ impl RedisLuaEngine {
     }
 
     /// `EVALSHA` of `name` with the shop's key and prefix; the caller adds arguments.
-    fn script_call(&self, name: ScriptName) -> Cmd {
+    pub(crate) fn script_call(&self, name: ScriptName) -> Cmd {
         self.scripts
             .get(name)
             .call(&self.seq_key, self.keys.prefix())
     }
 
-    async fn run_script(&self, name: ScriptName, command: &Cmd) -> Result<Value, EngineError> {
+    pub(crate) async fn run_script(
+        &self,
+        name: ScriptName,
+        command: &Cmd,
+    ) -> Result<Value, EngineError> {
         let mut live = self.connection.handle().await?;
         match self
             .scripts
@@ -169,7 +183,65 @@ impl RedisLuaEngine {
         }
     }
 
-    async fn query<T: FromRedisValue>(
+    /// Calls the reserve script with `sent` as the cart's lines (the reference sends
+    /// the merged `items`; the `stale-cart-lines` variant sends the lines as given)
+    /// and reads its reply; `items` is the canonical cart the outcome names.
+    pub(crate) async fn reserve_lines(
+        &self,
+        request: &ReserveRequest,
+        items: &[CartLine],
+        sent: &[CartLine],
+    ) -> Result<ReserveOutcome, EngineError> {
+        let mut command = self.script_call(ScriptName::Reserve);
+        command
+            .arg(&request.idempotency_key)
+            .arg(request.ttl_ms)
+            .arg(sent.len());
+        for line in sent {
+            command.arg(&line.sku).arg(line.qty);
+        }
+        let span =
+            tracing::debug_span!("reserve", key = %request.idempotency_key, lines = items.len());
+        let value = self
+            .run_script(ScriptName::Reserve, &command)
+            .instrument(span)
+            .await?;
+        let reply = Reply::new("reserve", &value)?;
+        let reservation = |state: ReservationState, deadline_ms: i64| -> Result<_, EngineError> {
+            Ok(Reservation {
+                id: ReservationId(reply.text(1)?.to_owned()),
+                idempotency_key: request.idempotency_key.clone(),
+                state,
+                items: items.to_vec(),
+                deadline_ms,
+            })
+        };
+        match reply.code()? {
+            "reserved" => Ok(ReserveOutcome::Reserved(reservation(
+                ReservationState::Held,
+                reply.int(2)?,
+            )?)),
+            "replayed" => Ok(ReserveOutcome::Replayed(reservation(
+                reply.state(2)?,
+                reply.int(3)?,
+            )?)),
+            "key_reused" => Ok(ReserveOutcome::KeyReused {
+                existing: ReservationId(reply.text(1)?.to_owned()),
+            }),
+            "insufficient" => Ok(ReserveOutcome::Insufficient {
+                sku: reply.text(1)?.to_owned(),
+                requested: reply.int(2)?,
+                available: reply.int(3)?,
+            }),
+            "unknown_sku" => Ok(ReserveOutcome::UnknownSku {
+                sku: reply.text(1)?.to_owned(),
+            }),
+            "invalid" => Err(reply.invalid()),
+            _ => Err(reply.unexpected()),
+        }
+    }
+
+    pub(crate) async fn query<T: FromRedisValue>(
         &self,
         operation: &'static str,
         command: &Cmd,
@@ -263,57 +335,7 @@ impl InventoryEngine for RedisLuaEngine {
 
     async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
         let items = request.validate()?;
-        let mut command = self.script_call(ScriptName::Reserve);
-        command
-            .arg(&request.idempotency_key)
-            .arg(request.ttl_ms)
-            .arg(items.len());
-        for line in &items {
-            command.arg(&line.sku).arg(line.qty);
-        }
-        let span =
-            tracing::debug_span!("reserve", key = %request.idempotency_key, lines = items.len());
-        let value = self
-            .run_script(ScriptName::Reserve, &command)
-            .instrument(span)
-            .await?;
-        let reply = Reply::new("reserve", &value)?;
-        // The merged cart moves into the outcome: no copy on the hot path.
-        let reservation =
-            |state: ReservationState, deadline_ms: i64, items| -> Result<_, EngineError> {
-                Ok(Reservation {
-                    id: ReservationId(reply.text(1)?.to_owned()),
-                    idempotency_key: request.idempotency_key.clone(),
-                    state,
-                    items,
-                    deadline_ms,
-                })
-            };
-        match reply.code()? {
-            "reserved" => Ok(ReserveOutcome::Reserved(reservation(
-                ReservationState::Held,
-                reply.int(2)?,
-                items,
-            )?)),
-            "replayed" => Ok(ReserveOutcome::Replayed(reservation(
-                reply.state(2)?,
-                reply.int(3)?,
-                items,
-            )?)),
-            "key_reused" => Ok(ReserveOutcome::KeyReused {
-                existing: ReservationId(reply.text(1)?.to_owned()),
-            }),
-            "insufficient" => Ok(ReserveOutcome::Insufficient {
-                sku: reply.text(1)?.to_owned(),
-                requested: reply.int(2)?,
-                available: reply.int(3)?,
-            }),
-            "unknown_sku" => Ok(ReserveOutcome::UnknownSku {
-                sku: reply.text(1)?.to_owned(),
-            }),
-            "invalid" => Err(reply.invalid()),
-            _ => Err(reply.unexpected()),
-        }
+        self.reserve_lines(request, &items, &items).await
     }
 
     async fn transition(

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use stockproof_engine::reconciler::Reconciler;
 use stockproof_engine::service::{Service, ServiceConfig};
-use stockproof_engine::{InventoryEngine, ShopKeys, SkuStock, ledger, stores};
+use stockproof_engine::{ShopKeys, SkuStock, ledger, stores};
 use stockproof_infra::{AofPolicy, Infra, InfraConfig, Provider};
 
 /// A test's HTTP calls never hang: the server's own request timeout is 10 s.

@@ -21,3 +21,4 @@ mod resilience;
 mod retention;
 mod support;
 mod sweeper;
+mod variants;

@@ -49,6 +49,8 @@ pub struct LoadSpec {
     /// Open model: carts started per second across all users.
     pub arrival_rate_per_s: Option<f64>,
     pub client_timeout: Duration,
+    /// Pause before a retry after a reply or a timeout (`retry.backoff`).
+    pub retry_backoff: Duration,
     /// Sent by the harness at their offsets from the load's start.
     pub restocks: Vec<Restock>,
     pub progress: ProgressMode,
@@ -71,6 +73,7 @@ impl LoadSpec {
             stop: scenario.load.stop,
             arrival_rate_per_s: scenario.load.arrival_rate_per_s,
             client_timeout: scenario.retry.client_timeout,
+            retry_backoff: scenario.retry.backoff,
             restocks: scenario.restocks.clone(),
             progress: ProgressMode::detect(),
             zero,
@@ -152,6 +155,7 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
         users: spec.users,
         arrival_rate_per_s: spec.arrival_rate_per_s,
         client_timeout: spec.client_timeout,
+        retry_backoff: spec.retry_backoff,
         next_op: AtomicU64::new(SHOPPER_OP_ID_FIRST),
         records: records.clone(),
     });

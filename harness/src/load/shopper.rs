@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) users: u32,
     pub(crate) arrival_rate_per_s: Option<f64>,
     pub(crate) client_timeout: Duration,
+    /// Pause before a retry after a reply or a timeout.
+    pub(crate) retry_backoff: Duration,
     pub(crate) next_op: AtomicU64,
     pub(crate) records: mpsc::Sender<Record>,
 }
@@ -283,11 +285,13 @@ impl CartRun<'_> {
             }
             Send::AfterReply => {
                 let a = self.exchange(first, op.clone(), timeout, None).await;
+                tokio::time::sleep(self.shared.retry_backoff).await;
                 let second = self.next_id();
                 vec![a, self.exchange(second, op, timeout, Some(first)).await]
             }
             Send::AfterTimeout { timeout: forced } => {
                 let a = self.exchange(first, op.clone(), forced, None).await;
+                tokio::time::sleep(self.shared.retry_backoff).await;
                 let second = self.next_id();
                 vec![a, self.exchange(second, op, timeout, Some(first)).await]
             }

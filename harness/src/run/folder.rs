@@ -65,6 +65,9 @@ pub struct RunInfo {
     pub stockproof_version: String,
     /// `in-process reference engine (provider local)` or the external URL.
     pub target: String,
+    /// The deliberately broken engine variant the run served (`--variant`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub checks_ran: Vec<String>,
     pub checks_not_applicable: Vec<String>,
     pub interrupted: bool,

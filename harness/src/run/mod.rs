@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use stockproof_engine::variants::Variant;
 use tokio_util::sync::CancellationToken;
 
 use stockproof_infra::InfraConfig;
@@ -60,6 +61,9 @@ pub struct RunOptions {
     pub report_dir: PathBuf,
     pub overrides: Overrides,
     pub progress: ProgressMode,
+    /// Serve this deliberately broken engine instead of the reference (in process
+    /// only; never the default).
+    pub variant: Option<Variant>,
 }
 
 /// Why a scenario could not be run to a verdict.
@@ -126,6 +130,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
                 &scenario.name,
                 scenario.engine.idempotency_retention,
                 !scenario.faults.is_empty(),
+                options.variant,
             )
             .await?
         }
@@ -445,14 +450,23 @@ fn run_info(
         seed,
         stockproof_version: env!("CARGO_PKG_VERSION").to_owned(),
         target: match target {
-            Target::InProcess(in_process) => format!(
-                "in-process reference engine (provider {})",
-                in_process
+            Target::InProcess(in_process) => {
+                let provider = in_process
                     .infra
                     .try_lock()
-                    .map_or_else(|_| "busy".to_owned(), |infra| infra.provider().to_string())
-            ),
+                    .map_or_else(|_| "busy".to_owned(), |infra| infra.provider().to_string());
+                match in_process.variant {
+                    None => format!("in-process reference engine (provider {provider})"),
+                    Some(variant) => {
+                        format!("in-process BROKEN variant {variant} (provider {provider})")
+                    }
+                }
+            }
             Target::External { url } => url.clone(),
+        },
+        variant: match target {
+            Target::InProcess(in_process) => in_process.variant.map(|variant| variant.to_string()),
+            Target::External { .. } => None,
         },
         checks_ran: names(ran),
         checks_not_applicable: names(not_applicable),

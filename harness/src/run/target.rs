@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_engine::variants::Variant;
 use stockproof_infra::proxy::FaultProxy;
 use stockproof_infra::{Infra, InfraConfig};
 use tokio::sync::Mutex;
@@ -38,7 +39,8 @@ pub enum TargetError {
 /// Where the load goes.
 #[derive(Debug)]
 pub enum Target {
-    /// The reference engine, served by this process.
+    /// The reference engine (or a `--variant`), served by this process; boxed, as it
+    /// is far larger than the other variant.
     InProcess(Box<InProcess>),
     /// Someone else's service speaking the contract.
     External { url: String },
@@ -59,6 +61,8 @@ pub struct InProcess {
     /// In front of Redis and Postgres when the run injects faults; the engine talks
     /// through them.
     pub proxies: Option<(Arc<FaultProxy>, Arc<FaultProxy>)>,
+    /// The deliberately broken engine served instead of the reference, if asked for.
+    pub variant: Option<Variant>,
 }
 
 impl Target {
@@ -70,6 +74,7 @@ impl Target {
         shop: &str,
         retention: Duration,
         proxies: bool,
+        variant: Option<Variant>,
     ) -> Result<Target, TargetError> {
         let infra = Infra::start(config)
             .await
@@ -89,6 +94,7 @@ impl Target {
         let mut service_config = ServiceConfig::new(&engine_redis_url, &engine_database_url, shop);
         service_config.engine.retention_ms =
             i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        service_config.variant = variant;
         let service = Service::start(service_config).await?;
         let url = format!("http://{}", service.local_addr());
         Ok(Target::InProcess(Box::new(InProcess {
@@ -99,6 +105,7 @@ impl Target {
             proxies,
             shop: shop.to_owned(),
             url,
+            variant,
         })))
     }
 

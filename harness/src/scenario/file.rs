@@ -113,6 +113,7 @@ pub(crate) struct RetryFile {
     pub(crate) after_retention: Option<Spanned<f64>>,
     pub(crate) client_timeout: Option<Spanned<FileDuration>>,
     pub(crate) forced_timeout: Option<Spanned<FileDuration>>,
+    pub(crate) backoff: Option<Spanned<FileDuration>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -137,6 +137,9 @@ pub struct RetryPolicy {
     pub after_retention: f64,
     pub client_timeout: Duration,
     pub forced_timeout: Duration,
+    /// Pause before an `after_reply` or `after_timeout` re-send (a client's backoff);
+    /// 0 by default. A backoff past a short idempotency marker's life exposes it.
+    pub backoff: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -556,6 +556,10 @@ fn retry(source: &Source<'_>, file: &RetryFile) -> Result<RetryPolicy, ScenarioE
         after_retention: source.share("retry.after_retention", file.after_retention.as_ref())?,
         client_timeout,
         forced_timeout,
+        backoff: file
+            .backoff
+            .as_ref()
+            .map_or(Duration::ZERO, |value| value.get_ref().0),
     })
 }
 

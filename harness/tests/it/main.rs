@@ -9,3 +9,4 @@ mod load_driver;
 mod reconcile;
 mod run_cmd;
 mod serve;
+mod variants;

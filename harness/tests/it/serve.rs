@@ -12,7 +12,7 @@ const START_WAIT_MS_MAX: u64 = 60_000;
 const HTTP_TIMEOUT_MS: u64 = 10_000;
 
 /// One HTTP/1.1 exchange over a fresh connection; returns the whole response text.
-fn http(address: &str, method: &str, path: &str, body: &str) -> String {
+pub(crate) fn http(address: &str, method: &str, path: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(address)
         .unwrap_or_else(|error| panic!("connecting to {address}: {error}"));
     let timeout = Some(Duration::from_millis(HTTP_TIMEOUT_MS));

@@ -1,0 +1,172 @@
+//! `dual-write`: every change is made in Redis (the reference scripts), then mirrored
+//! into the Postgres `skus` projection by the request path in a second, separate step,
+//! with no outbox: nothing records that the Postgres write is still owed. A process
+//! that dies between the two writes leaves Redis and Postgres apart for good. The
+//! crash is a documented hook: every [`DUAL_WRITE_CRASH_EVERY_DEFAULT`]-th mirrored
+//! write is dropped, as if the process had died right after its Redis write.
+//!
+//! Models "update the cache, then the database" (or the reverse) dual writes, the
+//! design the transactional-outbox pattern (microservices.io, Debezium's outbox event
+//! router) exists to replace. The reference appends its ledger events in the same
+//! atomic script and a writer copies them to Postgres exactly once.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use crate::engine::InventoryEngine;
+use crate::error::EngineError;
+use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
+use crate::redis_lua::RedisLuaEngine;
+use crate::reservation::{CartLine, Reservation, ReservationId, ReserveRequest};
+use crate::stock::SkuStock;
+
+/// Mirrored writes between two simulated crashes: often enough that a short run
+/// drops several, rare enough that most writes do reach Postgres.
+pub const DUAL_WRITE_CRASH_EVERY_DEFAULT: u64 = 50;
+/// Bound on one mirrored Postgres statement (loopback: well under a millisecond).
+const MIRROR_TIMEOUT_MS: u64 = 5_000;
+
+/// A change to one SKU's four counts.
+type Delta = (String, [i64; 4]);
+
+#[derive(Debug)]
+pub(crate) struct DualWriteEngine {
+    inner: RedisLuaEngine,
+    pool: PgPool,
+    /// Every n-th mirrored write is dropped (0: never).
+    crash_every: u64,
+    mirrored: AtomicU64,
+}
+
+impl DualWriteEngine {
+    pub(crate) fn new(inner: RedisLuaEngine, pool: PgPool, crash_every: u64) -> DualWriteEngine {
+        DualWriteEngine {
+            inner,
+            pool,
+            crash_every,
+            mirrored: AtomicU64::new(0),
+        }
+    }
+
+    /// The second write: the deltas into Postgres, unless the crash hook fires.
+    async fn mirror(&self, deltas: Vec<Delta>) -> Result<(), EngineError> {
+        let count = self.mirrored.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.crash_every > 0 && count.is_multiple_of(self.crash_every) {
+            tracing::warn!(
+                count,
+                "dual-write: simulated crash between the Redis and Postgres writes"
+            );
+            return Ok(());
+        }
+        for (sku, [available, reserved, sold, total]) in deltas {
+            let statement = sqlx::query(
+                "INSERT INTO skus (sku, available, reserved, sold, total, last_seq)
+                 VALUES ($1, $2, $3, $4, $5, 0)
+                 ON CONFLICT (sku) DO UPDATE SET
+                   available = skus.available + EXCLUDED.available,
+                   reserved = skus.reserved + EXCLUDED.reserved,
+                   sold = skus.sold + EXCLUDED.sold,
+                   total = skus.total + EXCLUDED.total",
+            )
+            .bind(&sku)
+            .bind(available)
+            .bind(reserved)
+            .bind(sold)
+            .bind(total)
+            .execute(&self.pool);
+            let unavailable = |reason: String| EngineError::Unavailable {
+                store: "postgres",
+                reason,
+            };
+            tokio::time::timeout(Duration::from_millis(MIRROR_TIMEOUT_MS), statement)
+                .await
+                .map_err(|_| unavailable(format!("no reply within {MIRROR_TIMEOUT_MS} ms")))?
+                .map_err(|error| unavailable(error.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The deltas of a reservation's lines moving by `per_unit` each.
+fn lines_delta(items: &[CartLine], per_unit: [i64; 4]) -> Vec<Delta> {
+    items
+        .iter()
+        .map(|line| (line.sku.clone(), per_unit.map(|unit| unit * line.qty)))
+        .collect()
+}
+
+#[async_trait]
+impl InventoryEngine for DualWriteEngine {
+    async fn restock(&self, sku: &str, qty: i64) -> Result<SkuStock, EngineError> {
+        let stock = self.inner.restock(sku, qty).await?;
+        self.mirror(vec![(sku.to_owned(), [qty, 0, 0, qty])])
+            .await?;
+        Ok(stock)
+    }
+
+    async fn adjust(&self, sku: &str, delta: i64) -> Result<AdjustOutcome, EngineError> {
+        let outcome = self.inner.adjust(sku, delta).await?;
+        if matches!(outcome, AdjustOutcome::Adjusted(_)) {
+            self.mirror(vec![(sku.to_owned(), [delta, 0, 0, delta])])
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
+        let outcome = self.inner.reserve(request).await?;
+        if let ReserveOutcome::Reserved(reservation) = &outcome {
+            self.mirror(lines_delta(&reservation.items, [-1, 1, 0, 0]))
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn transition(
+        &self,
+        id: &ReservationId,
+        transition: Transition,
+    ) -> Result<TransitionOutcome, EngineError> {
+        let outcome = self.inner.transition(id, transition).await?;
+        if let TransitionOutcome::Applied(reservation) = &outcome {
+            let per_unit = match transition {
+                Transition::Confirm => [0, -1, 1, 0],
+                Transition::Release => [1, -1, 0, 0],
+            };
+            self.mirror(lines_delta(&reservation.items, per_unit))
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn expire_due(&self, limit: usize) -> Result<ExpireReport, EngineError> {
+        let report = self.inner.expire_due(limit).await?;
+        for id in &report.expired {
+            if let Some(reservation) = self.inner.reservation(id).await? {
+                self.mirror(lines_delta(&reservation.items, [1, -1, 0, 0]))
+                    .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {
+        self.inner.sku(sku).await
+    }
+
+    async fn reservation(&self, id: &ReservationId) -> Result<Option<Reservation>, EngineError> {
+        self.inner.reservation(id).await
+    }
+
+    async fn snapshot(&self) -> Result<BTreeMap<String, SkuStock>, EngineError> {
+        self.inner.snapshot().await
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        self.inner.ping().await
+    }
+}

@@ -1,0 +1,331 @@
+//! The selftest's plan and table (issue 8 §4): which scenario exposes each broken
+//! engine variant (`stockproof_engine::variants`) and which checks should fire, how a
+//! run's verdict becomes a table row (the check that fired, ops and seconds to the
+//! first evidence), and the table itself as Markdown and JSON. Pure: the runs are done
+//! by `stockproof selftest` through the run pipeline.
+//!
+//! Not here: running anything, fault injection, the checks themselves.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use stockproof_engine::variants::Variant;
+
+use crate::checks::{CheckId, RunVerdict, Verdict};
+use crate::history::History;
+
+/// Version of `selftest.json`; raised on any change a reader could notice.
+pub const SELFTEST_JSON_VERSION: u32 = 1;
+
+/// A scenario the selftest ships (`scenarios/selftest/`), embedded in the binary so
+/// the selftest runs from any directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SelftestScenario {
+    /// File name, also the name shown in the table.
+    pub file: &'static str,
+    pub toml: &'static str,
+}
+
+pub const RUSH: SelftestScenario = SelftestScenario {
+    file: "rush.toml",
+    toml: include_str!("../../scenarios/selftest/rush.toml"),
+};
+pub const RETRY: SelftestScenario = SelftestScenario {
+    file: "retry.toml",
+    toml: include_str!("../../scenarios/selftest/retry.toml"),
+};
+pub const EXPIRY: SelftestScenario = SelftestScenario {
+    file: "expiry.toml",
+    toml: include_str!("../../scenarios/selftest/expiry.toml"),
+};
+pub const LATE_RETRY: SelftestScenario = SelftestScenario {
+    file: "late-retry.toml",
+    toml: include_str!("../../scenarios/selftest/late-retry.toml"),
+};
+pub const DOUBLED_LINES: SelftestScenario = SelftestScenario {
+    file: "doubled-lines.toml",
+    toml: include_str!("../../scenarios/selftest/doubled-lines.toml"),
+};
+
+/// How one variant is exposed: the scenario to run it against and the checks that
+/// name its bug (any one of them failing counts as caught).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    pub variant: Variant,
+    pub scenario: SelftestScenario,
+    /// A fault injected during the run, when the bug needs one.
+    pub fault: Option<&'static str>,
+    pub expected: &'static [CheckId],
+}
+
+impl Exposure {
+    /// The exposure of `variant` (every variant has one: adding a variant without one
+    /// does not compile).
+    pub const fn of(variant: Variant) -> Exposure {
+        let fault = match variant {
+            Variant::DualWrite => {
+                Some("crash between the Redis and Postgres writes (every 50th op)")
+            }
+            Variant::LossyLedger => Some("ledger writer crash before commit"),
+            Variant::NonIdempotentProjection => Some("ledger writer crash after commit"),
+            _ => None,
+        };
+        let (scenario, expected): (SelftestScenario, &'static [CheckId]) = match variant {
+            Variant::CheckThenAct => (RUSH, &[CheckId::C1, CheckId::C2, CheckId::C6]),
+            Variant::NoIdempotency => (RETRY, &[CheckId::C3]),
+            Variant::ShortIdempotency => (LATE_RETRY, &[CheckId::C3]),
+            Variant::TtlExpiry => (EXPIRY, &[CheckId::C6, CheckId::C2, CheckId::C4]),
+            Variant::DoubleRelease => (EXPIRY, &[CheckId::C4, CheckId::C2, CheckId::C6]),
+            Variant::StaleCartLines => (DOUBLED_LINES, &[CheckId::C1, CheckId::C2, CheckId::C6]),
+            Variant::DualWrite | Variant::LossyLedger | Variant::NonIdempotentProjection => {
+                (RETRY, &[CheckId::C2, CheckId::C5])
+            }
+        };
+        Exposure {
+            variant,
+            scenario,
+            fault,
+            expected,
+        }
+    }
+
+    pub fn all() -> Vec<Exposure> {
+        Variant::ALL.into_iter().map(Exposure::of).collect()
+    }
+}
+
+/// Every scenario some variant is exposed by, once each: the reference engine runs
+/// all of them.
+pub fn scenarios() -> Vec<SelftestScenario> {
+    let unique: BTreeSet<SelftestScenario> = Exposure::all()
+        .into_iter()
+        .map(|exposure| exposure.scenario)
+        .collect();
+    unique.into_iter().collect()
+}
+
+/// When a failing run first showed its bug.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    /// Every check that failed.
+    pub fired: Vec<CheckId>,
+    /// Ops completed up to and including the earliest op a violation names.
+    pub ops: u64,
+    /// When that op completed, in seconds since the run's start.
+    pub seconds: f64,
+}
+
+/// The checks that failed, and the earliest evidence among their violations (the op
+/// that completed first of all the ops any kept violation names). A violation naming
+/// no op (a white-box drift found after quiesce) dates from the end of the history.
+pub fn detection(verdict: &RunVerdict, history: &History) -> Option<Detection> {
+    let failed: Vec<_> = verdict
+        .checks
+        .iter()
+        .filter(|report| report.verdict == Verdict::Fail)
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let named: BTreeSet<u64> = failed
+        .iter()
+        .flat_map(|report| report.violations.iter())
+        .flat_map(|violation| violation.ops.iter().copied())
+        .collect();
+    let complete_us = |id: u64| {
+        history
+            .entries
+            .iter()
+            .find(|entry| entry.id == id)
+            .map(|entry| entry.complete_us)
+    };
+    let last_us = history.entries.iter().map(|entry| entry.complete_us).max();
+    let first_us = named
+        .iter()
+        .filter_map(|id| complete_us(*id))
+        .min()
+        .or(last_us)
+        .unwrap_or(0);
+    let ops = history
+        .entries
+        .iter()
+        .filter(|entry| entry.complete_us <= first_us)
+        .count() as u64;
+    Some(Detection {
+        fired: failed.iter().map(|report| report.id).collect(),
+        ops,
+        seconds: first_us as f64 / 1e6,
+    })
+}
+
+/// One run of the selftest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// `reference` or a variant's name.
+    pub engine: String,
+    pub scenario: String,
+    pub fault: Option<String>,
+    /// Checks that should fire (empty for the reference: none should).
+    pub expected: Vec<CheckId>,
+    pub exit_code: u8,
+    pub detection: Option<Detection>,
+    /// Ops in the history and the run's length, for scale.
+    pub ops: u64,
+    /// Whether this row is what the selftest wants: a variant caught by one of its
+    /// expected checks (exit 1), the reference passing (exit 0).
+    pub ok: bool,
+    /// The run folder, or why the run could not finish.
+    pub note: String,
+}
+
+impl Row {
+    /// A finished run of `engine` (`None`: the reference).
+    pub fn finished(
+        exposure: Option<&Exposure>,
+        scenario: SelftestScenario,
+        exit_code: u8,
+        verdict: &RunVerdict,
+        history: &History,
+        folder: &str,
+    ) -> Row {
+        let detection = detection(verdict, history);
+        let expected = exposure.map_or(&[][..], |exposure| exposure.expected);
+        let ok = match exposure {
+            None => exit_code == 0,
+            Some(_) => {
+                exit_code == 1
+                    && detection.as_ref().is_some_and(|detection| {
+                        detection.fired.iter().any(|check| expected.contains(check))
+                    })
+            }
+        };
+        Row {
+            engine: exposure.map_or("reference".to_owned(), |exposure| {
+                exposure.variant.name().to_owned()
+            }),
+            scenario: scenario.file.to_owned(),
+            fault: exposure.and_then(|exposure| exposure.fault.map(str::to_owned)),
+            expected: expected.to_vec(),
+            exit_code,
+            detection,
+            ops: history.entries.len() as u64,
+            ok,
+            note: folder.to_owned(),
+        }
+    }
+
+    /// A run that ended without a verdict (infrastructure, scenario error).
+    pub fn failed(
+        exposure: Option<&Exposure>,
+        scenario: SelftestScenario,
+        exit_code: u8,
+        reason: &str,
+    ) -> Row {
+        Row {
+            engine: exposure.map_or("reference".to_owned(), |exposure| {
+                exposure.variant.name().to_owned()
+            }),
+            scenario: scenario.file.to_owned(),
+            fault: exposure.and_then(|exposure| exposure.fault.map(str::to_owned)),
+            expected: exposure.map_or(Vec::new(), |exposure| exposure.expected.to_vec()),
+            exit_code,
+            detection: None,
+            ops: 0,
+            ok: false,
+            note: reason.to_owned(),
+        }
+    }
+}
+
+/// The whole selftest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    pub version: u32,
+    pub quick: bool,
+    pub rows: Vec<Row>,
+    pub passed: bool,
+}
+
+impl Table {
+    pub fn new(quick: bool, rows: Vec<Row>) -> Table {
+        let passed = !rows.is_empty() && rows.iter().all(|row| row.ok);
+        Table {
+            version: SELFTEST_JSON_VERSION,
+            quick,
+            rows,
+            passed,
+        }
+    }
+
+    /// The table as Markdown (selftest.md and the terminal).
+    pub fn markdown(&self) -> String {
+        let mut text = String::new();
+        text.push_str(
+            "| engine | scenario | fault | check that fired | ops to detection | seconds to detection | exit | ok |\n",
+        );
+        text.push_str("|---|---|---|---|---|---|---|---|\n");
+        for row in &self.rows {
+            let fired = row
+                .detection
+                .as_ref()
+                .map_or("none".to_owned(), |detection| {
+                    detection
+                        .fired
+                        .iter()
+                        .map(|check| check.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                });
+            let (ops, seconds) =
+                row.detection
+                    .as_ref()
+                    .map_or(("-".to_owned(), "-".to_owned()), |detection| {
+                        (
+                            format!("{} of {}", detection.ops, row.ops),
+                            format!("{:.2}", detection.seconds),
+                        )
+                    });
+            writeln!(
+                text,
+                "| {} | {} | {} | {fired} | {ops} | {seconds} | {} | {} |",
+                row.engine,
+                row.scenario,
+                row.fault.as_deref().unwrap_or("none"),
+                row.exit_code,
+                if row.ok { "yes" } else { "NO" },
+            )
+            .expect("writing to a String");
+        }
+        let caught = self
+            .rows
+            .iter()
+            .filter(|row| row.engine != "reference" && row.ok)
+            .count();
+        let variants = self
+            .rows
+            .iter()
+            .filter(|row| row.engine != "reference")
+            .count();
+        let reference_passed = self
+            .rows
+            .iter()
+            .filter(|row| row.engine == "reference" && row.ok)
+            .count();
+        let references = self.rows.len() - variants;
+        for row in self.rows.iter().filter(|row| !row.ok) {
+            writeln!(text, "\n- {} on {}: {}", row.engine, row.scenario, row.note)
+                .expect("writing to a String");
+        }
+        writeln!(
+            text,
+            "\n{caught} of {variants} variants caught; the reference engine passed {reference_passed} of {references} scenarios: {}",
+            if self.passed { "PASS" } else { "FAIL" }
+        )
+        .expect("writing to a String");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests;

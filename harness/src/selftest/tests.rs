@@ -1,0 +1,171 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::checks::{CheckReport, Violation, Violations};
+use crate::history::{HistoryEntry, HistoryHeader, Op, Outcome};
+
+/// A history of `n` restocks; op `i` (from 1) completes at `i` ms.
+fn history(n: u64) -> History {
+    History {
+        header: HistoryHeader::new("test", 1, 0, 1_000),
+        entries: (1..=n)
+            .map(|id| HistoryEntry {
+                id,
+                user: Some(1),
+                op: Op::Restock {
+                    sku: "a".to_owned(),
+                    qty: 1,
+                },
+                intended_us: None,
+                invoke_us: id * 1_000 - 500,
+                complete_us: id * 1_000,
+                outcome: Outcome::Ok,
+                status: Some(200),
+                response: None,
+                retry_of: None,
+            })
+            .collect(),
+    }
+}
+
+/// A verdict where `failing` checks fail, each with one violation naming `ops`.
+fn verdict(failing: &[(CheckId, &[u64])]) -> RunVerdict {
+    let checks = CheckId::ALL
+        .into_iter()
+        .map(|id| {
+            let mut violations = Violations::default();
+            if let Some((_, ops)) = failing.iter().find(|(check, _)| *check == id) {
+                violations.push(Violation {
+                    kind: "test".to_owned(),
+                    sku: None,
+                    reservation: None,
+                    ops: ops.to_vec(),
+                    reason: "a test violation".to_owned(),
+                    severity: 1,
+                });
+            }
+            CheckReport::finish(id, 1, "nothing", BTreeMap::new(), Vec::new(), violations)
+        })
+        .collect();
+    RunVerdict {
+        checks,
+        slos: Vec::new(),
+        coverage: Vec::new(),
+    }
+}
+
+#[test]
+fn every_selftest_scenario_parses() {
+    // Goal: the embedded scenarios are valid scenario files (a typo would only show
+    // when the selftest runs). Method: parse each with the scenario parser.
+    for scenario in scenarios() {
+        let parsed = crate::scenario::parse(scenario.toml, Path::new(scenario.file));
+        assert!(parsed.is_ok(), "{}: {:?}", scenario.file, parsed.err());
+    }
+}
+
+#[test]
+fn the_late_retry_scenario_backs_off_past_the_short_marker() {
+    // Goal: selftest/late-retry can expose `short-idempotency`: its retries wait past
+    // the variant's marker TTL and well inside the engine's retention.
+    let scenario = crate::scenario::parse(LATE_RETRY.toml, Path::new(LATE_RETRY.file)).unwrap();
+    let marker =
+        std::time::Duration::from_millis(stockproof_engine::variants::IDEMPOTENCY_MARKER_TTL_MS);
+    assert!(scenario.retry.backoff > marker);
+    assert!(scenario.engine.idempotency_retention > scenario.retry.backoff * 10);
+    assert_eq!(scenario.retry.after_reply, 1.0);
+}
+
+#[test]
+fn every_variant_has_an_exposure_with_expected_checks() {
+    // Goal: the selftest covers every variant, each with at least one check to fire.
+    let exposures = Exposure::all();
+    assert_eq!(exposures.len(), Variant::ALL.len());
+    for exposure in exposures {
+        assert!(!exposure.expected.is_empty(), "{}", exposure.variant);
+    }
+}
+
+#[test]
+fn detection_is_the_earliest_op_any_failing_check_names() {
+    // Goal: "ops and seconds to detection" count up to the first evidence. Method:
+    // C1 names ops 7 and 9, C3 names op 4; 10 ops completing at 1..10 ms.
+    let detected = detection(
+        &verdict(&[(CheckId::C1, &[9, 7]), (CheckId::C3, &[4])]),
+        &history(10),
+    )
+    .expect("two checks failed");
+    assert_eq!(detected.fired, vec![CheckId::C1, CheckId::C3]);
+    assert_eq!(detected.ops, 4);
+    assert!(
+        (detected.seconds - 0.004).abs() < 1e-9,
+        "{}",
+        detected.seconds
+    );
+    assert_eq!(detection(&verdict(&[]), &history(10)), None);
+}
+
+#[test]
+fn a_violation_naming_no_op_dates_from_the_end_of_the_history() {
+    // Goal: a white-box drift found after quiesce is detected at the end, not at 0.
+    let detected = detection(&verdict(&[(CheckId::C2, &[])]), &history(5)).unwrap();
+    assert_eq!(
+        (detected.ops, detected.fired.clone()),
+        (5, vec![CheckId::C2])
+    );
+}
+
+#[test]
+fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
+    // Goal: a variant caught by the wrong check, or not caught, fails the selftest;
+    // the reference must pass. Method: rows for each case, then the table verdict.
+    let exposure = Exposure::of(Variant::NoIdempotency);
+    let caught = Row::finished(
+        Some(&exposure),
+        RETRY,
+        1,
+        &verdict(&[(CheckId::C3, &[2])]),
+        &history(3),
+        "run",
+    );
+    let wrong_check = Row::finished(
+        Some(&exposure),
+        RETRY,
+        1,
+        &verdict(&[(CheckId::C1, &[2])]),
+        &history(3),
+        "run",
+    );
+    let missed = Row::finished(Some(&exposure), RETRY, 0, &verdict(&[]), &history(3), "run");
+    let reference = Row::finished(None, RETRY, 0, &verdict(&[]), &history(3), "run");
+    let reference_failed = Row::failed(None, RETRY, 4, "redis did not start");
+    assert!(caught.ok);
+    assert!(!wrong_check.ok);
+    assert!(!missed.ok);
+    assert!(reference.ok);
+    assert!(!reference_failed.ok);
+    assert!(Table::new(true, vec![caught.clone(), reference.clone()]).passed);
+    assert!(!Table::new(true, vec![caught, missed, reference]).passed);
+    assert!(!Table::new(true, Vec::new()).passed);
+}
+
+#[test]
+fn the_markdown_table_names_engine_scenario_and_check() {
+    // Goal: the table a user reads has one line per run with the check that fired.
+    let exposure = Exposure::of(Variant::CheckThenAct);
+    let row = Row::finished(
+        Some(&exposure),
+        RUSH,
+        1,
+        &verdict(&[(CheckId::C1, &[3])]),
+        &history(8),
+        "run",
+    );
+    let text = Table::new(false, vec![row]).markdown();
+    assert!(
+        text.contains("| check-then-act | rush.toml | none | C1 | 3 of 8 | 0.00 | 1 | yes |"),
+        "{text}"
+    );
+    assert!(text.contains("1 of 1 variants caught"), "{text}");
+}

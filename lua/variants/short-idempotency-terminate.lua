@@ -1,0 +1,2 @@
+    -- VARIANT short-idempotency (replaces the marker's retention in common.lua): the
+    -- marker keeps its short TTL when the reservation ends.
