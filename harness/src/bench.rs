@@ -22,6 +22,8 @@ pub const BENCH_SKUS: usize = 200;
 const BENCH_STOCK_PER_SKU: i64 = 500;
 /// Reservation TTL of the synthetic carts: long enough that many are held at once.
 const BENCH_TTL_MS: i64 = 200;
+/// Share of refused reserves after which the harness restocks the SKU.
+const BENCH_RESTOCK_SHARE: f64 = 0.2;
 /// Simulated time between two ops (µs): 20k ops/s.
 const BENCH_OP_SPACING_US: u64 = 50;
 /// Share of reserves whose reply is lost (outcome unknown; the effect happened or not).
@@ -240,7 +242,12 @@ impl Simulation {
                 available: Some(available),
                 ..Response::default()
             };
+            let sku = response.sku.clone().unwrap_or_default();
             self.record(user, op, Outcome::Fail, Some(response), None);
+            // A sold-out SKU is restocked now and then, so the run keeps selling.
+            if self.rng.random::<f64>() < BENCH_RESTOCK_SHARE {
+                self.restock(sku, BENCH_STOCK_PER_SKU);
+            }
             return;
         }
         let id = format!("r{}", self.ledger.len() + 1);

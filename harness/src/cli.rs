@@ -7,6 +7,7 @@ use stockproof_infra::{
     InfraConfig, LocalOptions, Provider,
 };
 
+use crate::check_cmd;
 use crate::infra_cmd;
 
 /// The run succeeded (no violation, every SLO met).
@@ -43,6 +44,10 @@ enum Command {
     /// Scratch Redis + Postgres pairs.
     #[command(subcommand)]
     Infra(InfraCommand),
+    /// Re-run the checks on a recorded run folder; exits with the run's code.
+    Check(check_cmd::CheckArgs),
+    /// Time the checkers on a synthetic history and print ops/s.
+    BenchChecks(check_cmd::BenchChecksArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,5 +144,7 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
+        Command::Check(args) => check_cmd::check(&args),
+        Command::BenchChecks(args) => check_cmd::bench_checks(&args),
     }
 }
