@@ -275,6 +275,11 @@ impl Simulation {
         } else {
             self.record(user, op, Outcome::Ok, Some(response), None);
         }
+        self.end_cart(user, id);
+    }
+
+    /// Confirms (60 %), releases (25 %) or abandons (the rest) a held cart.
+    fn end_cart(&mut self, user: Option<u32>, id: String) {
         let fate: f64 = self.rng.random();
         let (transition, kind, state) = if fate < 0.6 {
             (
