@@ -14,12 +14,19 @@ use stockproof_harness::history::{
 
 const SKU: &str = "drop-001";
 
+/// The binary under test: this build's, or the one `STOCKPROOF_BIN` names (to run these
+/// tests against another build, e.g. an installed release).
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("STOCKPROOF_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_stockproof").into(), Into::into)
+}
+
 fn check(dir: &Path) -> (i32, String, String) {
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+    } = Command::new(binary())
         .arg("check")
         .arg(dir)
         .output()
