@@ -22,6 +22,8 @@ pub const BENCH_SKUS: usize = 200;
 const BENCH_STOCK_PER_SKU: i64 = 500;
 /// Reservation TTL of the synthetic carts: long enough that many are held at once.
 const BENCH_TTL_MS: i64 = 200;
+/// Share of refused reserves after which the harness restocks the SKU.
+const BENCH_RESTOCK_SHARE: f64 = 0.2;
 /// Simulated time between two ops (µs): 20k ops/s.
 const BENCH_OP_SPACING_US: u64 = 50;
 /// Share of reserves whose reply is lost (outcome unknown; the effect happened or not).
@@ -240,7 +242,12 @@ impl Simulation {
                 available: Some(available),
                 ..Response::default()
             };
+            let sku = response.sku.clone().unwrap_or_default();
             self.record(user, op, Outcome::Fail, Some(response), None);
+            // A sold-out SKU is restocked now and then, so the run keeps selling.
+            if self.rng.random::<f64>() < BENCH_RESTOCK_SHARE {
+                self.restock(sku, BENCH_STOCK_PER_SKU);
+            }
             return;
         }
         let id = format!("r{}", self.ledger.len() + 1);
@@ -268,6 +275,11 @@ impl Simulation {
         } else {
             self.record(user, op, Outcome::Ok, Some(response), None);
         }
+        self.end_cart(user, id);
+    }
+
+    /// Confirms (60 %), releases (25 %) or abandons (the rest) a held cart.
+    fn end_cart(&mut self, user: Option<u32>, id: String) {
         let fate: f64 = self.rng.random();
         let (transition, kind, state) = if fate < 0.6 {
             (

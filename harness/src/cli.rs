@@ -7,6 +7,7 @@ use stockproof_infra::{
     InfraConfig, LocalOptions, Provider,
 };
 
+use crate::check_cmd;
 use crate::infra_cmd;
 use crate::reconcile_cmd;
 use crate::run_cmd;
@@ -63,6 +64,10 @@ enum Command {
     /// Run every deliberately broken engine variant against the scenario that should
     /// expose it, and the reference against them all; exit 0 only if all are as expected.
     Selftest(selftest_cmd::SelftestArgs),
+    /// Re-run the checks on a recorded run folder; exits with the run's code.
+    Check(check_cmd::CheckArgs),
+    /// Time the checkers on a synthetic history and print ops/s.
+    BenchChecks(check_cmd::BenchChecksArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,5 +169,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::EngineBench(args) => crate::engine_bench::run(&args).await,
         Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
         Command::Selftest(args) => selftest_cmd::selftest(&args).await,
+        Command::Check(args) => check_cmd::check(&args),
+        Command::BenchChecks(args) => check_cmd::bench_checks(&args),
     }
 }

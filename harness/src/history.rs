@@ -262,6 +262,78 @@ impl HistoryEntry {
     }
 }
 
+/// One line, the compact form the check tests use:
+/// `812 u3 10.000-10.500ms ok reserve k1 a-01:1 ttl=1000 -> 201 id=r1 state=held`.
+impl std::fmt::Display for HistoryEntry {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self
+            .user
+            .map_or_else(|| "-".to_owned(), |user| format!("u{user}"));
+        let outcome = match self.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Unknown => "unknown",
+        };
+        write!(
+            formatter,
+            "{} {user} {:.3}-{:.3}ms {outcome} {}",
+            self.id,
+            self.invoke_us as f64 / 1000.0,
+            self.complete_us as f64 / 1000.0,
+            self.op.kind()
+        )?;
+        match &self.op {
+            Op::Restock { sku, qty } => write!(formatter, " {sku} {qty}")?,
+            Op::Adjust { sku, delta } => write!(formatter, " {sku} {delta}")?,
+            Op::Reserve { key, items, ttl_ms } => {
+                let lines: Vec<String> = items
+                    .iter()
+                    .map(|line| format!("{}:{}", line.sku, line.qty))
+                    .collect();
+                write!(formatter, " {key} {} ttl={ttl_ms}", lines.join(","))?;
+            }
+            Op::Confirm { reservation }
+            | Op::Release { reservation }
+            | Op::GetReservation { reservation } => {
+                write!(formatter, " {reservation}")?;
+            }
+            Op::GetSku { sku } => write!(formatter, " {sku}")?,
+            Op::Fault { description } => write!(formatter, " {description}")?,
+        }
+        if let Some(retry_of) = self.retry_of {
+            write!(formatter, " retry={retry_of}")?;
+        }
+        if self.status.is_some() || self.response.is_some() {
+            formatter.write_str(" ->")?;
+        }
+        if let Some(status) = self.status {
+            write!(formatter, " {status}")?;
+        }
+        if let Some(body) = &self.response {
+            let fields = [
+                body.reservation.as_ref().map(|id| format!("id={id}")),
+                body.state.map(|state| format!("state={state}")),
+                body.deadline_ms
+                    .map(|deadline| format!("deadline={deadline}")),
+                body.error.as_ref().map(|error| format!("error={error}")),
+                body.sku.as_ref().map(|sku| format!("sku={sku}")),
+                body.available
+                    .map(|available| format!("available={available}")),
+                body.stock.map(|stock| {
+                    format!(
+                        "stock={}/{}/{}/{}",
+                        stock.available, stock.reserved, stock.sold, stock.total
+                    )
+                }),
+            ];
+            for field in fields.into_iter().flatten() {
+                write!(formatter, " {field}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A whole history in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct History {

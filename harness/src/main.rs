@@ -2,6 +2,7 @@
 //! subcommand and maps its outcome to the exit codes of DESIGN §7 (0 pass, 1 violation,
 //! 2 usage, 3 SLO missed, 4 infrastructure failure, 5 inconclusive).
 
+mod check_cmd;
 mod cli;
 mod engine_bench;
 mod infra_cmd;

@@ -26,8 +26,11 @@ pub(super) fn check(
     let mut judged = 0_u64;
     let mut replays = 0_u64;
     for (key, positions) in &index.keys {
+        // The history is in completion order; epochs are reckoned in send order.
+        let mut positions = positions.clone();
+        positions.sort_by_key(|position| index.entry(*position).invoke_us);
         let mut epoch: Option<Epoch<'_>> = None;
-        for position in positions {
+        for position in &positions {
             let entry = index.entry(*position);
             let Op::Reserve { items, ttl_ms, .. } = &entry.op else {
                 continue;

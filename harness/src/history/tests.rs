@@ -96,3 +96,17 @@ fn history_reader_refuses_other_versions_and_bad_lines() {
         "{error}"
     );
 }
+
+// Goal: an entry prints as one readable line (used by `stockproof check`).
+// Method: print the sample entries.
+#[test]
+fn entries_print_in_the_compact_form() {
+    let lines: Vec<String> = sample_entries().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "1 - 0.010-0.250ms ok restock a-01 100 -> 200 stock=100/0/0/100",
+            "2 u3 0.320-0.900ms unknown reserve k-1 a-01:2 ttl=500 retry=1",
+        ]
+    );
+}

@@ -172,6 +172,12 @@ pub fn markdown(summary: &Summary) -> String {
         summary.ops.total, summary.ops.duration_s, summary.ops.errors, summary.ops.late_starts
     );
     checks_markdown(&mut out, &summary.checks);
+    goals_markdown(&mut out, summary);
+    latency_markdown(&mut out, summary);
+    out
+}
+
+fn goals_markdown(out: &mut String, summary: &Summary) {
     if !summary.slos.is_empty() {
         let _ = writeln!(
             out,
@@ -211,6 +217,9 @@ pub fn markdown(summary: &Summary) -> String {
         }
         out.push('\n');
     }
+}
+
+fn latency_markdown(out: &mut String, summary: &Summary) {
     let _ = writeln!(
         out,
         "## Latency (ms; corrected for coordinated omission / uncorrected)\n"
@@ -233,7 +242,6 @@ pub fn markdown(summary: &Summary) -> String {
             pair(corrected.max_us, uncorrected.max_us)
         );
     }
-    out
 }
 
 fn checks_markdown(out: &mut String, checks: &[CheckReport]) {

@@ -110,36 +110,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
         || format!("expected between {TTL_MS_MIN} ms and {TTL_MS_MAX} ms, got {ttl_ms} ms"),
     )?;
     let retry = retry(&source, &file.retry)?;
-    let mut restocks = Vec::new();
-    for (index, restock) in file.restock.iter().enumerate() {
-        let key = |field: &str| format!("restock[{index}].{field}");
-        let sku = restock.sku.get_ref();
-        source.check(
-            &key("sku"),
-            &restock.sku,
-            known.contains(sku.as_str()),
-            || format!("unknown sku `{sku}` (not in [catalogue])"),
-        )?;
-        let qty = *restock.qty.get_ref();
-        source.check(
-            &key("qty"),
-            &restock.qty,
-            (1..=RESTOCK_QTY_MAX).contains(&qty),
-            || format!("expected between 1 and {RESTOCK_QTY_MAX} units, got {qty}"),
-        )?;
-        let at = restock.at.get_ref().0;
-        if let Stop::Duration(duration) = load.stop {
-            source.check(&key("at"), &restock.at, at < duration, || {
-                format!("at {at:?} is not before the end of the load ({duration:?})")
-            })?;
-        }
-        restocks.push(Restock {
-            at,
-            sku: sku.clone(),
-            qty,
-        });
-    }
-    restocks.sort_by_key(|restock| restock.at);
+    let restocks = restocks(&source, &file.restock, &known, load.stop)?;
     let duration_or = |value: &Option<Spanned<super::duration::FileDuration>>,
                        default: Duration| {
         value
@@ -268,6 +239,47 @@ fn key_at(text: &str, offset: usize) -> String {
         Some(table) => table,
         None => key.to_owned(),
     }
+}
+
+/// Mid-run restocks, sorted by offset: each names a known SKU, a positive size and an
+/// offset inside the load.
+fn restocks(
+    source: &Source<'_>,
+    file: &[super::file::RestockFile],
+    known: &HashSet<&str>,
+    stop: Stop,
+) -> Result<Vec<Restock>, ScenarioError> {
+    let mut restocks = Vec::new();
+    for (index, restock) in file.iter().enumerate() {
+        let key = |field: &str| format!("restock[{index}].{field}");
+        let sku = restock.sku.get_ref();
+        source.check(
+            &key("sku"),
+            &restock.sku,
+            known.contains(sku.as_str()),
+            || format!("unknown sku `{sku}` (not in [catalogue])"),
+        )?;
+        let qty = *restock.qty.get_ref();
+        source.check(
+            &key("qty"),
+            &restock.qty,
+            (1..=RESTOCK_QTY_MAX).contains(&qty),
+            || format!("expected between 1 and {RESTOCK_QTY_MAX} units, got {qty}"),
+        )?;
+        let at = restock.at.get_ref().0;
+        if let Stop::Duration(duration) = stop {
+            source.check(&key("at"), &restock.at, at < duration, || {
+                format!("at {at:?} is not before the end of the load ({duration:?})")
+            })?;
+        }
+        restocks.push(Restock {
+            at,
+            sku: sku.clone(),
+            qty,
+        });
+    }
+    restocks.sort_by_key(|restock| restock.at);
+    Ok(restocks)
 }
 
 fn load(source: &Source<'_>, file: &ScenarioFile) -> Result<Load, ScenarioError> {
