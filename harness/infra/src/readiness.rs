@@ -13,16 +13,52 @@ const RETRY_PAUSE_MS: u64 = 50;
 
 /// Redis answered `PING` with `PONG`.
 pub(crate) async fn redis_answers(url: &str) -> Result<(), String> {
+    redis_process_answers(url, None).await
+}
+
+/// Redis answered PING, and — when `expected_pid` is given — the server that answered is
+/// that process (`INFO server`'s `process_id`). A server of ours that failed to bind its
+/// port must not pass for ready because another process's Redis took that port.
+pub(crate) async fn redis_process_answers(
+    url: &str,
+    expected_pid: Option<u32>,
+) -> Result<(), String> {
     let client = redis::Client::open(url).map_err(|error| error.to_string())?;
     let attempt = async {
         let mut connection = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING")
+        let pong = redis::cmd("PING")
             .query_async::<String>(&mut connection)
-            .await
+            .await?;
+        let info = match expected_pid {
+            Some(_) => {
+                redis::cmd("INFO")
+                    .arg("server")
+                    .query_async::<String>(&mut connection)
+                    .await?
+            }
+            None => String::new(),
+        };
+        Ok::<_, redis::RedisError>((pong, info))
     };
     match tokio::time::timeout(Duration::from_millis(ATTEMPT_TIMEOUT_MS), attempt).await {
-        Ok(Ok(reply)) if reply == "PONG" => Ok(()),
-        Ok(Ok(reply)) => Err(format!("PING answered `{reply}`")),
+        Ok(Ok((reply, info))) if reply == "PONG" => match expected_pid {
+            None => Ok(()),
+            Some(pid) => {
+                let answering = info
+                    .lines()
+                    .find_map(|line| line.strip_prefix("process_id:"))
+                    .map(str::trim);
+                if answering == Some(pid.to_string().as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "another redis-server (process_id {}) answers on this port",
+                        answering.unwrap_or("unknown")
+                    ))
+                }
+            }
+        },
+        Ok(Ok((reply, _))) => Err(format!("PING answered `{reply}`")),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err(format!("no answer within {ATTEMPT_TIMEOUT_MS} ms")),
     }

@@ -95,11 +95,12 @@ impl LocalRedis {
     async fn wait_ready(&mut self) -> Result<(), InfraError> {
         let url = self.url.clone();
         let waited = Duration::from_millis(READY_WAIT_MS_MAX);
+        let pid = self.process.pid();
         let process = &mut self.process;
         let mut exit_status = None;
         let outcome = readiness::wait_until(
             waited,
-            || readiness::redis_answers(&url),
+            || readiness::redis_process_answers(&url, pid),
             || {
                 exit_status = process.exit_status();
                 exit_status.map(|status| status.to_string())
