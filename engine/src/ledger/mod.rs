@@ -36,7 +36,8 @@ pub(crate) mod stream_ops {
     pub(crate) use super::stream::{parse_entries, server_time_ms};
 }
 
-/// Projection updates repair reuses to rebuild from the ledger with the writer's code.
+/// Projection updates (and the locked transaction) repair reuses to rebuild from the
+/// ledger with the writer's code.
 pub(crate) mod projection {
-    pub(crate) use super::postgres::{apply_reservations, apply_skus};
+    pub(crate) use super::postgres::{apply_reservations, apply_skus, begin_locked};
 }

@@ -43,12 +43,11 @@ pub enum ApplyRows {
     All,
 }
 
-/// [`write_batch`], choosing which rows are applied to the projections.
-pub async fn write_batch_applying(
+/// Begins a transaction that holds the ledger's advisory lock until it ends, so that
+/// batch writes and projection rebuilds never interleave.
+pub(crate) async fn begin_locked(
     pool: &PgPool,
-    events: &[LedgerEvent],
-    apply: ApplyRows,
-) -> Result<BatchWrite, LedgerError> {
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, LedgerError> {
     let mut transaction = pool
         .begin()
         .await
@@ -58,6 +57,16 @@ pub async fn write_batch_applying(
         .execute(&mut *transaction)
         .await
         .map_err(|error| LedgerError::postgres("pg_advisory_xact_lock", error))?;
+    Ok(transaction)
+}
+
+/// [`write_batch`], choosing which rows are applied to the projections.
+pub async fn write_batch_applying(
+    pool: &PgPool,
+    events: &[LedgerEvent],
+    apply: ApplyRows,
+) -> Result<BatchWrite, LedgerError> {
+    let mut transaction = begin_locked(pool).await?;
     let ledger_max = max_seq(&mut transaction).await?;
     let mut inserted = insert_ledger_rows(&mut transaction, events).await?;
     inserted.sort_unstable();

@@ -23,8 +23,8 @@ use sqlx::PgPool;
 
 use super::{Drift, ReconcileReport, Reconciler, Snapshots, Source, compare};
 use crate::keys::ShopKeys;
-use crate::ledger::projection::{apply_reservations, apply_skus};
-use crate::ledger::{LEDGER_LOCK_KEY, LedgerError, LedgerEvent, ledger_page};
+use crate::ledger::projection::{apply_reservations, apply_skus, begin_locked};
+use crate::ledger::{LedgerError, LedgerEvent, ledger_page};
 use crate::stock::SkuStock;
 
 use super::snapshot::LEDGER_PAGE_EVENTS_MAX;
@@ -162,15 +162,7 @@ async fn record_adjust(
 /// Empties the projections and re-derives them from the ledger, page by page, with
 /// the writer's apply code, in one transaction holding the writer's lock.
 pub(crate) async fn rebuild_projection(pool: &PgPool) -> Result<(), LedgerError> {
-    let mut transaction = pool
-        .begin()
-        .await
-        .map_err(|error| LedgerError::postgres("BEGIN", error))?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(LEDGER_LOCK_KEY)
-        .execute(&mut *transaction)
-        .await
-        .map_err(|error| LedgerError::postgres("pg_advisory_xact_lock", error))?;
+    let mut transaction = begin_locked(pool).await?;
     sqlx::raw_sql("DELETE FROM reservation_items; DELETE FROM reservations; DELETE FROM skus;")
         .execute(&mut *transaction)
         .await
