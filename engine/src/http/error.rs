@@ -92,6 +92,23 @@ impl ApiError {
         }
     }
 
+    /// `Ok` when `value` lies in `[min, max]`, else a 400 naming `field` and the bounds
+    /// (`unit` follows the numbers: `" ms"`, or `""`).
+    pub fn check_range(
+        field: impl Into<String>,
+        value: i64,
+        (min, max): (i64, i64),
+        unit: &str,
+    ) -> Result<(), ApiError> {
+        if (min..=max).contains(&value) {
+            return Ok(());
+        }
+        Err(ApiError::invalid(
+            field,
+            format!("must be between {min} and {max}{unit}, got {value}"),
+        ))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidInput { .. }

@@ -63,11 +63,7 @@ async fn writer_writes_every_event_once_in_batches() {
     let events = stream_events(&stores).await;
     let seq_max = events.last().expect("events").seq;
     let writer = stores.writer(WriterConfig::new("w1"));
-    let mut redis = stores.redis.clone();
-    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
-        .await
-        .expect("drains");
-    let stats = writer.shutdown().await.expect("clean shutdown");
+    let stats = stores.drain_with(writer).await;
     assert_eq!(stats.events_written, seq_max as u64);
     assert_eq!(stats.duplicates_skipped, 0);
     assert!(stats.batches_committed >= seq_max as u64 / 500, "{stats:?}");
@@ -143,11 +139,7 @@ async fn crash_between_commit_and_ack_redelivers_without_double_apply() {
     );
 
     let writer = stores.writer(WriterConfig::new("w1"));
-    let mut redis = stores.redis.clone();
-    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
-        .await
-        .expect("drains");
-    let stats = writer.shutdown().await.expect("clean shutdown");
+    let stats = stores.drain_with(writer).await;
     assert_eq!(stats.events_written, 0, "{stats:?}");
     assert_eq!(stats.duplicates_skipped, seq_max, "{stats:?}");
     assert_projection_equals_redis(&stores).await;
@@ -188,11 +180,7 @@ async fn second_writer_claims_a_dead_writers_pending_entries() {
     let mut config = WriterConfig::new("w2");
     config.claim_idle_ms = 200;
     let writer = stores.writer(config);
-    let mut redis = stores.redis.clone();
-    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
-        .await
-        .expect("drains");
-    let stats = writer.shutdown().await.expect("clean shutdown");
+    let stats = stores.drain_with(writer).await;
     assert!(stats.entries_claimed >= 50, "{stats:?}");
     assert_eq!(stats.events_written, seq_max, "{stats:?}");
     assert_eq!(
@@ -256,10 +244,7 @@ async fn trimming_never_drops_a_pending_entry() {
     let mut config = WriterConfig::new("w2");
     config.claim_idle_ms = 100;
     let writer = stores.writer(config);
-    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
-        .await
-        .expect("drains");
-    let stats = writer.shutdown().await.expect("clean shutdown");
+    let stats = stores.drain_with(writer).await;
     assert_eq!(
         (stats.duplicates_skipped, stats.events_written),
         (50, 1),

@@ -89,11 +89,7 @@ async fn engine_events_reach_postgres_and_reconcile_clean() {
         .expect("the engine connects");
     let writer = stores.writer(WriterConfig::new("live"));
     let held = run_operations(&engine).await;
-    let mut redis = stores.redis.clone();
-    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
-        .await
-        .expect("drains");
-    writer.shutdown().await.expect("clean shutdown");
+    stores.drain_with(writer).await;
     let snapshot = engine.snapshot().await.expect("snapshot");
     let projection = stores.projection().await;
     for (sku, stock) in &snapshot {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use redis::aio::MultiplexedConnection;
 use sqlx::PgPool;
 use stockproof_engine::ShopKeys;
-use stockproof_engine::ledger::{self, LedgerWriter, WriterConfig};
+use stockproof_engine::ledger::{self, LedgerWriter, WriterConfig, WriterStats};
 use stockproof_engine::stores;
 use stockproof_infra::{AofPolicy, Infra, InfraConfig, Provider};
 
@@ -120,12 +120,18 @@ impl Stores {
 
     /// Starts a writer, waits until the stream is written, stops it cleanly.
     pub(crate) async fn drain(&self) {
-        let writer = self.writer(WriterConfig::new("drainer"));
+        self.drain_with(self.writer(WriterConfig::new("drainer")))
+            .await;
+    }
+
+    /// Waits until `writer` has written the whole stream, then stops it cleanly and
+    /// returns what it did.
+    pub(crate) async fn drain_with(&self, writer: LedgerWriter) -> WriterStats {
         let mut redis = self.redis.clone();
         ledger::wait_drained(&mut redis, &self.keys, DRAIN_WAIT_MS)
             .await
             .unwrap_or_else(|error| panic!("drain at {}: {error}", self.infra.redis_url()));
-        writer.shutdown().await.expect("the writer stops cleanly");
+        writer.shutdown().await.expect("the writer stops cleanly")
     }
 
     pub(crate) async fn ledger_seqs(&self) -> Vec<i64> {

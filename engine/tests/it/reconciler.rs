@@ -233,9 +233,5 @@ async fn held_items_drift_is_found() {
         "{:#?}",
         report.drifts
     );
-    let mut redis = stores.redis.clone();
-    ledger::wait_drained(&mut redis, &stores.keys, DRAIN_WAIT_MS)
-        .await
-        .expect("drains");
-    writer.shutdown().await.expect("clean shutdown");
+    stores.drain_with(writer).await;
 }

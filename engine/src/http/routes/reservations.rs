@@ -92,22 +92,14 @@ fn checked_request(key: String, body: ReserveBody) -> Result<ReserveRequest, Api
         if let Err(crate::EngineError::InvalidInput { reason, .. }) = validate_sku_id(&line.sku) {
             return Err(ApiError::invalid(format!("items[{index}].sku"), reason));
         }
-        if !(1..=LINE_QTY_MAX).contains(&line.qty) {
-            return Err(ApiError::invalid(
-                format!("items[{index}].qty"),
-                format!("must be between 1 and {LINE_QTY_MAX}, got {}", line.qty),
-            ));
-        }
+        ApiError::check_range(
+            format!("items[{index}].qty"),
+            line.qty,
+            (1, LINE_QTY_MAX),
+            "",
+        )?;
     }
-    if !(TTL_MS_MIN..=TTL_MS_MAX).contains(&body.ttl_ms) {
-        return Err(ApiError::invalid(
-            "ttl_ms",
-            format!(
-                "must be between {TTL_MS_MIN} and {TTL_MS_MAX} ms, got {}",
-                body.ttl_ms
-            ),
-        ));
-    }
+    ApiError::check_range("ttl_ms", body.ttl_ms, (TTL_MS_MIN, TTL_MS_MAX), " ms")?;
     let request = ReserveRequest {
         idempotency_key: key,
         items: body

@@ -106,12 +106,7 @@ pub async fn restock(
     ApiJson(body): ApiJson<RestockBody>,
 ) -> Result<Json<SkuBody>, ApiError> {
     let sku = checked_sku(sku)?;
-    if !(1..=RESTOCK_QTY_MAX).contains(&body.qty) {
-        return Err(ApiError::invalid(
-            "qty",
-            format!("must be between 1 and {RESTOCK_QTY_MAX}, got {}", body.qty),
-        ));
-    }
+    ApiError::check_range("qty", body.qty, (1, RESTOCK_QTY_MAX), "")?;
     state.check_writable()?;
     let stock = state.engine.restock(&sku, body.qty).await?;
     Ok(Json(SkuBody::new(sku, stock)))
