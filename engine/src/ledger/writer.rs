@@ -81,6 +81,10 @@ pub enum WriterFlaw {
     /// `non-idempotent-projection`: every row of a batch is applied to the projections,
     /// redelivered ones too, so a crash between commit and XACK applies them twice.
     ApplyRedelivered,
+    /// `dual-write`: the engine writes the `skus` projection itself, beside its Redis
+    /// write; the writer records the ledger (and reservations) and leaves `skus` alone,
+    /// else every change would reach the projection twice.
+    SkusWrittenByEngine,
 }
 
 /// The writer's settings; every bound explicit.
@@ -470,6 +474,7 @@ impl Worker {
         }
         let apply = match self.config.flaw {
             WriterFlaw::ApplyRedelivered => postgres::ApplyRows::All,
+            WriterFlaw::SkusWrittenByEngine => postgres::ApplyRows::InsertedSkipSkus,
             WriterFlaw::None | WriterFlaw::AckBeforeCommit => postgres::ApplyRows::Inserted,
         };
         let written = timed(

@@ -268,6 +268,7 @@ fn fault_targets(
     };
     let hooks = Arc::new(faults::InProcessHooks::new(
         in_process.service.writer(),
+        in_process.service.crash_between_writes(),
         &in_process.redis_url,
         &in_process.database_url,
         &in_process.shop,
