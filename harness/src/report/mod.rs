@@ -30,6 +30,9 @@ pub struct RunData<'a> {
     pub started_at_unix_ms: i64,
     /// `in-process engine` or the URL of an external target.
     pub target: &'a str,
+    /// The engine served: `reference`, a broken variant's name (`dual-write`), or
+    /// `external` for a service stockproof did not start.
+    pub engine: &'a str,
     /// Whether C2 and C5 had a white-box snapshot.
     pub white_box: bool,
     pub verdict: &'a RunVerdict,

@@ -13,7 +13,7 @@ use crate::checks::slo::SloResult;
 use crate::checks::{CheckReport, Overall, Verdict};
 
 /// Bumped on any incompatible change of [`Summary`] (and of the schema file).
-pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
 /// Bounds listed in `summary.md` per check (all are in `summary.json`).
 const MARKDOWN_BOUNDS_MAX: usize = 12;
 
@@ -26,6 +26,8 @@ pub struct Summary {
     /// UTC, RFC 3339.
     pub started_at: String,
     pub target: String,
+    /// `reference`, a deliberately broken variant's name, or `external`.
+    pub engine: String,
     /// Whether the white-box checks (C2, C5) had Redis, Postgres and the ledger to read.
     pub white_box: bool,
     pub verdict: Overall,
@@ -100,6 +102,7 @@ pub fn summary(data: &RunData<'_>) -> Summary {
         seed: data.seed,
         started_at: super::hlog::utc_text(data.started_at_unix_ms),
         target: data.target.to_owned(),
+        engine: data.engine.to_owned(),
         white_box: data.white_box,
         verdict: data.verdict.overall(),
         exit_code: data.verdict.exit_code(),
@@ -155,10 +158,11 @@ pub fn markdown(summary: &Summary) -> String {
     let _ = writeln!(out, "| run | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| seed | {} |\n| started | {} |\n| target | {} |",
+        "| seed | {} |\n| started | {} |\n| target | {} |\n| engine | {} |",
         summary.seed,
         summary.started_at,
-        cell(&summary.target)
+        cell(&summary.target),
+        cell(&summary.engine)
     );
     let checks_run = if summary.white_box {
         "white-box and black-box (C1–C6)"
