@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use stockproof_engine::variants::Variant;
+use stockproof_harness::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
 use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
 use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::latency::Latencies;
@@ -272,9 +273,14 @@ fn print_verdicts(outcome: &RunOutcome) {
         {
             println!("  {} {}: {note}", check.id.as_str(), check.verdict.as_str());
         }
-        for violation in check.violations.iter().take(3) {
-            println!("  {} violation: {}", check.id.as_str(), violation.reason);
-        }
+    }
+    let violations = violations_text(
+        &outcome.verdict.checks,
+        &outcome.history,
+        WINDOW_CONTEXT_OPS,
+    );
+    for line in violations.lines() {
+        println!("  {line}");
     }
     for slo in &outcome.verdict.slos {
         let observed = slo.observed.map_or("none".to_owned(), |value| {

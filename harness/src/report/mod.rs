@@ -9,6 +9,7 @@ pub mod hlog;
 mod html;
 pub mod junit;
 mod summary;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -66,7 +67,7 @@ pub fn write_reports(dir: &Path, data: &RunData<'_>) -> Result<Vec<PathBuf>, Rep
     })?;
     let mut files: Vec<(String, String)> = vec![
         ("summary.json".to_owned(), json + "\n"),
-        ("summary.md".to_owned(), markdown(&summary)),
+        ("summary.md".to_owned(), markdown(&summary, data.history)),
         ("report.html".to_owned(), html::render(data, &summary)),
         ("latency.hlog".to_owned(), hlog),
         (

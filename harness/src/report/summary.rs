@@ -10,7 +10,9 @@ use serde::Serialize;
 use super::RunData;
 use crate::checks::coverage::CoverageResult;
 use crate::checks::slo::SloResult;
+use crate::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
 use crate::checks::{CheckReport, Overall, Verdict};
+use crate::history::History;
 
 /// Bumped on any incompatible change of [`Summary`] (and of the schema file).
 pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
@@ -139,7 +141,9 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-pub fn markdown(summary: &Summary) -> String {
+/// summary.md: the summary, with the windows of history that explain the first
+/// violations (`crate::checks::window`).
+pub fn markdown(summary: &Summary, history: &History) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -176,6 +180,11 @@ pub fn markdown(summary: &Summary) -> String {
         summary.ops.total, summary.ops.duration_s, summary.ops.errors, summary.ops.late_starts
     );
     checks_markdown(&mut out, &summary.checks);
+    let windows = violations_text(&summary.checks, history, WINDOW_CONTEXT_OPS);
+    if !windows.is_empty() {
+        // `>` marks the ops a violation names; the others touch its SKU or reservation.
+        let _ = writeln!(out, "## Violation windows\n\n```text\n{windows}```\n");
+    }
     goals_markdown(&mut out, summary);
     latency_markdown(&mut out, summary);
     out

@@ -301,7 +301,7 @@ fn summaries_match_their_snapshots() {
     let summary = summary(&data);
     insta::assert_snapshot!(
         "summary_md",
-        markdown(&summary).replace(&summary.started_at, "[time]")
+        markdown(&summary, &history).replace(&summary.started_at, "[time]")
     );
     insta::assert_json_snapshot!("summary_json", summary, { ".started_at" => "[time]" });
 }
