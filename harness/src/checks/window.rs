@@ -22,8 +22,8 @@ pub const WINDOW_CONTEXT_OPS: usize = 3;
 /// Rows of one window: past this the middle of a long span is elided (a terminal
 /// screen, a readable table).
 pub const WINDOW_ROWS_MAX: usize = 24;
-/// Windows printed per run in the terminal and summary.md (all violations are in
-/// summary.json).
+/// Windows printed per run in the terminal and summary.md beyond the first violation
+/// of each failed check, which is always shown (all violations are in summary.json).
 pub const WINDOWS_SHOWN_MAX: usize = 3;
 
 /// One row of a window.
@@ -263,9 +263,9 @@ impl<'h> WindowIndex<'h> {
     }
 }
 
-/// The violations worth a window, at most [`WINDOWS_SHOWN_MAX`]: the first of each
-/// failed check in turn, then their second ones, and so on, so every failed check
-/// shows its evidence before any check shows two.
+/// The violations worth a window: the first of every failed check (each shows its
+/// evidence, whatever else failed), then their second ones, and so on while fewer
+/// than [`WINDOWS_SHOWN_MAX`] are shown.
 pub fn shown_violations(checks: &[CheckReport]) -> Vec<(CheckId, &Violation)> {
     let failed: Vec<&CheckReport> = checks
         .iter()
@@ -276,7 +276,7 @@ pub fn shown_violations(checks: &[CheckReport]) -> Vec<(CheckId, &Violation)> {
     for depth in 0..deepest.unwrap_or(0) {
         for check in &failed {
             if let Some(violation) = check.violations.get(depth) {
-                if shown.len() == WINDOWS_SHOWN_MAX {
+                if depth > 0 && shown.len() >= WINDOWS_SHOWN_MAX {
                     return shown;
                 }
                 shown.push((check.id, violation));

@@ -122,3 +122,42 @@ fn a_long_span_is_elided_in_the_middle_but_keeps_every_named_op() {
         .sum();
     assert_eq!(elided + shown.len(), window.related);
 }
+
+#[test]
+fn every_failed_check_shows_its_first_violation_before_any_shows_a_second() {
+    // Goal: the terminal and summary.md never hide a failed check's evidence behind
+    // another check's second violation, and stop adding seconds past the cap. Method:
+    // five failing checks with two violations each, one passing check.
+    use crate::checks::{CheckId, CheckReport, Violations};
+    let report = |id: CheckId, count: u64| {
+        let mut violations = Violations::default();
+        for op in 1..=count {
+            violations.push(violation(Some("a"), None, &[op]));
+        }
+        CheckReport::finish(id, 1, "ops", Default::default(), Vec::new(), violations)
+    };
+    let mut checks: Vec<CheckReport> = [CheckId::C1, CheckId::C2, CheckId::C3, CheckId::C4]
+        .into_iter()
+        .map(|id| report(id, 2))
+        .collect();
+    checks.push(report(CheckId::C5, 0));
+    checks.push(report(CheckId::C6, 2));
+    let shown: Vec<(CheckId, u64)> = shown_violations(&checks)
+        .into_iter()
+        .map(|(id, violation)| (id, violation.ops[0]))
+        .collect();
+    let firsts = [
+        CheckId::C1,
+        CheckId::C2,
+        CheckId::C3,
+        CheckId::C4,
+        CheckId::C6,
+    ];
+    assert_eq!(shown, firsts.map(|id| (id, 1)).to_vec());
+    checks.truncate(1);
+    assert_eq!(
+        shown_violations(&checks).len(),
+        2,
+        "a lone check shows up to the cap"
+    );
+}
