@@ -117,13 +117,17 @@ impl DualWriteEngine {
         }
         for (sku, [available, reserved, sold, total]) in deltas {
             let statement = sqlx::query(
-                "INSERT INTO skus (sku, available, reserved, sold, total, last_seq)
-                 VALUES ($1, $2, $3, $4, $5, 0)
-                 ON CONFLICT (sku) DO UPDATE SET
-                   available = skus.available + EXCLUDED.available,
-                   reserved = skus.reserved + EXCLUDED.reserved,
-                   sold = skus.sold + EXCLUDED.sold,
-                   total = skus.total + EXCLUDED.total",
+                // UPDATE first: Postgres checks an INSERT's proposed row against the
+                // CHECK constraints even when ON CONFLICT turns it into an update, so a
+                // reserve's delta (available -1) as an INSERT row would always fail.
+                "WITH updated AS (
+                   UPDATE skus SET available = skus.available + $2,
+                                   reserved = skus.reserved + $3,
+                                   sold = skus.sold + $4,
+                                   total = skus.total + $5
+                   WHERE sku = $1 RETURNING sku)
+                 INSERT INTO skus (sku, available, reserved, sold, total, last_seq)
+                 SELECT $1, $2, $3, $4, $5, 0 WHERE NOT EXISTS (SELECT 1 FROM updated)",
             )
             .bind(&sku)
             .bind(available)
