@@ -19,12 +19,14 @@ use tokio::task::JoinHandle;
 use crate::engine::InventoryEngine;
 use crate::http::metrics::ServiceMetrics;
 use crate::http::{self, AppState};
-use crate::ledger::{self, LedgerError, WriterConfig, WriterStats, WriterSupervisor};
+use crate::ledger::{
+    self, CrashPoint, LedgerError, WriterConfig, WriterFlaw, WriterStats, WriterSupervisor,
+};
 use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 use crate::stores;
 use crate::sweeper::{Sweeper, SweeperConfig};
-use crate::variants::Variant;
+use crate::variants::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT, Variant};
 
 /// How long in-flight requests may take to finish after shutdown starts; above the
 /// request timeout, so every admitted request gets its answer.
@@ -32,6 +34,11 @@ pub const SHUTDOWN_REQUESTS_WAIT_MS_MAX: u64 = http::REQUEST_TIMEOUT_MS + 2_000;
 /// How often the ledger lag and sweeper counters are copied into the metrics: a
 /// Prometheus scrape interval is 10 s or more, so once a second is plenty.
 pub const METRICS_POLL_MS: u64 = 1_000;
+/// How often `stockproof serve` crashes the ledger writer of a variant whose flaw needs
+/// a writer crash (`lossy-ledger`, `non-idempotent-projection`): often enough that a
+/// minute of load shows the flaw several times, rare enough that the writer spends
+/// most of its time writing.
+pub const VARIANT_WRITER_CRASH_EVERY_MS: u64 = 5_000;
 /// Bound on one probe (a `SELECT 1`, or the two Redis commands of a lag reading, take
 /// well under a millisecond on loopback); below the poll interval.
 const PROBE_TIMEOUT_MS: u64 = 500;
@@ -50,6 +57,24 @@ pub struct ServiceConfig {
     /// A deliberately broken engine to serve instead of the reference (`--variant`);
     /// `None`, the default, serves the reference engine.
     pub variant: Option<Variant>,
+    /// Who crashes a variant whose flaw needs a crash to show (see
+    /// [`VariantCrashes`]); ignored for the reference and the other variants.
+    pub variant_crashes: VariantCrashes,
+}
+
+/// Who fires the crash a `dual-write`, `lossy-ledger` or `non-idempotent-projection`
+/// variant needs before its flaw shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantCrashes {
+    /// The service itself, so that any load tool exposes the flaw (`stockproof
+    /// serve`): `dual-write` drops every
+    /// [`DUAL_WRITE_CRASH_EVERY_DEFAULT`](crate::variants::DUAL_WRITE_CRASH_EVERY_DEFAULT)-th
+    /// Postgres write, and the writer variants' writer crashes at its variant's point
+    /// every [`VARIANT_WRITER_CRASH_EVERY_MS`] and restarts.
+    BuiltIn,
+    /// Someone else, through [`Service::crash_between_writes`] and [`Service::writer`]
+    /// (`stockproof run`'s fault injection, so each crash is on the run's timeline).
+    Injected,
 }
 
 impl ServiceConfig {
@@ -63,6 +88,7 @@ impl ServiceConfig {
             engine: RedisLuaConfig::new(shop),
             sweeper: SweeperConfig::default(),
             variant: None,
+            variant_crashes: VariantCrashes::BuiltIn,
         }
     }
 }
@@ -104,7 +130,10 @@ pub struct Service {
     stop_http: watch::Sender<bool>,
     server: AbortOnDrop<std::io::Result<()>>,
     monitor: AbortOnDrop<()>,
+    /// The built-in writer crashes of a writer variant ([`VariantCrashes::BuiltIn`]).
+    crasher: Option<AbortOnDrop<()>>,
     writer: Arc<WriterSupervisor>,
+    crash_between_writes: Option<Arc<CrashBetweenWrites>>,
     sweeper: Sweeper,
     recovery: RecoveryReport,
 }
@@ -117,18 +146,6 @@ impl Service {
         ledger::migrate(&pool).await?;
         let metrics = Arc::new(ServiceMetrics::new());
         let keys = crate::ShopKeys::new(&config.shop);
-        if let Some(variant) = config.variant.filter(|variant| variant.needs_ledger()) {
-            // The flaw lives in how Postgres is written and needs a fault (a writer
-            // crash) or a service without the ledger writer, neither of which is wired
-            // yet: serving it would look like the reference.
-            return Err(ServiceError::Engine(crate::EngineError::invalid(
-                "variant",
-                format!(
-                    "`{variant}` breaks how Postgres is written; serving it needs fault \
-                     injection that is not wired yet"
-                ),
-            )));
-        }
         let recovery = {
             let mut redis = stores::connect_redis(&config.redis_url).await?;
             let recovery_config = RecoveryConfig {
@@ -144,14 +161,26 @@ impl Service {
             );
             metrics.add_recovery();
         }
+        let crash_between_writes = (config.variant == Some(Variant::DualWrite)).then(|| {
+            Arc::new(CrashBetweenWrites::every(match config.variant_crashes {
+                VariantCrashes::BuiltIn => DUAL_WRITE_CRASH_EVERY_DEFAULT,
+                VariantCrashes::Injected => 0,
+            }))
+        });
         let engine: Arc<dyn InventoryEngine> = match config.variant {
             None => {
                 Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?)
             }
             Some(variant) => {
                 tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
+                let crash = crash_between_writes.clone().unwrap_or_default();
                 variant
-                    .connect(&config.redis_url, config.engine.clone(), Some(&pool))
+                    .connect_with_crash(
+                        &config.redis_url,
+                        config.engine.clone(),
+                        Some(&pool),
+                        crash,
+                    )
                     .await?
             }
         };
@@ -165,7 +194,12 @@ impl Service {
             &config.redis_url,
             writer_pool,
             keys.clone(),
-            WriterConfig::new(format!("serve-{}", std::process::id())),
+            WriterConfig {
+                flaw: config
+                    .variant
+                    .map_or(WriterFlaw::None, Variant::writer_flaw),
+                ..WriterConfig::new(format!("serve-{}", std::process::id()))
+            },
         )?);
         let dyn_engine = Arc::clone(&engine);
         let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
@@ -192,6 +226,15 @@ impl Service {
             metrics: Arc::clone(&metrics),
         };
         let (stop_http, stop_rx) = watch::channel(false);
+        let crasher = config
+            .variant
+            .and_then(Variant::writer_crash)
+            .filter(|_| config.variant_crashes == VariantCrashes::BuiltIn)
+            .map(|point| {
+                let crashes =
+                    crash_writer_periodically(Arc::clone(&writer), point, stop_http.subscribe());
+                AbortOnDrop::new(tokio::spawn(crashes))
+            });
         let server = AbortOnDrop::new(tokio::spawn(serve(listener, http::router(state), stop_rx)));
         let monitor = AbortOnDrop::new(tokio::spawn(monitor(
             Probes {
@@ -212,10 +255,18 @@ impl Service {
             stop_http,
             server,
             monitor,
+            crasher,
             writer,
+            crash_between_writes,
             sweeper,
             recovery,
         })
+    }
+
+    /// The `dual-write` variant's crash hook (`None` for every other engine): arm it
+    /// to drop the next Postgres write, as a crash right after the Redis write would.
+    pub fn crash_between_writes(&self) -> Option<Arc<CrashBetweenWrites>> {
+        self.crash_between_writes.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -255,6 +306,11 @@ impl Service {
                 "in-flight requests still running after {SHUTDOWN_REQUESTS_WAIT_MS_MAX} ms"
             ))),
         };
+        if let Some(crasher) = self.crasher {
+            // It stops between crashes and always leaves a writer running to drain.
+            let wait = Duration::from_millis(ledger::CRASH_WAIT_MS_MAX + PROBE_TIMEOUT_MS);
+            let _ = crasher.join(wait).await;
+        }
         let expired = self.sweeper.expired();
         self.sweeper.shutdown().await;
         let writer = self.writer.shutdown().await?;
@@ -278,6 +334,31 @@ async fn serve(
             let _ = stop.wait_for(|stopped| *stopped).await;
         })
         .await
+}
+
+/// Until stopped: every [`VARIANT_WRITER_CRASH_EVERY_MS`], crashes the writer at
+/// `point` and starts a new one (which claims the dead one's pending entries).
+async fn crash_writer_periodically(
+    writer: Arc<WriterSupervisor>,
+    point: CrashPoint,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = Duration::from_millis(VARIANT_WRITER_CRASH_EVERY_MS);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        match writer.crash_mid_batch(point).await {
+            Ok(batch) => {
+                tracing::warn!(?batch, "variant: ledger writer crashed {}", point.as_str())
+            }
+            Err(error) => tracing::warn!(%error, "variant: crashing the ledger writer"),
+        }
+        if let Err(error) = writer.restart().await {
+            tracing::error!(%error, "variant: restarting the ledger writer");
+        }
+    }
 }
 
 /// What the monitor probes.

@@ -1,31 +1,30 @@
 //! `stockproof check <RUN_DIR>`: re-runs the checks on a recorded run — its
 //! `scenario.toml`, `history.jsonl` and (if present) `snapshot.json` — prints each
-//! verdict and the first violations with the window of history around them, and exits
+//! verdict and the first violations with the window of history that explains them
+//! (`checks::window`, the same as `stockproof run` prints), and exits
 //! with the run's code (0 pass, 1 violation, 3 SLO missed, 5 inconclusive; 2 when the
 //! folder cannot be read). `stockproof bench-checks` times the checkers on a synthetic
 //! history.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use stockproof_harness::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
 use stockproof_harness::checks::{
     CheckConfig, EXIT_USAGE, RunVerdict, Verdict, WhiteBoxSnapshot, coverage, run_checks, slo,
 };
 use stockproof_harness::history::{History, read_history};
 use stockproof_harness::latency::Latencies;
 
-/// Violations printed in full; the rest are counted (all are in summary.json).
-const VIOLATIONS_PRINTED_MAX: usize = 5;
-
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// A run folder written by `stockproof run` (scenario.toml, history.jsonl, snapshot.json).
     run_dir: PathBuf,
-    /// History lines shown before and after each op a printed violation names.
-    #[arg(long, default_value_t = 3, value_name = "LINES")]
+    /// Ops on the violation's SKU or reservation shown before the first and after the
+    /// last op it names.
+    #[arg(long, default_value_t = WINDOW_CONTEXT_OPS, value_name = "OPS")]
     window: usize,
 }
 
@@ -49,7 +48,10 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     let mut stdout = std::io::stdout().lock();
     print_verdicts(&mut stdout, &verdict)?;
-    print_violations(&mut stdout, &verdict, &history, args.window)?;
+    let violations = violations_text(&verdict.checks, &history, args.window);
+    if !violations.is_empty() {
+        write!(stdout, "\n{violations}")?;
+    }
     let overall = verdict.overall();
     writeln!(
         stdout,
@@ -130,58 +132,6 @@ fn print_verdicts(out: &mut impl Write, verdict: &RunVerdict) -> std::io::Result
             goal.verdict.as_str(),
             goal.observed,
             goal.min
-        )?;
-    }
-    Ok(())
-}
-
-fn print_violations(
-    out: &mut impl Write,
-    verdict: &RunVerdict,
-    history: &History,
-    window: usize,
-) -> std::io::Result<()> {
-    let position: HashMap<u64, usize> = history
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(index, entry)| (entry.id, index))
-        .collect();
-    let violations: Vec<_> = verdict
-        .checks
-        .iter()
-        .flat_map(|check| {
-            check
-                .violations
-                .iter()
-                .map(move |violation| (check.id, violation))
-        })
-        .collect();
-    for (id, violation) in violations.iter().take(VIOLATIONS_PRINTED_MAX) {
-        writeln!(
-            out,
-            "\n{} {}: {}",
-            id.as_str(),
-            violation.kind,
-            violation.reason
-        )?;
-        for op in &violation.ops {
-            let Some(&at) = position.get(op) else {
-                continue;
-            };
-            let from = at.saturating_sub(window);
-            let to = (at + window + 1).min(history.entries.len());
-            for (index, entry) in history.entries[from..to].iter().enumerate() {
-                let marker = if from + index == at { ">" } else { " " };
-                writeln!(out, "  {marker} {entry}")?;
-            }
-        }
-    }
-    if violations.len() > VIOLATIONS_PRINTED_MAX {
-        writeln!(
-            out,
-            "\n… and {} more violations (see summary.json)",
-            violations.len() - VIOLATIONS_PRINTED_MAX
         )?;
     }
     Ok(())

@@ -10,6 +10,7 @@ use stockproof_infra::{
 use crate::check_cmd;
 use crate::infra_cmd;
 use crate::reconcile_cmd;
+use crate::replay_cmd;
 use crate::run_cmd;
 use crate::selftest_cmd;
 use crate::serve_cmd;
@@ -66,6 +67,9 @@ enum Command {
     Selftest(selftest_cmd::SelftestArgs),
     /// Re-run the checks on a recorded run folder; exits with the run's code.
     Check(check_cmd::CheckArgs),
+    /// Re-send a recorded run's operations one at a time, in invoke order, and compare
+    /// each reply with the recorded one.
+    Replay(replay_cmd::ReplayArgs),
     /// Time the checkers on a synthetic history and print ops/s.
     BenchChecks(check_cmd::BenchChecksArgs),
 }
@@ -170,6 +174,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
         Command::Selftest(args) => selftest_cmd::selftest(&args).await,
         Command::Check(args) => check_cmd::check(&args),
+        Command::Replay(args) => replay_cmd::replay(&args).await,
         Command::BenchChecks(args) => check_cmd::bench_checks(&args),
     }
 }

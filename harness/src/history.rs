@@ -179,6 +179,16 @@ pub enum Outcome {
     Unknown,
 }
 
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
 /// The parsed response body; every field is optional because each endpoint returns a
 /// different subset (DESIGN §6).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,69 +279,79 @@ impl std::fmt::Display for HistoryEntry {
         let user = self
             .user
             .map_or_else(|| "-".to_owned(), |user| format!("u{user}"));
-        let outcome = match self.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Fail => "fail",
-            Outcome::Unknown => "unknown",
-        };
         write!(
             formatter,
-            "{} {user} {:.3}-{:.3}ms {outcome} {}",
+            "{} {user} {:.3}-{:.3}ms {} {}",
             self.id,
             self.invoke_us as f64 / 1000.0,
             self.complete_us as f64 / 1000.0,
-            self.op.kind()
+            self.outcome.as_str(),
+            self.op
         )?;
-        match &self.op {
-            Op::Restock { sku, qty } => write!(formatter, " {sku} {qty}")?,
-            Op::Adjust { sku, delta } => write!(formatter, " {sku} {delta}")?,
-            Op::Reserve { key, items, ttl_ms } => {
-                let lines: Vec<String> = items
-                    .iter()
-                    .map(|line| format!("{}:{}", line.sku, line.qty))
-                    .collect();
-                write!(formatter, " {key} {} ttl={ttl_ms}", lines.join(","))?;
-            }
-            Op::Confirm { reservation }
-            | Op::Release { reservation }
-            | Op::GetReservation { reservation } => {
-                write!(formatter, " {reservation}")?;
-            }
-            Op::GetSku { sku } => write!(formatter, " {sku}")?,
-            Op::Fault { description } => write!(formatter, " {description}")?,
-        }
         if let Some(retry_of) = self.retry_of {
             write!(formatter, " retry={retry_of}")?;
         }
         if self.status.is_some() || self.response.is_some() {
             formatter.write_str(" ->")?;
         }
-        if let Some(status) = self.status {
-            write!(formatter, " {status}")?;
-        }
-        if let Some(body) = &self.response {
-            let fields = [
-                body.reservation.as_ref().map(|id| format!("id={id}")),
-                body.state.map(|state| format!("state={state}")),
-                body.deadline_ms
-                    .map(|deadline| format!("deadline={deadline}")),
-                body.error.as_ref().map(|error| format!("error={error}")),
-                body.sku.as_ref().map(|sku| format!("sku={sku}")),
-                body.available
-                    .map(|available| format!("available={available}")),
-                body.stock.map(|stock| {
-                    format!(
-                        "stock={}/{}/{}/{}",
-                        stock.available, stock.reserved, stock.sold, stock.total
-                    )
-                }),
-            ];
-            for field in fields.into_iter().flatten() {
-                write!(formatter, " {field}")?;
-            }
-        }
-        Ok(())
+        write_reply(formatter, self.status, self.response.as_ref())
     }
+}
+
+/// The op and its arguments: `reserve k1 a-01:1,b:2 ttl=1000`.
+impl std::fmt::Display for Op {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.kind().as_str())?;
+        match self {
+            Op::Restock { sku, qty } => write!(formatter, " {sku} {qty}"),
+            Op::Adjust { sku, delta } => write!(formatter, " {sku} {delta}"),
+            Op::Reserve { key, items, ttl_ms } => {
+                let lines: Vec<String> = items
+                    .iter()
+                    .map(|line| format!("{}:{}", line.sku, line.qty))
+                    .collect();
+                write!(formatter, " {key} {} ttl={ttl_ms}", lines.join(","))
+            }
+            Op::Confirm { reservation }
+            | Op::Release { reservation }
+            | Op::GetReservation { reservation } => write!(formatter, " {reservation}"),
+            Op::GetSku { sku } => write!(formatter, " {sku}"),
+            Op::Fault { description } => write!(formatter, " {description}"),
+        }
+    }
+}
+
+/// ` 201 id=r1 state=held …`: a reply's status and the response fields present.
+pub fn write_reply(
+    formatter: &mut impl std::fmt::Write,
+    status: Option<u16>,
+    response: Option<&Response>,
+) -> std::fmt::Result {
+    if let Some(status) = status {
+        write!(formatter, " {status}")?;
+    }
+    if let Some(body) = response {
+        let fields = [
+            body.reservation.as_ref().map(|id| format!("id={id}")),
+            body.state.map(|state| format!("state={state}")),
+            body.deadline_ms
+                .map(|deadline| format!("deadline={deadline}")),
+            body.error.as_ref().map(|error| format!("error={error}")),
+            body.sku.as_ref().map(|sku| format!("sku={sku}")),
+            body.available
+                .map(|available| format!("available={available}")),
+            body.stock.map(|stock| {
+                format!(
+                    "stock={}/{}/{}/{}",
+                    stock.available, stock.reserved, stock.sold, stock.total
+                )
+            }),
+        ];
+        for field in fields.into_iter().flatten() {
+            write!(formatter, " {field}")?;
+        }
+    }
+    Ok(())
 }
 
 /// A whole history in memory.

@@ -2,8 +2,8 @@
 //! history, the checks C1–C6 and the reports. The `stockproof` binary (`main.rs`,
 //! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
 //! Redis, Postgres or HTTP,
-//! except `load` (goose over HTTP), `run` (the pipeline) and `faults` (fault
-//! injection), which do the I/O.
+//! except `load` (goose over HTTP), `run` (the pipeline), `faults` (fault injection)
+//! and `replay` (re-sending a recorded run), which do the I/O.
 
 pub mod bench;
 pub mod checks;
@@ -12,6 +12,7 @@ pub mod history;
 pub mod latency;
 pub mod load;
 pub mod plan;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;

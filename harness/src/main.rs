@@ -7,6 +7,7 @@ mod cli;
 mod engine_bench;
 mod infra_cmd;
 mod reconcile_cmd;
+mod replay_cmd;
 mod run_cmd;
 mod selftest_cmd;
 mod serve_cmd;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use stockproof_engine::variants::Variant;
+use stockproof_harness::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
 use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
 use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::latency::Latencies;
@@ -67,9 +68,10 @@ pub(crate) struct RunArgs {
 
     /// Serve a deliberately broken engine instead of the reference, to see the checks
     /// catch it (never the default; in process only). One of: check-then-act,
-    /// no-idempotency, short-idempotency, ttl-expiry, double-release, stale-cart-lines
-    /// (dual-write, lossy-ledger and non-idempotent-projection need the ledger writer:
-    /// refused for now).
+    /// no-idempotency, short-idempotency, ttl-expiry, double-release, stale-cart-lines,
+    /// dual-write, lossy-ledger, non-idempotent-projection. The last three show only
+    /// after a crash: add `--fault crash-between-writes@1s`, `--fault
+    /// writer-crash-before-commit@1s` or `--fault writer-crash@1s` respectively.
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
@@ -271,9 +273,14 @@ fn print_verdicts(outcome: &RunOutcome) {
         {
             println!("  {} {}: {note}", check.id.as_str(), check.verdict.as_str());
         }
-        for violation in check.violations.iter().take(3) {
-            println!("  {} violation: {}", check.id.as_str(), violation.reason);
-        }
+    }
+    let violations = violations_text(
+        &outcome.verdict.checks,
+        &outcome.history,
+        WINDOW_CONTEXT_OPS,
+    );
+    for line in violations.lines() {
+        println!("  {line}");
     }
     for slo in &outcome.verdict.slos {
         let observed = slo.observed.map_or("none".to_owned(), |value| {

@@ -29,8 +29,10 @@ pub(crate) struct ServeArgs {
 
     /// Serve a deliberately broken engine instead of the reference, to see the checks
     /// catch it (never the default). One of: check-then-act, no-idempotency,
-    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines (dual-write,
-    /// lossy-ledger and non-idempotent-projection need the ledger writer: refused for now).
+    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines, dual-write,
+    /// lossy-ledger, non-idempotent-projection. The last three crash by themselves so
+    /// that any load tool exposes them: dual-write skips every 50th Postgres write,
+    /// the other two crash their ledger writer every 5 s.
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
@@ -77,6 +79,22 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         args.shop,
         infra.provider()
     );
+    if let Some(variant) = args.variant.filter(|variant| variant.needs_ledger()) {
+        let crash = match variant.writer_crash() {
+            Some(point) => format!(
+                "its ledger writer crashes {} every {} ms and restarts",
+                point.as_str(),
+                stockproof_engine::service::VARIANT_WRITER_CRASH_EVERY_MS
+            ),
+            None => format!(
+                "every {}th Postgres write is skipped, as a crash after the Redis write would",
+                stockproof_engine::variants::DUAL_WRITE_CRASH_EVERY_DEFAULT
+            ),
+        };
+        println!(
+            "# {variant} crashes by itself under load: {crash}; `stockproof reconcile` shows the drift"
+        );
+    }
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}

@@ -58,6 +58,13 @@ pub enum LedgerError {
     /// A caller-side bound was exceeded while waiting for a condition.
     #[error("gave up after {waited_ms} ms waiting for {what}")]
     GaveUp { what: String, waited_ms: u64 },
+    /// A drain that no retry can finish (Postgres refuses the batch by a constraint,
+    /// or a gap no live writer can fill): it stops at once; nothing is acked, so every
+    /// unwritten entry stays in the stream for recovery and the reconciler.
+    #[error(
+        "draining `{stream}` cannot finish: {reason}; its unwritten entries stay pending in the stream"
+    )]
+    Undrainable { stream: String, reason: String },
 }
 
 impl LedgerError {
@@ -89,6 +96,23 @@ impl LedgerError {
                     || source.is_connection_refusal()
                     || source.is_timeout()
             }
+            _ => false,
+        }
+    }
+
+    /// Whether retrying the same batch must fail the same way: Postgres refused it by
+    /// an integrity constraint (a CHECK such as `available >= 0`, SQLSTATE class 23),
+    /// the ledger diverged, or the projection cannot take it. Order errors are not
+    /// among them: a dead writer's pending entries may still fill the gap.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            LedgerError::Postgres { source, .. } => source
+                .as_database_error()
+                .and_then(|error| error.code())
+                .is_some_and(|code| code.starts_with("23")),
+            LedgerError::Diverged { .. }
+            | LedgerError::Projection { .. }
+            | LedgerError::BadEntry { .. } => true,
             _ => false,
         }
     }

@@ -17,7 +17,8 @@ pub use postgres::{
 };
 pub use stream::{CONSUMER_GROUP, StreamEntry, StreamId, WriterLag};
 pub use supervisor::{
-    CRASH_WAIT_MS_MAX, RESTARTED_CLAIM_IDLE_MS, WRITER_APPLICATION_NAME, WriterSupervisor,
+    CRASH_WAIT_MS_MAX, CrashPoint, RESTARTED_CLAIM_IDLE_MS, WRITER_APPLICATION_NAME,
+    WriterSupervisor,
 };
 pub use writer::{
     BATCH_WRITE_TIMEOUT_MS, CLAIM_IDLE_MS_DEFAULT, CLAIM_POLL_MS_MAX, DRAIN_WAIT_MS_MAX,

@@ -41,6 +41,9 @@ pub enum ApplyRows {
     /// Every row of the batch, redelivered ones too: the deliberately broken
     /// `non-idempotent-projection` writer (`crate::variants`).
     All,
+    /// The inserted rows, to `reservations` only: the `dual-write` variant's engine
+    /// writes the `skus` projection itself, in its request path.
+    InsertedSkipSkus,
 }
 
 /// Begins a transaction that holds the ledger's advisory lock until it ends, so that
@@ -76,7 +79,9 @@ pub async fn write_batch_applying(
         .iter()
         .filter(|event| apply == ApplyRows::All || inserted.binary_search(&event.seq).is_ok())
         .collect();
-    apply_skus(&mut transaction, &new_events).await?;
+    if apply != ApplyRows::InsertedSkipSkus {
+        apply_skus(&mut transaction, &new_events).await?;
+    }
     apply_reservations(&mut transaction, &new_events).await?;
     transaction
         .commit()

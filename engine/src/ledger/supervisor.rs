@@ -26,6 +26,35 @@ pub const CRASH_WAIT_MS_MAX: u64 = 10_000;
 /// known dead, so waiting the default 10 s would only stall the ledger.
 pub const RESTARTED_CLAIM_IDLE_MS: u64 = 500;
 
+/// Where a crashed writer dies in its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// After its transaction commits and before its XACK: the batch is redelivered
+    /// (the unique seq makes that a no-op for the reference writer).
+    AfterCommit,
+    /// Right before its transaction: the reference writer has acked nothing, so the
+    /// batch is redelivered; a writer that acks first (`lossy-ledger`) has lost it.
+    BeforeCommit,
+}
+
+impl CrashPoint {
+    /// `after commit` / `before commit`, for logs and fault descriptions.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CrashPoint::AfterCommit => "after commit",
+            CrashPoint::BeforeCommit => "before commit",
+        }
+    }
+
+    /// The writer fault that dies here on the first batch.
+    const fn first_batch_fault(self) -> WriterFault {
+        match self {
+            CrashPoint::AfterCommit => WriterFault::CrashAfterCommit { batch: 1 },
+            CrashPoint::BeforeCommit => WriterFault::CrashBeforeCommit { batch: 1 },
+        }
+    }
+}
+
 /// The service's writer, replaceable while the service runs.
 #[derive(Debug)]
 pub struct WriterSupervisor {
@@ -58,18 +87,17 @@ impl WriterSupervisor {
     }
 
     /// Kills the running writer, then runs one under the same consumer name that dies
-    /// right after committing its first batch and before acking it (its own pending
-    /// entries first), and waits for that death (at most [`CRASH_WAIT_MS_MAX`]).
-    /// Returns the batch it died after, or `None` when no batch came in time and it
-    /// was killed mid-read instead. No writer runs afterwards until
-    /// [`WriterSupervisor::restart`].
-    pub async fn crash_mid_batch(&self) -> Result<Option<u64>, LedgerError> {
+    /// at `point` in its first batch (its own pending entries first), and waits for
+    /// that death (at most [`CRASH_WAIT_MS_MAX`]). Returns the batch it died in, or
+    /// `None` when no batch came in time and it was killed mid-read instead. No writer
+    /// runs afterwards until [`WriterSupervisor::restart`].
+    pub async fn crash_mid_batch(&self, point: CrashPoint) -> Result<Option<u64>, LedgerError> {
         let mut slot = self.writer.lock().await;
         if let Some(writer) = slot.take() {
             writer.kill();
         }
         let mut doomed_config = self.config.clone();
-        doomed_config.fault = WriterFault::CrashAfterCommit { batch: 1 };
+        doomed_config.fault = point.first_batch_fault();
         let doomed = LedgerWriter::spawn(
             &self.redis_url,
             self.pool.clone(),
@@ -90,7 +118,10 @@ impl WriterSupervisor {
         .await;
         match crashed {
             Ok(Some(join)) => match join.await {
-                Err(LedgerError::InjectedCrash { batch }) => Ok(Some(batch)),
+                Err(
+                    LedgerError::InjectedCrash { batch }
+                    | LedgerError::InjectedCrashBeforeCommit { batch },
+                ) => Ok(Some(batch)),
                 Err(error) => Err(error),
                 Ok(_) => Ok(None),
             },

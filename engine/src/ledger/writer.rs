@@ -81,6 +81,10 @@ pub enum WriterFlaw {
     /// `non-idempotent-projection`: every row of a batch is applied to the projections,
     /// redelivered ones too, so a crash between commit and XACK applies them twice.
     ApplyRedelivered,
+    /// `dual-write`: the engine writes the `skus` projection itself, beside its Redis
+    /// write; the writer records the ledger (and reservations) and leaves `skus` alone,
+    /// else every change would reach the projection twice.
+    SkusWrittenByEngine,
 }
 
 /// The writer's settings; every bound explicit.
@@ -180,6 +184,7 @@ impl LedgerWriter {
             stats: Arc::clone(&stats),
             claim_cursor: StreamId { ms: 0, n: 0 },
             batches_attempted: 0,
+            last_batch_events: 0,
             claimed_at: None,
         };
         Ok(LedgerWriter {
@@ -272,6 +277,8 @@ struct Worker {
     claimed_at: Option<Instant>,
     /// Batches this worker tried to write (for [`WriterFault::CrashBeforeCommit`]).
     batches_attempted: u64,
+    /// Entries of the last batch this worker tried to write (pending under its name).
+    last_batch_events: u64,
 }
 
 impl Worker {
@@ -292,6 +299,13 @@ impl Worker {
                 ) => return Err(error),
                 Err(error) => {
                     self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    if draining && let Some(reason) = self.undrainable(&error).await {
+                        // Waiting out DRAIN_WAIT_MS_MAX would end the same way, later.
+                        return Err(LedgerError::Undrainable {
+                            stream: self.stream.clone(),
+                            reason,
+                        });
+                    }
                     tracing::warn!(stream = %self.stream, consumer = %self.config.consumer,
                         "ledger writer step failed, retrying: {error}");
                     if error.is_redis_connection() || error.is_no_group() {
@@ -313,6 +327,24 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Why a drain that hit `error` can never finish, if it cannot: the batch is refused
+    /// for good ([`LedgerError::is_permanent`]), or it continues the ledger past a gap
+    /// while every entry still pending is this writer's own (no dead writer holds the
+    /// missing events: they were acked unwritten, or deleted).
+    async fn undrainable(&mut self, error: &LedgerError) -> Option<String> {
+        if error.is_permanent() {
+            return Some(error.to_string());
+        }
+        if !matches!(error, LedgerError::Order { .. }) {
+            return None;
+        }
+        let mut redis = self.connection().await.ok()?;
+        let lag = stream::lag(&mut redis, &self.stream).await.ok()?;
+        (lag.pending_events <= self.last_batch_events).then(|| {
+            format!("{error}, and no other writer holds a pending entry that could fill it")
+        })
     }
 
     /// Claims a dead writer's entries when due, then writes one batch: our own pending
@@ -427,6 +459,7 @@ impl Worker {
         let events = check_batch(entries)?;
         let ids: Vec<StreamId> = entries.iter().map(|entry| entry.id).collect();
         self.batches_attempted += 1;
+        self.last_batch_events = entries.len() as u64;
         if self.config.flaw == WriterFlaw::AckBeforeCommit {
             stream::ack(redis, &self.stream, &ids).await?;
         }
@@ -441,6 +474,7 @@ impl Worker {
         }
         let apply = match self.config.flaw {
             WriterFlaw::ApplyRedelivered => postgres::ApplyRows::All,
+            WriterFlaw::SkusWrittenByEngine => postgres::ApplyRows::InsertedSkipSkus,
             WriterFlaw::None | WriterFlaw::AckBeforeCommit => postgres::ApplyRows::Inserted,
         };
         let written = timed(

@@ -2,8 +2,12 @@
 //! into the Postgres `skus` projection by the request path in a second, separate step,
 //! with no outbox: nothing records that the Postgres write is still owed. A process
 //! that dies between the two writes leaves Redis and Postgres apart for good. The
-//! crash is a documented hook: every [`DUAL_WRITE_CRASH_EVERY_DEFAULT`]-th mirrored
-//! write is dropped, as if the process had died right after its Redis write.
+//! crash is a documented hook, [`CrashBetweenWrites`]: a mirrored write it drops is one
+//! a process killed right after the Redis write never made. `stockproof serve` drops
+//! every [`DUAL_WRITE_CRASH_EVERY_DEFAULT`]-th one; `stockproof run` drops the write
+//! after each `crash-between-writes` fault instead, so the crash is on the timeline.
+//! (The ledger writer still copies the stream into the `ledger` table, but leaves
+//! `skus` to the request path: `WriterFlaw::SkusWrittenByEngine`.)
 //!
 //! Models "update the cache, then the database" (or the reverse) dual writes, the
 //! design the transactional-outbox pattern (microservices.io, Debezium's outbox event
@@ -11,6 +15,7 @@
 //! atomic script and a writer copies them to Postgres exactly once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -19,16 +24,68 @@ use sqlx::PgPool;
 
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
+use crate::ledger::WriterFlaw;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
 use crate::reservation::{CartLine, Reservation, ReservationId, ReserveRequest};
 use crate::stock::SkuStock;
 
-/// Mirrored writes between two simulated crashes: often enough that a short run
-/// drops several, rare enough that most writes do reach Postgres.
+/// Mirrored writes between two built-in crashes (`stockproof serve`): often enough
+/// that a short session drops several, rare enough that most writes reach Postgres.
 pub const DUAL_WRITE_CRASH_EVERY_DEFAULT: u64 = 50;
+/// The ledger writer beside this engine records the ledger and leaves `skus` to it.
+pub(super) const WRITER_FLAW: WriterFlaw = WriterFlaw::SkusWrittenByEngine;
 /// Bound on one mirrored Postgres statement (loopback: well under a millisecond).
 const MIRROR_TIMEOUT_MS: u64 = 5_000;
+
+/// When the `dual-write` engine "crashes" between its Redis and its Postgres write:
+/// every `every`-th mirrored write (0: never), plus the next write after each
+/// [`CrashBetweenWrites::arm`]. Shared between the engine and whoever injects faults.
+#[derive(Debug, Default)]
+pub struct CrashBetweenWrites {
+    every: u64,
+    /// Crashes asked for by [`CrashBetweenWrites::arm`] and not yet taken.
+    armed: AtomicU64,
+    mirrored: AtomicU64,
+    crashes: AtomicU64,
+}
+
+impl CrashBetweenWrites {
+    /// Crashes every `every`-th mirrored write (0: only when armed).
+    pub fn every(every: u64) -> CrashBetweenWrites {
+        CrashBetweenWrites {
+            every,
+            ..CrashBetweenWrites::default()
+        }
+    }
+
+    /// The next mirrored write is dropped, as if the process died right before it.
+    pub fn arm(&self) {
+        self.armed.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Mirrored writes dropped so far.
+    pub fn crashes(&self) -> u64 {
+        self.crashes.load(Ordering::Acquire)
+    }
+
+    /// Whether this mirrored write dies (counts it).
+    pub(crate) fn take(&self) -> bool {
+        let count = self.mirrored.fetch_add(1, Ordering::Relaxed) + 1;
+        let periodic = self.every > 0 && count.is_multiple_of(self.every);
+        let armed = self
+            .armed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |armed| {
+                armed.checked_sub(1)
+            })
+            .is_ok();
+        let crash = periodic || armed;
+        if crash {
+            self.crashes.fetch_add(1, Ordering::AcqRel);
+        }
+        crash
+    }
+}
 
 /// A change to one SKU's four counts.
 type Delta = (String, [i64; 4]);
@@ -37,40 +94,40 @@ type Delta = (String, [i64; 4]);
 pub(crate) struct DualWriteEngine {
     inner: RedisLuaEngine,
     pool: PgPool,
-    /// Every n-th mirrored write is dropped (0: never).
-    crash_every: u64,
-    mirrored: AtomicU64,
+    crash: Arc<CrashBetweenWrites>,
 }
 
 impl DualWriteEngine {
-    pub(crate) fn new(inner: RedisLuaEngine, pool: PgPool, crash_every: u64) -> DualWriteEngine {
-        DualWriteEngine {
-            inner,
-            pool,
-            crash_every,
-            mirrored: AtomicU64::new(0),
-        }
+    pub(crate) fn new(
+        inner: RedisLuaEngine,
+        pool: PgPool,
+        crash: Arc<CrashBetweenWrites>,
+    ) -> DualWriteEngine {
+        DualWriteEngine { inner, pool, crash }
     }
 
     /// The second write: the deltas into Postgres, unless the crash hook fires.
     async fn mirror(&self, deltas: Vec<Delta>) -> Result<(), EngineError> {
-        let count = self.mirrored.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.crash_every > 0 && count.is_multiple_of(self.crash_every) {
+        if self.crash.take() {
             tracing::warn!(
-                count,
+                crashes = self.crash.crashes(),
                 "dual-write: simulated crash between the Redis and Postgres writes"
             );
             return Ok(());
         }
         for (sku, [available, reserved, sold, total]) in deltas {
             let statement = sqlx::query(
-                "INSERT INTO skus (sku, available, reserved, sold, total, last_seq)
-                 VALUES ($1, $2, $3, $4, $5, 0)
-                 ON CONFLICT (sku) DO UPDATE SET
-                   available = skus.available + EXCLUDED.available,
-                   reserved = skus.reserved + EXCLUDED.reserved,
-                   sold = skus.sold + EXCLUDED.sold,
-                   total = skus.total + EXCLUDED.total",
+                // UPDATE first: Postgres checks an INSERT's proposed row against the
+                // CHECK constraints even when ON CONFLICT turns it into an update, so a
+                // reserve's delta (available -1) as an INSERT row would always fail.
+                "WITH updated AS (
+                   UPDATE skus SET available = skus.available + $2,
+                                   reserved = skus.reserved + $3,
+                                   sold = skus.sold + $4,
+                                   total = skus.total + $5
+                   WHERE sku = $1 RETURNING sku)
+                 INSERT INTO skus (sku, available, reserved, sold, total, last_seq)
+                 SELECT $1, $2, $3, $4, $5, 0 WHERE NOT EXISTS (SELECT 1 FROM updated)",
             )
             .bind(&sku)
             .bind(available)

@@ -28,11 +28,11 @@ use sqlx::PgPool;
 
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
-use crate::ledger::WriterFlaw;
+use crate::ledger::{CrashPoint, WriterFlaw};
 use crate::lua::{ScriptPatch, Scripts};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 
-pub use dual_write::DUAL_WRITE_CRASH_EVERY_DEFAULT;
+pub use dual_write::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT};
 pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
 
 use self::wrapper::{ReservePath, WrappedEngine};
@@ -101,7 +101,7 @@ impl Variant {
                 "a cart naming one SKU on two lines checks each line against the same stale count: oversells"
             }
             Variant::DualWrite => {
-                "Redis is changed, then Postgres in a separate step with no outbox: a crash between them (every 50th op) leaves them apart"
+                "Redis is changed, then Postgres in a separate step with no outbox: a crash between them leaves them apart"
             }
             Variant::LossyLedger => {
                 "the ledger writer acks a batch before it commits: a writer crash in between loses the events"
@@ -118,12 +118,27 @@ impl Variant {
     }
 
     /// Connects the variant's engine with the reference engine's settings. `database`
-    /// (migrated) is needed by `dual-write` only, which writes Postgres itself.
+    /// (migrated) is needed by `dual-write` only, which writes Postgres itself and then
+    /// crashes between its writes every [`DUAL_WRITE_CRASH_EVERY_DEFAULT`]-th time.
     pub async fn connect(
         self,
         redis_url: &str,
         config: RedisLuaConfig,
         database: Option<&PgPool>,
+    ) -> Result<Arc<dyn InventoryEngine>, EngineError> {
+        let crash = Arc::new(CrashBetweenWrites::every(DUAL_WRITE_CRASH_EVERY_DEFAULT));
+        self.connect_with_crash(redis_url, config, database, crash)
+            .await
+    }
+
+    /// [`Variant::connect`], with `dual-write`'s crashes between its writes decided by
+    /// `crash` (ignored by the other variants).
+    pub async fn connect_with_crash(
+        self,
+        redis_url: &str,
+        config: RedisLuaConfig,
+        database: Option<&PgPool>,
+        crash: Arc<CrashBetweenWrites>,
     ) -> Result<Arc<dyn InventoryEngine>, EngineError> {
         if self == Variant::DualWrite && database.is_none() {
             return Err(EngineError::invalid(
@@ -143,7 +158,7 @@ impl Variant {
             Variant::DualWrite => Arc::new(dual_write::DualWriteEngine::new(
                 engine,
                 database.cloned().expect("checked above"),
-                DUAL_WRITE_CRASH_EVERY_DEFAULT,
+                crash,
             )),
             Variant::NoIdempotency
             | Variant::ShortIdempotency
@@ -170,13 +185,31 @@ impl Variant {
         match self {
             Variant::LossyLedger => lossy_ledger::FLAW,
             Variant::NonIdempotentProjection => non_idempotent_projection::FLAW,
+            Variant::DualWrite => dual_write::WRITER_FLAW,
+            Variant::CheckThenAct
+            | Variant::NoIdempotency
+            | Variant::ShortIdempotency
+            | Variant::TtlExpiry
+            | Variant::DoubleRelease
+            | Variant::StaleCartLines => WriterFlaw::None,
+        }
+    }
+
+    /// Where the ledger writer serving this variant must crash for its flaw to show:
+    /// `lossy-ledger` before its commit (it has acked already), `non-idempotent-projection`
+    /// after its commit and before its XACK (the batch is redelivered). `None` for the
+    /// rest, including `dual-write`, whose crash falls between its own two writes.
+    pub const fn writer_crash(self) -> Option<CrashPoint> {
+        match self {
+            Variant::LossyLedger => Some(CrashPoint::BeforeCommit),
+            Variant::NonIdempotentProjection => Some(CrashPoint::AfterCommit),
             Variant::CheckThenAct
             | Variant::NoIdempotency
             | Variant::ShortIdempotency
             | Variant::TtlExpiry
             | Variant::DoubleRelease
             | Variant::StaleCartLines
-            | Variant::DualWrite => WriterFlaw::None,
+            | Variant::DualWrite => None,
         }
     }
 

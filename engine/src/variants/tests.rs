@@ -46,3 +46,48 @@ fn the_short_marker_ttl_in_lua_matches_the_rust_constant() {
         "local IDEMPOTENCY_MARKER_TTL_MS = {IDEMPOTENCY_MARKER_TTL_MS}\n"
     )));
 }
+
+#[test]
+fn the_crash_between_writes_fires_every_nth_write_and_once_per_arm() {
+    // Goal: `serve`'s built-in crash (every n-th mirrored write) and `run`'s injected
+    // one (the next write after each arm) drop exactly the writes they say.
+    // Method: count which of 10 writes die, periodic (every 4th) and armed twice.
+    let periodic = CrashBetweenWrites::every(4);
+    let dropped: Vec<bool> = (0..10).map(|_| periodic.take()).collect();
+    let expected = [
+        false, false, false, true, false, false, false, true, false, false,
+    ];
+    assert_eq!(dropped, expected);
+    assert_eq!(periodic.crashes(), 2);
+    let injected = CrashBetweenWrites::every(0);
+    assert!(!injected.take());
+    injected.arm();
+    injected.arm();
+    assert!(injected.take());
+    assert!(injected.take());
+    assert!(!injected.take());
+    assert_eq!(injected.crashes(), 2);
+}
+
+#[test]
+fn the_ledger_variants_name_their_writer_and_crash() {
+    // Goal: each variant whose flaw is in how Postgres is written serves a writer
+    // that matches it, and the writer variants say where the crash must fall.
+    assert_eq!(
+        Variant::DualWrite.writer_flaw(),
+        WriterFlaw::SkusWrittenByEngine
+    );
+    assert_eq!(Variant::DualWrite.writer_crash(), None);
+    assert_eq!(
+        Variant::LossyLedger.writer_crash(),
+        Some(CrashPoint::BeforeCommit)
+    );
+    assert_eq!(
+        Variant::NonIdempotentProjection.writer_crash(),
+        Some(CrashPoint::AfterCommit)
+    );
+    for variant in Variant::ALL.into_iter().filter(|v| !v.needs_ledger()) {
+        assert_eq!(variant.writer_flaw(), WriterFlaw::None, "{variant}");
+        assert_eq!(variant.writer_crash(), None, "{variant}");
+    }
+}

@@ -395,8 +395,8 @@ async fn dual_write_leaves_redis_and_postgres_apart_after_a_crash() {
     // write when the process dies in between; the reference's outbox does not. Method:
     // 100 single-unit restocks; the variant's crash hook drops every 50th Postgres
     // write, so Postgres ends 2 units short (and agreed with Redis before the first
-    // drop); the reference engine on its own servers, with its ledger writer drained,
-    // ends equal.
+    // drop); a reserve and confirm of 3 then reach both; the reference engine on its
+    // own servers, with its ledger writer drained, ends equal.
     let variant_stores = Stores::start(AofPolicy::Off).await;
     let variant = Variant::DualWrite
         .connect(
@@ -409,6 +409,22 @@ async fn dual_write_leaves_redis_and_postgres_apart_after_a_crash() {
     assert!(restock_hundred(variant.as_ref(), &variant_stores).await);
     assert_eq!(variant_stores.redis_stocks().await["a"], [100, 0, 0, 100]);
     assert_eq!(variant_stores.projection().await["a"], [98, 0, 0, 98]);
+    // Between crashes a reserve and its confirm reach Postgres too (a negative delta
+    // must not trip the projection's CHECKs): the gap stays the two dropped units.
+    let outcome = variant
+        .reserve(&request("k-dual", &[("a", 3)], LONG_TTL_MS))
+        .await
+        .expect("reserve answers");
+    let confirmed = variant
+        .transition(reserved(&outcome), Transition::Confirm)
+        .await
+        .expect("confirm answers");
+    assert!(
+        matches!(confirmed, TransitionOutcome::Applied(_)),
+        "{confirmed:?}"
+    );
+    assert_eq!(variant_stores.redis_stocks().await["a"], [97, 0, 3, 100]);
+    assert_eq!(variant_stores.projection().await["a"], [95, 0, 3, 98]);
     let reference_stores = Stores::start(AofPolicy::Off).await;
     let reference = RedisLuaEngine::connect(
         reference_stores.infra.redis_url(),

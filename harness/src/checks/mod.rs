@@ -18,6 +18,7 @@ mod index;
 mod report;
 pub mod slo;
 mod snapshot;
+pub mod window;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -1,4 +1,4 @@
-mod text;
+pub(super) mod text;
 
 use std::collections::BTreeMap;
 

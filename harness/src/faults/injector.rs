@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::Connection;
+use stockproof_engine::ledger::CrashPoint;
 use stockproof_infra::Infra;
 use stockproof_infra::proxy::{FaultProxy, Toxics};
 use tokio::sync::Mutex;
@@ -31,9 +32,12 @@ const OPS_TRIGGER_POLL_MS: u64 = 10;
 /// What the engine served in-process offers to fault injection.
 #[async_trait]
 pub trait EngineFaultHooks: Send + Sync + std::fmt::Debug {
-    /// Makes the ledger writer die after its next commit and before its XACK (so the
-    /// batch is redelivered); returns once it is dead.
-    async fn crash_writer(&self) -> Result<(), String>;
+    /// Makes the ledger writer die at `point` in its next batch; returns once it is
+    /// dead.
+    async fn crash_writer(&self, point: CrashPoint) -> Result<(), String>;
+    /// Makes the engine die between its Redis and its Postgres write of the next
+    /// change, and says what that did (nothing, for an engine with one write).
+    async fn crash_between_writes(&self) -> Result<String, String>;
     /// Starts a new ledger writer (which reclaims the dead one's pending entries).
     async fn start_writer(&self) -> Result<(), String>;
     /// Just before Redis is killed: hold the engine's Redis traffic and note what Redis
@@ -135,12 +139,16 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
             let terminated = terminate_writer_backends(&url).await.map_err(failed)?;
             Ok(format!("{terminated} writer backend(s) terminated"))
         }
-        FaultAction::WriterCrash { down_for } => {
+        FaultAction::WriterCrash { down_for, point } => {
             let engine = in_process_engine(targets, &fault)?;
-            engine.crash_writer().await.map_err(&failed)?;
+            engine.crash_writer(*point).await.map_err(&failed)?;
             tokio::time::sleep(*down_for).await;
             engine.start_writer().await.map_err(failed)?;
             Ok(format!("writer down for {down_for:?}, then restarted"))
+        }
+        FaultAction::CrashBetweenWrites => {
+            let engine = in_process_engine(targets, &fault)?;
+            engine.crash_between_writes().await.map_err(failed)
         }
         FaultAction::Network {
             target,

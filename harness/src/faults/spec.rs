@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use stockproof_engine::ledger::CrashPoint;
 use stockproof_infra::proxy::Toxics;
 
 use crate::scenario::parse_duration;
@@ -80,9 +81,17 @@ pub enum FaultAction {
     PostgresRestart,
     /// `pg_terminate_backend` of the ledger writer's connections.
     PostgresTerminateWriter,
-    /// The ledger writer dies mid-batch (after its commit, before its XACK) and a new
-    /// one starts after `down_for`.
-    WriterCrash { down_for: Duration },
+    /// The ledger writer dies mid-batch at `point` (`writer-crash`: after its commit,
+    /// before its XACK; `writer-crash-before-commit`: before its commit) and a new one
+    /// starts after `down_for`.
+    WriterCrash {
+        down_for: Duration,
+        point: CrashPoint,
+    },
+    /// The engine dies between its Redis write and its Postgres write of the next
+    /// change. Only an engine that makes two writes (`dual-write`) has such a point;
+    /// the reference makes each change and its ledger event in one script call.
+    CrashBetweenWrites,
     /// Toxics on the proxy in front of `target` for `duration`.
     Network {
         target: NetworkTarget,
@@ -106,8 +115,12 @@ impl FaultAction {
             FaultAction::PostgresTerminateWriter => {
                 "postgres pg_terminate_backend of the ledger writer".to_owned()
             }
-            FaultAction::WriterCrash { down_for } => {
-                format!("ledger writer crash mid-batch, restarted after {down_for:?}")
+            FaultAction::WriterCrash { down_for, point } => format!(
+                "ledger writer crash mid-batch ({}), restarted after {down_for:?}",
+                point.as_str()
+            ),
+            FaultAction::CrashBetweenWrites => {
+                "engine crash between its Redis and Postgres writes".to_owned()
             }
             FaultAction::Network {
                 target,
@@ -137,6 +150,7 @@ impl FaultAction {
         matches!(
             self,
             FaultAction::WriterCrash { .. }
+                | FaultAction::CrashBetweenWrites
                 | FaultAction::Network { .. }
                 | FaultAction::NetworkCut { .. }
                 | FaultAction::RedisKill
@@ -179,7 +193,8 @@ pub enum FaultKind {
     RedisClientPause,
     PostgresRestart,
     PostgresTerminateWriter,
-    WriterCrash,
+    WriterCrash(CrashPoint),
+    CrashBetweenWrites,
     Latency(NetworkTarget),
     Bandwidth(NetworkTarget),
     Partition(NetworkTarget),
@@ -188,13 +203,15 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 18] = [
         "redis-kill",
         "redis-pause",
         "redis-client-pause",
         "postgres-restart",
         "postgres-terminate-writer",
         "writer-crash",
+        "writer-crash-before-commit",
+        "crash-between-writes",
         "redis-latency",
         "postgres-latency",
         "redis-bandwidth",
@@ -215,7 +232,9 @@ impl FaultKind {
             "redis-client-pause" => FaultKind::RedisClientPause,
             "postgres-restart" => FaultKind::PostgresRestart,
             "postgres-terminate-writer" => FaultKind::PostgresTerminateWriter,
-            "writer-crash" => FaultKind::WriterCrash,
+            "writer-crash" => FaultKind::WriterCrash(CrashPoint::AfterCommit),
+            "writer-crash-before-commit" => FaultKind::WriterCrash(CrashPoint::BeforeCommit),
+            "crash-between-writes" => FaultKind::CrashBetweenWrites,
             "redis-latency" => FaultKind::Latency(Redis),
             "postgres-latency" => FaultKind::Latency(Postgres),
             "redis-bandwidth" => FaultKind::Bandwidth(Redis),
@@ -283,7 +302,14 @@ impl FaultSpec {
                 untimed(&file.kind)?;
                 FaultAction::PostgresTerminateWriter
             }
-            FaultKind::WriterCrash => FaultAction::WriterCrash { down_for: timed() },
+            FaultKind::WriterCrash(point) => FaultAction::WriterCrash {
+                down_for: timed(),
+                point,
+            },
+            FaultKind::CrashBetweenWrites => {
+                untimed(&file.kind)?;
+                FaultAction::CrashBetweenWrites
+            }
             FaultKind::Latency(target) => {
                 let latency = file.latency.as_deref().ok_or_else(|| {
                     format!("fault `{}` needs `latency` (e.g. `50ms`)", file.kind)

@@ -1,14 +1,17 @@
 //! `report.html`: one self-contained page — verdicts, then inline SVG charts of the
 //! latency percentile curves (per op kind, corrected for coordinated omission; x axis
 //! 1/(1-p) on a log scale as the HdrHistogram plotter draws it), throughput per second,
-//! and each watched SKU's available stock over time with violations marked. No scripts,
-//! no styles or fonts from the network: it opens offline and in CI artifact viewers.
+//! and each watched SKU's available stock over time with violations marked, the injected
+//! faults shaded on both; then each shown violation's window of history as a timeline
+//! (`super::timeline`). No scripts, no styles or fonts from the network: it opens
+//! offline and in CI artifact viewers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use super::junit::escape;
 use super::summary::Summary;
+use super::timeline::{FAULT_FILL, FaultBand, fault_bands, windows_section};
 use super::{RunData, hgrm};
 use crate::checks::Verdict;
 use crate::history::{History, Op, OpId};
@@ -71,6 +74,7 @@ pub(super) fn render(data: &RunData<'_>, summary: &Summary) -> String {
         summary.exit_code
     );
     verdict_tables(&mut out, summary);
+    let faults = fault_bands(data.history);
     out.push_str("<h2>Latency by percentile (ms, corrected for coordinated omission)</h2>\n");
     out.push_str(&percentile_chart(data));
     out.push_str("<h2>Throughput (ops completed per second)</h2>\n");
@@ -88,15 +92,36 @@ pub(super) fn render(data: &RunData<'_>, summary: &Summary) -> String {
             points: per_second,
         }],
         &[],
+        &faults,
         "s",
         false,
     ));
+    if !faults.is_empty() {
+        out.push_str(&faults_list(&faults));
+    }
     out.push_str("<h2>Available stock over time</h2>\n");
-    for (sku, svg) in stock_charts(data.history, summary) {
+    for (sku, svg) in stock_charts(data.history, summary, &faults) {
         let _ = writeln!(out, "<h3>{}</h3>", escape(&sku));
         out.push_str(&svg);
     }
+    out.push_str(&windows_section(&summary.checks, data.history));
     out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The faults under the throughput chart, in words (the bands' tooltips say the same).
+fn faults_list(faults: &[FaultBand]) -> String {
+    let mut out = String::from("<ul class=\"faults\">\n");
+    for fault in faults {
+        let _ = writeln!(
+            out,
+            "<li>{:.2}–{:.2} s: {}</li>",
+            fault.from_s,
+            fault.to_s,
+            escape(&fault.label)
+        );
+    }
+    out.push_str("</ul>\n");
     out
 }
 
@@ -200,11 +225,15 @@ fn percentile_chart(data: &RunData<'_>) -> String {
             }
         })
         .collect();
-    chart(&series, &[], "percentile", true)
+    chart(&series, &[], &[], "percentile", true)
 }
 
 /// Observations of each SKU's available units (time s, units) and the violations naming it.
-fn stock_charts(history: &History, summary: &Summary) -> Vec<(String, String)> {
+fn stock_charts(
+    history: &History,
+    summary: &Summary,
+    faults: &[FaultBand],
+) -> Vec<(String, String)> {
     let mut observed: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut completed: HashMap<OpId, f64> = HashMap::with_capacity(history.entries.len());
     for entry in &history.entries {
@@ -270,7 +299,8 @@ fn stock_charts(history: &History, summary: &Summary) -> Vec<(String, String)> {
                 points: observed[sku].clone(),
             };
             let sku_markers = markers.remove(sku).unwrap_or_default();
-            (sku.to_owned(), chart(&[series], &sku_markers, "s", false))
+            let svg = chart(&[series], &sku_markers, faults, "s", false);
+            (sku.to_owned(), svg)
         })
         .collect()
 }
@@ -288,13 +318,21 @@ fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     kept
 }
 
-/// An SVG line chart; `percentile_axis` labels x as percentiles (log10 of 1/(1-p)).
-fn chart(series: &[Series], markers: &[Marker], x_unit: &str, percentile_axis: bool) -> String {
+/// An SVG line chart; `percentile_axis` labels x as percentiles (log10 of 1/(1-p));
+/// `faults` are shaded (x in seconds: time charts only).
+fn chart(
+    series: &[Series],
+    markers: &[Marker],
+    faults: &[FaultBand],
+    x_unit: &str,
+    percentile_axis: bool,
+) -> String {
     let all = series.iter().flat_map(|series| series.points.iter());
     let x_max = all
         .clone()
         .map(|point| point.0)
         .chain(markers.iter().map(|marker| marker.x))
+        .chain(faults.iter().map(|fault| fault.to_s))
         .fold(1e-9, f64::max);
     let y_max = all.map(|point| point.1).fold(1e-9, f64::max) * 1.1;
     let plot_width = CHART_WIDTH - MARGIN_LEFT - 10.0;
@@ -343,6 +381,15 @@ fn chart(series: &[Series], markers: &[Marker], x_unit: &str, percentile_axis: b
             x_of(*x),
             CHART_HEIGHT - 10.0,
             escape(label)
+        );
+    }
+    for fault in faults {
+        let _ = writeln!(
+            svg,
+            "<rect class=\"fault\" x=\"{:.1}\" y=\"{MARGIN_TOP}\" width=\"{:.1}\" height=\"{plot_height:.1}\" fill=\"{FAULT_FILL}\" fill-opacity=\"0.25\"><title>{}</title></rect>",
+            x_of(fault.from_s),
+            (x_of(fault.to_s) - x_of(fault.from_s)).max(2.0),
+            escape(&fault.label)
         );
     }
     for marker in markers {

@@ -9,6 +9,7 @@ pub mod hlog;
 mod html;
 pub mod junit;
 mod summary;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,9 @@ pub struct RunData<'a> {
     pub started_at_unix_ms: i64,
     /// `in-process engine` or the URL of an external target.
     pub target: &'a str,
+    /// The engine served: `reference`, a broken variant's name (`dual-write`), or
+    /// `external` for a service stockproof did not start.
+    pub engine: &'a str,
     /// Whether C2 and C5 had a white-box snapshot.
     pub white_box: bool,
     pub verdict: &'a RunVerdict,
@@ -63,7 +67,7 @@ pub fn write_reports(dir: &Path, data: &RunData<'_>) -> Result<Vec<PathBuf>, Rep
     })?;
     let mut files: Vec<(String, String)> = vec![
         ("summary.json".to_owned(), json + "\n"),
-        ("summary.md".to_owned(), markdown(&summary)),
+        ("summary.md".to_owned(), markdown(&summary, data.history)),
         ("report.html".to_owned(), html::render(data, &summary)),
         ("latency.hlog".to_owned(), hlog),
         (

@@ -10,10 +10,12 @@ use serde::Serialize;
 use super::RunData;
 use crate::checks::coverage::CoverageResult;
 use crate::checks::slo::SloResult;
+use crate::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
 use crate::checks::{CheckReport, Overall, Verdict};
+use crate::history::History;
 
 /// Bumped on any incompatible change of [`Summary`] (and of the schema file).
-pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+pub const SUMMARY_SCHEMA_VERSION: u32 = 2;
 /// Bounds listed in `summary.md` per check (all are in `summary.json`).
 const MARKDOWN_BOUNDS_MAX: usize = 12;
 
@@ -26,6 +28,8 @@ pub struct Summary {
     /// UTC, RFC 3339.
     pub started_at: String,
     pub target: String,
+    /// `reference`, a deliberately broken variant's name, or `external`.
+    pub engine: String,
     /// Whether the white-box checks (C2, C5) had Redis, Postgres and the ledger to read.
     pub white_box: bool,
     pub verdict: Overall,
@@ -100,6 +104,7 @@ pub fn summary(data: &RunData<'_>) -> Summary {
         seed: data.seed,
         started_at: super::hlog::utc_text(data.started_at_unix_ms),
         target: data.target.to_owned(),
+        engine: data.engine.to_owned(),
         white_box: data.white_box,
         verdict: data.verdict.overall(),
         exit_code: data.verdict.exit_code(),
@@ -136,7 +141,9 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-pub fn markdown(summary: &Summary) -> String {
+/// summary.md: the summary, with the windows of history that explain the first
+/// violations (`crate::checks::window`).
+pub fn markdown(summary: &Summary, history: &History) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -155,10 +162,11 @@ pub fn markdown(summary: &Summary) -> String {
     let _ = writeln!(out, "| run | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| seed | {} |\n| started | {} |\n| target | {} |",
+        "| seed | {} |\n| started | {} |\n| target | {} |\n| engine | {} |",
         summary.seed,
         summary.started_at,
-        cell(&summary.target)
+        cell(&summary.target),
+        cell(&summary.engine)
     );
     let checks_run = if summary.white_box {
         "white-box and black-box (C1–C6)"
@@ -172,6 +180,11 @@ pub fn markdown(summary: &Summary) -> String {
         summary.ops.total, summary.ops.duration_s, summary.ops.errors, summary.ops.late_starts
     );
     checks_markdown(&mut out, &summary.checks);
+    let windows = violations_text(&summary.checks, history, WINDOW_CONTEXT_OPS);
+    if !windows.is_empty() {
+        // `>` marks the ops a violation names; the others touch its SKU or reservation.
+        let _ = writeln!(out, "## Violation windows\n\n```text\n{windows}```\n");
+    }
     goals_markdown(&mut out, summary);
     latency_markdown(&mut out, summary);
     out

@@ -62,6 +62,7 @@ fn write(dir: &Path) -> Vec<std::path::PathBuf> {
         seed: 5,
         started_at_unix_ms: STARTED_AT_UNIX_MS,
         target: "in-process engine",
+        engine: "reference",
         white_box: true,
         verdict: &verdict,
         latencies: &latencies,
@@ -291,6 +292,7 @@ fn summaries_match_their_snapshots() {
         seed: 5,
         started_at_unix_ms: STARTED_AT_UNIX_MS,
         target: "in-process engine",
+        engine: "reference",
         white_box: true,
         verdict: &verdict,
         latencies: &latencies,
@@ -299,7 +301,7 @@ fn summaries_match_their_snapshots() {
     let summary = summary(&data);
     insta::assert_snapshot!(
         "summary_md",
-        markdown(&summary).replace(&summary.started_at, "[time]")
+        markdown(&summary, &history).replace(&summary.started_at, "[time]")
     );
     insta::assert_json_snapshot!("summary_json", summary, { ".started_at" => "[time]" });
 }

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use stockproof_engine::ShopKeys;
-use stockproof_engine::ledger::WriterSupervisor;
+use stockproof_engine::ledger::{CrashPoint, WriterSupervisor};
 use stockproof_engine::recovery::{self, RecoveryConfig};
 use stockproof_engine::stores;
+use stockproof_engine::variants::CrashBetweenWrites;
 use stockproof_infra::proxy::{FaultProxy, Toxics};
 use tokio::sync::Mutex;
 
@@ -28,6 +29,9 @@ use crate::history::{HistoryEntry, Op, OpId, Outcome};
 const LOSS_STREAM_ENTRIES_MAX: usize = 100_000;
 /// Bound on each read a loss measurement makes (seq, stream tail, ledger max).
 const LOSS_READ_TIMEOUT_MS: u64 = 5_000;
+/// Longest a `crash-between-writes` fault waits for the engine's next change (the load
+/// sends several per millisecond; past this the crash is still armed, and said so).
+const CRASH_BETWEEN_WRITES_WAIT_MS_MAX: u64 = 5_000;
 
 /// Why the proxies could not be put in place.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,8 @@ type BeforeKill = (i64, Vec<TailEvent>);
 #[derive(Debug)]
 pub struct InProcessHooks {
     pub writer: Arc<WriterSupervisor>,
+    /// The `dual-write` variant's crash hook (`None`: an engine with one write).
+    pub crash_between_writes: Option<Arc<CrashBetweenWrites>>,
     /// Direct URLs (not through the proxies): recovery and loss reads.
     pub redis_url: String,
     pub database_url: String,
@@ -129,6 +135,7 @@ pub struct InProcessHooks {
 impl InProcessHooks {
     pub fn new(
         writer: Arc<WriterSupervisor>,
+        crash_between_writes: Option<Arc<CrashBetweenWrites>>,
         redis_url: &str,
         database_url: &str,
         shop: &str,
@@ -137,6 +144,7 @@ impl InProcessHooks {
     ) -> InProcessHooks {
         InProcessHooks {
             writer,
+            crash_between_writes,
             redis_url: redis_url.to_owned(),
             database_url: database_url.to_owned(),
             keys: ShopKeys::new(shop),
@@ -208,12 +216,35 @@ impl InProcessHooks {
 
 #[async_trait]
 impl EngineFaultHooks for InProcessHooks {
-    async fn crash_writer(&self) -> Result<(), String> {
+    async fn crash_writer(&self, point: CrashPoint) -> Result<(), String> {
         self.writer
-            .crash_mid_batch()
+            .crash_mid_batch(point)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    async fn crash_between_writes(&self) -> Result<String, String> {
+        let Some(crash) = &self.crash_between_writes else {
+            return Ok(
+                "no effect: this engine makes each change and its ledger event in \
+                       one Redis script call, so no crash can fall between two writes"
+                    .to_owned(),
+            );
+        };
+        let before = crash.crashes();
+        crash.arm();
+        let started = Instant::now();
+        while crash.crashes() == before {
+            if started.elapsed() >= Duration::from_millis(CRASH_BETWEEN_WRITES_WAIT_MS_MAX) {
+                return Err(format!(
+                    "no change came within {CRASH_BETWEEN_WRITES_WAIT_MS_MAX} ms; the crash \
+                     stays armed for the next one"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok("a change reached Redis and its Postgres write was never made".to_owned())
     }
 
     async fn start_writer(&self) -> Result<(), String> {

@@ -268,6 +268,7 @@ fn fault_targets(
     };
     let hooks = Arc::new(faults::InProcessHooks::new(
         in_process.service.writer(),
+        in_process.service.crash_between_writes(),
         &in_process.redis_url,
         &in_process.database_url,
         &in_process.shop,
@@ -505,11 +506,17 @@ fn write_reports(
     latencies: &Latencies,
     history: &History,
 ) {
+    let engine = match (&info.variant, info.checks_not_applicable.is_empty()) {
+        (Some(variant), _) => variant.clone(),
+        (None, true) => "reference".to_owned(),
+        (None, false) => "external".to_owned(),
+    };
     let data = crate::report::RunData {
         scenario,
         seed,
         started_at_unix_ms: history.header.started_at_unix_ms,
         target: &info.target,
+        engine: &engine,
         white_box: info.checks_not_applicable.is_empty(),
         verdict,
         latencies,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_engine::service::{Service, ServiceConfig, VariantCrashes};
 use stockproof_engine::variants::Variant;
 use stockproof_infra::proxy::FaultProxy;
 use stockproof_infra::{Infra, InfraConfig};
@@ -95,6 +95,8 @@ impl Target {
         service_config.engine.retention_ms =
             i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         service_config.variant = variant;
+        // A variant's crash comes from the run's faults, so it is on the timeline.
+        service_config.variant_crashes = VariantCrashes::Injected;
         let service = Service::start(service_config).await?;
         let url = format!("http://{}", service.local_addr());
         Ok(Target::InProcess(Box::new(InProcess {

@@ -88,6 +88,28 @@ fn every_variant_has_an_exposure_with_expected_checks() {
 }
 
 #[test]
+fn every_fault_parses_and_the_reference_runs_every_case() {
+    // Goal: the faults the selftest injects are valid `--fault` specs, each variant
+    // that needs a crash gets one, and the reference engine runs each scenario with
+    // and without the faults the variants get (the same runs they are caught in).
+    for exposure in Exposure::all() {
+        if let Some(fault) = exposure.fault {
+            let parsed = crate::faults::FaultSpec::parse_cli(fault);
+            assert!(parsed.is_ok(), "{}: {parsed:?}", exposure.variant);
+        }
+        assert_eq!(
+            exposure.fault.is_some(),
+            exposure.variant.needs_ledger(),
+            "{}",
+            exposure.variant
+        );
+        assert!(cases().contains(&exposure.case()), "{}", exposure.variant);
+    }
+    let faulted = cases().iter().filter(|case| case.fault.is_some()).count();
+    assert_eq!(faulted, 3);
+}
+
+#[test]
 fn detection_is_the_earliest_op_any_failing_check_names() {
     // Goal: "ops and seconds to detection" count up to the first evidence. Method:
     // C1 names ops 7 and 9, C3 names op 4; 10 ops completing at 1..10 ms.
@@ -123,7 +145,7 @@ fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
     let exposure = Exposure::of(Variant::NoIdempotency);
     let caught = Row::finished(
         Some(&exposure),
-        RETRY,
+        exposure.case(),
         1,
         &verdict(&[(CheckId::C3, &[2])]),
         &history(3),
@@ -131,15 +153,26 @@ fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
     );
     let wrong_check = Row::finished(
         Some(&exposure),
-        RETRY,
+        exposure.case(),
         1,
         &verdict(&[(CheckId::C1, &[2])]),
         &history(3),
         "run",
     );
-    let missed = Row::finished(Some(&exposure), RETRY, 0, &verdict(&[]), &history(3), "run");
-    let reference = Row::finished(None, RETRY, 0, &verdict(&[]), &history(3), "run");
-    let reference_failed = Row::failed(None, RETRY, 4, "redis did not start");
+    let missed = Row::finished(
+        Some(&exposure),
+        exposure.case(),
+        0,
+        &verdict(&[]),
+        &history(3),
+        "run",
+    );
+    let retry = Case {
+        scenario: RETRY,
+        fault: None,
+    };
+    let reference = Row::finished(None, retry, 0, &verdict(&[]), &history(3), "run");
+    let reference_failed = Row::failed(None, retry, 4, "redis did not start");
     assert!(caught.ok);
     assert!(!wrong_check.ok);
     assert!(!missed.ok);
@@ -156,7 +189,7 @@ fn the_markdown_table_names_engine_scenario_and_check() {
     let exposure = Exposure::of(Variant::CheckThenAct);
     let row = Row::finished(
         Some(&exposure),
-        RUSH,
+        exposure.case(),
         1,
         &verdict(&[(CheckId::C1, &[3])]),
         &history(8),

@@ -1,41 +1,34 @@
-//! Each deliberately broken engine variant, run through `stockproof run` as a user
-//! runs it (the binary, `--variant NAME`, the selftest scenario that should expose it,
-//! a 2 s load on local Redis and Postgres): exit 1, naming the check that catches it,
-//! with the variant recorded in `run.json`. The reference engine runs the same
-//! scenario with the same seed beside it: every check passes, exit 0.
+//! Each deliberately broken engine variant is caught through the run pipeline, as a
+//! user sees it: `stockproof selftest --quick --variant NAME` runs the variant against
+//! the selftest scenario (and fault) that should expose it and the reference engine on
+//! the same scenario and fault, on local Redis and Postgres; the variant's run exits 1
+//! with a check that names its bug, the reference's exit 0. Together these tests are
+//! the short selftest CI runs (one test per variant, so nextest runs them side by side
+//! and names the one that regressed). One more runs `stockproof run --variant` itself.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Bound on one run (servers start in ~2 s, the load lasts 2 s, quiesce and checks
-/// take a second; a busy 2-core CI machine can triple that).
-const RUN_WAIT_MS_MAX: u64 = 120_000;
+/// Bound on one selftest of one variant: two or three runs, each ~2 s of servers
+/// starting, 2 s of load, quiesce and checks; a busy 2-core CI machine can triple that.
+const RUN_WAIT_MS_MAX: u64 = 240_000;
 const RUN_POLL_MS: u64 = 50;
 
-struct Run {
-    exit_code: i32,
-    stdout: String,
-    folder: PathBuf,
-}
-
-/// `stockproof run scenarios/selftest/<scenario> --duration 2s [--variant NAME]`.
-fn run(scenario: &str, variant: Option<&str>, reports: &Path) -> Run {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/selftest/{scenario}"));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stockproof"));
-    command
-        .arg("run")
-        .arg(&path)
-        .args(["--provider", "local", "--duration", "2s", "--report-dir"])
+/// `stockproof ARGS… --provider local --report-dir REPORTS`: exit code and stdout.
+fn stockproof(args: &[&str], reports: &Path) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(args)
+        .args(["--provider", "local", "--report-dir"])
         .arg(reports)
+        .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(variant) = variant {
-        command.args(["--variant", variant]);
-    }
-    let mut child = command.spawn().expect("stockproof starts");
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stockproof starts");
     let mut stdout = child.stdout.take().expect("piped stdout");
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
@@ -48,7 +41,7 @@ fn run(scenario: &str, variant: Option<&str>, reports: &Path) -> Run {
         }
         if started.elapsed() > Duration::from_millis(RUN_WAIT_MS_MAX) {
             child.kill().expect("killing a stuck run");
-            panic!("stockproof run {scenario} {variant:?} took over {RUN_WAIT_MS_MAX} ms");
+            panic!("stockproof {args:?} took over {RUN_WAIT_MS_MAX} ms");
         }
         std::thread::sleep(Duration::from_millis(RUN_POLL_MS));
     };
@@ -56,120 +49,184 @@ fn run(scenario: &str, variant: Option<&str>, reports: &Path) -> Run {
         .join()
         .expect("reader thread")
         .expect("stdout is text");
-    let folder = stdout
+    (status.code().expect("exited, not signalled"), stdout)
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The folder a line `PREFIX<folder>` of `stdout` names.
+fn folder_after(stdout: &str, prefix: &str) -> PathBuf {
+    stdout
         .lines()
         .find_map(|line| {
-            line.split_once(", report ")
+            line.split_once(prefix)
                 .map(|(_, folder)| PathBuf::from(folder))
         })
-        .unwrap_or_else(|| panic!("no report folder in:\n{stdout}"));
-    Run {
-        exit_code: status.code().expect("exited, not signalled"),
-        stdout,
-        folder,
-    }
+        .unwrap_or_else(|| panic!("no `{prefix}` in:\n{stdout}"))
 }
 
-/// The `checks:` line: `C1 pass, C2 unknown, …`.
-fn verdicts(run: &Run) -> Vec<(String, String)> {
-    let line = run
-        .stdout
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("checks: "))
-        .unwrap_or_else(|| panic!("no checks line in:\n{}", run.stdout));
-    line.split(", ")
-        .map(|pair| {
-            let (check, verdict) = pair.split_once(' ').expect("`C1 pass`");
-            (check.to_owned(), verdict.to_owned())
-        })
-        .collect()
-}
-
-fn run_json(run: &Run) -> serde_json::Value {
-    let text = std::fs::read_to_string(run.folder.join("run.json")).expect("run.json");
-    serde_json::from_str(&text).expect("run.json is JSON")
-}
-
-/// Runs `variant` and the reference on `scenario`; the variant must exit 1 with one of
-/// `expected` failing, and the reference must pass every check (exit 0).
-fn assert_caught(variant: &str, scenario: &str, expected: &[&str]) {
+/// Runs the selftest of `variant`: the variant's run must exit 1 with one of
+/// `expected` failing (and its run.json naming it), every reference run exit 0.
+fn assert_caught(variant: &str, expected: &[&str]) {
     let reports = tempfile::tempdir().expect("temp dir");
-    let broken = run(scenario, Some(variant), reports.path());
-    assert_eq!(
-        broken.exit_code, 1,
-        "{variant} on {scenario}:\n{}",
-        broken.stdout
+    let (code, stdout) = stockproof(
+        &["selftest", "--quick", "--variant", variant],
+        reports.path(),
     );
-    let failed: Vec<String> = verdicts(&broken)
-        .into_iter()
-        .filter(|(_, verdict)| verdict == "fail")
-        .map(|(check, _)| check)
+    let folder = folder_after(&stdout, "selftest: report ");
+    let table = json(&folder.join("selftest.json"));
+    assert_eq!(code, 0, "selftest of {variant}:\n{stdout}");
+    let rows = table["rows"].as_array().expect("rows");
+    let (broken, references): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|row| row["engine"] != "reference");
+    let [broken] = broken.as_slice() else {
+        panic!("one {variant} row expected:\n{stdout}");
+    };
+    assert_eq!(broken["engine"], variant);
+    assert_eq!(broken["exit_code"], 1, "{variant}:\n{stdout}");
+    let fired: Vec<&str> = broken["detection"]["fired"]
+        .as_array()
+        .expect("a detection")
+        .iter()
+        .filter_map(|check| check.as_str())
         .collect();
     assert!(
-        failed
-            .iter()
-            .any(|check| expected.contains(&check.as_str())),
-        "{variant} on {scenario}: failed {failed:?}, expected one of {expected:?}:\n{}",
-        broken.stdout
+        fired.iter().any(|check| expected.contains(check)),
+        "{variant}: fired {fired:?}, expected one of {expected:?}:\n{stdout}"
     );
-    assert!(broken.stdout.contains(&format!("BROKEN variant {variant}")));
-    assert_eq!(run_json(&broken)["variant"], variant);
-    let reference = run(scenario, None, reports.path());
-    assert_eq!(
-        reference.exit_code, 0,
-        "reference on {scenario}:\n{}",
-        reference.stdout
+    let run = json(&PathBuf::from(broken["note"].as_str().expect("folder")).join("run.json"));
+    assert_eq!(run["variant"], variant);
+    assert!(
+        run["target"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("BROKEN variant {variant}"))
     );
-    for (check, verdict) in verdicts(&reference) {
-        assert_eq!(
-            verdict, "pass",
-            "reference on {scenario}: {check}:\n{}",
-            reference.stdout
+    if !broken["fault"].is_null() {
+        let faults = run["faults"].as_array().expect("faults in run.json");
+        assert!(
+            !faults.is_empty() && faults.iter().all(|fault| fault["injected"] == true),
+            "{variant}: {faults:?}"
         );
     }
-    assert!(run_json(&reference).get("variant").is_none());
+    assert!(!references.is_empty());
+    for reference in references {
+        assert_eq!(
+            reference["exit_code"], 0,
+            "reference {reference}:\n{stdout}"
+        );
+        assert_eq!(
+            reference["fault"], broken["fault"],
+            "the same fault for both"
+        );
+    }
 }
 
 #[test]
 fn check_then_act_is_caught_overselling() {
     // Goal: read-then-decrement oversells and C1 says so. Method: selftest/rush (40
     // shoppers, 30 units) against the variant and the reference.
-    assert_caught("check-then-act", "rush.toml", &["C1"]);
+    assert_caught("check-then-act", &["C1"]);
 }
 
 #[test]
 fn no_idempotency_is_caught_by_c3() {
     // Goal: a retry with one key that reserves again is a C3 violation. Method:
     // selftest/retry (every reserve sent twice).
-    assert_caught("no-idempotency", "retry.toml", &["C3"]);
+    assert_caught("no-idempotency", &["C3"]);
 }
 
 #[test]
 fn short_idempotency_is_caught_by_c3() {
     // Goal: a marker shorter than the clients' backoff is a C3 violation. Method:
     // selftest/late-retry (re-sent 1.5 s after the reply, retention 60 s).
-    assert_caught("short-idempotency", "late-retry.toml", &["C3"]);
+    assert_caught("short-idempotency", &["C3"]);
 }
 
 #[test]
 fn ttl_expiry_is_caught_leaking_stock() {
     // Goal: holds that vanish without returning units leave stock stranded (C6).
     // Method: selftest/expiry (40% of carts abandoned to a 300 ms TTL).
-    assert_caught("ttl-expiry", "expiry.toml", &["C6", "C2"]);
+    assert_caught("ttl-expiry", &["C6", "C2"]);
 }
 
 #[test]
 fn double_release_is_caught() {
     // Goal: a confirmed reservation that also expires returns sold units (C6) or ends
     // Expired after an acknowledged confirm (C4). Method: selftest/expiry.
-    assert_caught("double-release", "expiry.toml", &["C4", "C6", "C2"]);
+    assert_caught("double-release", &["C4", "C6", "C2"]);
 }
 
 #[test]
 fn stale_cart_lines_are_caught_overselling() {
     // Goal: doubled lines checked against one stale count oversell (C1). Method:
     // selftest/doubled-lines (every cart names one SKU twice, 15 units per SKU).
-    assert_caught("stale-cart-lines", "doubled-lines.toml", &["C1"]);
+    assert_caught("stale-cart-lines", &["C1"]);
+}
+
+#[test]
+fn dual_write_is_caught_by_c2_after_a_crash_between_its_writes() {
+    // Goal: a crash between the Redis and the Postgres write leaves the projection
+    // apart from Redis, and C2 says so; the reference (one atomic write) is unharmed.
+    // Method: selftest/retry with `crash-between-writes` a second into the load.
+    assert_caught("dual-write", &["C2"]);
+}
+
+#[test]
+fn lossy_ledger_is_caught_by_c5_after_a_writer_crash_before_commit() {
+    // Goal: a writer that acks before it commits loses the batch it dies on: replies
+    // acknowledged with no ledger events (C5), a ledger that stops at a gap (C2). The
+    // reference writer, crashed at the same point, redelivers the batch. Method:
+    // selftest/retry with `writer-crash-before-commit` a second into the load.
+    assert_caught("lossy-ledger", &["C5", "C2"]);
+}
+
+#[test]
+fn non_idempotent_projection_is_caught_by_c2_after_a_redelivery() {
+    // Goal: a batch redelivered after a crash between commit and XACK is applied to
+    // the projection twice (Redis ≠ Postgres, C2); the reference skips it. Method:
+    // selftest/retry with `writer-crash` (after commit) a second into the load.
+    assert_caught("non-idempotent-projection", &["C2"]);
+}
+
+#[test]
+fn run_with_a_variant_and_a_fault_names_the_check_and_shows_the_window() {
+    // Goal: `stockproof run --variant NAME --fault SPEC` serves the broken engine,
+    // injects the fault, exits 1 naming the check, and prints the window of history
+    // that explains the violation (the ops on its SKU and the fault). Method:
+    // selftest/retry, dual-write, a crash between its writes a second in.
+    let reports = tempfile::tempdir().expect("temp dir");
+    let args = [
+        "run",
+        "scenarios/selftest/retry.toml",
+        "--duration",
+        "2s",
+        "--variant",
+        "dual-write",
+        "--fault",
+        "crash-between-writes@1s",
+    ];
+    let (code, stdout) = stockproof(&args, reports.path());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("BROKEN variant dual-write"), "{stdout}");
+    assert!(stdout.contains("(injected)"), "{stdout}");
+    assert!(stdout.contains("C2 fail"), "{stdout}");
+    assert!(stdout.contains("window: ops on sku r-"), "{stdout}");
+    assert!(stdout.contains(" fault engine crash between"), "{stdout}");
+    let folder = folder_after(&stdout, ", report ");
+    let summary = json(&folder.join("summary.json"));
+    assert_eq!(summary["engine"], "dual-write");
+    let markdown = std::fs::read_to_string(folder.join("summary.md")).expect("summary.md");
+    assert!(markdown.contains("## Violation windows"), "{markdown}");
+    let html = std::fs::read_to_string(folder.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("class=\"fault\""),
+        "the fault on the timeline"
+    );
+    assert!(html.contains("<svg class=\"window\""), "a violation window");
 }
 
 /// Bound on `stockproof serve` printing its address.
@@ -220,6 +277,93 @@ fn serve_with_a_variant_serves_the_broken_engine() {
         read.ends_with(r#"{"sku":"d-1","available":6,"reserved":4,"sold":0,"total":10}"#),
         "{read}"
     );
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait().expect("serve exits");
+    assert!(status.success(), "exit status {status} after SIGTERM");
+}
+
+/// Bound on the ledger writer catching up after a few restocks (milliseconds when
+/// idle; a loaded CI machine is slower).
+const CONVERGE_WAIT_MS_MAX: u64 = 30_000;
+
+/// `stockproof reconcile --shop default` against `urls`: exit code and stdout.
+fn reconcile(urls: &(String, String)) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+        .args(["reconcile", "--shop", "default", "--redis-url", &urls.0])
+        .args(["--database-url", &urls.1])
+        .output()
+        .expect("stockproof reconcile runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code().expect("an exit code"), stdout)
+}
+
+/// Polls `reconcile` until `done` holds for its result (bounded).
+fn reconcile_until(urls: &(String, String), what: &str, done: impl Fn(i32, &str) -> bool) {
+    let started = Instant::now();
+    loop {
+        let (code, stdout) = reconcile(urls);
+        if done(code, &stdout) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(CONVERGE_WAIT_MS_MAX),
+            "reconcile never showed {what} (exit {code}):\n{stdout}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn serve_with_dual_write_skips_every_50th_postgres_write_by_itself() {
+    // Goal: `stockproof serve --variant dual-write` crashes between its two writes by
+    // itself, so any load tool exposes it. Method: serve on a free port with its own
+    // servers; 49 single-unit restocks of d-1 leave Redis and Postgres equal
+    // (`stockproof reconcile` exits 0 once the ledger caught up); the 50th is skipped
+    // in Postgres: reconcile exits 1 naming d-1, Redis at 50.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+        .args(["serve", "--infra", "local", "--listen", "127.0.0.1:0"])
+        .args(["--variant", "dual-write"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stockproof serve starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut urls = (String::new(), String::new());
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { return };
+            let value = |prefix: &str| {
+                line.strip_prefix(prefix)
+                    .map(|v| v.trim_matches('\'').to_owned())
+            };
+            if let Some(url) = value("export REDIS_URL=") {
+                urls.0 = url;
+            } else if let Some(url) = value("export DATABASE_URL=") {
+                urls.1 = url;
+            } else if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://")
+            {
+                let address = rest.split(' ').next().unwrap_or_default().to_owned();
+                let _ = sender.send((address, urls.clone()));
+            }
+        }
+    });
+    let (address, urls) = receiver
+        .recv_timeout(Duration::from_millis(SERVE_START_WAIT_MS_MAX))
+        .expect("stockproof serve printed its address");
+    let restock = || {
+        let reply = crate::serve::http(&address, "POST", "/v1/skus/d-1/restock", r#"{"qty": 1}"#);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    };
+    for _ in 1..stockproof_engine::variants::DUAL_WRITE_CRASH_EVERY_DEFAULT {
+        restock();
+    }
+    reconcile_until(&urls, "no drift after 49 writes", |code, _| code == 0);
+    restock();
+    reconcile_until(&urls, "the skipped write", |code, stdout| {
+        code == 1 && stdout.contains("sku `d-1`") && stdout.contains("redis=50")
+    });
     // SAFETY: kill(2) on our own child, not yet reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let status = child.wait().expect("serve exits");

@@ -9,6 +9,7 @@
 //! 4 2 10 15 unknown reserve k2 a:2 ttl=1000 retry=2
 //! 5 2 30 31 fail reserve k3 a:9 ttl=1000 -> error=insufficient_stock sku=a available=0
 //! 6 - 90 95 ok get_sku a -> stock=5/0/5/10
+//! 7 - 40 45 ok fault writer crash
 //! ```
 //! Times are ms since the run start (the header's epoch is 0, so deadlines are too).
 //! Ledger lines: `seq kind sku qty [resv] [key] [deadline_ms] [at_ms]`.
@@ -21,7 +22,7 @@ use crate::history::{History, HistoryEntry, HistoryHeader, Op, Outcome, Response
 /// Idempotency retention of every test history.
 pub(super) const RETENTION_MS: i64 = 5_000;
 
-pub(super) fn history(text: &str) -> History {
+pub(in crate::checks) fn history(text: &str) -> History {
     History {
         header: HistoryHeader::new("test", 1, 0, RETENTION_MS),
         entries: lines(text).map(entry).collect(),
@@ -146,6 +147,9 @@ fn op(line: &str, words: &[&str]) -> Op {
         "get_sku" => Op::GetSku { sku: arg(1) },
         "get_reservation" => Op::GetReservation {
             reservation: ReservationId(arg(1)),
+        },
+        "fault" => Op::Fault {
+            description: words[1..].join(" "),
         },
         other => panic!("{line}: kind `{other}`"),
     }

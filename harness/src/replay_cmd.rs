@@ -1,0 +1,230 @@
+//! `stockproof replay <RUN_DIR>`: re-sends a recorded run's operations
+//! (`history.jsonl`) in their recorded invoke order with one client, against `--target
+//! URL` or a fresh engine on the provider (as `stockproof run` starts one: the variant
+//! the run served, `run.json`, unless `--variant` says otherwise), and prints each op
+//! with its recorded and replayed outcome, `!` marking the ones that differ. The fresh
+//! engine starts empty: the run's seeding restocks are the history's first ops, so the
+//! replay seeds it with the scenario's initial stock. `--until OP` stops after that op,
+//! `--step` waits for Enter before each one. Exit 0 when the replay ran (differences are
+//! what it is for), 2 for a folder that is not a run, 4 when the target is down.
+//!
+//! Not here: ordering, id mapping and comparing (`stockproof_harness::replay`).
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use stockproof_engine::variants::Variant;
+use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE};
+use stockproof_harness::history::{History, HistoryEntry, Op, read_history};
+use stockproof_harness::replay::{Replayer, invoke_order, reply_text};
+use stockproof_harness::run::target::{self, Target};
+use stockproof_harness::scenario::{self, Scenario};
+
+use crate::cli::InfraArgs;
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// A run folder written by `stockproof run` (history.jsonl, scenario.toml, run.json).
+    run_dir: PathBuf,
+
+    /// Replay against this service (speaking the HTTP contract) instead of a fresh
+    /// engine; it should start empty, as the replay sends the run's seeding restocks.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+
+    /// Stop after this op (its id in the history).
+    #[arg(long, value_name = "OP")]
+    until: Option<u64>,
+
+    /// Wait for Enter before each op (`q` then Enter stops).
+    #[arg(long)]
+    step: bool,
+
+    /// The fresh engine's variant (default: the one the run served, from run.json;
+    /// `reference` for the reference engine).
+    #[arg(long, value_name = "NAME")]
+    variant: Option<String>,
+
+    #[command(flatten)]
+    infra: InfraArgs,
+}
+
+/// What the folder holds, read before anything is started.
+struct Recording {
+    history: History,
+    scenario: Scenario,
+    variant: Option<Variant>,
+}
+
+pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
+    let recording = match read_recording(&args.run_dir, args.variant.as_deref()) {
+        Ok(recording) => recording,
+        Err(reason) => {
+            eprintln!("stockproof replay: {}: {reason}", args.run_dir.display());
+            return Ok(EXIT_USAGE);
+        }
+    };
+    if let Some(until) = args.until
+        && !recording
+            .history
+            .entries
+            .iter()
+            .any(|entry| entry.id == until)
+    {
+        eprintln!(
+            "stockproof replay: --until {until}: no op {until} in {}/history.jsonl \
+             (op ids are the `id` of its lines)",
+            args.run_dir.display()
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let target = match start_target(args, &recording).await {
+        Ok(target) => target,
+        Err(error) => {
+            eprintln!("stockproof replay: {error}");
+            return Ok(EXIT_INFRA);
+        }
+    };
+    let code = match target::probe(target.url()).await {
+        Ok(()) => {
+            send_all(args, &recording.history, target.url()).await?;
+            0
+        }
+        Err(error) => {
+            eprintln!("stockproof replay: {error}");
+            EXIT_INFRA
+        }
+    };
+    target.stop().await;
+    Ok(code)
+}
+
+fn read_recording(run_dir: &Path, variant: Option<&str>) -> Result<Recording, String> {
+    if !run_dir.is_dir() {
+        return Err("not a directory (expected a run folder written by `stockproof run`)".into());
+    }
+    let history_path = run_dir.join("history.jsonl");
+    if !history_path.is_file() {
+        return Err("no history.jsonl: not a run folder written by `stockproof run`".into());
+    }
+    let history = read_history(&history_path).map_err(|error| error.to_string())?;
+    let scenario = scenario::load(&run_dir.join("scenario.toml")).map_err(|e| e.to_string())?;
+    let recorded_variant = match std::fs::read_to_string(run_dir.join("run.json")) {
+        Ok(text) => serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|error| format!("run.json: {error}"))?
+            .get("variant")
+            .and_then(|name| name.as_str().map(str::to_owned)),
+        Err(_) => None,
+    };
+    let variant = match variant.map(str::to_owned).or(recorded_variant) {
+        None => None,
+        Some(name) if name == "reference" => None,
+        Some(name) => Some(name.parse::<Variant>().map_err(|error| error.to_string())?),
+    };
+    Ok(Recording {
+        history,
+        scenario,
+        variant,
+    })
+}
+
+async fn start_target(
+    args: &ReplayArgs,
+    recording: &Recording,
+) -> Result<Target, target::TargetError> {
+    if let Some(url) = &args.target {
+        return Ok(Target::External { url: url.clone() });
+    }
+    let mut config = args.infra.config();
+    if let Some(aof) = recording.scenario.engine.redis_aof {
+        config.aof = aof;
+    }
+    let retention = recording.scenario.engine.idempotency_retention;
+    Target::start_in_process(
+        &config,
+        &recording.scenario.name,
+        retention,
+        false,
+        recording.variant,
+    )
+    .await
+}
+
+/// Sends every op up to `--until`, printing as it goes; a summary line at the end.
+async fn send_all(args: &ReplayArgs, history: &History, url: &str) -> anyhow::Result<()> {
+    let mut replayer = Replayer::new(url);
+    let (mut sent, mut differ, mut faults) = (0_u64, 0_u64, 0_u64);
+    println!(
+        "replay: {} ops of {} (seed {}) against {url}, one at a time in invoke order",
+        history.entries.len(),
+        history.header.scenario,
+        history.header.seed
+    );
+    for recorded in invoke_order(history) {
+        if args.step && !matches!(recorded.op, Op::Fault { .. }) && !confirm_next(recorded)? {
+            println!("replay: stopped before op {}", recorded.id);
+            break;
+        }
+        let step = replayer.replay(recorded).await;
+        match (&step.sent, &step.reply) {
+            (Some(op), Some(reply)) => {
+                sent += 1;
+                differ += u64::from(step.difference.is_some());
+                let mut stdout = std::io::stdout().lock();
+                print_op(&mut stdout, recorded, op, reply, step.difference.as_deref())?;
+            }
+            _ => {
+                faults += 1;
+                println!("  {} {} (not replayed)", recorded.id, recorded.op);
+            }
+        }
+        if args.until == Some(recorded.id) {
+            println!("replay: stopped after op {} (--until)", recorded.id);
+            break;
+        }
+    }
+    println!(
+        "replay: {sent} ops sent, {differ} differ from the recording, {faults} faults not replayed"
+    );
+    Ok(())
+}
+
+/// `--step`: shows the next op and waits for Enter; false when the user typed `q` (or
+/// stdin ended).
+fn confirm_next(next: &HistoryEntry) -> std::io::Result<bool> {
+    print!("next: {} {} [Enter, or q] ", next.id, next.op);
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    // One client waiting for its user: blocking this worker thread is the point.
+    let read = tokio::task::block_in_place(|| std::io::stdin().lock().read_line(&mut answer))?;
+    Ok(read > 0 && answer.trim() != "q")
+}
+
+fn print_op(
+    out: &mut impl Write,
+    recorded: &HistoryEntry,
+    sent: &Op,
+    reply: &stockproof_harness::load::wire::Reply,
+    difference: Option<&str>,
+) -> std::io::Result<()> {
+    let marker = if difference.is_some() { "!" } else { " " };
+    let user = recorded
+        .user
+        .map_or_else(|| "-".to_owned(), |user| format!("u{user}"));
+    let recorded_text = reply_text(
+        recorded.outcome,
+        recorded.status,
+        recorded.response.as_ref(),
+    );
+    let replayed_text = reply_text(reply.outcome, reply.status, reply.response.as_ref());
+    writeln!(
+        out,
+        "{marker} {} {user} {sent}\n      recorded: {recorded_text}\n      replayed: {replayed_text}",
+        recorded.id
+    )?;
+    if let Some(difference) = difference {
+        writeln!(out, "      differs: {difference}")?;
+    }
+    Ok(())
+}
