@@ -8,6 +8,7 @@ mod faults;
 mod infra_up;
 mod load_driver;
 mod reconcile;
+mod report_browser;
 mod run_cmd;
 mod serve;
 mod variants;
