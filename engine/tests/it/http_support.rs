@@ -44,6 +44,14 @@ impl TestServer {
     /// Local Redis (AOF always, so a restart keeps every acknowledged write) and
     /// Postgres, and the service on a free loopback port.
     pub(crate) async fn start(shop: &str) -> TestServer {
+        TestServer::start_with(shop, |_| {}).await
+    }
+
+    /// As [`TestServer::start`], with the service's configuration adjusted first.
+    pub(crate) async fn start_with(
+        shop: &str,
+        adjust: impl FnOnce(&mut ServiceConfig),
+    ) -> TestServer {
         let config = InfraConfig {
             aof: AofPolicy::Always,
             ..InfraConfig::with_provider(Provider::Local)
@@ -51,13 +59,11 @@ impl TestServer {
         let infra = Infra::start(&config)
             .await
             .expect("starting local redis + postgres");
-        let service = Service::start(ServiceConfig::new(
-            infra.redis_url(),
-            infra.database_url(),
-            shop,
-        ))
-        .await
-        .unwrap_or_else(|error| panic!("starting the service for shop {shop}: {error}"));
+        let mut service_config = ServiceConfig::new(infra.redis_url(), infra.database_url(), shop);
+        adjust(&mut service_config);
+        let service = Service::start(service_config)
+            .await
+            .unwrap_or_else(|error| panic!("starting the service for shop {shop}: {error}"));
         let base = format!("http://{}", service.local_addr());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(CLIENT_TIMEOUT_MS))
@@ -82,6 +88,17 @@ impl TestServer {
         let service = self.service.take().expect("service running");
         service.shutdown().await.expect("orderly shutdown");
         between(self.infra.redis_url().to_owned()).await;
+        self.serve_again().await;
+    }
+
+    /// Starts a new service (migrations, recovery) over the stores, once the last one
+    /// was shut down.
+    pub(crate) async fn serve_again(&mut self) {
+        assert!(
+            self.service.is_none(),
+            "shop {}: a service still runs",
+            self.shop
+        );
         let service = Service::start(ServiceConfig::new(
             self.infra.redis_url(),
             self.infra.database_url(),

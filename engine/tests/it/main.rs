@@ -8,6 +8,7 @@ mod http_openapi;
 mod http_outage;
 mod http_recovery;
 mod http_routes;
+mod http_shutdown;
 mod http_support;
 mod ledger;
 mod ledger_e2e;

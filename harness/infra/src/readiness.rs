@@ -2,6 +2,7 @@
 //! bounded, retrying while it starts. Shared by every provider, so "ready" means the
 //! same whichever one started the server.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
@@ -66,19 +67,54 @@ pub(crate) async fn redis_process_answers(
 
 /// Postgres answered `SELECT 1` with 1.
 pub(crate) async fn postgres_answers(url: &str) -> Result<(), String> {
+    postgres_cluster_answers(url, None).await
+}
+
+/// Postgres answered `SELECT 1`, and — when `expected_data_dir` is given — the server
+/// that answered serves that data dir (`SHOW data_directory`). A postmaster of ours that
+/// failed to bind its port must not pass for ready because another run's Postgres took
+/// that port (the same race `redis_process_answers` closes for Redis).
+pub(crate) async fn postgres_cluster_answers(
+    url: &str,
+    expected_data_dir: Option<&Path>,
+) -> Result<(), String> {
     let attempt = async {
         let mut connection = sqlx::PgConnection::connect(url).await?;
         let one: i32 = sqlx::query_scalar("SELECT 1")
             .fetch_one(&mut connection)
             .await?;
+        let data_dir = match expected_data_dir {
+            Some(_) => {
+                sqlx::query_scalar::<_, String>("SHOW data_directory")
+                    .fetch_one(&mut connection)
+                    .await?
+            }
+            None => String::new(),
+        };
         connection.close().await?;
-        Ok::<i32, sqlx::Error>(one)
+        Ok::<_, sqlx::Error>((one, data_dir))
     };
     match tokio::time::timeout(Duration::from_millis(ATTEMPT_TIMEOUT_MS), attempt).await {
-        Ok(Ok(1)) => Ok(()),
-        Ok(Ok(other)) => Err(format!("SELECT 1 answered {other}")),
+        Ok(Ok((1, data_dir))) => match expected_data_dir {
+            Some(expected) if !same_dir(Path::new(&data_dir), expected) => Err(format!(
+                "another postgres (data directory `{data_dir}`) answers on this port"
+            )),
+            _ => Ok(()),
+        },
+        Ok(Ok((other, _))) => Err(format!("SELECT 1 answered {other}")),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err(format!("no answer within {ATTEMPT_TIMEOUT_MS} ms")),
+    }
+}
+
+/// Whether two paths name one directory (symlinks resolved when both exist).
+fn same_dir(reported: &Path, expected: &Path) -> bool {
+    match (
+        std::fs::canonicalize(reported),
+        std::fs::canonicalize(expected),
+    ) {
+        (Ok(reported), Ok(expected)) => reported == expected,
+        _ => reported == expected,
     }
 }
 

@@ -9,6 +9,7 @@ mod infra_up;
 mod load_driver;
 mod reconcile;
 mod replay;
+mod report_browser;
 mod run_cmd;
 mod serve;
 mod variants;

@@ -17,7 +17,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn stockproof() -> Command {
+pub(crate) fn stockproof() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stockproof"));
     command
         .current_dir(repo())
@@ -27,16 +27,23 @@ fn stockproof() -> Command {
 }
 
 /// Runs to completion, failing the test if it takes longer than RUN_WAIT_MAX.
-fn run_bounded(command: &mut Command) -> Output {
+pub(crate) fn run_bounded(command: &mut Command) -> Output {
+    run_bounded_with_pid(command).1
+}
+
+/// As [`run_bounded`], also returning the process id (what the containers' owner label
+/// holds).
+fn run_bounded_with_pid(command: &mut Command) -> (u32, Output) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("stockproof starts");
+    let pid = child.id();
     let start = Instant::now();
     loop {
         if child.try_wait().expect("wait on stockproof").is_some() {
-            return child.wait_with_output().expect("stockproof output");
+            return (pid, child.wait_with_output().expect("stockproof output"));
         }
         if start.elapsed() > RUN_WAIT_MAX {
             let _ = child.kill();
@@ -51,7 +58,7 @@ fn run_bounded(command: &mut Command) -> Output {
     }
 }
 
-fn describe(output: &Output) -> String {
+pub(crate) fn describe(output: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         output.status.code(),
@@ -61,7 +68,7 @@ fn describe(output: &Output) -> String {
 }
 
 /// flash-sale.toml with `from` replaced by `to`, written into `dir`.
-fn flash_sale_variant(dir: &Path, from: &str, to: &str) -> PathBuf {
+pub(crate) fn flash_sale_variant(dir: &Path, from: &str, to: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("scenarios/flash-sale.toml")).unwrap();
     assert!(
         text.contains(from),
@@ -324,4 +331,100 @@ fn ctrl_c_stops_the_load_and_still_reports() {
             folder.display()
         );
     }
+}
+
+/// The containers provider's label on every container, with the owning process's pid.
+const OWNER_LABEL: &str = "io.stockproof.owner-pid";
+
+// Goal: a run goes through the `containers` provider end to end and passes, and no
+// container it started is left afterwards.
+// Method: flash-sale (10 users, 2 s, SLOs off: timing is not what this tests) with
+// `--infra containers`; run.json must name the provider; after exit, Docker must list
+// no container labelled with the run's pid. Skipped without Docker or its images,
+// unless STOCKPROOF_REQUIRE_DOCKER=1 (CI), where that fails the test.
+#[test]
+fn a_run_through_the_containers_provider_passes_and_removes_them() {
+    if let Some(reason) = docker_skip_reason() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(
+        dir.path(),
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        "slos = []",
+    );
+    let reports = dir.path().join("reports");
+    let mut command = stockproof();
+    command
+        .args([
+            "run",
+            "--infra",
+            "containers",
+            "--users",
+            "10",
+            "--duration",
+            "2s",
+        ])
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg(&scenario);
+    let (pid, output) = run_bounded_with_pid(&mut command);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "pid {pid}: {}",
+        describe(&output)
+    );
+    let folder = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .expect("a run folder")
+        .unwrap()
+        .path();
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        run_json["target"],
+        "in-process reference engine (provider containers)",
+        "{}",
+        describe(&output)
+    );
+    let left = Command::new("docker")
+        .args(["ps", "--all", "--quiet", "--filter"])
+        .arg(format!("label={OWNER_LABEL}={pid}"))
+        .output()
+        .expect("docker ps");
+    assert!(left.status.success(), "docker ps: {left:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "",
+        "containers of run {pid} left behind"
+    );
+}
+
+/// `None` when Docker can serve the containers provider's default images; else why not.
+/// With `STOCKPROOF_REQUIRE_DOCKER=1` (CI) a missing daemon or image fails the test.
+fn docker_skip_reason() -> Option<String> {
+    use stockproof_infra::auto::{DockerProbe, probe_docker};
+    let images = [
+        stockproof_infra::DEFAULT_REDIS_IMAGE,
+        stockproof_infra::DEFAULT_POSTGRES_IMAGE,
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the Docker probe");
+    let reason = match runtime.block_on(probe_docker(&images)) {
+        DockerProbe::Ready => return None,
+        DockerProbe::NoDaemon(reason) => reason,
+        DockerProbe::ImagesMissing(images) => format!(
+            "images {} missing (run scripts/build-images)",
+            images.join(", ")
+        ),
+    };
+    if std::env::var("STOCKPROOF_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        panic!("STOCKPROOF_REQUIRE_DOCKER=1 but Docker cannot run the test: {reason}");
+    }
+    Some(reason)
 }

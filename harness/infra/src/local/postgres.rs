@@ -58,7 +58,8 @@ impl LocalPostgres {
         initdb(bin_dir, &data_dir, &dir.join("initdb.log"), account).await?;
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS_MAX {
-            match Self::start_once(bin_dir, &dir, &data_dir, account, fsync).await {
+            let port = free_loopback_port()?;
+            match Self::start_once(bin_dir, &dir, &data_dir, account, fsync, port).await {
                 Ok(postgres) => return Ok(postgres),
                 Err(error) if error.to_string().contains("Address already in use") => {
                     last_error = Some(error);
@@ -75,8 +76,8 @@ impl LocalPostgres {
         data_dir: &Path,
         account: Option<&Account>,
         fsync: bool,
+        port: u16,
     ) -> Result<LocalPostgres, InfraError> {
-        let port = free_loopback_port()?;
         let launch = Launch {
             bin_dir: bin_dir.to_path_buf(),
             dir: dir.to_path_buf(),
@@ -104,11 +105,12 @@ impl LocalPostgres {
 
     async fn wait_ready(&mut self, url: &str) -> Result<(), InfraError> {
         let waited = Duration::from_millis(READY_WAIT_MS_MAX);
+        let data_dir = self.launch.data_dir.clone();
         let process = &mut self.process;
         let mut exit_status = None;
         let outcome = readiness::wait_until(
             waited,
-            || readiness::postgres_answers(url),
+            || readiness::postgres_cluster_answers(url, Some(data_dir.as_path())),
             || {
                 exit_status = process.exit_status();
                 exit_status.map(|status| status.to_string())
@@ -272,3 +274,6 @@ async fn create_database(admin_url: &str) -> Result<(), InfraError> {
         .map_err(failed)?;
     connection.close().await.map_err(failed)
 }
+
+#[cfg(test)]
+mod tests;

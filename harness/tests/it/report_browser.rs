@@ -1,0 +1,272 @@
+//! `report.html` in a real browser: headless Chromium (Debian's `chromium`) opens the
+//! report of a real short run and must log no console error, request nothing but the
+//! file itself, and render the charts (the SVG curves hold their points). A screenshot
+//! is kept in the run folder. Without chromium the test is skipped, saying so, unless
+//! `STOCKPROOF_REQUIRE_BROWSER=1` (set by `.ci/run`), where a missing browser fails it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use headless_chrome::protocol::cdp::Log::LogEntryLevel;
+use headless_chrome::protocol::cdp::Network;
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::protocol::cdp::Runtime::ConsoleAPICalledEventTypeOption;
+use headless_chrome::protocol::cdp::types::Event;
+use headless_chrome::{Browser, LaunchOptions};
+use serde::Deserialize;
+
+use crate::run_cmd::{describe, flash_sale_variant, run_bounded, stockproof};
+
+/// Names Debian and other distributions give the browser, looked up on PATH.
+const CHROMIUM_NAMES: [&str; 2] = ["chromium", "chromium-browser"];
+/// Bound on each browser step (start, navigation, evaluation); a report loads in well
+/// under a second, so reaching it means the browser hung.
+const BROWSER_STEP_WAIT_MAX: Duration = Duration::from_secs(60);
+/// Big enough to draw the whole page in the screenshot at a readable size.
+const WINDOW_SIZE_PX: (u32, u32) = (1280, 2400);
+
+/// What the page's DOM says about its charts, measured by the browser itself.
+#[derive(Debug, Deserialize)]
+struct RenderedCharts {
+    svgs: usize,
+    /// Per `<polyline>`: the points the browser parsed and the drawn box's size.
+    polylines: Vec<RenderedPolyline>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RenderedPolyline {
+    points: usize,
+    width: f64,
+    height: f64,
+}
+
+/// Counts SVGs and, for every polyline, the points the browser parsed and the size it
+/// drew them at (a polyline whose points failed to parse has an empty box).
+const CHARTS_SCRIPT: &str = "JSON.stringify({
+  svgs: document.querySelectorAll('svg').length,
+  polylines: Array.from(document.querySelectorAll('svg polyline')).map(line => {
+    const box = line.getBBox();
+    return { points: line.points.numberOfItems, width: box.width, height: box.height };
+  })
+})";
+
+/// What the browser saw while loading the page.
+#[derive(Debug, Default)]
+struct PageEvents {
+    requests: Vec<String>,
+    errors: Vec<String>,
+}
+
+// Goal: the generated report opens in a real browser offline: no console error, no
+// request but the file itself, the charts drawn with their points, a screenshot taken.
+// Method: a real flash-sale run (10 users, 2 s, SLOs off: timing is not what this tests)
+// writes report.html; headless Chromium loads it over file:// with the Network, Runtime
+// and Log domains on, recording every request, exception and error entry; the DOM is
+// then measured in the page, and a PNG is saved beside the report.
+#[test]
+fn report_html_opens_in_chromium_offline_with_its_charts() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = generated_report(dir.path());
+    let url = format!("file://{}", report.display());
+
+    let browser = launch(&chromium);
+    let tab = browser.new_tab().expect("a browser tab");
+    tab.set_default_timeout(BROWSER_STEP_WAIT_MAX);
+    let events = Arc::new(Mutex::new(PageEvents::default()));
+    let recorder = Arc::clone(&events);
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        // A failed assertion must not turn into a second panic on this thread.
+        record(
+            &mut recorder.lock().unwrap_or_else(PoisonError::into_inner),
+            event,
+        );
+    }))
+    .expect("listening to the tab");
+    tab.enable_log().expect("Log domain");
+    tab.enable_runtime().expect("Runtime domain");
+    tab.call_method(Network::Enable {
+        max_total_buffer_size: None,
+        max_resource_buffer_size: None,
+        max_post_data_size: None,
+        report_direct_socket_traffic: None,
+        enable_durable_messages: None,
+    })
+    .expect("Network domain");
+    tab.navigate_to(&url)
+        .and_then(|tab| tab.wait_until_navigated())
+        .unwrap_or_else(|error| panic!("loading {url}: {error}"));
+
+    let measured = tab
+        .evaluate(CHARTS_SCRIPT, false)
+        .unwrap_or_else(|error| panic!("measuring the charts of {url}: {error}"));
+    let charts: RenderedCharts = measured
+        .value
+        .as_ref()
+        .and_then(|value| value.as_str())
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_else(|| panic!("the chart measurement of {url} returned {measured:?}"));
+    let screenshot = tab
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .expect("a screenshot");
+    let screenshot_path = report.with_file_name("report.png");
+    std::fs::write(&screenshot_path, &screenshot).unwrap();
+    let events = std::mem::take(&mut *events.lock().unwrap_or_else(PoisonError::into_inner));
+
+    assert!(
+        events.requests.contains(&url),
+        "the browser recorded no request for {url} itself: {:?}",
+        events.requests
+    );
+    assert!(
+        events.requests.iter().all(|request| *request == url),
+        "requests other than {url}: {:?} (errors: {:?})",
+        events.requests,
+        events.errors
+    );
+    assert!(
+        events.errors.is_empty(),
+        "console errors in {url}: {:#?}",
+        events.errors
+    );
+    assert_charts_drawn(&charts, &url);
+    assert!(
+        screenshot.starts_with(b"\x89PNG") && screenshot.len() > 10_000,
+        "screenshot {} is not a page's PNG ({} bytes)",
+        screenshot_path.display(),
+        screenshot.len()
+    );
+}
+
+/// The percentile curves, throughput and stock charts: several SVGs, a curve with many
+/// points, and every polyline drawn with a non-empty box.
+fn assert_charts_drawn(charts: &RenderedCharts, url: &str) {
+    assert!(charts.svgs >= 3, "{url}: {charts:?}");
+    assert!(
+        charts.polylines.iter().any(|line| line.points >= 20),
+        "{url}: no curve with 20 points: {charts:?}"
+    );
+    assert!(
+        charts
+            .polylines
+            .iter()
+            .all(|line| line.points >= 2 && line.width > 0.0 && line.height >= 0.0),
+        "{url}: a polyline was not drawn: {charts:?}"
+    );
+}
+
+fn record(events: &mut PageEvents, event: &Event) {
+    match event {
+        Event::NetworkRequestWillBeSent(sent) => {
+            events.requests.push(sent.params.request.url.clone());
+        }
+        Event::RuntimeExceptionThrown(thrown) => {
+            let details = &thrown.params.exception_details;
+            let description = details
+                .exception
+                .as_ref()
+                .and_then(|exception| exception.description.as_deref())
+                .unwrap_or("no description");
+            events.errors.push(format!(
+                "exception at line {}: {} {description}",
+                details.line_number, details.text
+            ));
+        }
+        Event::RuntimeConsoleAPICalled(called)
+            if matches!(called.params.Type, ConsoleAPICalledEventTypeOption::Error) =>
+        {
+            events
+                .errors
+                .push(format!("console.error: {:?}", called.params.args));
+        }
+        Event::LogEntryAdded(added) if matches!(added.params.entry.level, LogEntryLevel::Error) => {
+            let entry = &added.params.entry;
+            events.errors.push(format!(
+                "{:?}: {} ({})",
+                entry.source,
+                entry.text,
+                entry.url.as_deref().unwrap_or("no url")
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// A real run's report.html: flash-sale, 10 users for 2 s, on a local Redis/Postgres.
+fn generated_report(dir: &Path) -> PathBuf {
+    let scenario = flash_sale_variant(
+        dir,
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        "slos = []",
+    );
+    let reports = dir.join("reports");
+    let output = run_bounded(
+        stockproof()
+            .args([
+                "run",
+                "--infra",
+                "local",
+                "--users",
+                "10",
+                "--duration",
+                "2s",
+            ])
+            .arg("--report-dir")
+            .arg(&reports)
+            .arg(&scenario),
+    );
+    let folder = std::fs::read_dir(&reports)
+        .ok()
+        .and_then(|mut entries| entries.next())
+        .and_then(Result::ok)
+        .unwrap_or_else(|| {
+            panic!(
+                "no run folder in {}: {}",
+                reports.display(),
+                describe(&output)
+            )
+        })
+        .path();
+    let report = folder.join("report.html");
+    assert!(report.is_file(), "no report.html: {}", describe(&output));
+    report
+}
+
+fn launch(chromium: &Path) -> Browser {
+    // SAFETY: geteuid(2) only reads the process's effective uid.
+    let root = unsafe { libc::geteuid() } == 0;
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium.to_path_buf()))
+        .headless(true)
+        // Chromium refuses to start its sandbox as root; the page is our own file.
+        .sandbox(!root)
+        .window_size(Some(WINDOW_SIZE_PX))
+        .idle_browser_timeout(BROWSER_STEP_WAIT_MAX)
+        .build()
+        .expect("browser options");
+    Browser::new(options)
+        .unwrap_or_else(|error| panic!("starting {}: {error:#}", chromium.display()))
+}
+
+/// The browser on PATH; `None` (skip, saying why) when absent, unless the environment
+/// requires it (`STOCKPROOF_REQUIRE_BROWSER=1`, as in CI), where it fails the test.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .flat_map(|dir| CHROMIUM_NAMES.map(|name| dir.join(name)))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        let reason = format!(
+            "no {} on PATH (install it: scripts/install-deps --with-browser)",
+            CHROMIUM_NAMES.join(" or ")
+        );
+        if std::env::var("STOCKPROOF_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("STOCKPROOF_REQUIRE_BROWSER=1 but the browser test cannot run: {reason}");
+        }
+        eprintln!("skipped: {reason}");
+    }
+    found
+}
