@@ -23,7 +23,8 @@ local available = tonumber(stock[1])
 if available + delta < 0 or tonumber(stock[4]) + delta > SKU_TOTAL_MAX then
   return {'refused', available}
 end
-available = redis.call('HINCRBY', sku_key, 'available', delta)
-local total = redis.call('HINCRBY', sku_key, 'total', delta)
-append_event('adjust', sku, delta, '', '', 0, now_ms())
+local delta_text = int_text(delta)
+available = redis.call('HINCRBY', sku_key, 'available', delta_text)
+local total = redis.call('HINCRBY', sku_key, 'total', delta_text)
+append_event('adjust', sku, delta_text, '', '', '0', int_text(now_ms()))
 return {'stock', available, tonumber(stock[2]), tonumber(stock[3]), total}

@@ -7,8 +7,9 @@ local limit = int_arg(ARGV[2], 1, EXPIRE_BATCH_MAX)
 if limit == nil then
   return {'invalid', 'limit', 'range'}
 end
-local now = now_ms()
-local due = redis.call('ZRANGEBYSCORE', DEADLINES_KEY, '-inf', now, 'LIMIT', 0, limit)
+local now = int_text(now_ms())
+local due = redis.call('ZRANGEBYSCORE', DEADLINES_KEY, '-inf', now, 'LIMIT', '0',
+  int_text(limit))
 local reply = {'expired', 0}
 for _, id in ipairs(due) do
   local resv_key = PREFIX .. 'resv:' .. id

@@ -47,9 +47,12 @@ for line = 1, count do
 end
 table.sort(skus)
 local parts = {}
+local qty_texts = {}
 for _, sku in ipairs(skus) do
+  local qty_text = int_text(merged[sku])
+  qty_texts[sku] = qty_text
   parts[#parts + 1] = sku
-  parts[#parts + 1] = string.format('%d', merged[sku])
+  parts[#parts + 1] = qty_text
 end
 local items = table.concat(parts, ' ')
 
@@ -79,22 +82,24 @@ for _, sku in ipairs(skus) do
 end
 
 -- Every check passed: write. The id is the seq of the reservation's first event.
-local now = now_ms()
-local deadline = now + ttl_ms
-local seq = redis.call('INCR', SEQ_KEY)
-local id = 'r' .. string.format('%d', seq)
+-- Times and counters go to redis.call as text (common.lua: Cost).
+local now_ms_number = now_ms()
+local deadline_ms = now_ms_number + ttl_ms
+local now, deadline = int_text(now_ms_number), int_text(deadline_ms)
+local seq = int_text(redis.call('INCR', SEQ_KEY))
+local id = 'r' .. seq
 for line, sku in ipairs(skus) do
   if line > 1 then
-    seq = redis.call('INCR', SEQ_KEY)
+    seq = int_text(redis.call('INCR', SEQ_KEY))
   end
-  local qty = merged[sku]
+  local qty_text = qty_texts[sku]
   local sku_key = PREFIX .. 'sku:' .. sku
-  redis.call('HINCRBY', sku_key, 'available', -qty)
-  redis.call('HINCRBY', sku_key, 'reserved', qty)
-  append_event_numbered(seq, 'reserve', sku, qty, id, key, deadline, now)
+  redis.call('HINCRBY', sku_key, 'available', '-' .. qty_text)
+  redis.call('HINCRBY', sku_key, 'reserved', qty_text)
+  append_event_numbered(seq, 'reserve', sku, qty_text, id, key, deadline, now)
 end
 redis.call('HSET', PREFIX .. 'resv:' .. id, 'key', key, 'state', 'held',
   'deadline', deadline, 'items', items, 'created', now)
 redis.call('ZADD', DEADLINES_KEY, deadline, id)
 redis.call('SET', idem_key, id, 'PX', ttl_ms + RETENTION_MS)
-return {'reserved', id, deadline}
+return {'reserved', id, deadline_ms}

@@ -18,10 +18,11 @@ if total + qty > SKU_TOTAL_MAX then
   return {'invalid', 'qty', 'total_max'}
 end
 if not stock[4] then
-  redis.call('HSET', sku_key, 'available', 0, 'reserved', 0, 'sold', 0, 'total', 0)
+  redis.call('HSET', sku_key, 'available', '0', 'reserved', '0', 'sold', '0', 'total', '0')
   redis.call('SADD', PREFIX .. 'skus', sku)
 end
-local available = redis.call('HINCRBY', sku_key, 'available', qty)
-total = redis.call('HINCRBY', sku_key, 'total', qty)
-append_event('restock', sku, qty, '', '', 0, now_ms())
+local qty_text = int_text(qty)
+local available = redis.call('HINCRBY', sku_key, 'available', qty_text)
+total = redis.call('HINCRBY', sku_key, 'total', qty_text)
+append_event('restock', sku, qty_text, '', '', '0', int_text(now_ms()))
 return {'stock', available, tonumber(stock[2] or '0'), tonumber(stock[3] or '0'), total}

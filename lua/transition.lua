@@ -28,8 +28,8 @@ if state ~= 'held' then
 end
 local now = now_ms()
 if deadline <= now then
-  terminate(id, resv_key, resv[3], resv[4], 'expired', 'expire', now)
+  terminate(id, resv_key, resv[3], resv[4], 'expired', 'expire', int_text(now))
   return {'not_held', 'expired'}
 end
-terminate(id, resv_key, resv[3], resv[4], TARGET_STATE, EVENT_KIND, now)
+terminate(id, resv_key, resv[3], resv[4], TARGET_STATE, EVENT_KIND, int_text(now))
 return {'applied', TARGET_STATE, deadline, resv[3], resv[4]}

@@ -103,6 +103,8 @@ pub fn script_source(name: ScriptName, retention_ms: i64) -> String {
         writeln!(source, "local {constant} = {value}").expect("writing to a String");
     }
     writeln!(source, "local RETENTION_MS = {retention_ms}").expect("writing to a String");
+    // The same bound as text, for redis.call (common.lua says why scripts pass text).
+    writeln!(source, "local RETENTION_MS_TEXT = '{retention_ms}'").expect("writing to a String");
     match name {
         ScriptName::Confirm => {
             source.push_str("local TARGET_STATE = 'confirmed'\nlocal EVENT_KIND = 'confirm'\n")

@@ -4,8 +4,17 @@
 //! `EVALSHA` through a bare redis-rs multiplexed connection, and `redis-benchmark`.
 //! The ratio engine / bare says what the engine's own code costs.
 //!
-//! Not here: ledger writer throughput (it lives on its own branch until merged), and
-//! no verdict: this measures, the scenarios judge.
+//! Each row (workload × callers) starts from empty stores, and the real ledger writer
+//! runs against the real Postgres *while* the callers reserve: the second table gives
+//! the events it wrote per second and its lag sampled through the row (`writer_lag`),
+//! with a verdict from the lag's trend. Stock is far above what a row takes, so every
+//! call is a successful reserve that appends one ledger event (a refusal aborts).
+//!
+//! Not here: a pass/fail exit code. This measures; the verdicts are printed, the
+//! scenarios judge.
+
+mod redis_benchmark;
+mod writer_lag;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -16,14 +25,17 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
+use sqlx::PgPool;
+use stockproof_engine::ledger::{self, LedgerWriter, WriterConfig};
 use stockproof_engine::lua::{Script, ScriptName};
 use stockproof_engine::{
     CartLine, InventoryEngine, RedisLuaConfig, RedisLuaEngine, ReserveOutcome, ReserveRequest,
-    ShopKeys,
+    ShopKeys, stores,
 };
 use stockproof_infra::{Infra, ResolvedProvider};
 
 use crate::cli::{EXIT_OK, InfraArgs};
+use writer_lag::{LagSampler, WriterRow, WriterVerdict};
 
 /// Each cell alternates engine and bare slices this many times.
 const SLICES: usize = 4;
@@ -39,11 +51,13 @@ const LATENCY_US_MAX: u64 = 60_000_000;
 const SEED_CONCURRENCY: usize = 64;
 /// Reply wait of the bare connection: as explicit as the engine's.
 const BARE_RESPONSE_TIMEOUT_MS: u64 = 5_000;
-/// redis-benchmark runs the issue names: 50 clients, 200,000 requests.
-const REDIS_BENCHMARK_CLIENTS: &str = "50";
-const REDIS_BENCHMARK_REQUESTS: &str = "200000";
-/// redis-benchmark's own bound: it finishes 200,000 requests in seconds.
-const REDIS_BENCHMARK_WAIT_MS_MAX: u64 = 120_000;
+/// Longest wait for the writer to write a row's seed events before the row, and the
+/// row's backlog after it: a writer that keeps up needs well under a second.
+const WRITER_DRAIN_WAIT_MS_MAX: u64 = 60_000;
+/// The writer's consumer name in the ledger group.
+const WRITER_CONSUMER: &str = "engine-bench";
+/// The share of the bare client the engine should reach at the most callers (issue 5).
+const ENGINE_SHARE_TARGET: f64 = 0.80;
 
 #[derive(Debug, Args)]
 pub(crate) struct EngineBenchArgs {
@@ -127,6 +141,30 @@ impl Cell {
     }
 }
 
+/// The stores and clients every row uses.
+struct Bench {
+    url: String,
+    /// Whether the bench may empty Redis and Postgres (not an external provider
+    /// without `--flush-external`); the writer column needs it.
+    own_stores: bool,
+    engine: Arc<RedisLuaEngine>,
+    bare: MultiplexedConnection,
+    /// The lag sampler's and the checks' own connection, off the callers' pipeline.
+    watcher: MultiplexedConnection,
+    pool: PgPool,
+    script: Script,
+    keys: ShopKeys,
+}
+
+/// One row of both tables.
+struct Row {
+    workload: Workload,
+    callers: usize,
+    engine: Cell,
+    bare: Cell,
+    writer: Option<WriterRow>,
+}
+
 pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
     if args.callers.is_empty() || args.callers.contains(&0) || args.skus == 0 {
         bail!("--callers needs counts above 0 and --skus at least 1");
@@ -135,15 +173,197 @@ pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
     let infra = Infra::start(&config)
         .await
         .with_context(|| format!("starting Redis and Postgres (provider {})", config.provider))?;
-    let url = infra.redis_url().to_owned();
-    let flush = infra.provider() != ResolvedProvider::External || config.external.flush;
-    let engine = Arc::new(
-        RedisLuaEngine::connect(&url, RedisLuaConfig::new(SHOP))
-            .await
-            .context("connecting the engine")?,
+    let mut bench = Bench::connect(&infra, config.external.flush).await?;
+    let settings = store_settings(&mut bench).await?;
+    let mut rows = Vec::new();
+    for workload in [Workload::HotSku, Workload::Spread(args.skus)] {
+        for &callers in &args.callers {
+            rows.push(bench.row(workload, callers, args.cell_ms).await?);
+            eprintln!("engine-bench: {} × {callers} done", workload.label());
+        }
+    }
+    println!("# reserve calls through RedisLuaEngine vs the same script by EVALSHA on a bare");
+    println!(
+        "# redis-rs multiplexed connection; {} ms per client per row in {SLICES} alternating slices, provider {}",
+        args.cell_ms,
+        infra.provider()
     );
-    let mut bare = bare_connection(&url).await?;
-    let script = Script::new(ScriptName::Reserve, RedisLuaConfig::new(SHOP).retention_ms);
+    println!("# {settings}");
+    println!(
+        "# every call is a successful 1-unit reserve appending 1 ledger event: {STOCK_PER_SKU} units per SKU, never sold out"
+    );
+    print!("{}", reserve_table(&rows)?);
+    print!("{}", writer_table(&rows, bench.own_stores)?);
+    print!("{}", targets(&rows));
+    if args.no_redis_benchmark {
+        println!("# redis-benchmark skipped (--no-redis-benchmark)");
+    } else {
+        let Bench {
+            url,
+            mut bare,
+            script,
+            own_stores,
+            ..
+        } = bench;
+        print!(
+            "{}",
+            redis_benchmark::redis_benchmark_rows(&url, &mut bare, &script, own_stores).await?
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+impl Bench {
+    async fn connect(infra: &Infra, flush_external: bool) -> anyhow::Result<Bench> {
+        let url = infra.redis_url().to_owned();
+        let engine = RedisLuaEngine::connect(&url, RedisLuaConfig::new(SHOP))
+            .await
+            .context("connecting the engine")?;
+        let pool = stores::connect_postgres(infra.database_url())
+            .await
+            .context("connecting to Postgres")?;
+        ledger::migrate(&pool).await.context("migrating Postgres")?;
+        Ok(Bench {
+            own_stores: infra.provider() != ResolvedProvider::External || flush_external,
+            engine: Arc::new(engine),
+            bare: bare_connection(&url).await?,
+            watcher: stores::connect_redis(&url)
+                .await
+                .context("opening the lag sampler's connection")?,
+            pool,
+            script: Script::new(ScriptName::Reserve, RedisLuaConfig::new(SHOP).retention_ms),
+            keys: ShopKeys::new(SHOP),
+            url,
+        })
+    }
+
+    /// One row: empty stores, seed, start the writer and let it write the seed, then
+    /// alternate engine and bare slices while the writer runs and its lag is sampled;
+    /// then wait for the writer to catch up and stop it.
+    async fn row(
+        &mut self,
+        workload: Workload,
+        callers: usize,
+        cell_ms: u64,
+    ) -> anyhow::Result<Row> {
+        self.reset().await?;
+        prepare(&self.engine, workload).await?;
+        self.script
+            .load(&mut self.bare)
+            .await
+            .context("loading the reserve script")?;
+        let writer = match self.own_stores {
+            true => Some(self.start_writer().await?),
+            false => None,
+        };
+        let seq_before = self.seq().await?;
+        let written_before = writer.as_ref().map_or(0, |w| w.stats().events_written);
+        let started = Instant::now();
+        let sampler = LagSampler::start(self.watcher.clone(), self.keys.clone(), started);
+        let slice = Duration::from_millis(cell_ms / SLICES as u64);
+        let (mut engine_total, mut bare_total) = (Cell::new(), Cell::new());
+        // Alternating slices: a load change on the machine hits both clients alike.
+        for slice_index in 0..SLICES {
+            let slice = (slice_index, slice);
+            engine_total.add(engine_cell(&self.engine, workload, callers, slice).await?)?;
+            bare_total.add(bare_cell(&self.bare, &self.script, workload, callers, slice).await?)?;
+        }
+        let elapsed = started.elapsed();
+        let samples = sampler.stop().await?;
+        let written = writer.as_ref().map_or(0, |w| w.stats().events_written) - written_before;
+        let produced = self.seq().await? - seq_before;
+        let writer_row = match writer {
+            None => None,
+            Some(writer) => {
+                let drained_in = writer_lag::wait_drained(
+                    &mut self.watcher,
+                    &self.keys,
+                    WRITER_DRAIN_WAIT_MS_MAX,
+                )
+                .await?;
+                writer
+                    .shutdown()
+                    .await
+                    .context("stopping the ledger writer")?;
+                Some(WriterRow::new(
+                    &samples, produced, written, elapsed, drained_in,
+                )?)
+            }
+        };
+        Ok(Row {
+            workload,
+            callers,
+            engine: engine_total,
+            bare: bare_total,
+            writer: writer_row,
+        })
+    }
+
+    /// Empties Redis and the Postgres tables, when they are ours: each row starts from
+    /// nothing, so its seq starts at 1 and the writer starts with an empty ledger.
+    async fn reset(&mut self) -> anyhow::Result<()> {
+        if !self.own_stores {
+            return Ok(());
+        }
+        let _: () = redis::cmd("FLUSHDB")
+            .query_async(&mut self.bare)
+            .await
+            .context("FLUSHDB")?;
+        sqlx::query("TRUNCATE ledger, skus, reservations, reservation_items")
+            .execute(&self.pool)
+            .await
+            .context("emptying the Postgres tables")?;
+        Ok(())
+    }
+
+    /// Starts the writer and waits until it has written the seed (the restocks).
+    async fn start_writer(&mut self) -> anyhow::Result<LedgerWriter> {
+        let writer = LedgerWriter::spawn(
+            &self.url,
+            self.pool.clone(),
+            self.keys.clone(),
+            WriterConfig::new(WRITER_CONSUMER),
+        )
+        .context("starting the ledger writer")?;
+        writer_lag::wait_drained(&mut self.watcher, &self.keys, WRITER_DRAIN_WAIT_MS_MAX).await?;
+        Ok(writer)
+    }
+
+    /// The shop's event counter: events appended so far.
+    async fn seq(&mut self) -> anyhow::Result<u64> {
+        let seq: Option<u64> = redis::cmd("GET")
+            .arg(self.keys.seq())
+            .query_async(&mut self.watcher)
+            .await
+            .context("reading seq")?;
+        Ok(seq.unwrap_or(0))
+    }
+}
+
+/// The persistence settings in force, read from the servers themselves.
+async fn store_settings(bench: &mut Bench) -> anyhow::Result<String> {
+    let config: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("append*")
+        .query_async(&mut bench.watcher)
+        .await
+        .context("CONFIG GET append*")?;
+    let pairs: Vec<String> = config
+        .chunks(2)
+        .filter(|pair| pair[0] == "appendonly" || pair[0] == "appendfsync")
+        .map(|pair| pair.join(" "))
+        .collect();
+    let (fsync,): (String,) = sqlx::query_as("SHOW fsync")
+        .fetch_one(&bench.pool)
+        .await
+        .context("SHOW fsync")?;
+    Ok(format!(
+        "Redis {} (--aof); Postgres fsync {fsync} (--postgres-fsync)",
+        pairs.join(", ")
+    ))
+}
+
+fn reserve_table(rows: &[Row]) -> anyhow::Result<String> {
     let mut table = String::new();
     writeln!(
         table,
@@ -158,69 +378,124 @@ pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
         "p99 µs",
         "engine/bare"
     )?;
-    for workload in [Workload::HotSku, Workload::Spread(args.skus)] {
-        for &callers in &args.callers {
-            let slice = Duration::from_millis(args.cell_ms / SLICES as u64);
-            prepare(&engine, &mut bare, workload, flush).await?;
-            script
-                .load(&mut bare)
-                .await
-                .context("loading the reserve script")?;
-            let (mut engine_total, mut bare_total) = (Cell::new(), Cell::new());
-            // Alternating slices: a load change on the machine hits both clients alike.
-            for slice_index in 0..SLICES {
-                engine_total
-                    .add(engine_cell(&engine, workload, callers, (slice_index, slice)).await?)?;
-                bare_total.add(
-                    bare_cell(&bare, &script, workload, callers, (slice_index, slice)).await?,
-                )?;
-            }
-            writeln!(
-                table,
-                "{}",
-                row(workload, callers, &engine_total, &bare_total)
-            )?;
-            eprintln!("engine-bench: {} × {callers} done", workload.label());
-        }
+    for row in rows {
+        let quantile = |cell: &Cell, q: f64| cell.latency_us.value_at_quantile(q);
+        writeln!(
+            table,
+            "{:<11} {:>7} | {:>12.0} {:>8} {:>8} | {:>12.0} {:>8} {:>8} | {:>10.0}%",
+            row.workload.label(),
+            row.callers,
+            row.engine.calls_per_second(),
+            quantile(&row.engine, 0.5),
+            quantile(&row.engine, 0.99),
+            row.bare.calls_per_second(),
+            quantile(&row.bare, 0.5),
+            quantile(&row.bare, 0.99),
+            100.0 * row.engine.calls_per_second() / row.bare.calls_per_second()
+        )?;
     }
-    println!("# reserve calls through RedisLuaEngine vs the same script by EVALSHA on a bare");
-    println!(
-        "# redis-rs multiplexed connection; {} ms per client per cell in {SLICES} alternating slices, provider {}",
-        args.cell_ms,
-        infra.provider()
-    );
-    print!("{table}");
-    if !flush {
-        println!("# external Redis not flushed: cells ran on top of each other's keys");
-    }
-    if args.no_redis_benchmark {
-        println!("# redis-benchmark skipped (--no-redis-benchmark)");
-    } else {
-        print!(
-            "{}",
-            redis_benchmark_rows(&url, &mut bare, &script, flush).await?
-        );
-    }
-    println!(
-        "# ledger writer throughput and lag: not measured here (the writer is not on this branch)"
-    );
-    Ok(EXIT_OK)
+    Ok(table)
 }
 
-fn row(workload: Workload, callers: usize, engine: &Cell, bare: &Cell) -> String {
-    let quantile = |cell: &Cell, q: f64| cell.latency_us.value_at_quantile(q);
-    format!(
-        "{:<11} {:>7} | {:>12.0} {:>8} {:>8} | {:>12.0} {:>8} {:>8} | {:>10.0}%",
-        workload.label(),
-        callers,
-        engine.calls_per_second(),
-        quantile(engine, 0.5),
-        quantile(engine, 0.99),
-        bare.calls_per_second(),
-        quantile(bare, 0.5),
-        quantile(bare, 0.99),
-        100.0 * engine.calls_per_second() / bare.calls_per_second()
-    )
+fn writer_table(rows: &[Row], own_stores: bool) -> anyhow::Result<String> {
+    let mut table = String::new();
+    if !own_stores {
+        writeln!(
+            table,
+            "# ledger writer not measured: the external stores are not ours to empty (--flush-external)"
+        )?;
+        return Ok(table);
+    }
+    writeln!(
+        table,
+        "# ledger writer (LedgerWriter, batches of {} events / {} ms) running during each row; lag sampled every {} ms",
+        ledger::LEDGER_BATCH_EVENTS_MAX,
+        ledger::LEDGER_BATCH_WAIT_MS_MAX,
+        writer_lag::LAG_SAMPLE_MS
+    )?;
+    writeln!(
+        table,
+        "# unwritten = events in the stream not yet in Postgres, start/max/end of the row; trend = their growth (least squares); falls behind when trend > {:.0}% of events/s",
+        100.0 * writer_lag::LAG_GROWTH_SHARE_MAX
+    )?;
+    writeln!(
+        table,
+        "{:<11} {:>7} | {:>9} {:>9} | {:>20} | {:>17} | {:>8} {:>8} | verdict",
+        "workload",
+        "callers",
+        "events/s",
+        "written/s",
+        "unwritten s/max/end",
+        "oldest ms s/max/e",
+        "trend/s",
+        "drain ms",
+    )?;
+    for row in rows {
+        let Some(writer) = &row.writer else { continue };
+        let unwritten = format!(
+            "{}/{}/{}",
+            writer.start.unwritten_events, writer.max_unwritten_events, writer.end.unwritten_events
+        );
+        let oldest = format!(
+            "{}/{}/{}",
+            writer.start.oldest_age_ms, writer.max_oldest_age_ms, writer.end.oldest_age_ms
+        );
+        writeln!(
+            table,
+            "{:<11} {:>7} | {:>9.0} {:>9.0} | {:>20} | {:>17} | {:>+8.0} {:>8} | {}",
+            row.workload.label(),
+            row.callers,
+            writer.events_per_second,
+            writer.written_per_second,
+            unwritten,
+            oldest,
+            writer.growth_per_second,
+            writer.drained_in.as_millis(),
+            writer.verdict.label()
+        )?;
+    }
+    Ok(table)
+}
+
+/// The issue's two targets, checked on this run's rows.
+fn targets(rows: &[Row]) -> String {
+    let mut lines = String::new();
+    let most = rows.iter().map(|row| row.callers).max().unwrap_or(0);
+    let shares: Vec<String> = rows
+        .iter()
+        .filter(|row| row.callers == most)
+        .map(|row| {
+            let share = row.engine.calls_per_second() / row.bare.calls_per_second();
+            let met = if share >= ENGINE_SHARE_TARGET {
+                "met"
+            } else {
+                "NOT met"
+            };
+            format!("{} {:.0}% {met}", row.workload.label(), 100.0 * share)
+        })
+        .collect();
+    lines.push_str(&format!(
+        "# target engine >= {:.0}% of bare at {most} callers: {}\n",
+        100.0 * ENGINE_SHARE_TARGET,
+        shares.join(", ")
+    ));
+    let writers: Vec<&Row> = rows.iter().filter(|row| row.writer.is_some()).collect();
+    if !writers.is_empty() {
+        let behind: Vec<String> = writers
+            .iter()
+            .filter(|row| {
+                row.writer.as_ref().map(|w| w.verdict) == Some(WriterVerdict::FallsBehind)
+            })
+            .map(|row| format!("{} × {}", row.workload.label(), row.callers))
+            .collect();
+        let verdict = if behind.is_empty() {
+            format!("writer keeps up in all {} rows: lag bounded", writers.len())
+        } else {
+            format!("writer falls behind in {}: lag growing", behind.join(", "))
+        };
+        lines.push_str(&format!("# target writer keeps up: {verdict}\n"));
+    }
+    lines
 }
 
 async fn bare_connection(url: &str) -> anyhow::Result<MultiplexedConnection> {
@@ -233,19 +508,8 @@ async fn bare_connection(url: &str) -> anyhow::Result<MultiplexedConnection> {
         .context("opening the bare connection")
 }
 
-/// Empties Redis (when it is ours) and stocks the workload's SKUs.
-async fn prepare(
-    engine: &Arc<RedisLuaEngine>,
-    bare: &mut MultiplexedConnection,
-    workload: Workload,
-    flush: bool,
-) -> anyhow::Result<()> {
-    if flush {
-        let _: () = redis::cmd("FLUSHDB")
-            .query_async(bare)
-            .await
-            .context("FLUSHDB")?;
-    }
+/// Stocks the workload's SKUs.
+async fn prepare(engine: &Arc<RedisLuaEngine>, workload: Workload) -> anyhow::Result<()> {
     let skus = workload.skus();
     for chunk in skus.chunks(SEED_CONCURRENCY) {
         let mut restocks = tokio::task::JoinSet::new();
@@ -365,101 +629,4 @@ async fn collect(
     }
     cell.elapsed = started.elapsed();
     Ok(cell)
-}
-
-/// `redis-benchmark` on the same server: SET, a trivial script, and the reserve
-/// script itself on the hot SKU (random keys), 50 clients, 200,000 requests each.
-async fn redis_benchmark_rows(
-    url: &str,
-    bare: &mut MultiplexedConnection,
-    script: &Script,
-    flush: bool,
-) -> anyhow::Result<String> {
-    let Some((host, port)) = url
-        .strip_prefix("redis://")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|address| address.rsplit_once(':'))
-        .filter(|(host, _)| !host.contains('@'))
-    else {
-        return Ok(
-            "# redis-benchmark skipped: only plain redis://host:port URLs are passed to it\n"
-                .to_owned(),
-        );
-    };
-    let trivial: String = redis::cmd("SCRIPT")
-        .arg("LOAD")
-        .arg("return 1")
-        .query_async(bare)
-        .await?;
-    let engine = RedisLuaEngine::connect(url, RedisLuaConfig::new(SHOP)).await?;
-    if flush {
-        let _: () = redis::cmd("FLUSHDB").query_async(bare).await?;
-    }
-    engine.restock("hot", STOCK_PER_SKU).await?;
-    script.load(bare).await?;
-    let keys = ShopKeys::new(SHOP);
-    let (ttl, seq_key) = (RESERVE_TTL_MS.to_string(), keys.seq());
-    let reserve: Vec<&str> = vec![
-        "-r",
-        "1000000000",
-        "EVALSHA",
-        script.sha(),
-        "1",
-        &seq_key,
-        keys.prefix(),
-        "rb:__rand_int__",
-        &ttl,
-        "1",
-        "hot",
-        "1",
-    ];
-    let mut rows = String::from("# redis-benchmark -c 50 -n 200000 -q, same server\n");
-    let runs: [(&str, Vec<&str>); 3] = [
-        ("SET", vec!["-t", "set"]),
-        ("EVALSHA return 1", vec!["EVALSHA", &trivial, "0"]),
-        ("EVALSHA reserve.lua, hot sku", reserve),
-    ];
-    for (label, extra) in runs {
-        let line = run_redis_benchmark(host, port, &extra).await?;
-        writeln!(rows, "{label:<30} {line}")?;
-    }
-    Ok(rows)
-}
-
-async fn run_redis_benchmark(host: &str, port: &str, extra: &[&str]) -> anyhow::Result<String> {
-    let mut command = tokio::process::Command::new("redis-benchmark");
-    command
-        .args([
-            "-h",
-            host,
-            "-p",
-            port,
-            "-c",
-            REDIS_BENCHMARK_CLIENTS,
-            "-n",
-            REDIS_BENCHMARK_REQUESTS,
-            "-q",
-        ])
-        .args(extra)
-        .kill_on_drop(true);
-    let output = match tokio::time::timeout(
-        Duration::from_millis(REDIS_BENCHMARK_WAIT_MS_MAX),
-        command.output(),
-    )
-    .await
-    {
-        Err(_) => bail!("redis-benchmark did not finish within {REDIS_BENCHMARK_WAIT_MS_MAX} ms"),
-        Ok(Err(error)) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok("redis-benchmark not installed (Debian package redis-tools)".to_owned());
-        }
-        Ok(output) => output.context("running redis-benchmark")?,
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    // -q prints progress lines ending in \r, then the result line.
-    let last = stdout
-        .split(['\r', '\n'])
-        .map(str::trim)
-        .rfind(|line| line.contains("requests per second"))
-        .unwrap_or("no result line");
-    Ok(last.to_owned())
 }

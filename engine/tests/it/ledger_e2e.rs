@@ -12,7 +12,7 @@ use stockproof_engine::{
 };
 use stockproof_infra::AofPolicy;
 
-use crate::ledger_support::{DRAIN_WAIT_MS, Stores};
+use crate::ledger_support::Stores;
 
 fn cart(key: &str, lines: &[(&str, i64)], ttl_ms: i64) -> ReserveRequest {
     ReserveRequest {

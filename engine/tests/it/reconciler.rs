@@ -1,11 +1,11 @@
 //! The reconciler against real stores: no drift on a clean state (also while the
 //! writer lags), a crafted drift in each source found and named, and repair.
 
-use stockproof_engine::ledger::{self, WriterConfig};
+use stockproof_engine::ledger::WriterConfig;
 use stockproof_engine::reconciler::{Drift, ReconcileReport, Reconciler, Source};
 use stockproof_infra::AofPolicy;
 
-use crate::ledger_support::{DRAIN_WAIT_MS, Stores};
+use crate::ledger_support::Stores;
 
 async fn reconcile(stores: &Stores) -> ReconcileReport {
     Reconciler::new(
