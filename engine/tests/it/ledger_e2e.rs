@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stockproof_engine::ledger::{self, WriterConfig};
+use stockproof_engine::ledger::WriterConfig;
 use stockproof_engine::reconciler::Reconciler;
 use stockproof_engine::recovery::{RecoveryConfig, recover};
 use stockproof_engine::{
