@@ -21,24 +21,26 @@ pub(crate) async fn up(args: &InfraArgs) -> anyhow::Result<u8> {
         _ = interrupt.recv() => return Ok(EXIT_OK),
         _ = terminate.recv() => return Ok(EXIT_OK),
     };
-    let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "# provider {} (Redis AOF {}), ready in {} ms",
+    let mut banner = format!(
+        "# provider {} (Redis AOF {}), ready in {} ms\n",
         infra.provider(),
         config.aof,
         infra.ready_in().as_millis()
-    )?;
+    );
     if let Some(local) = infra.local() {
-        writeln!(
-            stdout,
-            "# data and logs in {}",
-            local.session_dir().display()
-        )?;
+        banner += &format!("# data and logs in {}\n", local.session_dir().display());
     }
-    write!(stdout, "{}", infra.export_lines())?;
-    writeln!(stdout, "# press Ctrl-C to stop both and remove their data")?;
-    stdout.flush()?;
+    banner += &infra.export_lines();
+    banner += "# press Ctrl-C to stop both and remove their data\n";
+    // A reader that took the URLs and closed the pipe (`| head`, a test, a script) must
+    // not take the servers down with it: say so on stderr and keep serving until a signal.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        eprintln!("stockproof: could not write the URLs to stdout ({error}); serving anyway");
+    }
     drop(stdout);
 
     tokio::select! {

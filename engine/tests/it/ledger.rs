@@ -62,7 +62,10 @@ async fn writer_writes_every_event_once_in_batches() {
     shop.mixed_history(20, 400).await;
     let events = stream_events(&stores).await;
     let seq_max = events.last().expect("events").seq;
-    let writer = stores.writer(WriterConfig::new("w1"));
+    let writer = stores.writer(WriterConfig {
+        batch_events_max: 500,
+        ..WriterConfig::new("w1")
+    });
     let stats = stores.drain_with(writer).await;
     assert_eq!(stats.events_written, seq_max as u64);
     assert_eq!(stats.duplicates_skipped, 0);

@@ -26,15 +26,17 @@ fn start_infra_up() -> Running {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
+    // The reader keeps draining after the URLs, as a shell would: `infra up` survives a
+    // closed pipe, but that is not what this test is about.
     std::thread::spawn(move || {
         let mut lines = Vec::new();
+        let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+            let Ok(line) = line else { return };
             let done = line.starts_with("export DATABASE_URL=");
             lines.push(line);
-            if done {
-                let _ = sender.send(lines);
-                return;
+            if done && let Some(sender) = sender.take() {
+                let _ = sender.send(std::mem::take(&mut lines));
             }
         }
     });

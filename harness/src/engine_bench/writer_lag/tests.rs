@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::{LagSample, WriterRow, WriterVerdict, slope, verdict};
+use super::{LEDGER_BATCH_EVENTS_MAX, LagSample, WriterRow, WriterVerdict, slope, verdict};
 
 fn samples(points: &[(u64, u64)]) -> Vec<LagSample> {
     points
@@ -57,9 +57,16 @@ fn a_count_that_grows_with_time_falls_behind() {
 fn growth_within_one_batch_is_not_falling_behind() {
     // Goal: at a low rate a slope can exceed 5% of the rate while the count stays under
     // one batch: that is batching, not lag. Method: verdict() on the boundary values.
-    assert_eq!(verdict(100.0, 1_000.0, 400), WriterVerdict::KeepsUp);
-    assert_eq!(verdict(100.0, 1_000.0, 501), WriterVerdict::FallsBehind);
-    assert_eq!(verdict(40.0, 1_000.0, 5_000), WriterVerdict::KeepsUp);
+    let one_batch = LEDGER_BATCH_EVENTS_MAX as u64;
+    assert_eq!(verdict(100.0, 1_000.0, one_batch), WriterVerdict::KeepsUp);
+    assert_eq!(
+        verdict(100.0, 1_000.0, one_batch + 1),
+        WriterVerdict::FallsBehind
+    );
+    assert_eq!(
+        verdict(40.0, 1_000.0, 10 * one_batch),
+        WriterVerdict::KeepsUp
+    );
 }
 
 #[test]
