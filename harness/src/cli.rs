@@ -101,7 +101,8 @@ pub(crate) struct InfraArgs {
     postgres_bin_dir: Option<std::path::PathBuf>,
 
     /// Postgres fsync for the local provider (off is safe against process crashes only).
-    #[arg(long, default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off,
+          action = clap::ArgAction::Set)]
     postgres_fsync: bool,
 
     /// Redis image for the containers provider.
@@ -176,5 +177,35 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check_cmd::check(&args),
         Command::Replay(args) => replay_cmd::replay(&args).await,
         Command::BenchChecks(args) => check_cmd::bench_checks(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command, InfraCommand};
+
+    fn postgres_fsync(flags: &[&str]) -> Result<bool, String> {
+        let args = ["stockproof", "infra", "up"].iter().chain(flags);
+        match Cli::try_parse_from(args)
+            .map_err(|error| error.to_string())?
+            .command
+        {
+            Command::Infra(InfraCommand::Up(infra)) => Ok(infra.config().local.postgres_fsync),
+            _ => unreachable!("parsed `infra up`"),
+        }
+    }
+
+    #[test]
+    fn postgres_fsync_takes_on_or_off_and_defaults_to_on() {
+        assert_eq!(postgres_fsync(&[]), Ok(true));
+        assert_eq!(postgres_fsync(&["--postgres-fsync", "off"]), Ok(false));
+        assert_eq!(postgres_fsync(&["--postgres-fsync=on"]), Ok(true));
+        let error = postgres_fsync(&["--postgres-fsync", "maybe"]).unwrap_err();
+        assert!(
+            error.contains("expected `on` or `off`, got `maybe`"),
+            "{error}"
+        );
     }
 }

@@ -74,7 +74,11 @@ pub async fn write_batch_applying(
     let mut inserted = insert_ledger_rows(&mut transaction, events).await?;
     inserted.sort_unstable();
     check_continues(ledger_max, &inserted)?;
-    check_read_back(&mut transaction, events).await?;
+    let redelivered: Vec<&LedgerEvent> = events
+        .iter()
+        .filter(|event| inserted.binary_search(&event.seq).is_err())
+        .collect();
+    check_same_as_stored(&mut transaction, &redelivered).await?;
     let new_events: Vec<&LedgerEvent> = events
         .iter()
         .filter(|event| apply == ApplyRows::All || inserted.binary_search(&event.seq).is_ok())
@@ -148,13 +152,19 @@ pub(crate) fn check_continues(ledger_max: i64, inserted: &[i64]) -> Result<(), L
     Ok(())
 }
 
-/// Reads every event of the batch back and compares it field by field: the second of
-/// the paired checks (the first, order and parse, runs before the transaction).
-async fn check_read_back(
+/// Reads back the batch's events the ledger already held (a redelivery: none in the
+/// usual batch, so no query) and compares them field by field: the same seq with other
+/// content means Redis reused seqs, and the batch is refused. The second of the paired
+/// checks (the first, order and parse, runs before the transaction). Rows this
+/// transaction inserted are ours by construction and are not read back.
+async fn check_same_as_stored(
     connection: &mut PgConnection,
-    events: &[LedgerEvent],
+    redelivered: &[&LedgerEvent],
 ) -> Result<(), LedgerError> {
-    let seqs: Vec<i64> = events.iter().map(|event| event.seq).collect();
+    if redelivered.is_empty() {
+        return Ok(());
+    }
+    let seqs: Vec<i64> = redelivered.iter().map(|event| event.seq).collect();
     let rows = sqlx::query(
         "SELECT seq, kind, sku, qty, reservation_id, idempotency_key, deadline_ms, at_ms
          FROM ledger WHERE seq = ANY($1) ORDER BY seq",
@@ -164,17 +174,17 @@ async fn check_read_back(
     .await
     .map_err(|error| LedgerError::postgres("SELECT ledger read-back", error))?;
     let stored: Vec<LedgerEvent> = rows.iter().map(event_from_row).collect::<Result<_, _>>()?;
-    if stored.len() != events.len() {
+    if stored.len() != redelivered.len() {
         return Err(LedgerError::Projection {
             reason: format!(
-                "read back {} of the batch's {} events",
+                "read back {} of the batch's {} events already in the ledger",
                 stored.len(),
-                events.len()
+                redelivered.len()
             ),
         });
     }
-    for (stored, streamed) in stored.iter().zip(events) {
-        if stored != streamed {
+    for (stored, streamed) in stored.iter().zip(redelivered) {
+        if stored != *streamed {
             return Err(LedgerError::Diverged {
                 seq: streamed.seq,
                 stored: format!("{stored:?}"),

@@ -3,7 +3,7 @@
 //! [`LEDGER_BATCH_EVENTS_MAX`] events or [`LEDGER_BATCH_WAIT_MS_MAX`] ms) is checked
 //! (parsed, seqs strictly increasing), written in one transaction (`postgres.rs`:
 //! ledger rows `ON CONFLICT DO NOTHING`, only the new rows applied to the projections,
-//! read back and compared before commit), committed, then XACKed, then the stream is
+//! redelivered rows read back and compared before commit), committed, then XACKed, then the stream is
 //! trimmed below the smallest entry still pending or undelivered.
 //!
 //! A crash between commit and XACK redelivers the batch; the unique seq makes the
