@@ -80,6 +80,12 @@ pub(crate) struct EngineBenchArgs {
     /// Skip the `redis-benchmark` rows.
     #[arg(long)]
     no_redis_benchmark: bool,
+
+    /// The ledger writer's batch bound (events per Postgres transaction), to size it
+    /// for a deployment: compare runs side by side.
+    #[arg(long, default_value_t = ledger::LEDGER_BATCH_EVENTS_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    writer_batch_events: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +160,7 @@ struct Bench {
     pool: PgPool,
     script: Script,
     keys: ShopKeys,
+    writer_batch_events: usize,
 }
 
 /// One row of both tables.
@@ -173,7 +180,12 @@ pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
     let infra = Infra::start(&config)
         .await
         .with_context(|| format!("starting Redis and Postgres (provider {})", config.provider))?;
-    let mut bench = Bench::connect(&infra, config.external.flush).await?;
+    let mut bench = Bench::connect(
+        &infra,
+        config.external.flush,
+        args.writer_batch_events as usize,
+    )
+    .await?;
     let settings = store_settings(&mut bench).await?;
     let mut rows = Vec::new();
     for workload in [Workload::HotSku, Workload::Spread(args.skus)] {
@@ -193,7 +205,10 @@ pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
         "# every call is a successful 1-unit reserve appending 1 ledger event: {STOCK_PER_SKU} units per SKU, never sold out"
     );
     print!("{}", reserve_table(&rows)?);
-    print!("{}", writer_table(&rows, bench.own_stores)?);
+    print!(
+        "{}",
+        writer_table(&rows, bench.own_stores, bench.writer_batch_events)?
+    );
     print!("{}", targets(&rows));
     if args.no_redis_benchmark {
         println!("# redis-benchmark skipped (--no-redis-benchmark)");
@@ -214,7 +229,11 @@ pub(crate) async fn run(args: &EngineBenchArgs) -> anyhow::Result<u8> {
 }
 
 impl Bench {
-    async fn connect(infra: &Infra, flush_external: bool) -> anyhow::Result<Bench> {
+    async fn connect(
+        infra: &Infra,
+        flush_external: bool,
+        writer_batch_events: usize,
+    ) -> anyhow::Result<Bench> {
         let url = infra.redis_url().to_owned();
         let engine = RedisLuaEngine::connect(&url, RedisLuaConfig::new(SHOP))
             .await
@@ -234,6 +253,7 @@ impl Bench {
             script: Script::new(ScriptName::Reserve, RedisLuaConfig::new(SHOP).retention_ms),
             keys: ShopKeys::new(SHOP),
             url,
+            writer_batch_events,
         })
     }
 
@@ -286,7 +306,12 @@ impl Bench {
                     .await
                     .context("stopping the ledger writer")?;
                 Some(WriterRow::new(
-                    &samples, produced, written, elapsed, drained_in,
+                    &samples,
+                    self.writer_batch_events,
+                    produced,
+                    written,
+                    elapsed,
+                    drained_in,
                 )?)
             }
         };
@@ -322,7 +347,10 @@ impl Bench {
             &self.url,
             self.pool.clone(),
             self.keys.clone(),
-            WriterConfig::new(WRITER_CONSUMER),
+            WriterConfig {
+                batch_events_max: self.writer_batch_events,
+                ..WriterConfig::new(WRITER_CONSUMER)
+            },
         )
         .context("starting the ledger writer")?;
         writer_lag::wait_drained(&mut self.watcher, &self.keys, WRITER_DRAIN_WAIT_MS_MAX).await?;
@@ -397,7 +425,7 @@ fn reserve_table(rows: &[Row]) -> anyhow::Result<String> {
     Ok(table)
 }
 
-fn writer_table(rows: &[Row], own_stores: bool) -> anyhow::Result<String> {
+fn writer_table(rows: &[Row], own_stores: bool, batch_events_max: usize) -> anyhow::Result<String> {
     let mut table = String::new();
     if !own_stores {
         writeln!(
@@ -408,8 +436,8 @@ fn writer_table(rows: &[Row], own_stores: bool) -> anyhow::Result<String> {
     }
     writeln!(
         table,
-        "# ledger writer (LedgerWriter, batches of {} events / {} ms) running during each row; lag sampled every {} ms",
-        ledger::LEDGER_BATCH_EVENTS_MAX,
+        "# ledger writer (LedgerWriter, batches of {} events / {} ms, --writer-batch-events) running during each row; lag sampled every {} ms",
+        batch_events_max,
         ledger::LEDGER_BATCH_WAIT_MS_MAX,
         writer_lag::LAG_SAMPLE_MS
     )?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use redis::aio::MultiplexedConnection;
 use stockproof_engine::ShopKeys;
-use stockproof_engine::ledger::{self, LEDGER_BATCH_EVENTS_MAX, WriterLag};
+use stockproof_engine::ledger::{self, WriterLag};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -122,9 +122,11 @@ pub(super) struct WriterRow {
 }
 
 impl WriterRow {
-    /// `samples` in time order, at least the start and the end.
+    /// `samples` in time order, at least the start and the end; `batch_events_max` is
+    /// the writer's batch bound (a backlog below one batch is batching, not lag).
     pub(super) fn new(
         samples: &[LagSample],
+        batch_events_max: usize,
         events_produced: u64,
         events_written: u64,
         elapsed: Duration,
@@ -149,7 +151,12 @@ impl WriterRow {
             end,
             growth_per_second,
             drained_in,
-            verdict: verdict(growth_per_second, events_per_second, end.unwritten_events),
+            verdict: verdict(
+                growth_per_second,
+                events_per_second,
+                end.unwritten_events,
+                batch_events_max,
+            ),
         })
     }
 }
@@ -161,9 +168,10 @@ pub(super) fn verdict(
     growth_per_second: f64,
     events_per_second: f64,
     unwritten_at_end: u64,
+    batch_events_max: usize,
 ) -> WriterVerdict {
     let growing = growth_per_second > LAG_GROWTH_SHARE_MAX * events_per_second;
-    if growing && unwritten_at_end > LEDGER_BATCH_EVENTS_MAX as u64 {
+    if growing && unwritten_at_end > batch_events_max as u64 {
         WriterVerdict::FallsBehind
     } else {
         WriterVerdict::KeepsUp

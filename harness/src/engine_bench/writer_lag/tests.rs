@@ -1,6 +1,8 @@
 use std::time::Duration;
 
-use super::{LEDGER_BATCH_EVENTS_MAX, LagSample, WriterRow, WriterVerdict, slope, verdict};
+use super::{LagSample, WriterRow, WriterVerdict, slope, verdict};
+
+const BATCH: usize = 5_000;
 
 fn samples(points: &[(u64, u64)]) -> Vec<LagSample> {
     points
@@ -21,6 +23,7 @@ fn a_sawtooth_around_a_flat_line_keeps_up() {
     let points: Vec<(u64, u64)> = (0..80).map(|i| (i * 50, (i % 2) * 900)).collect();
     let row = WriterRow::new(
         &samples(&points),
+        BATCH,
         40_000,
         40_000,
         Duration::from_secs(4),
@@ -39,6 +42,7 @@ fn a_count_that_grows_with_time_falls_behind() {
     let points: Vec<(u64, u64)> = (0..80).map(|i| (i * 50, i * 150)).collect();
     let row = WriterRow::new(
         &samples(&points),
+        BATCH,
         40_000,
         28_000,
         Duration::from_secs(4),
@@ -57,14 +61,17 @@ fn a_count_that_grows_with_time_falls_behind() {
 fn growth_within_one_batch_is_not_falling_behind() {
     // Goal: at a low rate a slope can exceed 5% of the rate while the count stays under
     // one batch: that is batching, not lag. Method: verdict() on the boundary values.
-    let one_batch = LEDGER_BATCH_EVENTS_MAX as u64;
-    assert_eq!(verdict(100.0, 1_000.0, one_batch), WriterVerdict::KeepsUp);
+    let one_batch = BATCH as u64;
     assert_eq!(
-        verdict(100.0, 1_000.0, one_batch + 1),
+        verdict(100.0, 1_000.0, one_batch, BATCH),
+        WriterVerdict::KeepsUp
+    );
+    assert_eq!(
+        verdict(100.0, 1_000.0, one_batch + 1, BATCH),
         WriterVerdict::FallsBehind
     );
     assert_eq!(
-        verdict(40.0, 1_000.0, 10 * one_batch),
+        verdict(40.0, 1_000.0, 10 * one_batch, BATCH),
         WriterVerdict::KeepsUp
     );
 }
@@ -78,6 +85,7 @@ fn slope_needs_two_distinct_times() {
 
 #[test]
 fn a_row_without_samples_is_an_error() {
-    let error = WriterRow::new(&[], 1, 1, Duration::from_secs(1), Duration::ZERO).unwrap_err();
+    let error =
+        WriterRow::new(&[], BATCH, 1, 1, Duration::from_secs(1), Duration::ZERO).unwrap_err();
     assert!(error.to_string().contains("no lag sample"), "{error}");
 }
