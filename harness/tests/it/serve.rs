@@ -51,13 +51,12 @@ fn serve_answers_and_stops_on_sigterm() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
+    // Keeps draining after the address: a closed pipe would fail serve's later writes.
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://") {
                 let address = rest.split(' ').next().unwrap_or_default().to_owned();
                 let _ = sender.send(address);
-                return;
             }
         }
     });

@@ -248,12 +248,12 @@ fn serve_with_a_variant_serves_the_broken_engine() {
         .expect("stockproof serve starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let (sender, receiver) = std::sync::mpsc::channel();
+    // Keeps draining after the address: a closed pipe would fail serve's later writes.
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
             let Ok(line) = line else { return };
             if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://") {
                 let _ = sender.send(rest.to_owned());
-                return;
             }
         }
     });
