@@ -166,6 +166,20 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
     }
 }
 
+/// Prints a long-running command's banner (URLs, address) in one write. A reader that
+/// took what it needed and closed the pipe (`| head`, a test, a script) must not take
+/// the servers down with it: the failure is said on stderr and the command serves on.
+pub(crate) fn print_banner(banner: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        eprintln!("stockproof: could not write to stdout ({error}); serving anyway");
+    }
+}
+
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,

@@ -2,12 +2,10 @@
 //! Starts both, prints the URLs and `export` lines on stdout (so `eval` works), keeps
 //! them until Ctrl-C or SIGTERM, then stops them and removes their files.
 
-use std::io::Write;
-
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{EXIT_OK, InfraArgs};
+use crate::cli::{EXIT_OK, InfraArgs, print_banner};
 
 pub(crate) async fn up(args: &InfraArgs) -> anyhow::Result<u8> {
     // Signals are caught before the servers start, so a Ctrl-C during start-up also
@@ -32,16 +30,7 @@ pub(crate) async fn up(args: &InfraArgs) -> anyhow::Result<u8> {
     }
     banner += &infra.export_lines();
     banner += "# press Ctrl-C to stop both and remove their data\n";
-    // A reader that took the URLs and closed the pipe (`| head`, a test, a script) must
-    // not take the servers down with it: say so on stderr and keep serving until a signal.
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout
-        .write_all(banner.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        eprintln!("stockproof: could not write the URLs to stdout ({error}); serving anyway");
-    }
-    drop(stdout);
+    print_banner(&banner);
 
     tokio::select! {
         _ = interrupt.recv() => {}

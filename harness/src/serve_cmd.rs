@@ -15,7 +15,7 @@ use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{EXIT_OK, InfraArgs};
+use crate::cli::{EXIT_OK, InfraArgs, print_banner};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -67,14 +67,15 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     // The URLs of servers we started as `export` lines, so scripts (scripts/fuzz-api)
     // can reach them too, e.g. for `stockproof reconcile`. A user's own URLs may hold
     // passwords and are not echoed.
+    let mut banner = String::new();
     if infra.provider() != ResolvedProvider::External {
-        print!("{}", infra.export_lines());
+        banner += &infra.export_lines();
     }
     let engine = args.variant.map_or("reference".to_owned(), |variant| {
         format!("BROKEN variant {variant}")
     });
-    println!(
-        "# stockproof serve: listening on http://{} (shop {}, provider {}, engine {engine})",
+    banner += &format!(
+        "# stockproof serve: listening on http://{} (shop {}, provider {}, engine {engine})\n",
         service.local_addr(),
         args.shop,
         infra.provider()
@@ -91,10 +92,11 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
                 stockproof_engine::variants::DUAL_WRITE_CRASH_EVERY_DEFAULT
             ),
         };
-        println!(
-            "# {variant} crashes by itself under load: {crash}; `stockproof reconcile` shows the drift"
+        banner += &format!(
+            "# {variant} crashes by itself under load: {crash}; `stockproof reconcile` shows the drift\n"
         );
     }
+    print_banner(&banner);
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}

@@ -4,8 +4,9 @@
 //! that dies between the two writes leaves Redis and Postgres apart for good. The
 //! crash is a documented hook, [`CrashBetweenWrites`]: a mirrored write it drops is one
 //! a process killed right after the Redis write never made. `stockproof serve` drops
-//! every [`DUAL_WRITE_CRASH_EVERY_DEFAULT`]-th one; `stockproof run` drops the write
-//! after each `crash-between-writes` fault instead, so the crash is on the timeline.
+//! every [`DUAL_WRITE_CRASH_EVERY_DEFAULT`]-th one; `stockproof run` drops the write of
+//! the next confirm after each `crash-between-writes` fault instead, so the crash is on
+//! the timeline and its drift cannot heal (see [`CrashBetweenWrites::arm`]).
 //! (The ledger writer still copies the stream into the `ledger` table, but leaves
 //! `skus` to the request path: `WriterFlaw::SkusWrittenByEngine`.)
 //!
@@ -39,7 +40,7 @@ pub(super) const WRITER_FLAW: WriterFlaw = WriterFlaw::SkusWrittenByEngine;
 const MIRROR_TIMEOUT_MS: u64 = 5_000;
 
 /// When the `dual-write` engine "crashes" between its Redis and its Postgres write:
-/// every `every`-th mirrored write (0: never), plus the next write after each
+/// every `every`-th mirrored write (0: never), plus the next confirm's write after each
 /// [`CrashBetweenWrites::arm`]. Shared between the engine and whoever injects faults.
 #[derive(Debug, Default)]
 pub struct CrashBetweenWrites {
@@ -59,7 +60,13 @@ impl CrashBetweenWrites {
         }
     }
 
-    /// The next mirrored write is dropped, as if the process died right before it.
+    /// The next confirm's mirrored write is dropped, as if the process died right
+    /// before it. A confirm, because its drift can never heal: Postgres is left with
+    /// one more reserved and one fewer sold, and no later delta lowers `sold`, so no
+    /// later mirrored write fails a CHECK because of it. A dropped reserve can heal:
+    /// Postgres holds one fewer reserved, the reservation's release can then fail
+    /// `reserved >= 0` there, and both writes are missing, which adds up to no drift;
+    /// an injected fault that the checks then miss by luck would prove nothing.
     pub fn arm(&self) {
         self.armed.fetch_add(1, Ordering::AcqRel);
     }
@@ -69,16 +76,17 @@ impl CrashBetweenWrites {
         self.crashes.load(Ordering::Acquire)
     }
 
-    /// Whether this mirrored write dies (counts it).
-    pub(crate) fn take(&self) -> bool {
+    /// Whether this mirrored write dies (counts it); `confirms`: it is a confirm's.
+    pub(crate) fn take(&self, confirms: bool) -> bool {
         let count = self.mirrored.fetch_add(1, Ordering::Relaxed) + 1;
         let periodic = self.every > 0 && count.is_multiple_of(self.every);
-        let armed = self
-            .armed
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |armed| {
-                armed.checked_sub(1)
-            })
-            .is_ok();
+        let armed = confirms
+            && self
+                .armed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |armed| {
+                    armed.checked_sub(1)
+                })
+                .is_ok();
         let crash = periodic || armed;
         if crash {
             self.crashes.fetch_add(1, Ordering::AcqRel);
@@ -108,7 +116,8 @@ impl DualWriteEngine {
 
     /// The second write: the deltas into Postgres, unless the crash hook fires.
     async fn mirror(&self, deltas: Vec<Delta>) -> Result<(), EngineError> {
-        if self.crash.take() {
+        let confirms = deltas.iter().any(|(_, [_, _, sold, _])| *sold > 0);
+        if self.crash.take(confirms) {
             tracing::warn!(
                 crashes = self.crash.crashes(),
                 "dual-write: simulated crash between the Redis and Postgres writes"

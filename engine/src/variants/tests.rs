@@ -50,22 +50,23 @@ fn the_short_marker_ttl_in_lua_matches_the_rust_constant() {
 #[test]
 fn the_crash_between_writes_fires_every_nth_write_and_once_per_arm() {
     // Goal: `serve`'s built-in crash (every n-th mirrored write) and `run`'s injected
-    // one (the next write after each arm) drop exactly the writes they say.
+    // one (the next confirm's write after each arm) drop exactly the writes they say.
     // Method: count which of 10 writes die, periodic (every 4th) and armed twice.
     let periodic = CrashBetweenWrites::every(4);
-    let dropped: Vec<bool> = (0..10).map(|_| periodic.take()).collect();
+    let dropped: Vec<bool> = (0..10).map(|_| periodic.take(false)).collect();
     let expected = [
         false, false, false, true, false, false, false, true, false, false,
     ];
     assert_eq!(dropped, expected);
     assert_eq!(periodic.crashes(), 2);
     let injected = CrashBetweenWrites::every(0);
-    assert!(!injected.take());
+    assert!(!injected.take(true));
     injected.arm();
     injected.arm();
-    assert!(injected.take());
-    assert!(injected.take());
-    assert!(!injected.take());
+    assert!(!injected.take(false), "an armed crash waits for a confirm");
+    assert!(injected.take(true));
+    assert!(injected.take(true));
+    assert!(!injected.take(true));
     assert_eq!(injected.crashes(), 2);
 }
 

@@ -29,8 +29,9 @@ use crate::history::{HistoryEntry, Op, OpId, Outcome};
 const LOSS_STREAM_ENTRIES_MAX: usize = 100_000;
 /// Bound on each read a loss measurement makes (seq, stream tail, ledger max).
 const LOSS_READ_TIMEOUT_MS: u64 = 5_000;
-/// Longest a `crash-between-writes` fault waits for the engine's next change (the load
-/// sends several per millisecond; past this the crash is still armed, and said so).
+/// Longest a `crash-between-writes` fault waits for the engine's next confirm (the
+/// crash falls on a confirm: `CrashBetweenWrites::arm`); past this the crash is still
+/// armed, and said so.
 const CRASH_BETWEEN_WRITES_WAIT_MS_MAX: u64 = 5_000;
 
 /// Why the proxies could not be put in place.
@@ -238,13 +239,13 @@ impl EngineFaultHooks for InProcessHooks {
         while crash.crashes() == before {
             if started.elapsed() >= Duration::from_millis(CRASH_BETWEEN_WRITES_WAIT_MS_MAX) {
                 return Err(format!(
-                    "no change came within {CRASH_BETWEEN_WRITES_WAIT_MS_MAX} ms; the crash \
-                     stays armed for the next one"
+                    "no confirm came within {CRASH_BETWEEN_WRITES_WAIT_MS_MAX} ms (the \
+                     crash falls on a confirm's write); it stays armed for the next one"
                 ));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok("a change reached Redis and its Postgres write was never made".to_owned())
+        Ok("a confirm reached Redis and its Postgres write was never made".to_owned())
     }
 
     async fn start_writer(&self) -> Result<(), String> {

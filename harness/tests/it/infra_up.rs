@@ -2,6 +2,7 @@
 //! or SIGTERM leaves no server and no session dir behind.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -22,6 +23,7 @@ fn start_infra_up() -> Running {
         .args(["infra", "up", "--provider", "local", "--aof", "always"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -87,9 +89,14 @@ fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// SIGINT goes to the whole process group, as a terminal's Ctrl-C does (the servers
+/// must not stop by themselves then); SIGTERM to `infra up` alone, as systemd or
+/// `kill` send it.
 fn signal_and_wait(running: &mut Running, signal: libc::c_int) {
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe { libc::kill(running.child.id() as libc::pid_t, signal) };
+    let pid = running.child.id() as libc::pid_t;
+    let target = if signal == libc::SIGINT { -pid } else { pid };
+    // SAFETY: kill(2) on our own child (or its group), not yet reaped.
+    unsafe { libc::kill(target, signal) };
     let status = running.child.wait().unwrap();
     assert!(
         status.success(),

@@ -3,6 +3,7 @@
 //! mid-run gives an honest verdict (unknowns counted, inconclusive), never a hang.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -288,15 +289,18 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         .arg(&scenario)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .expect("stockproof run starts");
     std::thread::sleep(Duration::from_secs(4));
     let pid = libc::pid_t::try_from(run.id()).unwrap();
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    // As a terminal does: SIGINT to the whole foreground process group, so Redis and
+    // Postgres would get it too if they shared stockproof's group.
+    // SAFETY: kill(2) on our own child's process group; no memory is involved.
     assert_eq!(
-        unsafe { libc::kill(pid, libc::SIGINT) },
+        unsafe { libc::kill(-pid, libc::SIGINT) },
         0,
-        "SIGINT to {pid}"
+        "SIGINT to group {pid}"
     );
     let start = Instant::now();
     let output = loop {
@@ -321,10 +325,22 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         "pid {pid}: {}",
         describe(&output)
     );
+    // The servers outlived the Ctrl-C: the run drained the writer into them and took
+    // its white-box snapshot.
+    assert!(
+        stdout.contains("quiesce: ledger: Postgres has every event"),
+        "pid {pid}: {}",
+        describe(&output)
+    );
     let folders: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
     assert_eq!(folders.len(), 1, "one run folder: {}", describe(&output));
     let folder = folders[0].as_ref().unwrap().path();
-    for file in ["history.jsonl", "run.json", "scenario.toml"] {
+    for file in [
+        "history.jsonl",
+        "run.json",
+        "scenario.toml",
+        "snapshot.json",
+    ] {
         assert!(
             folder.join(file).is_file(),
             "{file} in {}",

@@ -13,8 +13,6 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use std::os::unix::process::CommandExt;
-
 use crate::InfraError;
 
 /// How much of a server's log an error quotes.
@@ -40,8 +38,13 @@ fn spawner() -> &'static Mutex<mpsc::SyncSender<SpawnRequest>> {
     })
 }
 
-/// Spawns `command` from the spawner thread, with the parent-death signal set.
+/// Spawns `command` from the spawner thread, with the parent-death signal set, in a
+/// process group of its own: a terminal's Ctrl-C goes to the whole foreground group,
+/// and the servers must not stop by themselves then, but when their owner has drained
+/// into them (the writer's last batches, the run's quiesce and checks).
 fn spawn_tied_to_this_process(mut command: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
     let owner_pid = std::process::id() as libc::pid_t;
     // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, kill).
     unsafe {
