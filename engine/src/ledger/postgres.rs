@@ -74,15 +74,14 @@ pub async fn write_batch_applying(
     let mut inserted = insert_ledger_rows(&mut transaction, events).await?;
     inserted.sort_unstable();
     check_continues(ledger_max, &inserted)?;
-    let redelivered: Vec<&LedgerEvent> = events
+    let (inserted_events, redelivered): (Vec<&LedgerEvent>, Vec<&LedgerEvent>) = events
         .iter()
-        .filter(|event| inserted.binary_search(&event.seq).is_err())
-        .collect();
+        .partition(|event| inserted.binary_search(&event.seq).is_ok());
     check_same_as_stored(&mut transaction, &redelivered).await?;
-    let new_events: Vec<&LedgerEvent> = events
-        .iter()
-        .filter(|event| apply == ApplyRows::All || inserted.binary_search(&event.seq).is_ok())
-        .collect();
+    let new_events = match apply {
+        ApplyRows::All => events.iter().collect(),
+        ApplyRows::Inserted | ApplyRows::InsertedSkipSkus => inserted_events,
+    };
     if apply != ApplyRows::InsertedSkipSkus {
         apply_skus(&mut transaction, &new_events).await?;
     }

@@ -51,7 +51,8 @@ fn serve_answers_and_stops_on_sigterm() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
-    // Keeps draining after the address: a closed pipe would fail serve's later writes.
+    // Keeps draining after the address, as a shell would: serve survives a closed
+    // pipe, but that is not what this test is about.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://") {

@@ -248,7 +248,8 @@ fn serve_with_a_variant_serves_the_broken_engine() {
         .expect("stockproof serve starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let (sender, receiver) = std::sync::mpsc::channel();
-    // Keeps draining after the address: a closed pipe would fail serve's later writes.
+    // Keeps draining after the address, as a shell would: serve survives a closed
+    // pipe, but that is not what this test is about.
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
             let Ok(line) = line else { return };

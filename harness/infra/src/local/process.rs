@@ -13,6 +13,8 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
+use std::os::unix::process::CommandExt;
+
 use crate::InfraError;
 
 /// How much of a server's log an error quotes.
@@ -43,7 +45,6 @@ fn spawner() -> &'static Mutex<mpsc::SyncSender<SpawnRequest>> {
 /// and the servers must not stop by themselves then, but when their owner has drained
 /// into them (the writer's last batches, the run's quiesce and checks).
 fn spawn_tied_to_this_process(mut command: Command) -> std::io::Result<Child> {
-    use std::os::unix::process::CommandExt;
     command.process_group(0);
     let owner_pid = std::process::id() as libc::pid_t;
     // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, kill).
