@@ -5,6 +5,7 @@
 //! bench cannot rot; nothing here asserts on time.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -13,9 +14,15 @@ use stockproof_engine::ledger::{EventKind, LedgerEvent};
 use stockproof_engine::{CartLine, ReservationId, ReservationState, SkuStock};
 
 use crate::checks::{
-    CheckConfig, CheckReport, SNAPSHOT_FORMAT_VERSION, WhiteBoxSnapshot, run_checks,
+    CheckConfig, CheckId, CheckReport, SNAPSHOT_FORMAT_VERSION, WhiteBoxSnapshot, coverage,
+    run_checks_timed,
 };
-use crate::history::{History, HistoryEntry, HistoryHeader, Op, Outcome, Response};
+use crate::history::{
+    History, HistoryEntry, HistoryError, HistoryHeader, HistoryWriter, Op, Outcome, Response,
+    read_history,
+};
+use crate::latency::Latencies;
+use crate::scenario::CoverageGoal;
 
 /// SKUs of the synthetic catalogue, and units each starts with.
 pub const BENCH_SKUS: usize = 200;
@@ -35,7 +42,15 @@ pub struct BenchReport {
     pub ops: usize,
     pub ledger_events: usize,
     pub generate: Duration,
+    /// Building the shared index.
+    pub index: Duration,
+    /// Each checker, in report order.
+    pub checks: Vec<(CheckId, Duration)>,
+    /// The index and every checker.
     pub check: Duration,
+    /// `Latencies::from_history` and every coverage goal: the rest of what `check` pays.
+    pub latencies: Duration,
+    pub coverage: Duration,
     pub reports: Vec<CheckReport>,
 }
 
@@ -45,24 +60,87 @@ impl BenchReport {
     }
 }
 
+/// Writing the synthetic history to `history.jsonl` and reading it back, as
+/// `stockproof check` does.
+#[derive(Debug)]
+pub struct ReadBack {
+    pub bytes: u64,
+    pub write: Duration,
+    pub read: Duration,
+}
+
 /// Generates `ops` ops with `seed` and checks them.
 pub fn run(ops: usize, seed: u64) -> BenchReport {
     let started = Instant::now();
     let (history, snapshot) = synthetic(ops, seed);
     let generate = started.elapsed();
-    let started = Instant::now();
+    judge(&history, &snapshot, generate)
+}
+
+/// Times the checks, the latencies and the coverage goals over a synthetic history.
+pub fn judge(history: &History, snapshot: &WhiteBoxSnapshot, generate: Duration) -> BenchReport {
     let config = CheckConfig {
         expiry_grace_ms: 1_000,
         clock_skew_ms: 0,
     };
-    let reports = run_checks(&history, Some(&snapshot), &config);
+    let started = Instant::now();
+    let (reports, timings) = run_checks_timed(history, Some(snapshot), &config);
+    let check = started.elapsed();
+    let started = Instant::now();
+    let latencies = Latencies::from_history(history);
+    let latencies_elapsed = started.elapsed();
+    let started = Instant::now();
+    std::hint::black_box(coverage::evaluate(&every_coverage_goal(), history));
+    let coverage = started.elapsed();
+    std::hint::black_box(latencies);
     BenchReport {
         ops: history.entries.len(),
         ledger_events: snapshot.ledger.len(),
         generate,
-        check: started.elapsed(),
+        index: timings.index,
+        checks: timings.checks,
+        check,
+        latencies: latencies_elapsed,
+        coverage,
         reports,
     }
+}
+
+/// One goal of each kind, so the bench pays for all of them.
+fn every_coverage_goal() -> Vec<CoverageGoal> {
+    vec![
+        CoverageGoal::StockReachedZero { min: 1 },
+        CoverageGoal::DuplicateOverlapped { min: 1 },
+        CoverageGoal::ConfirmNearDeadline {
+            within: Duration::from_millis(50),
+            min: 1,
+        },
+        CoverageGoal::RetryAfterUnknown { min: 1 },
+        CoverageGoal::RetryAfterRetention { min: 1 },
+        CoverageGoal::RepeatedSkuLine { min: 1 },
+    ]
+}
+
+/// Writes `history` to `path` and reads it back with [`read_history`]; the history
+/// read must equal the one written.
+pub fn read_back(history: &History, path: &Path) -> Result<ReadBack, HistoryError> {
+    let started = Instant::now();
+    let mut writer = HistoryWriter::create(path, &history.header)?;
+    for entry in &history.entries {
+        writer.append(entry)?;
+    }
+    writer.finish()?;
+    let write = started.elapsed();
+    let bytes = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
+    let started = Instant::now();
+    let read_back = read_history(path)?;
+    let read = started.elapsed();
+    assert!(
+        read_back == *history,
+        "the history read back from {} differs from the one written",
+        path.display()
+    );
+    Ok(ReadBack { bytes, write, read })
 }
 
 /// A correct engine in memory that records what a harness would see.

@@ -21,6 +21,7 @@ mod snapshot;
 pub mod window;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -75,30 +76,61 @@ pub fn run_checks(
     snapshot: Option<&WhiteBoxSnapshot>,
     config: &CheckConfig,
 ) -> Vec<CheckReport> {
-    let index = match catch_unwind(AssertUnwindSafe(|| Index::build(history))) {
+    run_checks_timed(history, snapshot, config).0
+}
+
+/// A checker: the shared index (which holds the snapshot, if any) in, a report out.
+type Checker = fn(&Index<'_>, &CheckConfig) -> CheckReport;
+
+/// Every checker, in report order.
+const CHECKERS: [(CheckId, Checker); 6] = [
+    (CheckId::C1, c1_oversell::check),
+    (CheckId::C2, c2_conservation::check),
+    (CheckId::C3, c3_idempotency::check),
+    (CheckId::C4, c4_expiry::check),
+    (CheckId::C5, c5_effects::check),
+    (CheckId::C6, c6_final_stock::check),
+];
+
+/// How long building the index and each checker took (`stockproof bench-checks`).
+#[derive(Debug, Clone, Default)]
+pub struct CheckTimings {
+    pub index: Duration,
+    pub checks: Vec<(CheckId, Duration)>,
+}
+
+/// [`run_checks`], also timing the index and each checker.
+pub fn run_checks_timed(
+    history: &History,
+    snapshot: Option<&WhiteBoxSnapshot>,
+    config: &CheckConfig,
+) -> (Vec<CheckReport>, CheckTimings) {
+    let started = Instant::now();
+    let index = match catch_unwind(AssertUnwindSafe(|| Index::build(history, snapshot))) {
         Ok(index) => index,
         Err(panic) => {
             let reason = format!("indexing the history panicked: {}", panic_message(&*panic));
-            return CheckId::ALL
+            let reports = CheckId::ALL
                 .into_iter()
                 .map(|id| CheckReport::unknown(id, reason.clone()))
                 .collect();
+            return (reports, CheckTimings::default());
         }
     };
-    vec![
-        run_guarded(CheckId::C1, || c1_oversell::check(&index, snapshot, config)),
-        run_guarded(CheckId::C2, || {
-            c2_conservation::check(&index, snapshot, config)
-        }),
-        run_guarded(CheckId::C3, || {
-            c3_idempotency::check(&index, snapshot, config)
-        }),
-        run_guarded(CheckId::C4, || c4_expiry::check(&index, snapshot, config)),
-        run_guarded(CheckId::C5, || c5_effects::check(&index, snapshot, config)),
-        run_guarded(CheckId::C6, || {
-            c6_final_stock::check(&index, snapshot, config)
-        }),
-    ]
+    let mut timings = CheckTimings {
+        index: started.elapsed(),
+        checks: Vec::with_capacity(CHECKERS.len()),
+    };
+    let reports = CHECKERS
+        .into_iter()
+        .map(|(id, checker)| {
+            let started = Instant::now();
+            let report = run_guarded(id, || checker(&index, config));
+            timings.checks.push((id, started.elapsed()));
+            report
+        })
+        .collect();
+    (reports, timings)
 }
 
 /// Sums a cart's lines per SKU, sorted by SKU: the canonical cart the engine binds an
