@@ -1,5 +1,9 @@
+use stockproof_engine::{CartLine, ReservationId, ReservationState};
+
+use super::synthetic::BENCH_STOCK_PER_SKU;
 use super::*;
 use crate::checks::{CheckId, Verdict};
+use crate::history::{HistoryEntry, Op, Outcome, Response};
 
 // Goal: the bench's synthetic history is one a correct engine produces, so every check
 // passes on it, with unknown outcomes among its ops; and the bench reports a rate.
