@@ -5,7 +5,7 @@
 //!
 //! Not here: turning windows into per-SKU bounds (`super`), judging reads (C7, C8).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use stockproof_engine::ReservationState;
 
@@ -14,11 +14,11 @@ use crate::checks::CheckConfig;
 use crate::checks::index::merge_items;
 use crate::history::{History, HistoryEntry, Op, OpId, Outcome};
 
-/// One acknowledged reservation.
+/// One acknowledged reservation, computed from its [`Evidence`] when asked for.
 #[derive(Debug)]
-pub(crate) struct Lifecycle<'h> {
+pub(crate) struct Lifecycle<'e, 'h> {
     /// Merged items of the first acknowledged reserve naming it.
-    pub(crate) items: Vec<(&'h str, i64)>,
+    pub(crate) items: &'e [(&'h str, i64)],
     /// The first acknowledged reserve naming it.
     pub(crate) reserve_op: OpId,
     /// Its units left `available` for `reserved`.
@@ -66,7 +66,7 @@ pub(crate) struct Orphan<'h> {
 
 /// What one pass over the history collects per reservation id.
 #[derive(Debug)]
-struct Collected<'h> {
+struct Evidence<'h> {
     items: Vec<(&'h str, i64)>,
     key: Option<&'h str>,
     reserve_op: Option<OpId>,
@@ -83,10 +83,10 @@ struct Collected<'h> {
     seen_expired_us: i64,
 }
 
-impl Default for Collected<'_> {
+impl Default for Evidence<'_> {
     /// Nothing known yet: every moment is "never".
     fn default() -> Self {
-        Collected {
+        Evidence {
             items: Vec::new(),
             key: None,
             reserve_op: None,
@@ -110,31 +110,91 @@ fn earliest(slot: &mut Option<(i64, OpId)>, at_us: i64, op: OpId) {
     }
 }
 
-/// Every acknowledged reservation's life and every orphaned reserve.
+/// Evidence per reservation id, kept in the order ids first appear (roughly send
+/// order, so the windows built from it arrive nearly sorted).
+#[derive(Debug, Default)]
+struct ById<'h> {
+    slots: HashMap<&'h str, usize>,
+    evidence: Vec<Evidence<'h>>,
+}
+
+impl<'h> ById<'h> {
+    fn entry(&mut self, id: &'h str) -> &mut Evidence<'h> {
+        let next = self.evidence.len();
+        let slot = *self.slots.entry(id).or_insert(next);
+        if slot == next {
+            self.evidence.push(Evidence::default());
+        }
+        &mut self.evidence[slot]
+    }
+
+    fn get(&self, id: &str) -> Option<&Evidence<'h>> {
+        self.slots.get(id).map(|slot| &self.evidence[*slot])
+    }
+}
+
+/// What the history says of every reservation id, and how to place it in time.
+#[derive(Debug)]
+pub(crate) struct Reservations<'h> {
+    evidence: ById<'h>,
+    timing: Timing,
+}
+
+impl<'h> Reservations<'h> {
+    /// The life of reservation `id`, if an acknowledged reserve named it.
+    pub(crate) fn get(&self, id: &str) -> Option<Lifecycle<'_, 'h>> {
+        lifecycle(self.evidence.get(id)?, &self.timing)
+    }
+
+    /// Every acknowledged reservation's life.
+    pub(crate) fn lifecycles(&self) -> impl Iterator<Item = Lifecycle<'_, 'h>> {
+        self.evidence
+            .evidence
+            .iter()
+            .filter_map(|evidence| lifecycle(evidence, &self.timing))
+    }
+}
+
+/// Every reservation's evidence and every orphaned reserve, in one pass over the
+/// history and one over the keys of reserves whose reply was lost.
 pub(crate) fn collect<'h>(
     history: &'h History,
     config: &CheckConfig,
-) -> (HashMap<&'h str, Lifecycle<'h>>, Vec<Orphan<'h>>) {
-    let mut collected: HashMap<&'h str, Collected<'h>> = HashMap::new();
+) -> (Reservations<'h>, Vec<Orphan<'h>>) {
+    let mut evidence = ById::default();
     let mut unknown_reserves: Vec<&'h HistoryEntry> = Vec::new();
     for entry in &history.entries {
-        add(&mut collected, &mut unknown_reserves, entry);
+        add(&mut evidence, &mut unknown_reserves, entry);
     }
     let timing = Timing::new(history, config);
-    let mut by_key: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, facts) in &collected {
-        if let Some(key) = facts.key {
-            by_key.entry(key).or_default().push(id);
+    let mut unknown_by_key: HashMap<&str, Vec<(&'h HistoryEntry, bool)>> = HashMap::default();
+    for entry in unknown_reserves {
+        if let Op::Reserve { key, .. } = &entry.op {
+            unknown_by_key.entry(key).or_default().push((entry, false));
         }
     }
-    let mut orphans = Vec::new();
-    for entry in unknown_reserves {
-        if let Some(id) = covering_reservation(&collected, &by_key, entry, &timing) {
-            if let Some(facts) = collected.get_mut(id) {
-                facts.take_possible_us = facts.take_possible_us.min(entry.invoke_us as i64);
+    if !unknown_by_key.is_empty() {
+        for facts in &mut evidence.evidence {
+            let Some(unknowns) = facts.key.and_then(|key| unknown_by_key.get_mut(key)) else {
+                continue;
+            };
+            for (entry, covered) in unknowns.iter_mut() {
+                if covers(facts, entry, &timing) {
+                    *covered = true;
+                    facts.take_possible_us = facts.take_possible_us.min(entry.invoke_us as i64);
+                }
             }
-        } else if let Op::Reserve { items, ttl_ms, .. } = &entry.op {
-            orphans.push(Orphan {
+        }
+    }
+    let orphans = unknown_by_key
+        .into_values()
+        .flatten()
+        .filter(|(_, covered)| !covered)
+        .filter_map(|(entry, _)| {
+            let Op::Reserve { items, ttl_ms, .. } = &entry.op else {
+                return None;
+            };
+            Some(Orphan {
                 items: merge_items(items),
                 op: entry.id,
                 sent_us: entry.invoke_us as i64,
@@ -142,17 +202,14 @@ pub(crate) fn collect<'h>(
                     + ttl_ms * 1000
                     + timing.grace_us
                     + timing.skew_us,
-            });
-        }
-    }
-    let lifecycles = collected
-        .into_iter()
-        .filter_map(|(id, facts)| Some((id, lifecycle(facts, &timing)?)))
+            })
+        })
         .collect();
-    (lifecycles, orphans)
+    (Reservations { evidence, timing }, orphans)
 }
 
 /// Where deadlines sit on the history's axis, and the slack around them (µs).
+#[derive(Debug)]
 struct Timing {
     started_at_unix_ms: i64,
     skew_us: i64,
@@ -176,25 +233,25 @@ impl Timing {
 }
 
 fn add<'h>(
-    collected: &mut HashMap<&'h str, Collected<'h>>,
+    collected: &mut ById<'h>,
     unknown_reserves: &mut Vec<&'h HistoryEntry>,
     entry: &'h HistoryEntry,
 ) {
     let body = entry.response.as_ref();
     let (invoke_us, complete_us) = (entry.invoke_us as i64, entry.complete_us as i64);
-    let reservation = match &entry.op {
+    let facts = match &entry.op {
         Op::Reserve { key, items, .. } => {
             let id = body.and_then(|body| body.reservation.as_ref());
             match (entry.outcome, id) {
                 (Outcome::Ok, Some(id)) => {
-                    let facts = collected.entry(id.0.as_str()).or_default();
+                    let facts = collected.entry(id.0.as_str());
                     if facts.reserve_op.is_none() {
                         facts.items = merge_items(items);
                         facts.key = Some(key.as_str());
                         facts.reserve_op = Some(entry.id);
                     }
                     facts.take_possible_us = facts.take_possible_us.min(invoke_us);
-                    id.0.as_str()
+                    facts
                 }
                 // A lost reply, or an acknowledgement naming no id: a hold is possible.
                 (Outcome::Unknown, _) | (Outcome::Ok, None) => {
@@ -205,7 +262,7 @@ fn add<'h>(
             }
         }
         Op::Confirm { reservation } | Op::Release { reservation } => {
-            let facts = collected.entry(reservation.0.as_str()).or_default();
+            let facts = collected.entry(reservation.0.as_str());
             let sent = match entry.op {
                 Op::Confirm { .. } => (&mut facts.confirm_sent, &mut facts.confirm_ok),
                 _ => (&mut facts.release_sent, &mut facts.release_ok),
@@ -216,16 +273,12 @@ fn add<'h>(
             if entry.outcome == Outcome::Ok {
                 earliest(sent.1, complete_us, entry.id);
             }
-            reservation.0.as_str()
+            facts
         }
         Op::GetReservation { reservation } if entry.outcome == Outcome::Ok => {
-            collected.entry(reservation.0.as_str()).or_default();
-            reservation.0.as_str()
+            collected.entry(reservation.0.as_str())
         }
         _ => return,
-    };
-    let Some(facts) = collected.get_mut(reservation) else {
-        return;
     };
     // A reply naming the reservation proves it exists, and tells its deadline and state.
     if entry.outcome == Outcome::Ok || body.is_some_and(|body| body.state.is_some()) {
@@ -243,34 +296,25 @@ fn add<'h>(
     *seen = (*seen).min(complete_us);
 }
 
-/// The acknowledged reservation an unknown reserve with the same key would have been
-/// answered with. Same key, same reservation, while the engine keeps the key: from
-/// the reservation's creation (no earlier than `take.possible`) for TTL + retention.
-/// The unknown reserve is assumed to have taken effect, if at all, before its client
-/// gave up (as C3 and C6 assume). If it did so before the reservation was created, it
-/// created it — unless the key had lapsed in between, which needs TTL + retention
-/// between its send and the reservation's acknowledgement.
-fn covering_reservation<'h>(
-    collected: &HashMap<&'h str, Collected<'h>>,
-    by_key: &HashMap<&str, Vec<&'h str>>,
-    entry: &HistoryEntry,
-    timing: &Timing,
-) -> Option<&'h str> {
-    let Op::Reserve { key, ttl_ms, .. } = &entry.op else {
-        return None;
+/// Whether the acknowledged reservation `facts` (same key) is what the unknown reserve
+/// `entry` would have been answered with. Same key, same reservation, while the engine
+/// keeps the key: from the reservation's creation (no earlier than `take.possible`) for
+/// TTL + retention. The unknown reserve is assumed to have taken effect, if at all,
+/// before its client gave up (as C3 and C6 assume). If it did so before the
+/// reservation was created, it created it — unless the key had lapsed in between,
+/// which needs TTL + retention between its send and the reservation's acknowledgement.
+fn covers(facts: &Evidence<'_>, entry: &HistoryEntry, timing: &Timing) -> bool {
+    let Op::Reserve { ttl_ms, .. } = &entry.op else {
+        return false;
     };
     let keep_us = ttl_ms * 1000 + timing.retention_us;
-    by_key.get(key.as_str())?.iter().copied().find(|id| {
-        collected.get(id).is_some_and(|facts| {
-            (entry.complete_us as i64) <= facts.take_possible_us.saturating_add(keep_us)
-                && (entry.invoke_us as i64).saturating_add(keep_us) >= facts.take_certain_us
-        })
-    })
+    (entry.complete_us as i64) <= facts.take_possible_us.saturating_add(keep_us)
+        && (entry.invoke_us as i64).saturating_add(keep_us) >= facts.take_certain_us
 }
 
 /// Windows of one reservation; `None` for an id no acknowledged reserve named (its
 /// items are unknown: a reserve whose reply was lost accounts for it as an orphan).
-fn lifecycle<'h>(facts: Collected<'h>, timing: &Timing) -> Option<Lifecycle<'h>> {
+fn lifecycle<'e, 'h>(facts: &'e Evidence<'h>, timing: &Timing) -> Option<Lifecycle<'e, 'h>> {
     let reserve_op = facts.reserve_op?;
     let deadline_us = facts
         .deadline_ms
@@ -320,7 +364,7 @@ fn lifecycle<'h>(facts: Collected<'h>, timing: &Timing) -> Option<Lifecycle<'h>>
         facts.take_certain_us.min(end.certain_us),
     );
     Some(Lifecycle {
-        items: facts.items,
+        items: &facts.items,
         reserve_op,
         take,
         confirm,
