@@ -9,10 +9,10 @@
 //! or release that could have won) or its restock surely happened before the refusal
 //! was sent.
 //!
-//! Also reported, per SKU refused at least once and read after the load, as the bound
-//! `<sku> units_stranded_after_refusals` = [surely stranded, -, final available]: of
-//! the units the final read found available, how many were surely on the shelf when the
-//! SKU's last refusal was sent (final available − every rise that may have happened
+//! Also reported, per SKU refused at least once and found with units after the load,
+//! as the bound `<sku> units_stranded_after_refusals` = [surely stranded, -, final
+//! available]: of the units the final read found available, how many were surely on
+//! the shelf when the SKU's last refusal was sent (final available − every rise that may have happened
 //! since), so stayed there while buyers were turned away. The count of the same name
 //! sums them. A refusal of q units leaves up to q − 1 units legitimately, so this is a
 //! figure to read, not a violation.
@@ -167,8 +167,8 @@ fn units(qty: i64) -> &'static str {
     if qty == 1 { "unit" } else { "units" }
 }
 
-/// Per SKU refused and read after the load: units surely on the shelf from its last
-/// refusal to the final read. Largest first, so a report showing a few shows the worst.
+/// Per SKU refused and found with units by the final read: units surely on the shelf
+/// from its last refusal to the final read. Largest first, so a report showing a few shows the worst.
 fn stranded_after_refusals(
     index: &Index<'_>,
     model: &StockModel<'_>,
@@ -180,8 +180,11 @@ fn stranded_after_refusals(
         .filter_map(|(sku, position)| {
             let refused_us = *last_refusal_us.get(sku)?;
             let available = index.entry(*position).response.as_ref()?.stock?.available;
+            if available <= 0 {
+                return None;
+            }
             let stranded = (available - model.rises_after(sku, Field::Available, refused_us))
-                .clamp(0, available.max(0));
+                .clamp(0, available);
             Some(Bound {
                 subject: format!("{sku} units_stranded_after_refusals"),
                 lower: stranded,
