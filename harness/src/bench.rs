@@ -16,7 +16,7 @@ use crate::scenario::CoverageGoal;
 
 mod synthetic;
 
-pub use synthetic::{BENCH_SKUS, synthetic, synthetic_over};
+pub use synthetic::{BENCH_SKUS, Reads, synthetic, synthetic_over};
 
 /// What a bench run measured.
 #[derive(Debug)]
@@ -24,11 +24,12 @@ pub struct BenchReport {
     pub ops: usize,
     pub ledger_events: usize,
     pub generate: Duration,
-    /// Building the shared index.
+    /// Building the shared index, and C7 and C8's stock model.
     pub index: Duration,
+    pub stock_model: Duration,
     /// Each checker, in report order.
     pub checks: Vec<(CheckId, Duration)>,
-    /// The index and every checker.
+    /// The index, the stock model and every checker.
     pub check: Duration,
     /// `Latencies::from_history` and every coverage goal: the rest of what `check` pays.
     pub latencies: Duration,
@@ -80,6 +81,7 @@ pub fn judge(history: &History, snapshot: &WhiteBoxSnapshot, generate: Duration)
         ledger_events: snapshot.ledger.len(),
         generate,
         index: timings.index,
+        stock_model: timings.stock_model,
         checks: timings.checks,
         check,
         latencies: latencies_elapsed,

@@ -14,7 +14,8 @@ use clap::Args;
 use stockproof_harness::bench::{self, BenchReport};
 use stockproof_harness::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
 use stockproof_harness::checks::{
-    CheckConfig, EXIT_USAGE, RunVerdict, Verdict, WhiteBoxSnapshot, coverage, run_checks, slo,
+    CheckConfig, CheckId, EXIT_USAGE, RunVerdict, Verdict, WhiteBoxSnapshot, coverage, run_checks,
+    slo,
 };
 use stockproof_harness::history::{History, read_history};
 use stockproof_harness::latency::Latencies;
@@ -179,6 +180,13 @@ fn print_bench(out: &mut impl Write, seed: u64, report: &BenchReport) -> std::io
     )?;
     writeln!(out, "  index: {:.3} s", report.index.as_secs_f64())?;
     for (check, (id, elapsed)) in report.reports.iter().zip(&report.checks) {
+        if *id == CheckId::C7 {
+            writeln!(
+                out,
+                "  stock model (C7, C8): {:.3} s",
+                report.stock_model.as_secs_f64()
+            )?;
+        }
         writeln!(
             out,
             "  {} {}: {} in {:.3} s",

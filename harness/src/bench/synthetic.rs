@@ -38,6 +38,15 @@ const BENCH_EXPIRY_READ_SHARE: f64 = 0.05;
 /// user's op ids still increase in invoke order.
 const BENCH_SHOPPERS: u64 = 64;
 
+/// Whether the synthetic shoppers read SKUs and reservations during the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// Only the final reads after the load (the history other tests were written on).
+    FinalOnly,
+    /// Also SKU reads overlapping reserves and reservation reads, for C7 and C8.
+    DuringLoad,
+}
+
 /// A reservation still Held: merged items (SKU number, units), key, deadline (ms).
 type Held = (Vec<(usize, i64)>, String, i64);
 
@@ -55,7 +64,8 @@ struct Simulation {
     rng: ChaCha8Rng,
     now_us: u64,
     next_op: u64,
-    /// SKU names by number; names sort as numbers do.
+    reads: Reads,
+    /// SKU names by number.
     names: Vec<String>,
     stocks: Vec<SkuStock>,
     held: FxHashMap<String, Held>,
@@ -64,16 +74,22 @@ struct Simulation {
     ledger: Vec<LedgerEvent>,
 }
 
-/// A seeded history of about `ops` ops over [`BENCH_SKUS`] SKUs and the snapshot a
-/// correct engine would leave.
+/// A seeded history of about `ops` ops over [`BENCH_SKUS`] SKUs, with reads during
+/// the load, and the snapshot a correct engine would leave.
 pub fn synthetic(ops: usize, seed: u64) -> (History, WhiteBoxSnapshot) {
-    synthetic_over(ops, BENCH_SKUS, seed)
+    synthetic_over(ops, BENCH_SKUS, seed, Reads::DuringLoad)
 }
 
-/// [`synthetic`] over `skus` SKUs.
-pub fn synthetic_over(ops: usize, skus: usize, seed: u64) -> (History, WhiteBoxSnapshot) {
+/// [`synthetic`] over `skus` SKUs, with or without reads during the load.
+pub fn synthetic_over(
+    ops: usize,
+    skus: usize,
+    seed: u64,
+    reads: Reads,
+) -> (History, WhiteBoxSnapshot) {
     let mut simulation = Simulation {
         rng: ChaCha8Rng::seed_from_u64(seed),
+        reads,
         now_us: 0,
         next_op: 1,
         names: (0..skus).map(|sku| format!("sku-{sku:03}")).collect(),
@@ -93,7 +109,9 @@ pub fn synthetic_over(ops: usize, skus: usize, seed: u64) -> (History, WhiteBoxS
     }
     simulation.now_us += (BENCH_TTL_MS as u64 + 10) * 1000;
     simulation.expire_due();
-    for sku in 0..skus {
+    let mut by_name: Vec<usize> = (0..skus).collect();
+    by_name.sort_unstable_by(|left, right| simulation.names[*left].cmp(&simulation.names[*right]));
+    for sku in by_name {
         let response = Response {
             stock: Some(simulation.stocks[sku]),
             ..Response::default()
@@ -212,13 +230,19 @@ impl Simulation {
                 for (sku, qty) in &items {
                     self.event(EventKind::Expire, *sku, *qty, &id, &key, deadline);
                 }
-                if self.rng.random::<f64>() < BENCH_EXPIRY_READ_SHARE {
+                if self.chance(BENCH_EXPIRY_READ_SHARE) {
                     let user = Some(self.rng.random_range(1..=BENCH_SHOPPERS) as u32);
                     let read = (ReservationState::Expired, deadline, items.as_slice());
                     self.read_reservation(user, &id, read);
                 }
             }
         }
+    }
+
+    /// Whether a read with this share happens; never without reads during the load (and
+    /// then the generator draws nothing, so it makes the very history it made before).
+    fn chance(&mut self, share: f64) -> bool {
+        self.reads == Reads::DuringLoad && self.rng.random::<f64>() < share
     }
 
     /// Sums a cart's lines per SKU, sorted by SKU name (as the engine merges a cart).
@@ -257,7 +281,7 @@ impl Simulation {
             })
             .collect();
         let merged = self.merge(&picked);
-        let read = (self.rng.random::<f64>() < BENCH_SKU_READ_SHARE).then(|| PendingRead {
+        let read = self.chance(BENCH_SKU_READ_SHARE).then(|| PendingRead {
             user: (BENCH_SHOPPERS + cart % BENCH_SHOPPERS) as u32 + 1,
             invoke_us: self.now_us,
             sku: merged[0].0,
@@ -382,7 +406,7 @@ impl Simulation {
             };
             self.record(user, transition, Outcome::Ok, Some(response), None);
         }
-        if self.rng.random::<f64>() < BENCH_RESERVATION_READ_SHARE {
+        if self.chance(BENCH_RESERVATION_READ_SHARE) {
             let items = items.unwrap_or_default();
             self.read_reservation(user, &id, (state, deadline, items.as_slice()));
         }

@@ -1,8 +1,10 @@
-//! The checks C1–C6 (DESIGN §8), the coverage goals and the SLOs: pure functions from a
+//! The checks C1–C8 (DESIGN §8), the coverage goals and the SLOs: pure functions from a
 //! recorded [`History`] (and, for the white-box checks, a [`WhiteBoxSnapshot`]) to
 //! reports with a three-valued verdict (Jepsen's pass / fail / unknown: never pass by
 //! default). A checker that panics reports `Unknown`. Every checker is linear in the
-//! history (hash maps, one sort per SKU at most), also when many outcomes are unknown.
+//! history (hash maps, one sort per SKU at most), also when many outcomes are unknown;
+//! C7 and C8 share `stock_bounds`, O(n log n) (sorted steps, prefix sums, a binary
+//! search per read or refusal).
 //!
 //! Not here: collecting the history or the snapshot (the load driver and `stockproof
 //! run` do), rendering reports (`crate::report`).
@@ -13,11 +15,14 @@ mod c3_idempotency;
 mod c4_expiry;
 mod c5_effects;
 mod c6_final_stock;
+mod c7_reads;
+mod c8_undersell;
 pub mod coverage;
 mod index;
 mod report;
 pub mod slo;
 mod snapshot;
+mod stock_bounds;
 pub mod window;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -36,6 +41,7 @@ use crate::scenario::Scenario;
 use coverage::CoverageResult;
 use index::Index;
 use slo::SloResult;
+use stock_bounds::StockModel;
 
 /// Exit codes of a run (DESIGN §7, plus 5).
 pub const EXIT_PASS: u8 = 0;
@@ -69,7 +75,7 @@ impl CheckConfig {
     }
 }
 
-/// Runs C1–C6 over `history`; the white-box checks (C2, C5) report `Unknown` without a
+/// Runs C1–C8 over `history`; the white-box checks (C2, C5) report `Unknown` without a
 /// snapshot, and so does any checker that panics.
 pub fn run_checks(
     history: &History,
@@ -82,7 +88,7 @@ pub fn run_checks(
 /// A checker: the shared index (which holds the snapshot, if any) in, a report out.
 type Checker = fn(&Index<'_>, &CheckConfig) -> CheckReport;
 
-/// Every checker, in report order.
+/// Every checker over the index, in report order.
 const CHECKERS: [(CheckId, Checker); 6] = [
     (CheckId::C1, c1_oversell::check),
     (CheckId::C2, c2_conservation::check),
@@ -92,10 +98,20 @@ const CHECKERS: [(CheckId, Checker); 6] = [
     (CheckId::C6, c6_final_stock::check),
 ];
 
-/// How long building the index and each checker took (`stockproof bench-checks`).
+/// A checker over the stock model C7 and C8 share.
+type ModelChecker = fn(&Index<'_>, &StockModel<'_>) -> CheckReport;
+
+const MODEL_CHECKERS: [(CheckId, ModelChecker); 2] = [
+    (CheckId::C7, c7_reads::check),
+    (CheckId::C8, c8_undersell::check),
+];
+
+/// How long building the index, the stock model and each checker took
+/// (`stockproof bench-checks`).
 #[derive(Debug, Clone, Default)]
 pub struct CheckTimings {
     pub index: Duration,
+    pub stock_model: Duration,
     pub checks: Vec<(CheckId, Duration)>,
 }
 
@@ -119,9 +135,10 @@ pub fn run_checks_timed(
     };
     let mut timings = CheckTimings {
         index: started.elapsed(),
-        checks: Vec::with_capacity(CHECKERS.len()),
+        stock_model: Duration::ZERO,
+        checks: Vec::with_capacity(CHECKERS.len() + MODEL_CHECKERS.len()),
     };
-    let reports = CHECKERS
+    let mut reports: Vec<CheckReport> = CHECKERS
         .into_iter()
         .map(|(id, checker)| {
             let started = Instant::now();
@@ -130,7 +147,34 @@ pub fn run_checks_timed(
             report
         })
         .collect();
+    let started = Instant::now();
+    let model =
+        catch_unwind(AssertUnwindSafe(|| StockModel::build(history, config))).map_err(|panic| {
+            format!(
+                "building the stock bounds panicked: {}",
+                panic_message(&*panic)
+            )
+        });
+    timings.stock_model = started.elapsed();
+    for (id, checker) in MODEL_CHECKERS {
+        let started = Instant::now();
+        reports.push(guarded_with(&model, id, |model| checker(&index, model)));
+        timings.checks.push((id, started.elapsed()));
+    }
     (reports, timings)
+}
+
+/// Runs a checker over the stock model C7 and C8 share; a model that could not be
+/// built makes both unknown.
+fn guarded_with<'h>(
+    model: &Result<StockModel<'h>, String>,
+    id: CheckId,
+    checker: impl FnOnce(&StockModel<'h>) -> CheckReport,
+) -> CheckReport {
+    match model {
+        Ok(model) => run_guarded(id, || checker(model)),
+        Err(reason) => CheckReport::unknown(id, reason.clone()),
+    }
 }
 
 /// Sums a cart's lines per SKU, sorted by SKU: the canonical cart the engine binds an

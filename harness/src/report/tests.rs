@@ -22,7 +22,8 @@ fn scenario() -> Scenario {
 /// A deterministic run: the bench's synthetic history (seed 5) with latencies drawn
 /// from a long-tailed distribution, its verdicts and latencies.
 fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
-    let (mut history, snapshot) = crate::bench::synthetic_over(3_000, 4, 5);
+    let (mut history, snapshot) =
+        crate::bench::synthetic_over(3_000, 4, 5, crate::bench::Reads::FinalOnly);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for entry in &mut history.entries {
         let tail = if rng.random::<f64>() < 0.01 {
@@ -268,7 +269,7 @@ fn junit_has_a_testcase_per_check_slo_and_goal() {
     let scenario = scenario();
     assert_eq!(
         xml.matches("<testcase ").count(),
-        6 + scenario.slos.len() + scenario.coverage.len()
+        crate::checks::CheckId::ALL.len() + scenario.slos.len() + scenario.coverage.len()
     );
     assert!(xml.contains("name=\"reserve.p99 &lt;= 50ms\""), "{xml}");
     assert!(
