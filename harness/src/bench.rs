@@ -102,6 +102,11 @@ fn every_coverage_goal() -> Vec<CoverageGoal> {
         CoverageGoal::RetryAfterUnknown { min: 1 },
         CoverageGoal::RetryAfterRetention { min: 1 },
         CoverageGoal::RepeatedSkuLine { min: 1 },
+        CoverageGoal::ReadsWhileContended { min: 1 },
+        CoverageGoal::RefusalsAfterReturn {
+            min: 1,
+            expiry_grace: Duration::from_secs(1),
+        },
     ]
 }
 

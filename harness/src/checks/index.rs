@@ -168,8 +168,6 @@ pub(crate) struct Supply {
 pub(crate) struct LedgerIndex {
     /// Per ledger event (by position): its SKU.
     pub(crate) sku: Vec<NameId>,
-    /// Per ledger event: its reservation, `None` for restocks and adjusts.
-    pub(crate) reservation: Vec<Option<NameId>>,
     /// Per ledger event: the idempotency key of a reserve event, `None` for the rest.
     pub(crate) key: Vec<Option<NameId>>,
     /// Positions of reservation events (all but restock and adjust), grouped by
@@ -496,24 +494,34 @@ impl<'h> Index<'h> {
         let events = snapshot.ledger.len();
         let mut ledger = LedgerIndex {
             sku: Vec::with_capacity(events),
-            reservation: Vec::with_capacity(events),
             key: Vec::with_capacity(events),
             by_reservation: Groups::default(),
             supply_events: Vec::new(),
         };
         let mut pairs: Vec<(NameId, u32)> = Vec::with_capacity(events);
+        // A reservation's events are mostly adjacent: the last id saves most lookups.
+        let mut last_reservation: Option<(&str, NameId)> = None;
+        let mut last_key: Option<(&str, NameId)> = None;
         for (position, event) in snapshot.ledger.iter().enumerate() {
             ledger.sku.push(self.sku(&event.sku));
-            let reservation = if matches!(event.kind, EventKind::Restock | EventKind::Adjust) {
+            if matches!(event.kind, EventKind::Restock | EventKind::Adjust) {
                 ledger.supply_events.push(position as u32);
-                None
-            } else {
-                let id = self.reservation_ids.intern(&event.reservation_id);
-                pairs.push((id, position as u32));
-                Some(id)
+                ledger.key.push(None);
+                continue;
+            }
+            let id = match last_reservation {
+                Some((name, id)) if name == event.reservation_id => id,
+                _ => self.reservation_ids.intern(&event.reservation_id),
             };
-            ledger.reservation.push(reservation);
-            let key = (event.kind == EventKind::Reserve).then(|| self.key(&event.idempotency_key));
+            last_reservation = Some((&event.reservation_id, id));
+            pairs.push((id, position as u32));
+            let key = (event.kind == EventKind::Reserve).then(|| match last_key {
+                Some((name, key)) if name == event.idempotency_key => key,
+                _ => self.key(&event.idempotency_key),
+            });
+            if let Some(key) = key {
+                last_key = Some((&event.idempotency_key, key));
+            }
             ledger.key.push(key);
         }
         ledger.by_reservation = Groups::build(self.reservation_ids.len(), &pairs);
