@@ -65,9 +65,10 @@ impl HistoryHeader {
     }
 }
 
-/// What was asked: the operation and its arguments, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// What was asked: the operation and its arguments, tagged by `kind` (read by
+/// `op_fields`, in one pass).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
     Restock {
         sku: String,
@@ -517,6 +518,8 @@ fn parse_header(line: &[u8]) -> Result<HistoryHeader, String> {
     }
     Ok(header)
 }
+
+mod op_fields;
 
 #[cfg(test)]
 mod tests;
