@@ -151,24 +151,19 @@ fn out_of_bounds(
     bound: FieldBound,
     witnesses: &[OpId],
 ) -> super::Violation {
-    let (kind, severity, set_by) = if value > bound.upper {
-        (
-            "read_above_upper_bound",
-            value - bound.upper,
-            "units surely taken before it",
-        )
+    let (kind, severity) = if value > bound.upper {
+        ("read_above_upper_bound", value - bound.upper)
     } else {
-        (
-            "read_below_lower_bound",
-            bound.lower - value,
-            "units surely brought back before it",
-        )
+        ("read_below_lower_bound", bound.lower - value)
     };
     let ops = if witnesses.is_empty() {
         String::new()
     } else {
         let names: Vec<String> = witnesses.iter().map(ToString::to_string).collect();
-        format!("; {set_by} by ops {}", names.join(", "))
+        format!(
+            "; the last changes surely made before it: ops {}",
+            names.join(", ")
+        )
     };
     let mut named = vec![entry.id];
     named.extend_from_slice(witnesses);

@@ -23,7 +23,7 @@ fn c7_fails_on_a_stale_read() {
         &with("3 2 20 21 ok get_sku a -> stock=5/0/0/5"),
         None,
         Verdict::Fail,
-        "op 3 read available 5 for a at 20.000-21.000 ms, outside what the history allows: [lower, observed, upper] = [3, 5, 3]; units surely taken before it by ops 2",
+        "op 3 read available 5 for a at 20.000-21.000 ms, outside what the history allows: [lower, observed, upper] = [3, 5, 3]; the last changes surely made before it: ops 2",
     );
     assert!(
         report.bounds.contains(&Bound {
