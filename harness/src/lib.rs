@@ -9,6 +9,7 @@ pub mod bench;
 pub mod checks;
 pub mod faults;
 pub mod history;
+pub mod judge;
 pub mod latency;
 pub mod load;
 pub mod plan;

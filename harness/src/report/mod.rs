@@ -10,6 +10,7 @@ mod html;
 pub mod junit;
 mod summary;
 mod timeline;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,7 @@ use super::RunData;
 use crate::checks::coverage::CoverageResult;
 use crate::checks::slo::SloResult;
 use crate::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
-use crate::checks::{CheckReport, Overall, Verdict};
+use crate::checks::{CheckId, CheckReport, Overall, Verdict};
 use crate::history::History;
 
 /// Bumped on any incompatible change of [`Summary`] (and of the schema file).
@@ -133,6 +133,7 @@ fn verdict_word(verdict: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail => "**FAIL**",
         Verdict::Unknown => "*unknown*",
+        Verdict::NotApplicable => "not applicable",
     }
 }
 
@@ -168,10 +169,22 @@ pub fn markdown(summary: &Summary, history: &History) -> String {
         cell(&summary.target),
         cell(&summary.engine)
     );
+    let ids = |white_box: bool| {
+        CheckId::ALL
+            .into_iter()
+            .filter(|id| id.white_box() == white_box)
+            .map(CheckId::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let checks_run = if summary.white_box {
-        "white-box and black-box (C1–C6)"
+        "white-box and black-box (all checks)".to_owned()
     } else {
-        "black-box only (C1, C3, C4, C6; C2 and C5 need Redis, Postgres and the ledger)"
+        format!(
+            "black-box only ({}; {} need Redis, Postgres and the ledger)",
+            ids(false),
+            ids(true)
+        )
     };
     let _ = writeln!(out, "| checks | {checks_run} |");
     let _ = writeln!(

@@ -50,6 +50,7 @@ fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
         checks,
         slos: slo::evaluate(&scenario.slos, &latencies),
         coverage: coverage::evaluate(&scenario.coverage, &history),
+        cut_short: None,
     };
     (history, verdict, latencies)
 }

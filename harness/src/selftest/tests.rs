@@ -52,6 +52,7 @@ fn verdict(failing: &[(CheckId, &[u64])]) -> RunVerdict {
         checks,
         slos: Vec::new(),
         coverage: Vec::new(),
+        cut_short: None,
     }
 }
 

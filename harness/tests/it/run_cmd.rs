@@ -162,7 +162,7 @@ fn impossible_slo_exits_3_and_names_it() {
 }
 
 /// `stockproof serve` on a free port with its own local Redis and Postgres.
-fn serve() -> (Child, String) {
+pub(crate) fn serve() -> (Child, String) {
     let mut child = stockproof()
         .args([
             "serve",
@@ -260,6 +260,7 @@ fn target_killed_mid_run_is_inconclusive_not_a_hang() {
         "unknown outcomes are counted: {}",
         describe(&output)
     );
+    crate::one_verdict::assert_check_agrees(&output);
 }
 
 // Goal: Ctrl-C stops the load but the run still quiesces, checks and reports what ran,
@@ -332,6 +333,7 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         "pid {pid}: {}",
         describe(&output)
     );
+    crate::one_verdict::assert_check_agrees(&output);
     let folders: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
     assert_eq!(folders.len(), 1, "one run folder: {}", describe(&output));
     let folder = folders[0].as_ref().unwrap().path();

@@ -15,7 +15,7 @@ use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{EXIT_OK, InfraArgs, print_banner};
+use crate::cmd::shared::{EXIT_OK, InfraArgs, print_banner};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {

@@ -24,7 +24,7 @@ use stockproof_harness::run::{RunOptions, TargetChoice, run_scenario};
 use stockproof_harness::scenario::Overrides;
 use stockproof_harness::selftest::{Case, Exposure, Row, Table, cases_of, scenarios};
 
-use crate::cli::InfraArgs;
+use crate::cmd::shared::InfraArgs;
 
 /// Load length of each run in `--quick` mode: long enough for every variant's bug to
 /// show at the selftest scenarios' rates, short enough that the whole selftest (17
