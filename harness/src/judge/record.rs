@@ -168,9 +168,17 @@ pub struct LossWindow {
 
 /// Checks whose failures a loss window explains: lost events leave acknowledged
 /// replies without effects (C5), reused reservation ids (C3), reservations that
-/// vanished or came back Held (C4) and stock that differs from the history (C6).
+/// vanished or came back Held (C4), stock that differs from the history (C6, and
+/// C7 for reads after the kill) and refusals of units whose return was lost (C8).
 /// C1 (oversell) and C2 (Redis = Postgres = ledger) are never excused.
-const EXPLAINED_BY_LOSS: [CheckId; 4] = [CheckId::C3, CheckId::C4, CheckId::C5, CheckId::C6];
+const EXPLAINED_BY_LOSS: [CheckId; 6] = [
+    CheckId::C3,
+    CheckId::C4,
+    CheckId::C5,
+    CheckId::C6,
+    CheckId::C7,
+    CheckId::C8,
+];
 
 impl LossWindow {
     pub fn new(kills: Vec<KillLoss>, tolerance_events: u64) -> LossWindow {
