@@ -1,8 +1,10 @@
-//! The checks C1–C6 (DESIGN §8), the coverage goals and the SLOs: pure functions from a
+//! The checks C1–C8 (DESIGN §8), the coverage goals and the SLOs: pure functions from a
 //! recorded [`History`] (and, for the white-box checks, a [`WhiteBoxSnapshot`]) to
 //! reports with a three-valued verdict (Jepsen's pass / fail / unknown: never pass by
 //! default). A checker that panics reports `Unknown`. Every checker is linear in the
-//! history (hash maps, one sort per SKU at most), also when many outcomes are unknown.
+//! history (hash maps, one sort per SKU at most), also when many outcomes are unknown;
+//! C7 and C8 share `stock_bounds`, O(n log n) (sorted steps, prefix sums, a binary
+//! search per read or refusal).
 //!
 //! Not here: collecting the history or the snapshot (the load driver and `stockproof
 //! run` do), rendering reports (`crate::report`).
@@ -13,11 +15,14 @@ mod c3_idempotency;
 mod c4_expiry;
 mod c5_effects;
 mod c6_final_stock;
+mod c7_reads;
+mod c8_undersell;
 pub mod coverage;
 mod index;
 mod report;
 pub mod slo;
 mod snapshot;
+mod stock_bounds;
 pub mod window;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -35,6 +40,7 @@ use crate::scenario::Scenario;
 use coverage::CoverageResult;
 use index::Index;
 use slo::SloResult;
+use stock_bounds::StockModel;
 
 /// Exit codes of a run (DESIGN §7, plus 5).
 pub const EXIT_PASS: u8 = 0;
@@ -68,7 +74,7 @@ impl CheckConfig {
     }
 }
 
-/// Runs C1–C6 over `history`; the white-box checks (C2, C5) report `Unknown` without a
+/// Runs C1–C8 over `history`; the white-box checks (C2, C5) report `Unknown` without a
 /// snapshot, and so does any checker that panics.
 pub fn run_checks(
     history: &History,
@@ -85,6 +91,13 @@ pub fn run_checks(
                 .collect();
         }
     };
+    let model =
+        catch_unwind(AssertUnwindSafe(|| StockModel::build(history, config))).map_err(|panic| {
+            format!(
+                "building the stock bounds panicked: {}",
+                panic_message(&*panic)
+            )
+        });
     vec![
         run_guarded(CheckId::C1, || c1_oversell::check(&index, snapshot, config)),
         run_guarded(CheckId::C2, || {
@@ -98,7 +111,24 @@ pub fn run_checks(
         run_guarded(CheckId::C6, || {
             c6_final_stock::check(&index, snapshot, config)
         }),
+        guarded_with(&model, CheckId::C7, |model| c7_reads::check(&index, model)),
+        guarded_with(&model, CheckId::C8, |model| {
+            c8_undersell::check(&index, model)
+        }),
     ]
+}
+
+/// Runs a checker over the stock model C7 and C8 share; a model that could not be
+/// built makes both unknown.
+fn guarded_with<'h>(
+    model: &Result<StockModel<'h>, String>,
+    id: CheckId,
+    checker: impl FnOnce(&StockModel<'h>) -> CheckReport,
+) -> CheckReport {
+    match model {
+        Ok(model) => run_guarded(id, || checker(model)),
+        Err(reason) => CheckReport::unknown(id, reason.clone()),
+    }
 }
 
 /// Sums a cart's lines per SKU, sorted by SKU: the canonical cart the engine binds an

@@ -21,16 +21,20 @@ pub enum CheckId {
     C4,
     C5,
     C6,
+    C7,
+    C8,
 }
 
 impl CheckId {
-    pub const ALL: [CheckId; 6] = [
+    pub const ALL: [CheckId; 8] = [
         CheckId::C1,
         CheckId::C2,
         CheckId::C3,
         CheckId::C4,
         CheckId::C5,
         CheckId::C6,
+        CheckId::C7,
+        CheckId::C8,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -41,6 +45,8 @@ impl CheckId {
             CheckId::C4 => "C4",
             CheckId::C5 => "C5",
             CheckId::C6 => "C6",
+            CheckId::C7 => "C7",
+            CheckId::C8 => "C8",
         }
     }
 
@@ -52,6 +58,8 @@ impl CheckId {
             CheckId::C4 => "expiry",
             CheckId::C5 => "no lost or phantom effects",
             CheckId::C6 => "final stock, no leak",
+            CheckId::C7 => "reads within bounds",
+            CheckId::C8 => "no undersell",
         }
     }
 

@@ -268,7 +268,7 @@ fn junit_has_a_testcase_per_check_slo_and_goal() {
     let scenario = scenario();
     assert_eq!(
         xml.matches("<testcase ").count(),
-        6 + scenario.slos.len() + scenario.coverage.len()
+        crate::checks::CheckId::ALL.len() + scenario.slos.len() + scenario.coverage.len()
     );
     assert!(xml.contains("name=\"reserve.p99 &lt;= 50ms\""), "{xml}");
     assert!(
