@@ -110,9 +110,12 @@ fn every_fault_parses_and_the_reference_runs_every_case() {
 }
 
 #[test]
-fn detection_is_the_earliest_op_any_failing_check_names() {
-    // Goal: "ops and seconds to detection" count up to the first evidence. Method:
-    // C1 names ops 7 and 9, C3 names op 4; 10 ops completing at 1..10 ms.
+fn detection_is_the_earliest_violation_dated_by_the_last_op_it_names() {
+    // Goal: "ops and seconds to detection" count up to the first evidence, and a
+    // violation is evidence only once all its ops completed (a read out of bounds
+    // names the earlier ops that set the bound). Method: 10 ops completing at 1..10
+    // ms; C1 names ops 7 and 9 (evident at 9), C3 names 4: detected at op 4; C7 names
+    // 6 and the witnesses 1 and 2, C8 names 8: detected at op 6.
     let detected = detection(
         &verdict(&[(CheckId::C1, &[9, 7]), (CheckId::C3, &[4])]),
         &history(10),
@@ -125,6 +128,12 @@ fn detection_is_the_earliest_op_any_failing_check_names() {
         "{}",
         detected.seconds
     );
+    let witnessed = detection(
+        &verdict(&[(CheckId::C7, &[6, 2, 1]), (CheckId::C8, &[8])]),
+        &history(10),
+    )
+    .expect("two checks failed");
+    assert_eq!(witnessed.ops, 6);
     assert_eq!(detection(&verdict(&[]), &history(10)), None);
 }
 
