@@ -68,6 +68,8 @@ pub struct CartPlan {
     pub late_retry_after: Option<Duration>,
     /// `GET` this SKU after the cart.
     pub read_sku: Option<String>,
+    /// `GET` the reservation after the reserve, and again after the confirm or release.
+    pub read_reservation: bool,
 }
 
 /// Picks SKU indices with Zipf weights 1/(rank+1)^s (uniform for s = 0).
@@ -205,6 +207,9 @@ impl UserPlan {
         });
         let read_sku = (rng.random::<f64>() < scenario.mix.read_sku)
             .then(|| lines[rng.random_range(0..lines.len())].sku.clone());
+        // Drawn only when asked for, so that older scenarios keep their seeded plans.
+        let read_reservation = scenario.mix.read_reservation > 0.0
+            && rng.random::<f64>() < scenario.mix.read_reservation;
         Some(CartPlan {
             index,
             idempotency_key: format!("{}-{}-u{}-c{index}", scenario.name, inner.seed, self.user),
@@ -216,6 +221,7 @@ impl UserPlan {
             transition_send,
             late_retry_after,
             read_sku,
+            read_reservation,
         })
     }
 }

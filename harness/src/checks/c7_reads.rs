@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 use stockproof_engine::{ReservationState, SkuStock};
 
+use super::coverage::read_while_contended;
 use super::index::Index;
 use super::report::{Bound, CheckId, CheckReport, VIOLATIONS_KEPT_MAX, Violations, violation};
 use super::stock_bounds::{Causes, Field, FieldBound, NEVER_US, StockModel};
@@ -109,12 +110,8 @@ fn judge_sku_read(
         return;
     }
     judged.sku_reads += 1;
-    if entry.user.is_some() {
-        judged.sku_reads_during_load += 1;
-        if model.contended(sku, invoke_us, complete_us) {
-            judged.reads_while_contended += 1;
-        }
-    }
+    judged.sku_reads_during_load += u64::from(entry.user.is_some());
+    judged.reads_while_contended += u64::from(read_while_contended(model, entry));
     for (slot, field) in Field::ALL.into_iter().enumerate() {
         let Some(bound) = model.bound(sku, field, invoke_us, complete_us) else {
             continue;

@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::coverage::refusal_after_return;
 use super::index::{Index, merge_items};
 use super::report::{Bound, CheckId, CheckReport, Violations, violation};
 use super::stock_bounds::{Field, StockModel};
@@ -72,15 +73,11 @@ pub(super) fn check(index: &Index<'_>, model: &StockModel<'_>) -> CheckReport {
         answered += 1;
         refusals += 1;
         let invoke_us = entry.invoke_us as i64;
-        let mut after_return = false;
         for sku in skus {
             let last = last_refusal_us.entry(sku).or_insert(invoke_us);
             *last = (*last).max(invoke_us);
-            after_return |= model
-                .first_back_us(sku)
-                .is_some_and(|back| back < invoke_us);
         }
-        refusals_after_return += u64::from(after_return);
+        refusals_after_return += u64::from(refusal_after_return(model, entry));
         judge_refusal(model, entry, &merge_items(items), &mut violations);
     }
     let stranded = stranded_after_refusals(index, model, &last_refusal_us);

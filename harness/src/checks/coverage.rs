@@ -1,13 +1,17 @@
 //! Coverage ("sometimes") goals: what must have happened for a run's verdict to mean
 //! something (stock reached zero, a duplicate overlapped its original, a confirm landed
-//! near its deadline, a retry followed an unknown outcome or the retention). Counted
-//! from the history in one pass; an unmet goal is `Unknown`, never `Pass`.
+//! near its deadline, a retry followed an unknown outcome or the retention, a read
+//! was taken under load, a refusal followed returned units). Counted from the history
+//! in one pass; the last two use C7's and C8's stock model (`super::stock_bounds`,
+//! built once, only when a scenario asks for them), so they count exactly what those
+//! checks count. An unmet goal is `Unknown`, never `Pass`.
 
 use serde::{Deserialize, Serialize};
 
-use super::Verdict;
+use super::stock_bounds::{Field, StockModel};
+use super::{CLOCK_SKEW_MS_DEFAULT, CheckConfig, Verdict, c8_undersell};
 use crate::history::{History, HistoryEntry, Op, Outcome};
-use crate::scenario::CoverageGoal;
+use crate::scenario::{CoverageGoal, EXPIRY_GRACE_DEFAULT};
 use stockproof_engine::ReservationState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,13 +36,21 @@ pub fn evaluate(goals: &[CoverageGoal], history: &History) -> Vec<CoverageResult
         .map(|entry| (entry.id, entry))
         .collect();
     let retention_us = history.header.idempotency_retention_ms.max(0) as u64 * 1000;
+    let model = stock_model(goals, history);
+    let context = Context {
+        history,
+        by_op: &by_op,
+        deadlines: &deadlines,
+        retention_us,
+        model: model.as_ref(),
+    };
     goals
         .iter()
         .map(|goal| {
             let observed = history
                 .entries
                 .iter()
-                .filter(|entry| matches(goal, entry, history, &by_op, &deadlines, retention_us))
+                .filter(|entry| matches(goal, entry, &context))
                 .count() as u64;
             CoverageResult {
                 goal: goal.name().to_owned(),
@@ -74,7 +86,47 @@ fn describe(goal: &CoverageGoal) -> String {
         CoverageGoal::RepeatedSkuLine { .. } => {
             "an acknowledged cart named one SKU on two lines".to_owned()
         }
+        CoverageGoal::ReadsWhileContended { .. } => {
+            "a shopper's SKU read overlapped an op changing that SKU".to_owned()
+        }
+        CoverageGoal::RefusalsAfterReturn { .. } => {
+            "a refusal for stock was sent after units of its SKU surely came back".to_owned()
+        }
     }
+}
+
+/// The stock model, when a goal needs it; expiries counted with the grace of
+/// `refusals_after_return` and the skew the checks use.
+fn stock_model<'h>(goals: &[CoverageGoal], history: &'h History) -> Option<StockModel<'h>> {
+    let mut needed = false;
+    let mut expiry_grace = EXPIRY_GRACE_DEFAULT;
+    for goal in goals {
+        match goal {
+            CoverageGoal::ReadsWhileContended { .. } => needed = true,
+            CoverageGoal::RefusalsAfterReturn {
+                expiry_grace: grace,
+                ..
+            } => {
+                needed = true;
+                expiry_grace = *grace;
+            }
+            _ => {}
+        }
+    }
+    let config = CheckConfig {
+        expiry_grace_ms: expiry_grace.as_millis() as i64,
+        clock_skew_ms: CLOCK_SKEW_MS_DEFAULT,
+    };
+    needed.then(|| StockModel::build(history, &config))
+}
+
+/// What every goal may look at besides the entry itself.
+struct Context<'c, 'h> {
+    history: &'h History,
+    by_op: &'c std::collections::HashMap<u64, &'h HistoryEntry>,
+    deadlines: &'c std::collections::HashMap<&'h str, i64>,
+    retention_us: u64,
+    model: Option<&'c StockModel<'h>>,
 }
 
 fn deadlines_by_reservation(history: &History) -> std::collections::HashMap<&str, i64> {
@@ -88,15 +140,12 @@ fn deadlines_by_reservation(history: &History) -> std::collections::HashMap<&str
         .collect()
 }
 
-fn matches(
-    goal: &CoverageGoal,
-    entry: &HistoryEntry,
-    history: &History,
-    by_op: &std::collections::HashMap<u64, &HistoryEntry>,
-    deadlines: &std::collections::HashMap<&str, i64>,
-    retention_us: u64,
-) -> bool {
-    let original = entry.retry_of.and_then(|op| by_op.get(&op).copied());
+fn matches(goal: &CoverageGoal, entry: &HistoryEntry, context: &Context<'_, '_>) -> bool {
+    let (history, deadlines, retention_us) =
+        (context.history, context.deadlines, context.retention_us);
+    let original = entry
+        .retry_of
+        .and_then(|op| context.by_op.get(&op).copied());
     match goal {
         CoverageGoal::StockReachedZero { .. } => entry.response.as_ref().is_some_and(|body| {
             body.available == Some(0) || body.stock.is_some_and(|stock| stock.available == 0)
@@ -138,5 +187,41 @@ fn matches(
                 history.header.started_at_unix_ms + (entry.complete_us / 1000) as i64;
             raced && (completed_ms - deadline_ms).unsigned_abs() as u128 <= within.as_millis()
         }
+        CoverageGoal::ReadsWhileContended { .. } => context
+            .model
+            .is_some_and(|model| read_while_contended(model, entry)),
+        CoverageGoal::RefusalsAfterReturn { .. } => context
+            .model
+            .is_some_and(|model| refusal_after_return(model, entry)),
     }
+}
+
+/// A shopper's acknowledged SKU read, judged by C7, that overlapped an op changing
+/// that SKU.
+pub(super) fn read_while_contended(model: &StockModel<'_>, entry: &HistoryEntry) -> bool {
+    let Op::GetSku { sku } = &entry.op else {
+        return false;
+    };
+    let (invoke_us, complete_us) = (entry.invoke_us as i64, entry.complete_us as i64);
+    entry.user.is_some()
+        && entry.outcome == Outcome::Ok
+        && entry
+            .response
+            .as_ref()
+            .is_some_and(|body| body.stock.is_some())
+        && model
+            .bound(sku, Field::Total, invoke_us, complete_us)
+            .is_some()
+        && model.contended(sku, invoke_us, complete_us)
+}
+
+/// A refusal for stock sent after units of a SKU it blames surely came back.
+pub(super) fn refusal_after_return(model: &StockModel<'_>, entry: &HistoryEntry) -> bool {
+    c8_undersell::refused_skus(entry).is_some_and(|skus| {
+        skus.iter().any(|sku| {
+            model
+                .first_back_us(sku)
+                .is_some_and(|back| back < entry.invoke_us as i64)
+        })
+    })
 }

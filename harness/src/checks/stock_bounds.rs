@@ -184,6 +184,9 @@ struct Series {
 
 impl Series {
     fn change(&mut self, qty: i64, window: Window, op: OpId) {
+        if window.possible_us == NEVER_US {
+            return;
+        }
         let (possible, certain, units) = if qty >= 0 {
             self.rises_total += qty;
             (&mut self.rises_possible, &mut self.rises_certain, qty)
@@ -197,6 +200,9 @@ impl Series {
     /// A change that only undoes a possible one (a lost reserve's hold, surely gone by
     /// `certain_us`): it counts once certain, never as possible on its own.
     fn undo(&mut self, qty: i64, certain_us: i64, op: OpId) {
+        if certain_us == NEVER_US {
+            return;
+        }
         if qty >= 0 {
             self.rises_total += qty;
             self.rises_certain.push(certain_us, qty, op);

@@ -1,3 +1,4 @@
+mod reads;
 pub(super) mod text;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The goose transactions of one shopper (one goose user): `start` gives the user its
 //! state, `cart` runs one cart of the plan per goose iteration (reserve, hold, confirm or
-//! release or abandon, an optional read), with the plan's duplicate sends and retries,
+//! release or abandon, optional reads of the reservation and of a SKU), with the plan's duplicate sends and retries,
 //! and hands the cart's history entries to the recorder in one message. In the open
 //! model `cart` first sleeps until the user's next slot (`super::pacing`) and times every
 //! op of the cart from where it should have started.
@@ -23,6 +23,7 @@ use super::recorder::{Record, SlotStart, micros_since};
 use super::wire::{self, Reply};
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
 use crate::plan::{CartPlan, Fate, Plan, Send, UserPlan};
+use stockproof_engine::ReservationId;
 
 /// Pause after a cart whose requests got no reply at all, so that a dead target is not
 /// hammered by every user in a tight loop (the recorder stops the load soon after).
@@ -32,8 +33,8 @@ pub(crate) const NO_REPLY_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) const SLEEP_SLICE: Duration = Duration::from_millis(50);
 /// Late retries one user keeps waiting; more are not planned (the plan sends few).
 pub(crate) const DEFERRED_RETRIES_MAX: usize = 1_024;
-/// Entries one cart can produce: reserve ×2, transition ×2, a read, and late retries.
-const CART_ENTRIES_TYPICAL: usize = 8;
+/// Entries one cart can produce: reserve ×2, transition ×2, three reads, and late retries.
+const CART_ENTRIES_TYPICAL: usize = 10;
 
 /// What every shopper shares (read-only but for the op counter).
 #[derive(Debug)]
@@ -218,15 +219,21 @@ impl CartRun<'_> {
         let (first_reserve, reserved) = self.send_with(reserve_op(plan), plan.reserve_send).await;
         let reservation = reserved.and_then(|reply| reply.response?.reservation);
         if let Some(reservation) = reservation {
+            self.read_reservation(plan, &reservation).await;
             let transition = match plan.fate {
-                Fate::Confirm => Some(Op::Confirm { reservation }),
-                Fate::Release => Some(Op::Release { reservation }),
+                Fate::Confirm => Some(Op::Confirm {
+                    reservation: reservation.clone(),
+                }),
+                Fate::Release => Some(Op::Release {
+                    reservation: reservation.clone(),
+                }),
                 Fate::Abandon => None,
             };
             if let Some(op) = transition
                 && self.hold(plan.hold).await
             {
                 self.send_with(op, plan.transition_send).await;
+                self.read_reservation(plan, &reservation).await;
             }
         }
         if let Some(sku) = &plan.read_sku {
@@ -234,6 +241,16 @@ impl CartRun<'_> {
                 .await;
         }
         first_reserve
+    }
+
+    /// Reads the reservation back, if the plan says so (C7 judges the state it names).
+    async fn read_reservation(&mut self, plan: &CartPlan, reservation: &ReservationId) {
+        if plan.read_reservation {
+            let op = Op::GetReservation {
+                reservation: reservation.clone(),
+            };
+            self.send_with(op, Send::Once).await;
+        }
     }
 
     /// Sleeps `hold`; false if the run was interrupted meanwhile (the cart then ends

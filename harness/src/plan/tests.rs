@@ -148,3 +148,22 @@ fn sends_follow_the_retry_policy_and_iterations_end() {
     assert!(user.next_cart().is_some() && user.next_cart().is_some() && user.next_cart().is_some());
     assert_eq!(user.next_cart(), None);
 }
+
+// Goal: reservation reads follow their share, and a scenario that asks for none draws
+// the carts it drew before the share existed (no extra draw from the stream).
+// Method: mixed-cart (share 0) and a copy with share 0.3; 5,000 carts, seed 1.
+#[test]
+fn reservation_reads_follow_their_share() {
+    let scenario = shipped("mixed-cart");
+    let none = carts(&Plan::new(&scenario, 1), 1, 5_000);
+    assert!(none.iter().all(|cart| !cart.read_reservation));
+    let mut reading = scenario.clone();
+    reading.mix.read_reservation = 0.3;
+    let some = carts(&Plan::new(&reading, 1), 1, 5_000);
+    let share = some.iter().filter(|cart| cart.read_reservation).count() as f64 / 5_000.0;
+    assert!((share - 0.3).abs() < 0.03, "read share {share} (seed 1)");
+    assert_eq!(
+        some[0].lines, none[0].lines,
+        "the first cart is drawn the same"
+    );
+}

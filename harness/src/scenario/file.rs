@@ -96,6 +96,10 @@ pub(crate) struct MixFile {
     /// Share of carts followed by a `GET` of one of their SKUs.
     #[serde(default)]
     pub(crate) read_sku: Option<Spanned<f64>>,
+    /// Share of carts that read their reservation back after the reserve and after the
+    /// confirm or release.
+    #[serde(default)]
+    pub(crate) read_reservation: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +154,8 @@ pub(crate) struct CoverageFile {
     pub(crate) retry_after_unknown: Option<Spanned<u64>>,
     pub(crate) retry_after_retention: Option<Spanned<u64>>,
     pub(crate) repeated_sku_line: Option<Spanned<u64>>,
+    pub(crate) reads_while_contended: Option<Spanned<u64>>,
+    pub(crate) refusals_after_return: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -118,6 +118,9 @@ pub struct Mix {
     pub hold_time: (Duration, Duration),
     /// Share of carts followed by a `GET` of one of their SKUs.
     pub read_sku: f64,
+    /// Share of carts that `GET` their reservation after the reserve and again after
+    /// the confirm or release.
+    pub read_reservation: f64,
 }
 
 /// Duplicate sends and retries. Each request (reserve, confirm, release) is re-sent with
@@ -186,6 +189,14 @@ pub enum CoverageGoal {
     RetryAfterRetention { min: u64 },
     /// An acknowledged cart named one SKU on two lines.
     RepeatedSkuLine { min: u64 },
+    /// A shopper's acknowledged `GET` of a SKU overlapped an op that may change that
+    /// SKU (a reserve naming it, a confirm or release of a reservation holding it, a
+    /// restock or adjust of it; refused ops excluded): C7 judged a read under load.
+    ReadsWhileContended { min: u64 },
+    /// A reserve refused for insufficient stock of a SKU was sent after units of that
+    /// SKU surely came back through a release or an expiry (deadline + `expiry_grace`
+    /// + clock skew, as C8 counts it): C8 judged a refusal that could be an undersell.
+    RefusalsAfterReturn { min: u64, expiry_grace: Duration },
 }
 
 impl CoverageGoal {
@@ -198,6 +209,8 @@ impl CoverageGoal {
             CoverageGoal::RetryAfterUnknown { .. } => "retry_after_unknown",
             CoverageGoal::RetryAfterRetention { .. } => "retry_after_retention",
             CoverageGoal::RepeatedSkuLine { .. } => "repeated_sku_line",
+            CoverageGoal::ReadsWhileContended { .. } => "reads_while_contended",
+            CoverageGoal::RefusalsAfterReturn { .. } => "refusals_after_return",
         }
     }
 
@@ -208,7 +221,9 @@ impl CoverageGoal {
             | CoverageGoal::ConfirmNearDeadline { min, .. }
             | CoverageGoal::RetryAfterUnknown { min }
             | CoverageGoal::RetryAfterRetention { min }
-            | CoverageGoal::RepeatedSkuLine { min } => min,
+            | CoverageGoal::RepeatedSkuLine { min }
+            | CoverageGoal::ReadsWhileContended { min }
+            | CoverageGoal::RefusalsAfterReturn { min, .. } => min,
         }
     }
 }

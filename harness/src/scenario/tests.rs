@@ -100,6 +100,29 @@ fn minimal_scenario_gets_defaults() {
     assert_eq!(scenario.catalogue.zipf_exponent, 0.0);
 }
 
+// Goal: the C7 / C8 coverage goals and reservation reads parse; the refusals goal
+// carries the scenario's expiry grace, so it counts expiries as C8 does.
+// Method: MINIMAL with both goals, a grace and a read share.
+#[test]
+fn read_and_refusal_goals_parse() {
+    let text = MINIMAL.replace(
+        "abandon = 0.25\n",
+        "abandon = 0.25\nread_reservation = 0.2\n",
+    ) + "[checks]\nexpiry_grace = \"700ms\"\n[coverage]\nreads_while_contended = 3\nrefusals_after_return = 2\n";
+    let scenario = parse_text(&text).expect("scenario");
+    assert_eq!(scenario.mix.read_reservation, 0.2);
+    assert_eq!(
+        scenario.coverage,
+        [
+            CoverageGoal::ReadsWhileContended { min: 3 },
+            CoverageGoal::RefusalsAfterReturn {
+                min: 2,
+                expiry_grace: Duration::from_millis(700)
+            },
+        ]
+    );
+}
+
 // Goal: an unknown key is refused naming the file, the key, its line and the keys expected.
 // Method: add `userz` to [load].
 #[test]
@@ -173,6 +196,27 @@ fn semantic_errors_name_the_key() {
             "reservation.ttl",
             ":20:",
             "expected between 1 ms",
+        ),
+        (
+            "abandon = 0.25",
+            "abandon = 0.25\nread_reservation = 1.5",
+            "mix.read_reservation",
+            ":18:",
+            "between 0 and 1",
+        ),
+        (
+            "ttl = \"500ms\"",
+            "ttl = \"500ms\"\n[coverage]\nreads_while_contended = 0",
+            "coverage.reads_while_contended",
+            ":22:",
+            "at least 1",
+        ),
+        (
+            "ttl = \"500ms\"",
+            "ttl = \"500ms\"\n[coverage]\nrefusals_after_return = 0",
+            "coverage.refusals_after_return",
+            ":22:",
+            "at least 1",
         ),
     ];
     for (from, to, key, line, reason) in cases {

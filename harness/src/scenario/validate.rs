@@ -140,6 +140,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
         None => None,
     };
     let faults = faults(&source, &file.faults)?;
+    let expiry_grace = duration_or(&file.checks.expiry_grace, EXPIRY_GRACE_DEFAULT);
     Ok(Scenario {
         name,
         description: file.description.trim().to_owned(),
@@ -155,7 +156,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
         },
         restocks,
         checks: CheckSettings {
-            expiry_grace: duration_or(&file.checks.expiry_grace, EXPIRY_GRACE_DEFAULT),
+            expiry_grace,
             quiesce_timeout: duration_or(&file.checks.quiesce_timeout, QUIESCE_TIMEOUT_DEFAULT),
             loss_tolerance_events: file
                 .checks
@@ -164,7 +165,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
                 .map_or(0, |value| *value.get_ref()),
         },
         slos: file.slos,
-        coverage: coverage(&source, &file.coverage)?,
+        coverage: coverage(&source, &file.coverage, expiry_grace)?,
         faults,
     })
 }
@@ -520,6 +521,7 @@ fn mix(
         abandon,
         hold_time,
         read_sku: source.share("mix.read_sku", file.read_sku.as_ref())?,
+        read_reservation: source.share("mix.read_reservation", file.read_reservation.as_ref())?,
     })
 }
 
@@ -575,11 +577,17 @@ fn retry(source: &Source<'_>, file: &RetryFile) -> Result<RetryPolicy, ScenarioE
     })
 }
 
-fn coverage(source: &Source<'_>, file: &CoverageFile) -> Result<Vec<CoverageGoal>, ScenarioError> {
+/// The `[coverage]` goals; `refusals_after_return` counts expiries as C8 does, with the
+/// scenario's `expiry_grace`.
+fn coverage(
+    source: &Source<'_>,
+    file: &CoverageFile,
+    expiry_grace: Duration,
+) -> Result<Vec<CoverageGoal>, ScenarioError> {
     let mut goals = Vec::new();
     let mut count = |key: &str,
                      value: &Option<Spanned<u64>>,
-                     goal: fn(u64) -> CoverageGoal|
+                     goal: &dyn Fn(u64) -> CoverageGoal|
      -> Result<(), ScenarioError> {
         if let Some(value) = value {
             let min = *value.get_ref();
@@ -590,23 +598,33 @@ fn coverage(source: &Source<'_>, file: &CoverageFile) -> Result<Vec<CoverageGoal
         }
         Ok(())
     };
-    count("stock_reached_zero", &file.stock_reached_zero, |min| {
+    count("stock_reached_zero", &file.stock_reached_zero, &|min| {
         CoverageGoal::StockReachedZero { min }
     })?;
-    count("duplicate_overlapped", &file.duplicate_overlapped, |min| {
+    count("duplicate_overlapped", &file.duplicate_overlapped, &|min| {
         CoverageGoal::DuplicateOverlapped { min }
     })?;
-    count("retry_after_unknown", &file.retry_after_unknown, |min| {
+    count("retry_after_unknown", &file.retry_after_unknown, &|min| {
         CoverageGoal::RetryAfterUnknown { min }
     })?;
     count(
         "retry_after_retention",
         &file.retry_after_retention,
-        |min| CoverageGoal::RetryAfterRetention { min },
+        &|min| CoverageGoal::RetryAfterRetention { min },
     )?;
-    count("repeated_sku_line", &file.repeated_sku_line, |min| {
+    count("repeated_sku_line", &file.repeated_sku_line, &|min| {
         CoverageGoal::RepeatedSkuLine { min }
     })?;
+    count(
+        "reads_while_contended",
+        &file.reads_while_contended,
+        &|min| CoverageGoal::ReadsWhileContended { min },
+    )?;
+    count(
+        "refusals_after_return",
+        &file.refusals_after_return,
+        &|min| CoverageGoal::RefusalsAfterReturn { min, expiry_grace },
+    )?;
     if let Some(near) = &file.confirm_near_deadline {
         let min = *near.min.get_ref();
         source.check(
