@@ -78,6 +78,31 @@ fn the_late_retry_scenario_backs_off_past_the_short_marker() {
 }
 
 #[test]
+fn the_comeback_scenario_leaves_room_for_a_sure_refusal() {
+    // Goal: selftest/comeback can expose `sold-out-flag` through C8, which counts
+    // every concurrent take as taken: with at most one unit per cart, the other
+    // shoppers can hold at most users − 1 units, so the stock must reach 0 (fewer
+    // units than shoppers) and nothing may be sold (units must come back).
+    let scenario = crate::scenario::parse(COMEBACK.toml, Path::new(COMEBACK.file)).unwrap();
+    let stock: i64 = scenario.initial_stock().map(|(_, qty)| qty).sum();
+    assert_eq!(scenario.mix.qty_per_line, (1, 1));
+    assert_eq!(scenario.mix.lines_per_cart, (1, 1));
+    assert!(i64::from(scenario.load.users) > stock);
+    assert_eq!(scenario.mix.confirm, 0.0);
+    assert!(scenario.restocks.is_empty(), "a restock clears the flag");
+}
+
+#[test]
+fn the_read_scenarios_read_after_every_cart() {
+    // Goal: selftest/reads and selftest/replays read each cart's SKU (C7 judges reads,
+    // and their coverage goal counts reads that overlapped a change).
+    for selftest in [READS, REPLAYS] {
+        let scenario = crate::scenario::parse(selftest.toml, Path::new(selftest.file)).unwrap();
+        assert_eq!(scenario.mix.read_sku, 1.0, "{}", selftest.file);
+    }
+}
+
+#[test]
 fn every_variant_has_an_exposure_with_expected_checks() {
     // Goal: the selftest covers every variant, each with at least one check to fire.
     let exposures = Exposure::all();
