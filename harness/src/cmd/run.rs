@@ -71,9 +71,10 @@ pub(crate) struct RunArgs {
     /// Serve a deliberately broken engine instead of the reference, to see the checks
     /// catch it (never the default; in process only). One of: check-then-act,
     /// no-idempotency, short-idempotency, ttl-expiry, double-release, stale-cart-lines,
-    /// dual-write, lossy-ledger, non-idempotent-projection. The last three show only
-    /// after a crash: add `--fault crash-between-writes@1s`, `--fault
-    /// writer-crash-before-commit@1s` or `--fault writer-crash@1s` respectively.
+    /// stale-read, sold-out-flag, phantom-hold, dual-write, lossy-ledger,
+    /// non-idempotent-projection. The last three show only after a crash: add `--fault
+    /// crash-between-writes@1s`, `--fault writer-crash-before-commit@1s` or `--fault
+    /// writer-crash@1s` respectively.
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
