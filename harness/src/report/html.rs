@@ -1,145 +1,223 @@
-//! `report.html`: one self-contained page — verdicts, then inline SVG charts of the
-//! latency percentile curves (per op kind, corrected for coordinated omission; x axis
-//! 1/(1-p) on a log scale as the HdrHistogram plotter draws it), throughput per second,
-//! and each watched SKU's available stock over time with violations marked, the injected
-//! faults shaded on both; then each shown violation's window of history as a timeline
-//! (`super::timeline`). No scripts, no styles or fonts from the network: it opens
-//! offline and in CI artifact viewers.
+//! `report.html`: one self-contained page, read top-down — a header with the verdict in
+//! its colour, tiles with the run's figures, the checks, SLOs and coverage goals, then
+//! the charts over time (latency p50 / p99 / max, outcomes, each busy SKU's stock),
+//! faults shaded and violations marked on each with a link to the violation's window
+//! (`super::timeline`), the latency percentile curves, and the windows themselves.
+//! Every figure in human units (`super::units`). Styles and the one small script (the
+//! values under the pointer) are inlined from `assets/`: no request leaves the file,
+//! so it opens offline and in CI artifact viewers.
+//!
+//! Not here: the series (`super::series`), drawing a chart (`super::chart`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
+use hdrhistogram::Histogram;
+
+use super::chart::{Chart, Dot, Line, Scale, Shape, XAxis, percentile_label};
 use super::junit::escape;
+use super::series::{
+    Buckets, STOCK_CHARTS_MAX, SkuStockSeries, StockField, ViolationMark, chosen_skus,
+    latency_over_time, outcomes_over_time, stock_over_time, violation_marks,
+};
 use super::summary::Summary;
-use super::timeline::{FAULT_FILL, FaultBand, fault_bands, windows_section};
-use super::{RunData, hgrm};
-use crate::checks::Verdict;
-use crate::history::{History, Op, OpId};
+use super::timeline::{FaultBand, fault_bands, windows_section};
+use super::{RunData, units};
+use crate::checks::{Overall, Verdict};
+use crate::history::{Op, Outcome};
+use crate::latency::new_histogram;
 
-/// SKUs drawn in the stock timeline: the ones with violations first, then the most
-/// observed. More charts would make the page long without saying more.
-const STOCK_CHARTS_MAX: usize = 6;
-/// Points per drawn series: beyond a few hundred the eye sees no difference and the
-/// page grows by megabytes.
-const SERIES_POINTS_MAX: usize = 400;
-/// Chart geometry (px): plot area inside a margin for the axis labels.
-const CHART_WIDTH: f64 = 720.0;
-const CHART_HEIGHT: f64 = 260.0;
-const MARGIN_LEFT: f64 = 60.0;
-const MARGIN_BOTTOM: f64 = 30.0;
-const MARGIN_TOP: f64 = 20.0;
-const COLOURS: [&str; 8] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#7f7f7f",
+const STYLE: &str = include_str!("assets/report.css");
+const SCRIPT: &str = include_str!("assets/report.js");
+/// Points of each percentile curve, evenly spaced on its log axis.
+const PERCENTILE_POINTS: usize = 120;
+/// Highest percentile drawn: 99.999 % (five nines), as far as HdrHistogram plots go.
+const PERCENTILE_DECADES_MAX: f64 = 5.0;
+/// Series colours: op kinds on the percentile chart, in turn.
+const PALETTE: [&str; 8] = [
+    "#0969da", "#bc4c00", "#1a7f37", "#8250df", "#cf222e", "#1b7c83", "#7d4e00", "#59636e",
 ];
-/// Highest percentile tick on the latency chart's x axis: 99.999 %.
-const PERCENTILE_AXIS_DECADES: f64 = 5.0;
 
-struct Series {
-    label: String,
-    colour: &'static str,
-    points: Vec<(f64, f64)>,
-}
-
-/// A vertical marker at x with a tooltip.
-struct Marker {
-    x: f64,
-    label: String,
+/// Everything the charts over time share.
+struct TimeContext<'a> {
+    buckets: Buckets,
+    /// The end of every time axis (s), so the charts line up one above the other.
+    end_s: f64,
+    faults: &'a [FaultBand],
+    marks: &'a [ViolationMark],
 }
 
 pub(super) fn render(data: &RunData<'_>, summary: &Summary) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256 * 1024);
     let title = format!(
         "stockproof: {} — {}",
         summary.scenario,
         summary.verdict.as_str()
     );
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n\
-         body{{font-family:sans-serif;margin:2em;max-width:60em}} table{{border-collapse:collapse}} \
-         td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}} .pass{{color:#2ca02c}} \
-         .fail{{color:#d62728;font-weight:bold}} .unknown{{color:#ff7f0e}} svg{{background:#fafafa}}\n\
-         </style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{}</p>\n",
-        escape(&title),
-        escape(&title),
-        escape(&summary.description)
-    );
     let _ = writeln!(
         out,
-        "<p>seed {} · started {} · target {} · {} ops · exit code {}</p>",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>",
+        escape(&title)
+    );
+    header(&mut out, summary);
+    tiles(&mut out, data, summary);
+    out.push_str(
+        "<nav><a href=\"#checks\">checks</a><a href=\"#goals\">SLOs and coverage</a>\
+         <a href=\"#latency\">latency</a><a href=\"#outcomes\">outcomes</a>\
+         <a href=\"#stock\">stock</a><a href=\"#percentiles\">percentiles</a>\
+         <a href=\"#windows\">violation windows</a></nav>\n",
+    );
+    checks_section(&mut out, summary);
+    goals_section(&mut out, summary);
+    let faults = fault_bands(data.history);
+    let marks = violation_marks(&summary.checks, data.history);
+    let buckets = Buckets::over(data.latencies.seconds());
+    // The load's span: the final reads after quiesce would squeeze it to the left.
+    let end_s = if buckets.count > 0 {
+        buckets.end_s()
+    } else {
+        let last_us = data.history.entries.iter().map(|e| e.complete_us).max();
+        last_us.unwrap_or(0) as f64 / 1e6
+    };
+    let stock = stock_over_time(data.history, (end_s * 1e6) as u64);
+    let context = TimeContext {
+        buckets,
+        end_s,
+        faults: &faults,
+        marks: &marks,
+    };
+    latency_section(&mut out, data, &context);
+    outcomes_section(&mut out, data, &context);
+    stock_section(&mut out, &stock, &context);
+    percentile_section(&mut out, data, summary);
+    faults_section(&mut out, &faults);
+    out.push_str(&windows_section(&summary.checks, data.history));
+    let _ = writeln!(out, "<script>\n{SCRIPT}</script>\n</body>\n</html>");
+    out
+}
+
+fn overall_class(overall: Overall) -> &'static str {
+    match overall {
+        Overall::Pass => "pass",
+        Overall::Violation => "violation",
+        Overall::SloMissed => "slo-missed",
+        Overall::Inconclusive => "inconclusive",
+    }
+}
+
+fn header(out: &mut String, summary: &Summary) {
+    let _ = writeln!(
+        out,
+        "<header class=\"verdict {}\" id=\"verdict\"><div class=\"verdict-word\">{}</div><div>\
+         <h1>{}</h1><p>{}</p><p>exit code {} · seed {} · started {} · {} · engine {}</p></div></header>",
+        overall_class(summary.verdict),
+        escape(&summary.verdict.as_str().to_uppercase()),
+        escape(&summary.scenario),
+        escape(&summary.description),
+        summary.exit_code,
         summary.seed,
         escape(&summary.started_at),
         escape(&summary.target),
-        summary.ops.total,
-        summary.exit_code
+        escape(&summary.engine)
     );
-    verdict_tables(&mut out, summary);
-    let faults = fault_bands(data.history);
-    out.push_str("<h2>Latency by percentile (ms, corrected for coordinated omission)</h2>\n");
-    out.push_str(&percentile_chart(data));
-    out.push_str("<h2>Throughput (ops completed per second)</h2>\n");
-    let per_second: Vec<(f64, f64)> = data
-        .latencies
-        .ops_per_second()
-        .iter()
-        .enumerate()
-        .map(|(second, ops)| (second as f64, *ops as f64))
-        .collect();
-    out.push_str(&chart(
-        &[Series {
-            label: "ops/s".to_owned(),
-            colour: COLOURS[0],
-            points: per_second,
-        }],
-        &[],
-        &faults,
-        "s",
-        false,
-    ));
-    if !faults.is_empty() {
-        out.push_str(&faults_list(&faults));
-    }
-    out.push_str("<h2>Available stock over time</h2>\n");
-    for (sku, svg) in stock_charts(data.history, summary, &faults) {
-        let _ = writeln!(out, "<h3>{}</h3>", escape(&sku));
-        out.push_str(&svg);
-    }
-    out.push_str(&windows_section(&summary.checks, data.history));
-    out.push_str("</body>\n</html>\n");
-    out
 }
 
-/// The faults under the throughput chart, in words (the bands' tooltips say the same).
-fn faults_list(faults: &[FaultBand]) -> String {
-    let mut out = String::from("<ul class=\"faults\">\n");
-    for fault in faults {
-        let _ = writeln!(
+fn tiles(out: &mut String, data: &RunData<'_>, summary: &Summary) {
+    let ops = &summary.ops;
+    let mut all: Histogram<u64> = new_histogram();
+    for op in data.latencies.ops.values() {
+        all.add(&op.corrected)
+            .expect("auto-resizing histograms add any other histogram");
+    }
+    let p99 = if all.is_empty() {
+        "-".to_owned()
+    } else {
+        units::duration_us(all.value_at_quantile(0.99) as f64)
+    };
+    let refused = refused_ops(data);
+    let tiles = [
+        (units::count(ops.total as f64), "shopper ops".to_owned()),
+        (
+            units::duration_s(ops.duration_s),
+            "load duration".to_owned(),
+        ),
+        (
+            ops.throughput_per_s
+                .map_or("-".to_owned(), units::rate_per_s),
+            "throughput".to_owned(),
+        ),
+        (p99, "p99 latency, all ops".to_owned()),
+        (
+            units::count(refused as f64),
+            format!("refused (4xx, 503){}", share(refused, ops.total)),
+        ),
+        (
+            units::count(ops.errors as f64),
+            format!("errors (unknown, 5xx){}", share(ops.errors, ops.total)),
+        ),
+        (
+            units::count(ops.late_starts as f64),
+            "late starts".to_owned(),
+        ),
+    ];
+    out.push_str("<section class=\"tiles\">");
+    for (value, label) in tiles {
+        let _ = write!(
             out,
-            "<li>{:.2}–{:.2} s: {}</li>",
-            fault.from_s,
-            fault.to_s,
-            escape(&fault.label)
+            "<div class=\"tile\"><b>{}</b><span>{}</span></div>",
+            escape(&value),
+            escape(&label)
         );
     }
-    out.push_str("</ul>\n");
-    out
+    out.push_str("</section>\n");
 }
 
-fn class(verdict: Verdict) -> &'static str {
-    verdict.as_str()
+/// ` · 2.77 %`: `part` of `all`, or nothing when there is nothing.
+fn share(part: u64, all: u64) -> String {
+    if all == 0 {
+        return String::new();
+    }
+    format!(" · {}", units::percent(part as f64 / all as f64))
 }
 
-fn verdict_tables(out: &mut String, summary: &Summary) {
-    out.push_str("<h2>Checks</h2>\n<table>\n<tr><th>check</th><th>verdict</th><th>violations</th><th>note</th></tr>\n");
+/// Shopper ops refused: in a flash sale most are, by design.
+fn refused_ops(data: &RunData<'_>) -> u64 {
+    let shopper_ops = data
+        .history
+        .entries
+        .iter()
+        .filter(|entry| entry.user.is_some() && !matches!(entry.op, Op::Fault { .. }));
+    shopper_ops
+        .filter(|entry| entry.outcome == Outcome::Fail)
+        .count() as u64
+}
+
+fn badge(verdict: Verdict) -> String {
+    format!("<span class=\"badge {0}\">{0}</span>", verdict.as_str())
+}
+
+fn checks_section(out: &mut String, summary: &Summary) {
+    out.push_str(
+        "<h2 id=\"checks\">Checks</h2>\n<table>\n<tr><th>check</th><th>verdict</th>\
+         <th>violations</th><th>counts</th><th>note</th></tr>\n",
+    );
     for check in &summary.checks {
+        let counts: Vec<String> = check
+            .counts
+            .iter()
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect();
         let _ = writeln!(
             out,
-            "<tr><td>{} {}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"check-{0}\"><td><b>{0}</b> {1}</td><td>{2}</td><td class=\"num\">{3}</td>\
+             <td class=\"muted\">{4}</td><td>{5}</td></tr>",
             check.id.as_str(),
             escape(&check.title),
-            class(check.verdict),
-            check.verdict.as_str(),
+            badge(check.verdict),
             check.violation_count(),
+            escape(&counts.join(", ")),
             escape(check.note.as_deref().unwrap_or(""))
         );
     }
@@ -149,7 +227,12 @@ fn verdict_tables(out: &mut String, summary: &Summary) {
         .iter()
         .filter(|check| !check.groups.is_empty())
     {
-        let _ = writeln!(out, "<h3>{} violations</h3>\n<ul>", check.id.as_str());
+        let _ = writeln!(
+            out,
+            "<h3>{} {}: violations</h3>\n<ul class=\"groups\">",
+            check.id.as_str(),
+            escape(&check.title)
+        );
         for group in &check.groups {
             let _ = writeln!(
                 out,
@@ -162,292 +245,381 @@ fn verdict_tables(out: &mut String, summary: &Summary) {
         }
         out.push_str("</ul>\n");
     }
-    let rows: Vec<(String, Verdict, String)> = summary
-        .slos
-        .iter()
-        .map(|slo| {
-            (
-                format!("SLO {}", slo.slo),
-                slo.verdict,
-                slo.observed.map_or_else(
-                    || "-".to_owned(),
-                    |value| format!("{value:.3} {}", slo.unit),
-                ),
-            )
-        })
-        .chain(summary.coverage.iter().map(|goal| {
-            (
-                format!("coverage {}", goal.goal),
-                goal.verdict,
-                format!("{} of at least {}", goal.observed, goal.min),
-            )
-        }))
-        .collect();
-    if !rows.is_empty() {
-        out.push_str("<h2>SLOs and coverage</h2>\n<table>\n<tr><th>goal</th><th>verdict</th><th>observed</th></tr>\n");
-        for (name, verdict, observed) in rows {
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
-                escape(&name),
-                class(verdict),
-                verdict.as_str(),
-                escape(&observed)
-            );
-        }
-        out.push_str("</table>\n");
-    }
 }
 
-fn percentile_chart(data: &RunData<'_>) -> String {
-    let series: Vec<Series> = data
-        .latencies
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(index, (kind, op))| {
-            let points = hgrm::percentile_lines(&op.corrected, hgrm::HGRM_TICKS_PER_HALF_DISTANCE)
-                .into_iter()
-                .filter(|line| line.percentile < 100.0)
-                .map(|line| {
-                    (
-                        (1.0 / (1.0 - line.percentile / 100.0))
-                            .log10()
-                            .min(PERCENTILE_AXIS_DECADES),
-                        line.value as f64 / 1000.0,
-                    )
-                })
-                .collect();
-            Series {
-                label: kind.as_str().to_owned(),
-                colour: COLOURS[index % COLOURS.len()],
-                points,
-            }
-        })
-        .collect();
-    chart(&series, &[], &[], "percentile", true)
+fn goals_section(out: &mut String, summary: &Summary) {
+    out.push_str("<h2 id=\"goals\">SLOs and coverage goals</h2>\n");
+    if summary.slos.is_empty() && summary.coverage.is_empty() {
+        out.push_str("<p class=\"empty\">The scenario sets no SLO and no coverage goal.</p>\n");
+        return;
+    }
+    out.push_str(
+        "<table>\n<tr><th>goal</th><th>verdict</th><th>observed</th><th>needed</th></tr>\n",
+    );
+    for slo in &summary.slos {
+        let _ = writeln!(
+            out,
+            "<tr><td>SLO <code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&slo.slo),
+            badge(slo.verdict),
+            slo.observed.map_or_else(
+                || "nothing measured".to_owned(),
+                |value| units::slo_value(value, &slo.unit)
+            ),
+            units::slo_value(slo.threshold, &slo.unit)
+        );
+    }
+    for goal in &summary.coverage {
+        let _ = writeln!(
+            out,
+            "<tr><td>coverage {} <span class=\"muted\">({})</span></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">≥ {}</td></tr>",
+            escape(&goal.goal),
+            escape(&goal.description),
+            badge(goal.verdict),
+            goal.observed,
+            goal.min
+        );
+    }
+    out.push_str("</table>\n");
 }
 
-/// Observations of each SKU's available units (time s, units) and the violations naming it.
-fn stock_charts(
-    history: &History,
-    summary: &Summary,
-    faults: &[FaultBand],
-) -> Vec<(String, String)> {
-    let mut observed: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut completed: HashMap<OpId, f64> = HashMap::with_capacity(history.entries.len());
-    for entry in &history.entries {
-        let at_s = entry.complete_us as f64 / 1e6;
-        completed.insert(entry.id, at_s);
-        let Some(body) = &entry.response else {
-            continue;
-        };
-        let point = match (&entry.op, body.stock, &body.sku, body.available) {
-            (
-                Op::GetSku { sku } | Op::Restock { sku, .. } | Op::Adjust { sku, .. },
-                Some(stock),
-                _,
-                _,
-            ) => Some((sku.as_str(), stock.available)),
-            (_, _, Some(sku), Some(available)) => Some((sku.as_str(), available)),
-            _ => None,
-        };
-        if let Some((sku, available)) = point {
-            observed
-                .entry(sku)
-                .or_default()
-                .push((at_s, available as f64));
-        }
-    }
-    let mut markers: BTreeMap<String, Vec<Marker>> = BTreeMap::new();
-    for violation in summary.checks.iter().flat_map(|check| &check.violations) {
-        let (Some(sku), Some(op)) = (&violation.sku, violation.ops.first()) else {
-            continue;
-        };
-        if let Some(at_s) = completed.get(op) {
-            markers.entry(sku.clone()).or_default().push(Marker {
-                x: *at_s,
-                label: violation.reason.clone(),
-            });
-        }
-    }
-    let mut chosen: Vec<&str> = observed
-        .keys()
-        .copied()
-        .filter(|sku| markers.contains_key(*sku))
-        .collect();
-    let mut by_points: Vec<(&str, usize)> = observed
-        .iter()
-        .map(|(sku, points)| (*sku, points.len()))
-        .collect();
-    by_points.sort_by(|left, right| right.1.cmp(&left.1).then(left.0.cmp(right.0)));
-    for (sku, _) in by_points {
-        if chosen.len() >= STOCK_CHARTS_MAX {
-            break;
-        }
-        if !chosen.contains(&sku) {
-            chosen.push(sku);
-        }
-    }
-    chosen
-        .into_iter()
-        .take(STOCK_CHARTS_MAX)
-        .map(|sku| {
-            let series = Series {
-                label: format!("{sku} available"),
-                colour: COLOURS[0],
-                points: observed[sku].clone(),
-            };
-            let sku_markers = markers.remove(sku).unwrap_or_default();
-            let svg = chart(&[series], &sku_markers, faults, "s", false);
-            (sku.to_owned(), svg)
-        })
+/// The buckets' middles, or nothing for a run with no shopper op.
+fn bucket_xs(buckets: Buckets) -> Vec<f64> {
+    (0..buckets.count)
+        .map(|bucket| buckets.middle_s(bucket))
         .collect()
 }
 
-/// Keeps at most [`SERIES_POINTS_MAX`] points, evenly spaced, always the last.
-fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    if points.len() <= SERIES_POINTS_MAX {
-        return points.to_vec();
-    }
-    let step = points.len().div_ceil(SERIES_POINTS_MAX);
-    let mut kept: Vec<(f64, f64)> = points.iter().step_by(step).copied().collect();
-    if let Some(last) = points.last() {
-        kept.push(*last);
-    }
-    kept
+fn no_ops(out: &mut String) {
+    out.push_str("<p class=\"empty\">No shopper op completed: nothing to draw.</p>\n");
 }
 
-/// An SVG line chart; `percentile_axis` labels x as percentiles (log10 of 1/(1-p));
-/// `faults` are shaded (x in seconds: time charts only).
-fn chart(
-    series: &[Series],
-    markers: &[Marker],
-    faults: &[FaultBand],
-    x_unit: &str,
-    percentile_axis: bool,
-) -> String {
-    let all = series.iter().flat_map(|series| series.points.iter());
-    let x_max = all
-        .clone()
-        .map(|point| point.0)
-        .chain(markers.iter().map(|marker| marker.x))
-        .chain(faults.iter().map(|fault| fault.to_s))
-        .fold(1e-9, f64::max);
-    let y_max = all.map(|point| point.1).fold(1e-9, f64::max) * 1.1;
-    let plot_width = CHART_WIDTH - MARGIN_LEFT - 10.0;
-    let plot_height = CHART_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
-    let x_of = |x: f64| MARGIN_LEFT + x / x_max * plot_width;
-    let y_of = |y: f64| MARGIN_TOP + plot_height - y / y_max * plot_height;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        "<svg viewBox=\"0 0 {CHART_WIDTH} {CHART_HEIGHT}\" width=\"{CHART_WIDTH}\" height=\"{CHART_HEIGHT}\" role=\"img\">"
-    );
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{MARGIN_LEFT}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#333\"/><line x1=\"{MARGIN_LEFT}\" y1=\"{MARGIN_TOP}\" x2=\"{MARGIN_LEFT}\" y2=\"{0}\" stroke=\"#333\"/>",
-        MARGIN_TOP + plot_height,
-        MARGIN_LEFT + plot_width
-    );
-    for tick in 0..=4 {
-        let value = y_max / 1.1 * f64::from(tick) / 4.0;
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
-            MARGIN_LEFT - 4.0,
-            y_of(value) + 3.0,
-            short_number(value)
-        );
+fn bucket_words(buckets: Buckets) -> String {
+    match buckets.width_s {
+        1 => "each second".to_owned(),
+        width => {
+            format!("each {width} s (one point per {width} s keeps a long run's chart readable)")
+        }
     }
-    let x_ticks: Vec<(f64, String)> = if percentile_axis {
-        (0..=x_max.ceil() as i32)
-            .map(|decade| (f64::from(decade), percentile_label(decade)))
-            .collect()
-    } else {
-        (0..=4)
-            .map(|tick| {
-                (
-                    x_max * f64::from(tick) / 4.0,
-                    format!("{}{x_unit}", short_number(x_max * f64::from(tick) / 4.0)),
-                )
-            })
-            .collect()
+}
+
+fn latency_section(out: &mut String, data: &RunData<'_>, context: &TimeContext<'_>) {
+    out.push_str("<h2 id=\"latency\">Latency over time</h2>\n");
+    if context.buckets.count == 0 {
+        return no_ops(out);
+    }
+    let points = latency_over_time(data.latencies, context.buckets);
+    let line = |id: &'static str, colour: &'static str, pick: fn(&_) -> u64| Line {
+        id,
+        label: id.to_owned(),
+        colour,
+        values: points
+            .iter()
+            .map(|point: &super::series::LatencyBucket| (point.ops > 0).then(|| pick(point) as f64))
+            .collect(),
+        drawn: true,
     };
-    for (x, label) in x_ticks.iter().filter(|(x, _)| *x <= x_max + 1e-9) {
+    let chart = Chart {
+        id: "latency".to_owned(),
+        caption: format!(
+            "p50, p99 and max latency of the shopper ops completed in {}, all op kinds \
+             together, from the per-second HdrHistograms of latency.hlog (corrected for \
+             coordinated omission); log scale.",
+            bucket_words(context.buckets)
+        ),
+        x: bucket_xs(context.buckets),
+        x_end: context.end_s,
+        x_axis: XAxis::Time,
+        lines: vec![
+            line("p50", PALETTE[0], |point| point.p50_us),
+            line("p99", PALETTE[1], |point| point.p99_us),
+            line("max", PALETTE[3], |point| point.max_us),
+        ],
+        shape: Shape::Lines,
+        scale: Scale::Log,
+        format: units::duration_us,
+        faults: context.faults,
+        marks: context.marks.iter().collect(),
+        dots: Vec::new(),
+    };
+    out.push_str(&chart.render());
+}
+
+fn outcomes_section(out: &mut String, data: &RunData<'_>, context: &TimeContext<'_>) {
+    out.push_str("<h2 id=\"outcomes\">Outcomes over time</h2>\n");
+    if context.buckets.count == 0 {
+        return no_ops(out);
+    }
+    let rates = outcomes_over_time(data.history, context.buckets);
+    let line = |id: &'static str, label: &str, colour: &'static str, values: Vec<f64>| Line {
+        id,
+        label: label.to_owned(),
+        colour,
+        values: values.into_iter().map(Some).collect(),
+        drawn: true,
+    };
+    let mut total = line(
+        "total",
+        "all",
+        "#1f2328",
+        rates
+            .iter()
+            .map(|rate| rate.ok_per_s + rate.refused_per_s + rate.unknown_per_s)
+            .collect(),
+    );
+    total.drawn = false;
+    let chart = Chart {
+        id: "outcomes".to_owned(),
+        caption: format!(
+            "Shopper ops per second by outcome, counted {}: ok (2xx), refused (4xx or 503: \
+             the contract says nothing changed, e.g. insufficient stock) and unknown (no \
+             usable reply: the effect may or may not have happened). Stacked: the top is \
+             the throughput.",
+            bucket_words(context.buckets)
+        ),
+        x: bucket_xs(context.buckets),
+        x_end: context.end_s,
+        x_axis: XAxis::Time,
+        lines: vec![
+            line(
+                "ok",
+                "ok",
+                "#2da44e",
+                rates.iter().map(|r| r.ok_per_s).collect(),
+            ),
+            line(
+                "refused",
+                "refused",
+                "#d4a72c",
+                rates.iter().map(|r| r.refused_per_s).collect(),
+            ),
+            line(
+                "unknown",
+                "unknown",
+                "#8250df",
+                rates.iter().map(|r| r.unknown_per_s).collect(),
+            ),
+            total,
+        ],
+        shape: Shape::Stacked,
+        scale: Scale::Linear,
+        format: units::rate_per_s,
+        faults: context.faults,
+        marks: context.marks.iter().collect(),
+        dots: Vec::new(),
+    };
+    out.push_str(&chart.render());
+}
+
+fn stock_colour(field: StockField) -> &'static str {
+    match field {
+        StockField::Available => "#0969da",
+        StockField::Reserved => "#d4a72c",
+        StockField::Sold => "#1a7f37",
+    }
+}
+
+fn stock_section(out: &mut String, series: &[SkuStockSeries], context: &TimeContext<'_>) {
+    out.push_str("<h2 id=\"stock\">Stock over time</h2>\n");
+    if series.is_empty() {
+        out.push_str("<p class=\"empty\">No SKU was stocked, reserved or read.</p>\n");
+        return;
+    }
+    let violated: BTreeSet<String> = context
+        .marks
+        .iter()
+        .flat_map(|mark| mark.skus.iter().cloned())
+        .collect();
+    let chosen = chosen_skus(series, &violated);
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">{} of {} SKUs: those a violation concerns, then the most active \
+         (ops touching them), at most {STOCK_CHARTS_MAX} so the page shows the busy SKUs \
+         rather than a scroll of look-alike lines.</p>",
+        chosen.len(),
+        series.len()
+    );
+    for (index, sku) in chosen.into_iter().enumerate() {
         let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            x_of(*x),
-            CHART_HEIGHT - 10.0,
-            escape(label)
+            out,
+            "<h3>{} <span class=\"muted\">({} ops)</span></h3>",
+            escape(&sku.sku),
+            sku.activity
+        );
+        out.push_str(&stock_chart(index, sku, context).render());
+    }
+}
+
+fn stock_chart<'a>(index: usize, sku: &SkuStockSeries, context: &TimeContext<'a>) -> Chart<'a> {
+    let lines = StockField::ALL
+        .into_iter()
+        .map(|field| Line {
+            id: field.as_str(),
+            label: field.as_str().to_owned(),
+            colour: stock_colour(field),
+            values: sku
+                .samples
+                .iter()
+                .map(|(_, levels)| Some(field.of(levels) as f64))
+                .collect(),
+            drawn: true,
+        })
+        .collect();
+    let dots = sku
+        .reads
+        .iter()
+        .map(|read| Dot {
+            x: read.at_s,
+            y: read.value as f64,
+            colour: stock_colour(read.field),
+            title: format!(
+                "replied at {}: {} {}",
+                units::duration_s(read.at_s),
+                read.field.as_str(),
+                read.value
+            ),
+        })
+        .collect();
+    Chart {
+        id: format!("stock-{index}"),
+        caption: format!(
+            "Lines: the levels the acknowledged ops imply, at each reply — restocks and \
+             adjusts change available; a reserve moves its units from available to \
+             reserved, its first acknowledged confirm to sold, a release back to \
+             available; a hold never confirmed or released returns at its deadline (the \
+             sweeper's expiry, which no op records). Unknown outcomes are left out, so \
+             where they took effect the replies drift from the lines. Dots: what the \
+             service replied (SKU reads, restock and adjust replies, the available of \
+             insufficient-stock refusals), {} of {} shown.{}",
+            sku.reads.len(),
+            sku.reads_total,
+            sku.read_after_end
+                .map_or_else(String::new, |(at_s, levels)| format!(
+                    " After the load, at {}, the service read available {}, reserved {}, sold {}.",
+                    units::duration_s(at_s),
+                    levels.available,
+                    levels.reserved,
+                    levels.sold
+                ))
+        ),
+        x: sku.samples.iter().map(|(at_s, _)| *at_s).collect(),
+        x_end: context.end_s,
+        x_axis: XAxis::Time,
+        lines,
+        shape: Shape::Steps,
+        scale: Scale::Linear,
+        format: units::count,
+        faults: context.faults,
+        marks: context
+            .marks
+            .iter()
+            .filter(|mark| mark.skus.contains(&sku.sku))
+            .collect(),
+        dots,
+    }
+}
+
+fn percentile_section(out: &mut String, data: &RunData<'_>, summary: &Summary) {
+    out.push_str("<h2 id=\"percentiles\">Latency by percentile</h2>\n");
+    let histograms: Vec<(&'static str, &Histogram<u64>)> = data
+        .latencies
+        .ops
+        .iter()
+        .map(|(kind, op)| (kind.as_str(), &op.corrected))
+        .filter(|(_, histogram)| !histogram.is_empty())
+        .collect();
+    if histograms.is_empty() {
+        return no_ops(out);
+    }
+    let most = histograms.iter().map(|(_, h)| h.len()).max().unwrap_or(1);
+    // Past log10(count) nines every percentile is the max: the curve would be flat.
+    let decades = (most as f64)
+        .log10()
+        .ceil()
+        .clamp(1.0, PERCENTILE_DECADES_MAX);
+    let x: Vec<f64> = (0..=PERCENTILE_POINTS)
+        .map(|point| decades * point as f64 / PERCENTILE_POINTS as f64)
+        .collect();
+    let lines = histograms
+        .iter()
+        .enumerate()
+        .map(|(index, (kind, histogram))| Line {
+            id: kind,
+            label: (*kind).to_owned(),
+            colour: PALETTE[index % PALETTE.len()],
+            values: x
+                .iter()
+                .map(|x| Some(histogram.value_at_quantile(1.0 - 10f64.powf(-x)) as f64))
+                .collect(),
+            drawn: true,
+        })
+        .collect();
+    let chart = Chart {
+        id: "percentiles".to_owned(),
+        caption: format!(
+            "Latency at each percentile per op kind, p0 to {}, corrected for coordinated \
+             omission (the .hgrm files hold the same curves); x on a log scale of \
+             1/(1-p) as HdrHistogram plots it, y on a log scale.",
+            percentile_label(decades)
+        ),
+        x,
+        x_end: decades,
+        x_axis: XAxis::Percentile,
+        lines,
+        shape: Shape::Lines,
+        scale: Scale::Log,
+        format: units::duration_us,
+        faults: &[],
+        marks: Vec::new(),
+        dots: Vec::new(),
+    };
+    out.push_str(&chart.render());
+    latency_table(out, summary);
+}
+
+fn latency_table(out: &mut String, summary: &Summary) {
+    out.push_str(
+        "<table>\n<tr><th>op</th><th>count</th><th>p50</th><th>p90</th><th>p99</th>\
+         <th>p99.9</th><th>max</th><th>mean</th></tr>\n",
+    );
+    for (op, latency) in &summary.latency {
+        let corrected = &latency.corrected;
+        let cells: Vec<String> = [
+            corrected.p50_us as f64,
+            corrected.p90_us as f64,
+            corrected.p99_us as f64,
+            corrected.p99_9_us as f64,
+            corrected.max_us as f64,
+            corrected.mean_us,
+        ]
+        .into_iter()
+        .map(|us| format!("<td class=\"num\">{}</td>", units::duration_us(us)))
+        .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td>{}</tr>",
+            escape(op),
+            latency.count,
+            cells.concat()
         );
     }
+    out.push_str("</table>\n");
+}
+
+/// The faults in words (the bands' tooltips say the same).
+fn faults_section(out: &mut String, faults: &[FaultBand]) {
+    if faults.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"faults\">Faults injected</h2>\n<ul class=\"faults\">\n");
     for fault in faults {
         let _ = writeln!(
-            svg,
-            "<rect class=\"fault\" x=\"{:.1}\" y=\"{MARGIN_TOP}\" width=\"{:.1}\" height=\"{plot_height:.1}\" fill=\"{FAULT_FILL}\" fill-opacity=\"0.25\"><title>{}</title></rect>",
-            x_of(fault.from_s),
-            (x_of(fault.to_s) - x_of(fault.from_s)).max(2.0),
+            out,
+            "<li>{} – {}: {}</li>",
+            units::duration_s(fault.from_s),
+            units::duration_s(fault.to_s),
             escape(&fault.label)
         );
     }
-    for marker in markers {
-        let _ = writeln!(
-            svg,
-            "<line class=\"violation\" x1=\"{0:.1}\" y1=\"{MARGIN_TOP}\" x2=\"{0:.1}\" y2=\"{1:.1}\" stroke=\"#d62728\" stroke-width=\"2\"><title>{2}</title></line>",
-            x_of(marker.x),
-            MARGIN_TOP + plot_height,
-            escape(&marker.label)
-        );
-    }
-    for (index, line) in series.iter().enumerate() {
-        let points: Vec<String> = thin(&line.points)
-            .iter()
-            .map(|(x, y)| format!("{:.1},{:.1}", x_of(*x), y_of(*y)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>",
-            line.colour,
-            points.join(" ")
-        );
-        if let [(x, y)] = line.points.as_slice() {
-            // A polyline of one point draws nothing.
-            let _ = writeln!(
-                svg,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
-                x_of(*x),
-                y_of(*y),
-                line.colour
-            );
-        }
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{}\">{}</text>",
-            MARGIN_LEFT + 8.0,
-            MARGIN_TOP + 12.0 * (index as f64 + 1.0),
-            line.colour,
-            escape(&line.label)
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-fn percentile_label(decade: i32) -> String {
-    match decade {
-        0 => "0%".to_owned(),
-        decade => format!("{}%", 100.0 - 100.0 / 10f64.powi(decade)),
-    }
-}
-
-fn short_number(value: f64) -> String {
-    if value >= 100.0 {
-        format!("{value:.0}")
-    } else if value >= 1.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.3}")
-    }
+    out.push_str("</ul>\n");
 }

@@ -225,9 +225,11 @@ fn summary_json_validates_against_its_schema() {
     );
 }
 
-// Goal: report.html is self-contained (no network reference, no script) and holds the
-// charts' points.
-// Method: write the reports and inspect the page.
+// Goal: report.html is self-contained (no network reference, no script or style
+// loaded from anywhere) and holds its charts: latency, outcomes, percentiles and a
+// stock chart per SKU, each with its series and the tooltip's data, the violations
+// marked with links to their window sections, and figures in human units.
+// Method: write the reports of the deterministic run (C4 fails) and inspect the page.
 #[test]
 fn report_html_is_offline_and_has_the_charts() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -237,10 +239,38 @@ fn report_html_is_offline_and_has_the_charts() {
         !html.contains("http://") && !html.contains("https://"),
         "network reference in report.html"
     );
-    assert!(!html.contains("<script"), "script in report.html");
+    assert!(
+        !html.contains(" src=") && !html.contains("<link"),
+        "a loaded asset in report.html"
+    );
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-    let polylines = html.matches("<polyline").count();
-    assert!(polylines >= 4, "polylines: {polylines}");
+    for id in ["latency", "outcomes", "percentiles", "stock-0", "stock-3"] {
+        assert!(
+            html.contains(&format!("<figure class=\"chart\" id=\"chart-{id}\">")),
+            "no chart {id}"
+        );
+    }
+    for series in [
+        "p50",
+        "p99",
+        "max",
+        "ok",
+        "refused",
+        "unknown",
+        "available",
+        "sold",
+    ] {
+        assert!(
+            html.contains(&format!("data-series=\"{series}\"")),
+            "no series {series}"
+        );
+    }
+    assert_eq!(
+        html.matches("<script type=\"application/json\" class=\"chart-data\">")
+            .count(),
+        7,
+        "tooltip data per chart"
+    );
     let points: Vec<&str> = html
         .split("points=\"")
         .skip(1)
@@ -255,7 +285,12 @@ fn report_html_is_offline_and_has_the_charts() {
             .split_once(',')
             .is_some_and(|(x, y)| x.parse::<f64>().is_ok() && y.parse::<f64>().is_ok())
     }));
-    assert!(html.contains("<h3>sku-000</h3>"), "no stock timeline");
+    assert!(html.contains("<a href=\"#window-0\" class=\"violation\">"));
+    assert!(html.contains("<section class=\"window\" id=\"window-0\">"));
+    assert!(html.contains("<tr id=\"check-C4\">"));
+    assert!(html.contains("<header class=\"verdict violation\""));
+    assert!(html.contains(">20.7 ms</td>"), "SLO in human units");
+    assert!(!html.contains("NaN"), "NaN in report.html");
 }
 
 // Goal: junit.xml has one testcase per check, SLO and coverage goal, escaped.
