@@ -556,7 +556,7 @@ fn x_ticks(axis: XAxis, x_end: f64) -> Vec<(f64, String)> {
             let count = (x_end / step + 1e-9).floor() as i64;
             (0..=count)
                 .map(|tick| tick as f64 * step)
-                .map(|x| (x, units::duration_s(x)))
+                .map(|x| (x, units::time_tick(x, x_end)))
                 .collect()
         }
         XAxis::Percentile => (0..=x_end.floor() as i32)

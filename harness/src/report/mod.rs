@@ -6,6 +6,7 @@
 //! `12.3k ops/s`), the terminal of `stockproof run` and `check` included.
 
 mod chart;
+mod figures;
 pub mod hgrm;
 pub mod hlog;
 mod html;

@@ -43,6 +43,21 @@ pub fn duration_s(seconds: f64) -> String {
     duration_us(seconds * 1e6)
 }
 
+/// A tick of a time axis spanning `span_s` seconds, every tick in the one unit the
+/// span calls for (`0 s`, `0.5 s`, `1 s`; `0 min`, `2.5 min`), not `500 ms` beside `1 s`.
+pub fn time_tick(seconds: f64, span_s: f64) -> String {
+    let (divisor, unit) = if span_s < 1.0 {
+        (1e-3, "ms")
+    } else if span_s < 180.0 {
+        (1.0, "s")
+    } else if span_s < 3.0 * 3600.0 {
+        (60.0, "min")
+    } else {
+        (3600.0, "h")
+    };
+    format!("{} {unit}", count(seconds / divisor))
+}
+
 /// A count or any unitless figure: `950`, `12.3k`, `4.5M`, `-3`.
 pub fn count(value: f64) -> String {
     if !value.is_finite() {

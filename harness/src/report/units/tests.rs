@@ -23,6 +23,16 @@ fn durations_pick_the_unit_after_rounding() {
 }
 
 #[test]
+fn time_ticks_share_the_unit_of_their_axis() {
+    assert_eq!(time_tick(0.0, 3.0), "0 s");
+    assert_eq!(time_tick(0.5, 3.0), "0.5 s");
+    assert_eq!(time_tick(120.0, 150.0), "120 s");
+    assert_eq!(time_tick(150.0, 600.0), "2.5 min");
+    assert_eq!(time_tick(0.25, 0.5), "250 ms");
+    assert_eq!(time_tick(5_400.0, 36_000.0), "1.5 h");
+}
+
+#[test]
 fn counts_and_rates_use_k_m_g() {
     assert_eq!(count(0.0), "0");
     assert_eq!(count(1.5), "1.5");
