@@ -552,7 +552,8 @@ fn y_ticks(frame: &Frame, format: fn(f64) -> String) -> Vec<(f64, String)> {
 fn x_ticks(axis: XAxis, x_end: f64) -> Vec<(f64, String)> {
     match axis {
         XAxis::Time => {
-            let step = nice_step(x_end, X_TICKS_TARGET);
+            let (unit_s, _) = units::time_axis_unit(x_end);
+            let step = nice_step(x_end / unit_s, X_TICKS_TARGET) * unit_s;
             let count = (x_end / step + 1e-9).floor() as i64;
             (0..=count)
                 .map(|tick| tick as f64 * step)

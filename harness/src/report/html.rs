@@ -158,7 +158,7 @@ fn badge(verdict: Verdict) -> String {
 
 fn checks_section(out: &mut String, summary: &Summary) {
     out.push_str(
-        "<h2 id=\"checks\">Checks</h2>\n<table>\n<tr><th>check</th><th>verdict</th>\
+        "<h2 id=\"checks\">Checks</h2>\n<table class=\"checks\">\n<tr><th>check</th><th>verdict</th>\
          <th>violations</th><th>counts</th><th>note</th></tr>\n",
     );
     for check in &summary.checks {

@@ -46,7 +46,14 @@ pub fn duration_s(seconds: f64) -> String {
 /// A tick of a time axis spanning `span_s` seconds, every tick in the one unit the
 /// span calls for (`0 s`, `0.5 s`, `1 s`; `0 min`, `2.5 min`), not `500 ms` beside `1 s`.
 pub fn time_tick(seconds: f64, span_s: f64) -> String {
-    let (divisor, unit) = if span_s < 1.0 {
+    let (unit_s, unit) = time_axis_unit(span_s);
+    format!("{} {unit}", count(seconds / unit_s))
+}
+
+/// The unit of a time axis spanning `span_s` seconds: its length in seconds and name.
+/// Ticks step by round numbers of it (a 2-hour run's ticks fall on 20 min, not 16.7).
+pub fn time_axis_unit(span_s: f64) -> (f64, &'static str) {
+    if span_s < 1.0 {
         (1e-3, "ms")
     } else if span_s < 180.0 {
         (1.0, "s")
@@ -54,8 +61,7 @@ pub fn time_tick(seconds: f64, span_s: f64) -> String {
         (60.0, "min")
     } else {
         (3600.0, "h")
-    };
-    format!("{} {unit}", count(seconds / divisor))
+    }
 }
 
 /// A count or any unitless figure: `950`, `12.3k`, `4.5M`, `-3`.

@@ -49,6 +49,22 @@ fn ticks_and_percentile_labels() {
     assert_eq!(nice_step(7.0, 8), 1.0);
     assert_eq!(nice_step(300.0, 8), 50.0);
     assert_eq!(nice_step(0.9, 5), 0.2);
+    let labels = |x_end: f64| -> Vec<String> {
+        x_ticks(XAxis::Time, x_end)
+            .into_iter()
+            .map(|(_, label)| label)
+            .collect()
+    };
+    assert_eq!(
+        labels(3.0),
+        ["0 s", "0.5 s", "1 s", "1.5 s", "2 s", "2.5 s", "3 s"]
+    );
+    assert_eq!(
+        labels(7_500.0),
+        [
+            "0 min", "20 min", "40 min", "60 min", "80 min", "100 min", "120 min"
+        ]
+    );
     assert_eq!(percentile_label(0.0), "p0");
     assert_eq!(percentile_label(1.0), "p90");
     assert_eq!(percentile_label(3.0), "p99.9");
