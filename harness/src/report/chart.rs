@@ -373,9 +373,11 @@ impl Chart<'_> {
                 escape(&mark.reason)
             );
         }
-        let shown = self.marks.iter().filter(|mark| mark.window.is_some());
-        for (index, mark) in shown.enumerate() {
-            let window = mark.window.unwrap_or_default();
+        let shown = self
+            .marks
+            .iter()
+            .filter_map(|mark| mark.window.map(|window| (mark, window)));
+        for (index, (mark, window)) in shown.enumerate() {
             let x = frame.x(mark.at_s);
             // Marks close in time would write their labels over each other: stagger.
             let label_y = MARGIN_TOP + 10.0 + 12.0 * (index % MARK_LABEL_ROWS) as f64;
