@@ -39,21 +39,33 @@ pub(super) fn render(data: &RunData<'_>, summary: &Summary) -> String {
     );
     header(&mut out, summary);
     tiles(&mut out, data, summary);
-    out.push_str(
-        "<nav><a href=\"#checks\">checks</a><a href=\"#goals\">SLOs and coverage</a>\
-         <a href=\"#latency\">latency</a><a href=\"#outcomes\">outcomes</a>\
-         <a href=\"#stock\">stock</a><a href=\"#percentiles\">percentiles</a>\
-         <a href=\"#windows\">violation windows</a></nav>\n",
-    );
+    let faults = fault_bands(data.history);
+    let windows = windows_section(&summary.checks, data.history);
+    nav(&mut out, !faults.is_empty(), !windows.is_empty());
     checks_section(&mut out, summary);
     goals_section(&mut out, summary);
-    let faults = fault_bands(data.history);
     figures::time_sections(&mut out, data, summary, &faults);
     figures::percentile_section(&mut out, data, summary);
     faults_section(&mut out, &faults);
-    out.push_str(&windows_section(&summary.checks, data.history));
+    out.push_str(&windows);
     let _ = writeln!(out, "<script>\n{SCRIPT}</script>\n</body>\n</html>");
     out
+}
+
+/// Links to the page's sections; faults and windows only when the page has them.
+fn nav(out: &mut String, faults: bool, windows: bool) {
+    out.push_str(
+        "<nav><a href=\"#checks\">checks</a><a href=\"#goals\">SLOs and coverage</a>\
+         <a href=\"#latency\">latency</a><a href=\"#outcomes\">outcomes</a>\
+         <a href=\"#stock\">stock</a><a href=\"#percentiles\">percentiles</a>",
+    );
+    if faults {
+        out.push_str("<a href=\"#faults\">faults</a>");
+    }
+    if windows {
+        out.push_str("<a href=\"#windows\">violation windows</a>");
+    }
+    out.push_str("</nav>\n");
 }
 
 fn overall_class(overall: Overall) -> &'static str {
