@@ -58,7 +58,7 @@ fn cases(verdict: &RunVerdict) -> Vec<Case> {
     for slo in &verdict.slos {
         let observed = slo.observed.map_or_else(
             || "nothing measured".to_owned(),
-            |value| format!("observed {value:.3} {}", slo.unit),
+            |value| format!("observed {}", super::units::slo_value(value, &slo.unit)),
         );
         cases.push(Case {
             class: "slo",

@@ -1,59 +1,131 @@
-//! Values in human units, the one formatter every report and terminal line uses:
-//! `850 µs`, `36.5 ms`, `1.25 s`; `0.12 %`; `12.3k ops/s`. Three significant figures are
-//! what a reader compares; the exact values stay in `summary.json`.
+//! Human units for every figure a person reads: durations (`850 µs`, `36.5 ms`, `1.2 s`,
+//! `2.5 min`), counts (`950`, `12.3k`, `4.5M`), rates (`12.3k ops/s`) and ratios
+//! (`2.77 %`), each to [`SIGNIFICANT_DIGITS`] with trailing zeros trimmed. summary.md,
+//! report.html, junit.xml and the terminal of `stockproof run` / `check` all format
+//! through here, so one figure reads the same everywhere.
+//!
+//! Not here: machine-readable files (summary.json, `.hgrm`, latency.hlog), which keep
+//! base units and full precision.
 
-/// A duration given in µs: µs below 1 ms, ms below 1 s, else s.
+/// Digits kept: 36543 µs → `36.5 ms`. Three tell 1.23 ms from 1.24 ms, which is as fine
+/// as a percentile of a few thousand ops is worth reading.
+pub const SIGNIFICANT_DIGITS: i32 = 3;
+
+/// Shown for a value that is not a number (an empty run's mean, a division by zero).
+const NOT_A_NUMBER: &str = "-";
+
+/// A duration given in µs: `850 µs`, `36.5 ms`, `1.2 s`, `2.5 min`, `1.5 h`.
 pub fn duration_us(us: f64) -> String {
-    if us < 1_000.0 {
-        format!("{} µs", significant(us))
-    } else if us < 1_000_000.0 {
-        format!("{} ms", significant(us / 1_000.0))
+    if !us.is_finite() {
+        return NOT_A_NUMBER.to_owned();
+    }
+    let rounded = round_significant(us);
+    let magnitude = rounded.abs();
+    let (value, unit) = if magnitude < 1e3 {
+        (rounded, "µs")
+    } else if magnitude < 1e6 {
+        (rounded / 1e3, "ms")
+    } else if magnitude < 60e6 {
+        (rounded / 1e6, "s")
+    } else if magnitude < 3600e6 {
+        (round_significant(us / 60e6), "min")
     } else {
-        format!("{} s", significant(us / 1_000_000.0))
+        (round_significant(us / 3600e6), "h")
+    };
+    format!("{} {unit}", significant(value))
+}
+
+/// A duration given in seconds (a chart's time axis): `0 s`, `250 ms`, `1.5 s`, `2 min`.
+pub fn duration_s(seconds: f64) -> String {
+    if seconds == 0.0 {
+        return "0 s".to_owned();
+    }
+    duration_us(seconds * 1e6)
+}
+
+/// A tick of a time axis spanning `span_s` seconds, every tick in the one unit the
+/// span calls for (`0 s`, `0.5 s`, `1 s`; `0 min`, `2.5 min`), not `500 ms` beside `1 s`.
+pub fn time_tick(seconds: f64, span_s: f64) -> String {
+    let (unit_s, unit) = time_axis_unit(span_s);
+    format!("{} {unit}", count(seconds / unit_s))
+}
+
+/// The unit of a time axis spanning `span_s` seconds: its length in seconds and name.
+/// Ticks step by round numbers of it (a 2-hour run's ticks fall on 20 min, not 16.7).
+pub fn time_axis_unit(span_s: f64) -> (f64, &'static str) {
+    if span_s < 1.0 {
+        (1e-3, "ms")
+    } else if span_s < 180.0 {
+        (1.0, "s")
+    } else if span_s < 3.0 * 3600.0 {
+        (60.0, "min")
+    } else {
+        (3600.0, "h")
     }
 }
 
-/// A rate per second: `950 ops/s`, `12.3k ops/s`, `1.20M ops/s`.
-pub fn rate_per_s(rate: f64) -> String {
-    if rate < 1_000.0 {
-        format!("{} ops/s", significant(rate))
-    } else if rate < 1_000_000.0 {
-        format!("{}k ops/s", significant(rate / 1_000.0))
-    } else {
-        format!("{}M ops/s", significant(rate / 1_000_000.0))
+/// A count or any unitless figure: `950`, `12.3k`, `4.5M`, `-3`.
+pub fn count(value: f64) -> String {
+    if !value.is_finite() {
+        return NOT_A_NUMBER.to_owned();
     }
+    let rounded = round_significant(value);
+    let magnitude = rounded.abs();
+    let (scaled, suffix) = if magnitude < 1e3 {
+        (rounded, "")
+    } else if magnitude < 1e6 {
+        (rounded / 1e3, "k")
+    } else if magnitude < 1e9 {
+        (rounded / 1e6, "M")
+    } else {
+        (rounded / 1e9, "G")
+    };
+    format!("{}{suffix}", significant(scaled))
 }
 
-/// A fraction as a percentage: `0.12 %`.
-pub fn ratio_percent(ratio: f64) -> String {
-    format!("{} %", significant(ratio * 100.0))
+/// Operations per second: `12.3k ops/s`.
+pub fn rate_per_s(per_s: f64) -> String {
+    format!("{} ops/s", count(per_s))
 }
 
-/// An SLO's observed value in the unit `checks::slo` measures it in (`us`, `ratio`,
-/// `ops/s`).
+/// A fraction as a percentage: 0.02774 → `2.77 %`.
+pub fn percent(fraction: f64) -> String {
+    if !fraction.is_finite() {
+        return NOT_A_NUMBER.to_owned();
+    }
+    format!("{} %", significant(round_significant(fraction * 100.0)))
+}
+
+/// An SLO's observed value (or threshold) in its base unit as `checks::slo::SloResult`
+/// carries it (`us`, `ratio`, `ops/s`): `36.5 ms`, `2.77 %`, `12.3k ops/s`. Any other
+/// unit is kept as given after the number.
 pub fn slo_value(value: f64, unit: &str) -> String {
     match unit {
         "us" => duration_us(value),
-        "ratio" => ratio_percent(value),
+        "ratio" => percent(value),
         "ops/s" => rate_per_s(value),
-        other => format!("{} {other}", significant(value)),
+        unit => format!("{} {unit}", count(value)),
     }
 }
 
-/// Three significant figures, no trailing zeros past the point (`36.5`, `850`, `1.25`,
-/// `0.012`); whole numbers from 1,000 up as they are.
+/// `value` rounded to [`SIGNIFICANT_DIGITS`] (999.96 → 1000, so units are chosen after
+/// rounding and 999.96 µs reads `1 ms`, not `1000 µs`).
+fn round_significant(value: f64) -> f64 {
+    if value == 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powi(SIGNIFICANT_DIGITS - 1 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
+}
+
+/// An already rounded value with the decimals its significant digits need, trailing
+/// zeros and a trailing point trimmed: 1.20 → `1.2`, 850.0 → `850`.
 fn significant(value: f64) -> String {
-    let magnitude = value.abs();
-    let decimals = if magnitude == 0.0 || magnitude >= 100.0 {
-        0
-    } else if magnitude >= 10.0 {
-        1
-    } else if magnitude >= 1.0 {
-        2
-    } else {
-        // 0.0123 → 3 decimals after the leading zeros.
-        (2 - magnitude.log10().floor() as i32).clamp(2, 9) as usize
-    };
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    let integer_digits = value.abs().log10().floor() as i32 + 1;
+    let decimals = (SIGNIFICANT_DIGITS - integer_digits).max(0) as usize;
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -63,22 +135,4 @@ fn significant(value: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{duration_us, rate_per_s, ratio_percent, slo_value};
-
-    // Goal: the examples the issue gives read as a person writes them.
-    #[test]
-    fn values_read_in_human_units() {
-        assert_eq!(duration_us(36_543.0), "36.5 ms");
-        assert_eq!(duration_us(850.0), "850 µs");
-        assert_eq!(duration_us(1_250_000.0), "1.25 s");
-        assert_eq!(duration_us(0.0), "0 µs");
-        assert_eq!(duration_us(12_000.0), "12 ms");
-        assert_eq!(rate_per_s(12_345.0), "12.3k ops/s");
-        assert_eq!(rate_per_s(950.0), "950 ops/s");
-        assert_eq!(ratio_percent(0.0012), "0.12 %");
-        assert_eq!(ratio_percent(0.000_123), "0.0123 %");
-        assert_eq!(slo_value(36_543.0, "us"), "36.5 ms");
-        assert_eq!(slo_value(2.0, "widgets"), "2 widgets");
-    }
-}
+mod tests;
