@@ -14,6 +14,7 @@ use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::judge::render::verdict_text;
 use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
+use stockproof_harness::report::units;
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
 use stockproof_harness::run::{
     RunOptions, RunOutcome, TargetChoice, fresh_seed, prepare, run_scenario,
@@ -333,14 +334,14 @@ fn print_outcome(outcome: &RunOutcome) {
 fn print_latencies(latencies: &Latencies) {
     for (kind, op) in &latencies.ops {
         let h = &op.corrected;
-        let ms = |us: u64| us as f64 / 1000.0;
+        let human = |us: u64| units::duration_us(us as f64);
         println!(
-            "  {kind}: {} ops, p50 {:.2}ms p99 {:.2}ms p99.9 {:.2}ms max {:.2}ms",
+            "  {kind}: {} ops, p50 {} p99 {} p99.9 {} max {}",
             h.len(),
-            ms(h.value_at_quantile(0.5)),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.value_at_quantile(0.999)),
-            ms(h.max())
+            human(h.value_at_quantile(0.5)),
+            human(h.value_at_quantile(0.99)),
+            human(h.value_at_quantile(0.999)),
+            human(h.max())
         );
     }
 }

@@ -302,6 +302,7 @@ fn html_of(history: &History) -> String {
         checks: run_checks(history, None, &CheckConfig::from_scenario(&scenario)),
         slos: slo::evaluate(&scenario.slos, &latencies),
         coverage: coverage::evaluate(&scenario.coverage, history),
+        cut_short: None,
     };
     let data = RunData {
         scenario: &scenario,
