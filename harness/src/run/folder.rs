@@ -103,8 +103,14 @@ pub struct RunFolder {
 /// A run folder could not be read; names the file and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadFolderError {
-    #[error("{} is not a run folder (no such directory)", .0.display())]
+    #[error("{} is not a directory (expected a run folder written by `stockproof run`)", .0.display())]
     NotAFolder(PathBuf),
+    #[error(
+        "{}: no history.jsonl: not a run folder written by `stockproof run` \
+         (it holds scenario.toml, run.json, history.jsonl)",
+        .0.display()
+    )]
+    NoHistory(PathBuf),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
@@ -122,6 +128,9 @@ pub enum ReadFolderError {
 pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
     if !folder.is_dir() {
         return Err(ReadFolderError::NotAFolder(folder.to_owned()));
+    }
+    if !folder.join("history.jsonl").is_file() {
+        return Err(ReadFolderError::NoHistory(folder.to_owned()));
     }
     let scenario = crate::scenario::load(&folder.join("scenario.toml"))?;
     let history = read_history(&folder.join("history.jsonl"))?;

@@ -10,13 +10,15 @@ use std::process::{Output, Stdio};
 
 use crate::run_cmd::{describe, run_bounded, serve, stockproof};
 
-/// The run folder `stockproof run` names on its first line (`…, report DIR`).
+/// The run folder `stockproof run` names on its verdict's head line (`…, report DIR`).
 pub(crate) fn run_folder(run_stdout: &str) -> PathBuf {
-    let first = run_stdout.lines().next().unwrap_or_default();
-    let folder = first
-        .rsplit_once(", report ")
-        .map(|(_, folder)| folder.trim())
-        .unwrap_or_else(|| panic!("no `, report DIR` on the first line: {first}"));
+    let folder = run_stdout
+        .lines()
+        .find_map(|line| {
+            line.rsplit_once(", report ")
+                .map(|(_, folder)| folder.trim())
+        })
+        .unwrap_or_else(|| panic!("no `, report DIR` line in:\n{run_stdout}"));
     PathBuf::from(folder)
 }
 
