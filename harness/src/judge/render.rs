@@ -80,14 +80,14 @@ fn check_line(check: &CheckReport) -> String {
     line
 }
 
-/// `slo reserve.p99 <= 25ms: pass (observed 12.3 ms)`.
+/// ``slo `reserve.p99 <= 25ms`: pass (observed 12.3 ms)``.
 fn slo_line(slo: &SloResult) -> String {
     let observed = slo.observed.map_or_else(
         || "nothing measured".to_owned(),
         |value| units::slo_value(value, &slo.unit),
     );
     format!(
-        "slo {}: {} (observed {observed})",
+        "slo `{}`: {} (observed {observed})",
         slo.slo,
         slo.verdict.as_str()
     )

@@ -446,3 +446,44 @@ fn docker_skip_reason() -> Option<String> {
     }
     Some(reason)
 }
+
+// Goal: `--repeat N --keep-going` runs the scenario N times, repetition r with the
+// scenario's seed + r, and closes with a tally that names every run that did not pass.
+// Method: flash-sale without SLOs, 4 users for 1 s, twice, on local servers.
+#[test]
+fn repeat_runs_each_repetition_with_the_next_seed_and_tallies() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(
+        dir.path(),
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        "slos = []",
+    );
+    let output = run_bounded(
+        stockproof()
+            .args([
+                "run",
+                "--infra",
+                "local",
+                "--users",
+                "4",
+                "--duration",
+                "1s",
+            ])
+            .args(["--repeat", "2", "--keep-going", "--report-dir"])
+            .arg(dir.path().join("reports"))
+            .arg(&scenario),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("repeat: 2 of 2 planned runs done"),
+        "{}",
+        describe(&output)
+    );
+    for seed in ["seed 1, report", "seed 2, report"] {
+        assert!(stdout.contains(seed), "`{seed}`: {}", describe(&output));
+    }
+    let folders = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .count();
+    assert_eq!(folders, 2, "{}", describe(&output));
+}
