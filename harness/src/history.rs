@@ -9,7 +9,7 @@
 //! checks (`crate::checks`) read it. It does no HTTP and knows nothing of goose.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -65,9 +65,10 @@ impl HistoryHeader {
     }
 }
 
-/// What was asked: the operation and its arguments, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// What was asked: the operation and its arguments, tagged by `kind` (read by
+/// `op_fields`, in one pass).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
     Restock {
         sku: String,
@@ -431,7 +432,12 @@ impl HistoryWriter {
     }
 }
 
-/// Reads a whole `history.jsonl`, checking its header's format and version.
+/// Bytes read from the file at a time; large reads, few system calls.
+const HISTORY_READ_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Reads a whole `history.jsonl`, checking its header's format and version. The lines
+/// are counted first (a fast pass, the file is then in the page cache) so the entries
+/// are allocated once, not regrown and copied while a million are parsed.
 pub fn read_history(path: &Path) -> Result<History, HistoryError> {
     let io = |source| HistoryError::Io {
         path: path.to_owned(),
@@ -442,16 +448,18 @@ pub fn read_history(path: &Path) -> Result<History, HistoryError> {
         line,
         reason,
     };
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut line = String::new();
+    let mut file = File::open(path).map_err(io)?;
+    let lines = count_lines(&mut file).map_err(io)?;
+    let mut reader = BufReader::with_capacity(HISTORY_READ_BUFFER_BYTES, file);
+    let mut line: Vec<u8> = Vec::new();
     let mut header: Option<HistoryHeader> = None;
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(lines);
     let mut number = 0;
     loop {
         line.clear();
         let read = (&mut reader)
             .take(HISTORY_LINE_BYTES_MAX as u64 + 1)
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .map_err(io)?;
         if read == 0 {
             break;
@@ -463,13 +471,13 @@ pub fn read_history(path: &Path) -> Result<History, HistoryError> {
                 format!("line longer than {HISTORY_LINE_BYTES_MAX} bytes"),
             ));
         }
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match &header {
             None => header = Some(parse_header(&line).map_err(|reason| format(number, reason))?),
             Some(_) => entries.push(
-                serde_json::from_str::<HistoryEntry>(&line)
+                serde_json::from_slice::<HistoryEntry>(&line)
                     .map_err(|error| format(number, error.to_string()))?,
             ),
         }
@@ -478,9 +486,24 @@ pub fn read_history(path: &Path) -> Result<History, HistoryError> {
     Ok(History { header, entries })
 }
 
-fn parse_header(line: &str) -> Result<HistoryHeader, String> {
+/// Newlines in `file`, which is left at its start.
+fn count_lines(file: &mut File) -> std::io::Result<usize> {
+    let mut buffer = vec![0_u8; HISTORY_READ_BUFFER_BYTES];
+    let mut lines = 0;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        lines += buffer[..read].iter().filter(|byte| **byte == b'\n').count();
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(lines)
+}
+
+fn parse_header(line: &[u8]) -> Result<HistoryHeader, String> {
     let header: HistoryHeader =
-        serde_json::from_str(line).map_err(|error| format!("header line: {error}"))?;
+        serde_json::from_slice(line).map_err(|error| format!("header line: {error}"))?;
     if header.format != HISTORY_FORMAT {
         return Err(format!(
             "header names format `{}`, expected `{HISTORY_FORMAT}`",
@@ -495,6 +518,8 @@ fn parse_header(line: &str) -> Result<HistoryHeader, String> {
     }
     Ok(header)
 }
+
+mod op_fields;
 
 #[cfg(test)]
 mod tests;

@@ -12,11 +12,11 @@
 //! read (or the white-box snapshot).
 //! Not checked here: what the stores hold (C2), stranded units (C6).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use super::index::Index;
+use super::CheckConfig;
+use super::index::{Index, NameId};
 use super::report::{Bound, CheckId, CheckReport, Violations, violation};
-use super::{CheckConfig, WhiteBoxSnapshot};
 use crate::history::OpId;
 
 /// A change in one SKU's sweep. Ordered so that, at one instant, supply grows first and
@@ -29,25 +29,23 @@ enum Change {
     Take,
 }
 
-struct Event<'h> {
+struct Event {
     at_us: i64,
     change: Change,
     qty: i64,
-    reservation: &'h str,
+    /// The reservation of a take or return (unused for supply).
+    reservation: NameId,
     op: OpId,
 }
 
-pub(super) fn check(
-    index: &Index<'_>,
-    snapshot: Option<&WhiteBoxSnapshot>,
-    config: &CheckConfig,
-) -> CheckReport {
+pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
     let skew_us = config.clock_skew_ms * 1000;
-    let mut events: HashMap<&str, Vec<Event<'_>>> = HashMap::new();
-    let mut sold: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut events: Vec<Vec<Event>> = (0..index.skus.len()).map(|_| Vec::new()).collect();
+    // Per SKU id: units surely sold, units possibly sold.
+    let mut sold: Vec<(i64, i64)> = vec![(0, 0); index.skus.len()];
     let mut judged = 0;
-    for (reservation, facts) in &index.reservations {
-        let (Some(taken_us), Some(&first)) = (facts.taken_us, facts.ok_reserves.first()) else {
+    for (reservation, facts) in index.reservations.iter().enumerate() {
+        let (Some(taken_us), Some(first)) = (facts.taken_us, facts.first_ok_reserve) else {
             continue;
         };
         judged += 1;
@@ -62,8 +60,8 @@ pub(super) fn check(
                 .map_or(deadline_us, |release| deadline_us.min(release as i64))
         };
         let op = index.entry(first).id;
-        for (sku, qty) in &facts.items {
-            let totals = sold.entry(sku).or_default();
+        for (sku, qty) in index.items(facts) {
+            let totals = &mut sold[*sku as usize];
             if facts.confirm_ok.is_some() {
                 totals.0 += qty;
             }
@@ -73,12 +71,12 @@ pub(super) fn check(
             if end_us <= taken_us as i64 {
                 continue;
             }
-            let sku_events = events.entry(sku).or_default();
+            let sku_events = &mut events[*sku as usize];
             let event = |at_us, change| Event {
                 at_us,
                 change,
                 qty: *qty,
-                reservation,
+                reservation: reservation as NameId,
                 op,
             };
             sku_events.push(event(taken_us as i64, Change::Take));
@@ -88,25 +86,25 @@ pub(super) fn check(
         }
     }
     let mut violations = Violations::default();
-    for (sku, supply) in &index.supply {
-        let sku_events = events.entry(sku).or_default();
-        for (at_us, delta) in &supply.upper_changes {
+    for sku in &index.supplied {
+        let sku_events = &mut events[*sku as usize];
+        for (at_us, delta) in &index.supply[*sku as usize].upper_changes {
             sku_events.push(Event {
                 at_us: *at_us as i64,
                 change: Change::Supply,
                 qty: *delta,
-                reservation: "",
+                reservation: NameId::MAX,
                 op: 0,
             });
         }
     }
-    for (sku, sku_events) in &mut events {
-        sweep(sku, sku_events, &mut violations);
+    for (sku, sku_events) in events.iter_mut().enumerate() {
+        sweep(index, sku as NameId, sku_events, &mut violations);
     }
-    let bounds = sold_bounds(index, snapshot, &sold);
+    let bounds = sold_bounds(index, &sold);
     let counts = BTreeMap::from([
         ("acknowledged_reservations".to_owned(), judged),
-        ("skus".to_owned(), index.supply.len() as u64),
+        ("skus".to_owned(), index.supplied.len() as u64),
         ("unknown_outcomes".to_owned(), index.unknown_outcomes),
     ]);
     CheckReport::finish(
@@ -121,8 +119,10 @@ pub(super) fn check(
 
 /// Walks one SKU's changes in time order and flags every take that pushes the units
 /// surely held or sold above the units possibly supplied.
-fn sweep(sku: &str, events: &mut [Event<'_>], violations: &mut Violations) {
-    events.sort_unstable_by_key(|event| (event.at_us, event.change));
+fn sweep(index: &Index<'_>, sku: NameId, events: &mut [Event], violations: &mut Violations) {
+    // The op breaks ties between changes of one instant, so the order never depends on
+    // the order reservations were indexed in.
+    events.sort_unstable_by_key(|event| (event.at_us, event.change, event.op));
     let mut supply = 0_i64;
     let mut taken = 0_i64;
     for event in events.iter() {
@@ -133,15 +133,19 @@ fn sweep(sku: &str, events: &mut [Event<'_>], violations: &mut Violations) {
                 let before = taken;
                 taken += event.qty;
                 if taken > supply {
+                    let (sku, reservation) = (
+                        index.sku_name(sku),
+                        index.reservation_name(event.reservation),
+                    );
                     violations.push(violation(
                         "oversell",
                         Some(sku),
-                        Some(event.reservation),
+                        Some(reservation),
                         vec![event.op],
                         taken - supply,
                         format!(
-                            "op {} was given {} units of {sku} (reservation {}) while {before} of at most {supply} supplied units were already held or sold",
-                            event.op, event.qty, event.reservation
+                            "op {} was given {} units of {sku} (reservation {reservation}) while {before} of at most {supply} supplied units were already held or sold",
+                            event.op, event.qty
                         ),
                     ));
                 }
@@ -150,24 +154,19 @@ fn sweep(sku: &str, events: &mut [Event<'_>], violations: &mut Violations) {
     }
 }
 
-fn sold_bounds(
-    index: &Index<'_>,
-    snapshot: Option<&WhiteBoxSnapshot>,
-    sold: &BTreeMap<&str, (i64, i64)>,
-) -> Vec<Bound> {
+fn sold_bounds(index: &Index<'_>, sold: &[(i64, i64)]) -> Vec<Bound> {
     index
-        .supply
-        .keys()
+        .supplied
+        .iter()
         .map(|sku| {
-            let (lower, upper) = sold.get(sku).copied().unwrap_or_default();
-            let observed = index
-                .final_reads
-                .get(sku)
-                .and_then(|position| index.entry(*position).response.as_ref()?.stock)
-                .or_else(|| snapshot?.redis_stocks.get(*sku).copied())
+            let name = index.sku_name(*sku);
+            let (lower, upper) = sold[*sku as usize];
+            let observed = index.final_reads[*sku as usize]
+                .and_then(|position| index.entry(position).response.as_ref()?.stock)
+                .or_else(|| index.snapshot?.redis_stocks.get(name).copied())
                 .map(|stock| stock.sold);
             Bound {
-                subject: format!("{sku} sold"),
+                subject: format!("{name} sold"),
                 lower,
                 observed,
                 upper,

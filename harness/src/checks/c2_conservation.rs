@@ -8,31 +8,28 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use stockproof_engine::ledger::replay;
 use stockproof_engine::{ReservationState, SkuStock};
 
-use super::index::Index;
+use super::CheckConfig;
+use super::index::{Index, LedgerIndex};
 use super::report::{CheckId, CheckReport, Violations, violation};
-use super::{CheckConfig, WhiteBoxSnapshot};
+use super::snapshot::WhiteBoxSnapshot;
 
-pub(super) fn check(
-    _index: &Index<'_>,
-    snapshot: Option<&WhiteBoxSnapshot>,
-    _config: &CheckConfig,
-) -> CheckReport {
-    let Some(snapshot) = snapshot else {
+pub(super) fn check(index: &Index<'_>, _config: &CheckConfig) -> CheckReport {
+    let Some((snapshot, ledger)) = index.white_box() else {
         return CheckReport::unknown(
             CheckId::C2,
             "no white-box snapshot (black-box target): Redis, Postgres and the ledger were not read",
         );
     };
     let mut violations = Violations::default();
-    let replayed = replay(&snapshot.ledger);
-    let skus: BTreeSet<&String> = snapshot
+    let replayed = replay(index, snapshot, ledger);
+    let skus: BTreeSet<&str> = snapshot
         .redis_stocks
         .keys()
         .chain(snapshot.postgres_stocks.keys())
-        .chain(replayed.keys())
+        .map(String::as_str)
+        .chain(replayed.keys().copied())
         .collect();
     let mut held: BTreeMap<&str, i64> = BTreeMap::new();
     for reservation in &snapshot.reservations {
@@ -46,7 +43,7 @@ pub(super) fn check(
         let sources = [
             ("Redis", snapshot.redis_stocks.get(*sku)),
             ("Postgres", snapshot.postgres_stocks.get(*sku)),
-            ("the ledger replay", replayed.get(*sku)),
+            ("the ledger replay", replayed.get(sku)),
         ];
         compare_sources(sku, &sources, &mut violations);
         for (source, stock) in sources {
@@ -65,7 +62,7 @@ pub(super) fn check(
             .redis_stocks
             .get(*sku)
             .map_or(0, |stock| stock.reserved);
-        let held_units = held.get(sku.as_str()).copied().unwrap_or(0);
+        let held_units = held.get(sku).copied().unwrap_or(0);
         if reserved != held_units {
             violations.push(violation("held_items_mismatch", Some(sku), None, Vec::new(), (reserved - held_units).abs(), format!("Redis says {reserved} units of {sku} are reserved, but its Held reservations hold {held_units}")));
         }
@@ -91,6 +88,34 @@ pub(super) fn check(
         Vec::new(),
         violations,
     )
+}
+
+/// The ledger folded from zero in seq order (events of one seq in ledger order), as
+/// `stockproof_engine::ledger::replay` folds it, but into SKU ids: no SKU string is
+/// copied or compared per event.
+fn replay<'h>(
+    index: &Index<'h>,
+    snapshot: &WhiteBoxSnapshot,
+    ledger: &LedgerIndex,
+) -> BTreeMap<&'h str, SkuStock> {
+    let mut stocks: Vec<Option<SkuStock>> = vec![None; index.skus.len()];
+    let mut apply = |position: usize| {
+        let event = &snapshot.ledger[position];
+        let stock = stocks[ledger.sku[position] as usize].get_or_insert_default();
+        event.kind.apply(stock, event.qty);
+    };
+    if snapshot.ledger.is_sorted_by_key(|event| event.seq) {
+        (0..snapshot.ledger.len()).for_each(&mut apply);
+    } else {
+        let mut order: Vec<usize> = (0..snapshot.ledger.len()).collect();
+        order.sort_by_key(|position| snapshot.ledger[*position].seq);
+        order.into_iter().for_each(&mut apply);
+    }
+    stocks
+        .into_iter()
+        .enumerate()
+        .filter_map(|(sku, stock)| Some((index.sku_name(sku as u32), stock?)))
+        .collect()
 }
 
 fn compare_sources(

@@ -7,50 +7,28 @@
 //! Counting per (SKU, size) follows Jepsen's counter: ok ≤ events ≤ ok + unknown.
 //! Needs the snapshot; without one the verdict is unknown.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
 use stockproof_engine::ledger::{EventKind, LedgerEvent};
 
-use super::index::Index;
+use super::CheckConfig;
+use super::index::{Index, LedgerIndex, NameId};
 use super::report::{CheckId, CheckReport, Violations, violation};
-use super::{CheckConfig, WhiteBoxSnapshot};
+use super::snapshot::WhiteBoxSnapshot;
 use crate::history::{Op, Outcome};
 
-/// Ledger events of one reservation: kind → (sku → units).
-type ReservationEvents<'s> = HashMap<EventKind, HashMap<&'s str, i64>>;
-
-pub(super) fn check(
-    index: &Index<'_>,
-    snapshot: Option<&WhiteBoxSnapshot>,
-    _config: &CheckConfig,
-) -> CheckReport {
-    let Some(snapshot) = snapshot else {
+pub(super) fn check(index: &Index<'_>, _config: &CheckConfig) -> CheckReport {
+    let Some((snapshot, ledger)) = index.white_box() else {
         return CheckReport::unknown(
             CheckId::C5,
             "no white-box snapshot (black-box target): the ledger was not read",
         );
     };
-    let mut by_reservation: HashMap<&str, ReservationEvents<'_>> = HashMap::new();
-    let mut supply_events: HashMap<(EventKind, &str, i64), u64> = HashMap::new();
-    for event in &snapshot.ledger {
-        if matches!(event.kind, EventKind::Restock | EventKind::Adjust) {
-            *supply_events
-                .entry((event.kind, event.sku.as_str(), event.qty))
-                .or_default() += 1;
-        } else {
-            *by_reservation
-                .entry(event.reservation_id.as_str())
-                .or_default()
-                .entry(event.kind)
-                .or_default()
-                .entry(event.sku.as_str())
-                .or_default() += event.qty;
-        }
-    }
     let mut violations = Violations::default();
-    let judged = check_lost(index, &by_reservation, &mut violations);
-    check_phantom(index, snapshot, &mut violations);
-    check_supply(index, &supply_events, &mut violations);
+    let judged = check_lost(index, snapshot, ledger, &mut violations);
+    check_phantom(index, snapshot, ledger, &mut violations);
+    check_supply(index, snapshot, ledger, &mut violations);
     let counts = BTreeMap::from([
         ("ledger_events".to_owned(), snapshot.ledger.len() as u64),
         ("acknowledged_ops".to_owned(), judged),
@@ -68,15 +46,17 @@ pub(super) fn check(
 /// Every acknowledged reservation transition has its events; returns how many were judged.
 fn check_lost(
     index: &Index<'_>,
-    by_reservation: &HashMap<&str, ReservationEvents<'_>>,
+    snapshot: &WhiteBoxSnapshot,
+    ledger: &LedgerIndex,
     violations: &mut Violations,
 ) -> u64 {
     let mut judged = 0;
-    for (reservation, facts) in &index.reservations {
-        let Some(&reserve) = facts.ok_reserves.first() else {
+    for (id, facts) in index.reservations.iter().enumerate() {
+        let Some(reserve) = facts.first_ok_reserve else {
             continue;
         };
-        let events = by_reservation.get(reservation);
+        let reservation = index.reservation_name(id as NameId);
+        let events = ledger.by_reservation.get(id as NameId);
         let steps = [
             (EventKind::Reserve, Some(reserve)),
             (EventKind::Confirm, facts.confirm_ok),
@@ -86,13 +66,17 @@ fn check_lost(
             let Some(position) = position else { continue };
             judged += 1;
             let op = index.entry(position).id;
-            let recorded = events.and_then(|events| events.get(&kind));
-            for (sku, qty) in &facts.items {
-                let units = recorded
-                    .and_then(|units| units.get(sku))
-                    .copied()
-                    .unwrap_or(0);
+            for (sku, qty) in index.items(facts) {
+                let units: i64 = events
+                    .iter()
+                    .map(|event| *event as usize)
+                    .filter(|event| ledger.sku[*event] == *sku)
+                    .map(|event| &snapshot.ledger[event])
+                    .filter(|event| event.kind == kind)
+                    .map(|event| event.qty)
+                    .sum();
                 if units != *qty {
+                    let sku = index.sku_name(*sku);
                     violations.push(violation("lost_effect", Some(sku), Some(reservation), vec![op], (qty - units).abs(), format!(
                         "op {op}'s {kind} of reservation {reservation} was acknowledged, but the ledger records {units} of its {qty} units of {sku}"
                     )));
@@ -104,46 +88,42 @@ fn check_lost(
 }
 
 /// Every reservation event in the ledger traces to an op that may have caused it.
-fn check_phantom(index: &Index<'_>, snapshot: &WhiteBoxSnapshot, violations: &mut Violations) {
-    let unknown_keys: HashSet<&str> = index
-        .history
-        .entries
-        .iter()
-        .filter(|entry| entry.outcome == Outcome::Unknown)
-        .filter_map(|entry| match &entry.op {
-            Op::Reserve { key, .. } => Some(key.as_str()),
-            _ => None,
-        })
-        .collect();
-    let key_of: HashMap<&str, &str> = snapshot
-        .ledger
-        .iter()
-        .filter(|event| event.kind == EventKind::Reserve)
-        .map(|event| {
-            (
-                event.reservation_id.as_str(),
-                event.idempotency_key.as_str(),
-            )
-        })
-        .collect();
-    let mut reported: HashSet<(&str, EventKind)> = HashSet::new();
-    for event in &snapshot.ledger {
-        let key = key_of
-            .get(event.reservation_id.as_str())
-            .copied()
-            .unwrap_or("");
-        let facts = index.reservations.get(event.reservation_id.as_str());
-        let traced = match event.kind {
-            EventKind::Restock | EventKind::Adjust => continue,
-            EventKind::Reserve | EventKind::Expire => {
-                facts.is_some_and(|facts| !facts.ok_reserves.is_empty())
-                    || unknown_keys.contains(key)
+fn check_phantom(
+    index: &Index<'_>,
+    snapshot: &WhiteBoxSnapshot,
+    ledger: &LedgerIndex,
+    violations: &mut Violations,
+) {
+    // A reservation with no reserve event in the ledger has the empty key.
+    let no_key = index.keys.get("");
+    let mut reported: Vec<EventKind> = Vec::new();
+    for (reservation, positions) in ledger.by_reservation.iter() {
+        if positions.is_empty() {
+            continue;
+        }
+        // The key of its last reserve event, as the engine's index of keys would hold.
+        let key = positions
+            .iter()
+            .rev()
+            .find_map(|position| ledger.key[*position as usize])
+            .or(no_key);
+        let unknown_key = key.is_some_and(|key| index.unknown_keys[key as usize]);
+        let facts = index.facts(reservation);
+        reported.clear();
+        for position in positions {
+            let event = &snapshot.ledger[*position as usize];
+            let traced = match event.kind {
+                EventKind::Restock | EventKind::Adjust => continue,
+                EventKind::Reserve | EventKind::Expire => {
+                    facts.is_some_and(|facts| facts.first_ok_reserve.is_some()) || unknown_key
+                }
+                EventKind::Confirm => facts.is_some_and(|facts| facts.confirm_maybe.is_some()),
+                EventKind::Release => facts.is_some_and(|facts| facts.release_maybe.is_some()),
+            };
+            if !traced && !reported.contains(&event.kind) {
+                reported.push(event.kind);
+                violations.push(phantom(event));
             }
-            EventKind::Confirm => facts.is_some_and(|facts| facts.confirm_maybe.is_some()),
-            EventKind::Release => facts.is_some_and(|facts| facts.release_maybe.is_some()),
-        };
-        if !traced && reported.insert((event.reservation_id.as_str(), event.kind)) {
-            violations.push(phantom(event));
         }
     }
 }
@@ -163,22 +143,32 @@ fn phantom(event: &LedgerEvent) -> super::Violation {
 }
 
 /// A restock or adjust of one size to one SKU.
-type SupplyKey<'h> = (EventKind, &'h str, i64);
+type SupplyKey = (EventKind, NameId, i64);
 /// Ops of one [`SupplyKey`]: ok, ok + unknown, the first ok op.
 type SupplyOps = (u64, u64, Option<u64>);
 
 /// Restock and adjust events per (SKU, size): ok ops ≤ events ≤ ok + unknown ops.
 fn check_supply(
     index: &Index<'_>,
-    events: &HashMap<(EventKind, &str, i64), u64>,
+    snapshot: &WhiteBoxSnapshot,
+    ledger: &LedgerIndex,
     violations: &mut Violations,
 ) {
-    let mut expected: HashMap<SupplyKey<'_>, SupplyOps> = HashMap::new();
+    let mut events: FxHashMap<SupplyKey, u64> = FxHashMap::default();
+    for position in &ledger.supply_events {
+        let event = &snapshot.ledger[*position as usize];
+        let sku = ledger.sku[*position as usize];
+        *events.entry((event.kind, sku, event.qty)).or_default() += 1;
+    }
+    let mut expected: FxHashMap<SupplyKey, SupplyOps> = FxHashMap::default();
     for entry in &index.history.entries {
         let (kind, sku, qty) = match &entry.op {
-            Op::Restock { sku, qty } => (EventKind::Restock, sku.as_str(), *qty),
-            Op::Adjust { sku, delta } => (EventKind::Adjust, sku.as_str(), *delta),
+            Op::Restock { sku, qty } => (EventKind::Restock, sku, *qty),
+            Op::Adjust { sku, delta } => (EventKind::Adjust, sku, *delta),
             _ => continue,
+        };
+        let Some(sku) = index.skus.get(sku) else {
+            continue;
         };
         let counts = expected.entry((kind, sku, qty)).or_default();
         match entry.outcome {
@@ -193,6 +183,7 @@ fn check_supply(
     }
     for ((kind, sku, qty), (ok, possible, first_ok)) in &expected {
         let recorded = events.get(&(*kind, *sku, *qty)).copied().unwrap_or(0);
+        let sku = index.sku_name(*sku);
         if recorded < *ok {
             let ops = first_ok.map(|op| vec![op]).unwrap_or_default();
             violations.push(violation("lost_effect", Some(sku), None, ops, (*ok - recorded) as i64, format!(
@@ -204,8 +195,9 @@ fn check_supply(
             )));
         }
     }
-    for ((kind, sku, qty), recorded) in events {
+    for ((kind, sku, qty), recorded) in &events {
         if !expected.contains_key(&(*kind, *sku, *qty)) {
+            let sku = index.sku_name(*sku);
             violations.push(violation("phantom_effect", Some(sku), None, Vec::new(), *recorded as i64, format!(
                 "the ledger records {recorded} {kind}s of {qty} units of {sku}, but the history sent none"
             )));

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use stockproof_engine::SkuStock;
 
+use super::CheckConfig;
 use super::index::Index;
 use super::report::{Bound, CheckId, CheckReport, Violations, violation};
-use super::{CheckConfig, WhiteBoxSnapshot};
 use crate::history::{Op, Outcome};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -24,14 +24,12 @@ struct SkuBounds {
     held_upper: i64,
 }
 
-pub(super) fn check(
-    index: &Index<'_>,
-    snapshot: Option<&WhiteBoxSnapshot>,
-    config: &CheckConfig,
-) -> CheckReport {
+pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
+    let snapshot = index.snapshot;
     let read_at_us = index
         .final_reads
-        .values()
+        .iter()
+        .flatten()
         .map(|position| index.entry(*position).invoke_us)
         .min();
     let snapshot_read_us = snapshot.map(|snapshot| index.deadline_us(snapshot.taken_at_ms));
@@ -45,12 +43,13 @@ pub(super) fn check(
     let mut violations = Violations::default();
     let mut reported = Vec::new();
     let mut judged = 0;
-    for (sku, supply) in &index.supply {
-        let final_read = index.final_reads.get(sku).map(|position| {
+    for sku in &index.supplied {
+        let supply = &index.supply[*sku as usize];
+        let final_read = index.final_reads[*sku as usize].map(|position| {
             (
-                index.entry(*position).id,
+                index.entry(position).id,
                 index
-                    .entry(*position)
+                    .entry(position)
                     .response
                     .as_ref()
                     .and_then(|body| body.stock),
@@ -59,14 +58,15 @@ pub(super) fn check(
         let observed = match final_read {
             Some((op, Some(stock))) => Some((Some(op), stock)),
             _ => snapshot
-                .and_then(|snapshot| snapshot.redis_stocks.get(*sku))
+                .and_then(|snapshot| snapshot.redis_stocks.get(index.sku_name(*sku)))
                 .map(|stock| (None, *stock)),
         };
         let Some((op, stock)) = observed else {
             continue;
         };
         judged += 1;
-        let sku_bounds = bounds.get(sku).copied().unwrap_or_default();
+        let sku_bounds = bounds[*sku as usize];
+        let sku = index.sku_name(*sku);
         let ranges = [
             ("total", supply.lower, stock.total, supply.upper),
             (
@@ -145,15 +145,12 @@ fn out_of_bounds(
     )
 }
 
-fn sku_bounds<'h>(
-    index: &Index<'h>,
-    read_at_us: i64,
-    config: &CheckConfig,
-) -> BTreeMap<&'h str, SkuBounds> {
+/// Per SKU id: the bounds reservations put on its final stock.
+fn sku_bounds(index: &Index<'_>, read_at_us: i64, config: &CheckConfig) -> Vec<SkuBounds> {
     let grace_us = (config.expiry_grace_ms + config.clock_skew_ms) * 1000;
-    let mut bounds: BTreeMap<&str, SkuBounds> = BTreeMap::new();
-    for facts in index.reservations.values() {
-        if facts.ok_reserves.is_empty() {
+    let mut bounds = vec![SkuBounds::default(); index.skus.len()];
+    for facts in &index.reservations {
+        if facts.first_ok_reserve.is_none() {
             continue;
         }
         let may_be_held = facts.confirm_ok.is_none()
@@ -161,8 +158,8 @@ fn sku_bounds<'h>(
             && facts
                 .deadline_ms
                 .is_none_or(|deadline| index.deadline_us(deadline) + grace_us > read_at_us);
-        for (sku, qty) in &facts.items {
-            let sku_bounds = bounds.entry(sku).or_default();
+        for (sku, qty) in index.items(facts) {
+            let sku_bounds = &mut bounds[*sku as usize];
             sku_bounds.sold_lower += if facts.confirm_ok.is_some() { *qty } else { 0 };
             sku_bounds.sold_upper += if facts.confirm_maybe.is_some() {
                 *qty
@@ -173,13 +170,15 @@ fn sku_bounds<'h>(
         }
     }
     // A reserve with an unknown outcome and no acknowledged replay may hold units until
-    // its TTL (plus grace) has passed.
+    // its TTL (plus grace) has passed. (A SKU the index never numbered is not judged.)
     for entry in &index.history.entries {
         if let (Op::Reserve { items, ttl_ms, .. }, Outcome::Unknown) = (&entry.op, entry.outcome)
             && entry.complete_us as i64 + ttl_ms * 1000 + grace_us > read_at_us
         {
             for line in items {
-                bounds.entry(line.sku.as_str()).or_default().held_upper += line.qty;
+                if let Some(sku) = index.skus.get(&line.sku) {
+                    bounds[sku as usize].held_upper += line.qty;
+                }
             }
         }
     }

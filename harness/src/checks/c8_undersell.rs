@@ -177,9 +177,16 @@ fn stranded_after_refusals(
     let mut bounds: Vec<Bound> = index
         .final_reads
         .iter()
+        .enumerate()
         .filter_map(|(sku, position)| {
+            let sku = index.sku_name(sku as u32);
             let refused_us = *last_refusal_us.get(sku)?;
-            let available = index.entry(*position).response.as_ref()?.stock?.available;
+            let available = index
+                .entry((*position)?)
+                .response
+                .as_ref()?
+                .stock?
+                .available;
             if available <= 0 {
                 return None;
             }

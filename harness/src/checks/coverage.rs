@@ -6,6 +6,7 @@
 //! built once, only when a scenario asks for them), so they count exactly what those
 //! checks count. An unmet goal is `Unknown`, never `Pass`.
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::stock_bounds::{Field, StockModel};
@@ -29,10 +30,24 @@ pub fn evaluate(goals: &[CoverageGoal], history: &History) -> Vec<CoverageResult
     if goals.is_empty() {
         return Vec::new();
     }
-    let deadlines = deadlines_by_reservation(history);
-    let by_op: std::collections::HashMap<u64, &HistoryEntry> = history
+    // Only the deadline goal reads deadlines; only retries are looked up by op id.
+    let deadlines = if goals
+        .iter()
+        .any(|goal| matches!(goal, CoverageGoal::ConfirmNearDeadline { .. }))
+    {
+        deadlines_by_reservation(history)
+    } else {
+        FxHashMap::default()
+    };
+    let retried: FxHashSet<u64> = history
         .entries
         .iter()
+        .filter_map(|entry| entry.retry_of)
+        .collect();
+    let by_op: FxHashMap<u64, &HistoryEntry> = history
+        .entries
+        .iter()
+        .filter(|entry| retried.contains(&entry.id))
         .map(|entry| (entry.id, entry))
         .collect();
     let retention_us = history.header.idempotency_retention_ms.max(0) as u64 * 1000;
@@ -123,13 +138,13 @@ fn stock_model<'h>(goals: &[CoverageGoal], history: &'h History) -> Option<Stock
 /// What every goal may look at besides the entry itself.
 struct Context<'c, 'h> {
     history: &'h History,
-    by_op: &'c std::collections::HashMap<u64, &'h HistoryEntry>,
-    deadlines: &'c std::collections::HashMap<&'h str, i64>,
+    by_op: &'c FxHashMap<u64, &'h HistoryEntry>,
+    deadlines: &'c FxHashMap<&'h str, i64>,
     retention_us: u64,
     model: Option<&'c StockModel<'h>>,
 }
 
-fn deadlines_by_reservation(history: &History) -> std::collections::HashMap<&str, i64> {
+fn deadlines_by_reservation(history: &History) -> FxHashMap<&str, i64> {
     history
         .entries
         .iter()

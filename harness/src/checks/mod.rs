@@ -26,6 +26,7 @@ mod stock_bounds;
 pub mod window;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -81,16 +82,72 @@ pub fn run_checks(
     snapshot: Option<&WhiteBoxSnapshot>,
     config: &CheckConfig,
 ) -> Vec<CheckReport> {
-    let index = match catch_unwind(AssertUnwindSafe(|| Index::build(history))) {
+    run_checks_timed(history, snapshot, config).0
+}
+
+/// A checker: the shared index (which holds the snapshot, if any) in, a report out.
+type Checker = fn(&Index<'_>, &CheckConfig) -> CheckReport;
+
+/// Every checker over the index, in report order.
+const CHECKERS: [(CheckId, Checker); 6] = [
+    (CheckId::C1, c1_oversell::check),
+    (CheckId::C2, c2_conservation::check),
+    (CheckId::C3, c3_idempotency::check),
+    (CheckId::C4, c4_expiry::check),
+    (CheckId::C5, c5_effects::check),
+    (CheckId::C6, c6_final_stock::check),
+];
+
+/// A checker over the stock model C7 and C8 share.
+type ModelChecker = fn(&Index<'_>, &StockModel<'_>) -> CheckReport;
+
+const MODEL_CHECKERS: [(CheckId, ModelChecker); 2] = [
+    (CheckId::C7, c7_reads::check),
+    (CheckId::C8, c8_undersell::check),
+];
+
+/// How long building the index, the stock model and each checker took
+/// (`stockproof bench-checks`).
+#[derive(Debug, Clone, Default)]
+pub struct CheckTimings {
+    pub index: Duration,
+    pub stock_model: Duration,
+    pub checks: Vec<(CheckId, Duration)>,
+}
+
+/// [`run_checks`], also timing the index and each checker.
+pub fn run_checks_timed(
+    history: &History,
+    snapshot: Option<&WhiteBoxSnapshot>,
+    config: &CheckConfig,
+) -> (Vec<CheckReport>, CheckTimings) {
+    let started = Instant::now();
+    let index = match catch_unwind(AssertUnwindSafe(|| Index::build(history, snapshot))) {
         Ok(index) => index,
         Err(panic) => {
             let reason = format!("indexing the history panicked: {}", panic_message(&*panic));
-            return CheckId::ALL
+            let reports = CheckId::ALL
                 .into_iter()
                 .map(|id| CheckReport::unknown(id, reason.clone()))
                 .collect();
+            return (reports, CheckTimings::default());
         }
     };
+    let mut timings = CheckTimings {
+        index: started.elapsed(),
+        stock_model: Duration::ZERO,
+        checks: Vec::with_capacity(CHECKERS.len() + MODEL_CHECKERS.len()),
+    };
+    let mut reports: Vec<CheckReport> = CHECKERS
+        .into_iter()
+        .map(|(id, checker)| {
+            let started = Instant::now();
+            let report = run_guarded(id, || checker(&index, config));
+            timings.checks.push((id, started.elapsed()));
+            report
+        })
+        .collect();
+    let started = Instant::now();
     let model =
         catch_unwind(AssertUnwindSafe(|| StockModel::build(history, config))).map_err(|panic| {
             format!(
@@ -98,24 +155,13 @@ pub fn run_checks(
                 panic_message(&*panic)
             )
         });
-    vec![
-        run_guarded(CheckId::C1, || c1_oversell::check(&index, snapshot, config)),
-        run_guarded(CheckId::C2, || {
-            c2_conservation::check(&index, snapshot, config)
-        }),
-        run_guarded(CheckId::C3, || {
-            c3_idempotency::check(&index, snapshot, config)
-        }),
-        run_guarded(CheckId::C4, || c4_expiry::check(&index, snapshot, config)),
-        run_guarded(CheckId::C5, || c5_effects::check(&index, snapshot, config)),
-        run_guarded(CheckId::C6, || {
-            c6_final_stock::check(&index, snapshot, config)
-        }),
-        guarded_with(&model, CheckId::C7, |model| c7_reads::check(&index, model)),
-        guarded_with(&model, CheckId::C8, |model| {
-            c8_undersell::check(&index, model)
-        }),
-    ]
+    timings.stock_model = started.elapsed();
+    for (id, checker) in MODEL_CHECKERS {
+        let started = Instant::now();
+        reports.push(guarded_with(&model, id, |model| checker(&index, model)));
+        timings.checks.push((id, started.elapsed()));
+    }
+    (reports, timings)
 }
 
 /// Runs a checker over the stock model C7 and C8 share; a model that could not be

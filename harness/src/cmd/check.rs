@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use stockproof_harness::checks::Verdict;
+use stockproof_harness::bench::{self, BenchReport};
 use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
+use stockproof_harness::checks::{CheckId, Verdict};
 use stockproof_harness::judge::render::verdict_text;
 use stockproof_harness::judge::{RecordedRun, judge};
 use stockproof_harness::latency::Latencies;
@@ -71,32 +72,23 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
 
 pub(crate) fn bench_checks(args: &BenchChecksArgs) -> anyhow::Result<u8> {
     anyhow::ensure!(args.ops > 0, "--ops must be at least 1");
-    let report = stockproof_harness::bench::run(args.ops, args.seed);
+    let started = std::time::Instant::now();
+    let (history, snapshot) = bench::synthetic(args.ops, args.seed);
+    let report = bench::judge(&history, &snapshot, started.elapsed());
     let mut stdout = std::io::stdout().lock();
+    print_bench(&mut stdout, args.seed, &report).context("writing the bench result")?;
+    let path = std::env::temp_dir().join(format!("stockproof-bench-{}.jsonl", std::process::id()));
+    let read_back = bench::read_back(&history, &path);
+    // The file is only for timing; a failure to remove it leaves a temp file behind.
+    let _ = std::fs::remove_file(&path);
+    let read_back = read_back.context("writing and reading back the synthetic history")?;
     writeln!(
         stdout,
-        "synthetic history: {} ops, {} ledger events (seed {}), generated in {:.2} s",
-        report.ops,
-        report.ledger_events,
-        args.seed,
-        report.generate.as_secs_f64()
+        "history.jsonl of {:.0} MB: written in {:.2} s, read back (read_history) in {:.2} s",
+        read_back.bytes as f64 / 1e6,
+        read_back.write.as_secs_f64(),
+        read_back.read.as_secs_f64()
     )?;
-    for check in &report.reports {
-        writeln!(
-            stdout,
-            "  {} {}: {}",
-            check.id.as_str(),
-            check.title,
-            check.verdict.as_str()
-        )?;
-    }
-    writeln!(
-        stdout,
-        "checked C1-C6 in {:.2} s: {:.0} ops/s",
-        report.check.as_secs_f64(),
-        report.ops_per_s()
-    )
-    .context("writing the bench result")?;
     let all_pass = report
         .reports
         .iter()
@@ -107,4 +99,46 @@ pub(crate) fn bench_checks(args: &BenchChecksArgs) -> anyhow::Result<u8> {
     } else {
         stockproof_harness::checks::EXIT_VIOLATION
     })
+}
+
+fn print_bench(out: &mut impl Write, seed: u64, report: &BenchReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "synthetic history: {} ops, {} ledger events (seed {seed}), generated in {:.2} s",
+        report.ops,
+        report.ledger_events,
+        report.generate.as_secs_f64()
+    )?;
+    writeln!(out, "  index: {:.3} s", report.index.as_secs_f64())?;
+    for (check, (id, elapsed)) in report.reports.iter().zip(&report.checks) {
+        if *id == CheckId::C7 {
+            writeln!(
+                out,
+                "  stock model (C7, C8): {:.3} s",
+                report.stock_model.as_secs_f64()
+            )?;
+        }
+        writeln!(
+            out,
+            "  {} {}: {} in {:.3} s",
+            id.as_str(),
+            check.title,
+            check.verdict.as_str(),
+            elapsed.as_secs_f64()
+        )?;
+    }
+    let first = report.checks.first().map_or("C1", |(id, _)| id.as_str());
+    let last = report.checks.last().map_or("C1", |(id, _)| id.as_str());
+    writeln!(
+        out,
+        "checked {first}-{last} in {:.2} s: {:.0} ops/s",
+        report.check.as_secs_f64(),
+        report.ops_per_s()
+    )?;
+    writeln!(
+        out,
+        "latencies in {:.3} s, coverage goals in {:.3} s",
+        report.latencies.as_secs_f64(),
+        report.coverage.as_secs_f64()
+    )
 }

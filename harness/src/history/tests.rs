@@ -110,3 +110,70 @@ fn entries_print_in_the_compact_form() {
         ]
     );
 }
+
+// Goal: every op kind reads back as written, and a line naming a field of another kind,
+// or missing one of its own, is refused with the field named.
+// Method: serialise one op of each kind and parse it back; parse hand-written ops.
+#[test]
+fn every_op_kind_reads_back_and_wrong_fields_are_refused() {
+    let reservation = || ReservationId("r1".to_owned());
+    let ops = [
+        Op::Restock {
+            sku: "a".to_owned(),
+            qty: 3,
+        },
+        Op::Adjust {
+            sku: "a".to_owned(),
+            delta: -2,
+        },
+        Op::Reserve {
+            key: "k".to_owned(),
+            items: vec![CartLine {
+                sku: "a".to_owned(),
+                qty: 1,
+            }],
+            ttl_ms: 5,
+        },
+        Op::Confirm {
+            reservation: reservation(),
+        },
+        Op::Release {
+            reservation: reservation(),
+        },
+        Op::GetSku {
+            sku: "a".to_owned(),
+        },
+        Op::GetReservation {
+            reservation: reservation(),
+        },
+        Op::Fault {
+            description: "kill redis".to_owned(),
+        },
+    ];
+    for op in ops {
+        let text = serde_json::to_string(&op).expect("op json");
+        assert_eq!(
+            serde_json::from_str::<Op>(&text).expect(&text),
+            op,
+            "{text}"
+        );
+    }
+    let refused = [
+        (
+            r#"{"kind":"restock","sku":"a","qty":1,"delta":2}"#,
+            "unknown field `delta`",
+        ),
+        (r#"{"kind":"restock","sku":"a"}"#, "missing field `qty`"),
+        (
+            r#"{"kind":"get_sku","sku":"a","color":"red"}"#,
+            "unknown field `color`",
+        ),
+        (r#"{"sku":"a"}"#, "missing field `kind`"),
+    ];
+    for (text, reason) in refused {
+        let error = serde_json::from_str::<Op>(text)
+            .expect_err(text)
+            .to_string();
+        assert!(error.contains(reason), "{text}: {error}");
+    }
+}

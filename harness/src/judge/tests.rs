@@ -69,7 +69,8 @@ fn verdict_of(verdict: &RunVerdict, id: CheckId) -> Verdict {
 // Method: the bench's synthetic history of a correct engine, judged both ways.
 #[test]
 fn white_box_checks_are_not_applicable_to_an_external_target() {
-    let (history, snapshot) = crate::bench::synthetic_over(2_000, 4, 3);
+    let (history, snapshot) =
+        crate::bench::synthetic_over(2_000, 4, 3, crate::bench::Reads::DuringLoad);
     let external = judged(&info(&[CheckId::C2, CheckId::C5]), &history, None);
     assert_eq!(verdict_of(&external, CheckId::C2), Verdict::NotApplicable);
     assert_eq!(verdict_of(&external, CheckId::C5), Verdict::NotApplicable);
@@ -91,7 +92,7 @@ fn white_box_checks_are_not_applicable_to_an_external_target() {
 // it could not judge: they are unknown, and the run is inconclusive.
 #[test]
 fn a_missing_snapshot_makes_an_in_process_run_inconclusive() {
-    let (history, _) = crate::bench::synthetic_over(2_000, 4, 3);
+    let (history, _) = crate::bench::synthetic_over(2_000, 4, 3, crate::bench::Reads::DuringLoad);
     let verdict = judged(&info(&[]), &history, None);
     assert_eq!(verdict_of(&verdict, CheckId::C2), Verdict::Unknown);
     assert_eq!(verdict.exit_code(), EXIT_INCONCLUSIVE);
@@ -101,7 +102,7 @@ fn a_missing_snapshot_makes_an_in_process_run_inconclusive() {
 // text says why; a violation would still win (checked in checks::tests' exit codes).
 #[test]
 fn a_run_cut_short_is_inconclusive_and_says_why() {
-    let (history, _) = crate::bench::synthetic_over(2_000, 4, 3);
+    let (history, _) = crate::bench::synthetic_over(2_000, 4, 3, crate::bench::Reads::DuringLoad);
     let mut interrupted = info(&[CheckId::C2, CheckId::C5]);
     interrupted.interrupted = true;
     let verdict = judged(&interrupted, &history, None);

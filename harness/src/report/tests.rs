@@ -22,7 +22,8 @@ fn scenario() -> Scenario {
 /// A deterministic run: the bench's synthetic history (seed 5) with latencies drawn
 /// from a long-tailed distribution, its verdicts and latencies.
 fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
-    let (mut history, snapshot) = crate::bench::synthetic_over(3_000, 4, 5);
+    let (mut history, snapshot) =
+        crate::bench::synthetic_over(3_000, 4, 5, crate::bench::Reads::FinalOnly);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for entry in &mut history.entries {
         let tail = if rng.random::<f64>() < 0.01 {
@@ -350,7 +351,8 @@ fn report_html_handles_empty_and_long_runs() {
     );
     assert!(!html.contains("NaN"), "{html}");
 
-    let (mut history, _) = crate::bench::synthetic_over(20_000, 4, 5);
+    let (mut history, _) =
+        crate::bench::synthetic_over(20_000, 4, 5, crate::bench::Reads::FinalOnly);
     for (position, entry) in history.entries.iter_mut().enumerate() {
         let shift = position as u64 * 360_000;
         entry.invoke_us += shift;
