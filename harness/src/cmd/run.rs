@@ -35,7 +35,8 @@ pub(crate) struct RunArgs {
     scenarios: Vec<PathBuf>,
 
     /// Drive this service (speaking the HTTP contract) instead of the reference engine
-    /// in process; only the black-box checks (C1, C3, C4, C6) apply.
+    /// in process; the black-box checks (C1, C3, C4, C6, C7, C8) apply, C2 and C5 are not
+    /// applicable (they read the engine's stores).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
 
