@@ -1,24 +1,10 @@
-//! The subcommands and their flags. Each subcommand lives in its own module; this one
-//! only declares the interface and dispatches.
+//! The command line: the subcommands and the global flags, and the dispatch to the
+//! subcommands' modules under `crate::cmd`. Nothing here is imported back by them.
 
-use clap::{Args, Parser, Subcommand};
-use stockproof_infra::{
-    AofPolicy, ContainerOptions, DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, ExternalOptions,
-    InfraConfig, LocalOptions, Provider,
-};
+use clap::{Parser, Subcommand};
 
-use crate::check_cmd;
-use crate::infra_cmd;
-use crate::reconcile_cmd;
-use crate::replay_cmd;
-use crate::run_cmd;
-use crate::selftest_cmd;
-use crate::serve_cmd;
-
-/// The run succeeded (no violation, every SLO met).
-pub(crate) const EXIT_OK: u8 = 0;
-/// Redis, Postgres or the engine could not be started or reached.
-pub(crate) const EXIT_INFRA: u8 = 4;
+use crate::cmd::shared::InfraArgs;
+use crate::cmd::{check, engine_bench, infra, reconcile, replay, run, selftest, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,24 +40,24 @@ enum Command {
     #[command(subcommand)]
     Infra(InfraCommand),
     /// Serve the reference engine over the HTTP contract until Ctrl-C or SIGTERM.
-    Serve(serve_cmd::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Run scenarios end to end: load, checks, report; exit 0 pass, 1 violation,
     /// 2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, 5 inconclusive.
-    Run(run_cmd::RunArgs),
+    Run(run::RunArgs),
     /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
-    EngineBench(crate::engine_bench::EngineBenchArgs),
+    EngineBench(engine_bench::EngineBenchArgs),
     /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
-    Reconcile(reconcile_cmd::ReconcileArgs),
+    Reconcile(reconcile::ReconcileArgs),
     /// Run every deliberately broken engine variant against the scenario that should
     /// expose it, and the reference against them all; exit 0 only if all are as expected.
-    Selftest(selftest_cmd::SelftestArgs),
+    Selftest(selftest::SelftestArgs),
     /// Re-run the checks on a recorded run folder; exits with the run's code.
-    Check(check_cmd::CheckArgs),
+    Check(check::CheckArgs),
     /// Re-send a recorded run's operations one at a time, in invoke order, and compare
     /// each reply with the recorded one.
-    Replay(replay_cmd::ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// Time the checkers on a synthetic history and print ops/s.
-    BenchChecks(check_cmd::BenchChecksArgs),
+    BenchChecks(check::BenchChecksArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,117 +66,17 @@ enum InfraCommand {
     Up(InfraArgs),
 }
 
-/// Where Redis and Postgres come from; shared by every subcommand that needs them.
-#[derive(Debug, Args)]
-pub(crate) struct InfraArgs {
-    /// auto: containers if a Docker daemon answers and the images exist, else local.
-    #[arg(long, alias = "infra", default_value = "auto", value_parser = parse_provider)]
-    provider: Provider,
-
-    /// Redis persistence: off (none), or AOF with appendfsync no | everysec | always.
-    #[arg(long, default_value = "everysec", value_parser = parse_aof)]
-    aof: AofPolicy,
-
-    /// `redis-server` for the local provider (default: found on PATH).
-    #[arg(long, value_name = "PATH")]
-    redis_server: Option<std::path::PathBuf>,
-
-    /// Directory with `initdb` and `postgres` for the local provider (default:
-    /// `pg_config --bindir`, else /usr/lib/postgresql/*/bin).
-    #[arg(long, value_name = "DIR")]
-    postgres_bin_dir: Option<std::path::PathBuf>,
-
-    /// Postgres fsync for the local provider (off is safe against process crashes only).
-    #[arg(long, default_value = "on", value_name = "on|off", value_parser = parse_on_off,
-          action = clap::ArgAction::Set)]
-    postgres_fsync: bool,
-
-    /// Redis image for the containers provider.
-    #[arg(long, default_value = DEFAULT_REDIS_IMAGE, value_name = "NAME:TAG")]
-    redis_image: String,
-
-    /// Postgres image for the containers provider.
-    #[arg(long, default_value = DEFAULT_POSTGRES_IMAGE, value_name = "NAME:TAG")]
-    postgres_image: String,
-
-    /// Redis of the external provider.
-    #[arg(long, env = "REDIS_URL", value_name = "URL")]
-    redis_url: Option<String>,
-
-    /// Postgres of the external provider.
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    database_url: Option<String>,
-
-    /// External provider only: FLUSHDB the given Redis database and drop the `public`
-    /// schema of the given Postgres database before use. Destroys data.
-    #[arg(long)]
-    flush_external: bool,
-}
-
-impl InfraArgs {
-    pub(crate) fn config(&self) -> InfraConfig {
-        InfraConfig {
-            provider: self.provider,
-            aof: self.aof,
-            local: LocalOptions {
-                redis_server: self.redis_server.clone(),
-                postgres_bin_dir: self.postgres_bin_dir.clone(),
-                postgres_fsync: self.postgres_fsync,
-            },
-            containers: ContainerOptions {
-                redis_image: self.redis_image.clone(),
-                postgres_image: self.postgres_image.clone(),
-            },
-            external: ExternalOptions {
-                redis_url: self.redis_url.clone(),
-                database_url: self.database_url.clone(),
-                flush: self.flush_external,
-            },
-        }
-    }
-}
-
-fn parse_provider(text: &str) -> Result<Provider, String> {
-    text.parse()
-}
-
-fn parse_aof(text: &str) -> Result<AofPolicy, String> {
-    text.parse()
-}
-
-fn parse_on_off(text: &str) -> Result<bool, String> {
-    match text {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        other => Err(format!("expected `on` or `off`, got `{other}`")),
-    }
-}
-
-/// Prints a long-running command's banner (URLs, address) in one write. A reader that
-/// took what it needed and closed the pipe (`| head`, a test, a script) must not take
-/// the servers down with it: the failure is said on stderr and the command serves on.
-pub(crate) fn print_banner(banner: &str) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout
-        .write_all(banner.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        eprintln!("stockproof: could not write to stdout ({error}); serving anyway");
-    }
-}
-
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Infra(InfraCommand::Up(args)) => infra_cmd::up(&args).await,
-        Command::Serve(args) => serve_cmd::serve(&args).await,
-        Command::Run(args) => run_cmd::run(&args).await,
-        Command::EngineBench(args) => crate::engine_bench::run(&args).await,
-        Command::Reconcile(args) => reconcile_cmd::reconcile(&args).await,
-        Command::Selftest(args) => selftest_cmd::selftest(&args).await,
-        Command::Check(args) => check_cmd::check(&args),
-        Command::Replay(args) => replay_cmd::replay(&args).await,
-        Command::BenchChecks(args) => check_cmd::bench_checks(&args),
+        Command::Infra(InfraCommand::Up(args)) => infra::up(&args).await,
+        Command::Serve(args) => serve::serve(&args).await,
+        Command::Run(args) => run::run(&args).await,
+        Command::EngineBench(args) => engine_bench::run(&args).await,
+        Command::Reconcile(args) => reconcile::reconcile(&args).await,
+        Command::Selftest(args) => selftest::selftest(&args).await,
+        Command::Check(args) => check::check(&args),
+        Command::Replay(args) => replay::replay(&args).await,
+        Command::BenchChecks(args) => check::bench_checks(&args),
     }
 }
 

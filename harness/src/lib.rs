@@ -1,5 +1,5 @@
 //! The stockproof harness as a library: scenario files, the seeded plan, the recorded
-//! history, the checks C1–C6 and the reports. The `stockproof` binary (`main.rs`,
+//! history, the checks C1–C8, the judge and the reports. The `stockproof` binary (`main.rs`,
 //! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
 //! Redis, Postgres or HTTP,
 //! except `load` (goose over HTTP), `run` (the pipeline), `faults` (fault injection)
@@ -9,6 +9,7 @@ pub mod bench;
 pub mod checks;
 pub mod faults;
 pub mod history;
+pub mod judge;
 pub mod latency;
 pub mod load;
 pub mod plan;

@@ -8,15 +8,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod check_cmd;
 mod cli;
-mod engine_bench;
-mod infra_cmd;
-mod reconcile_cmd;
-mod replay_cmd;
-mod run_cmd;
-mod selftest_cmd;
-mod serve_cmd;
+mod cmd;
 
 use std::process::ExitCode;
 
@@ -32,7 +25,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("stockproof: starting the async runtime: {error}");
-            return ExitCode::from(cli::EXIT_INFRA);
+            return ExitCode::from(cmd::shared::EXIT_INFRA);
         }
     };
     let outcome = runtime.block_on(cli::run(cli));
@@ -40,7 +33,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("stockproof: error: {error:#}");
-            ExitCode::from(cli::EXIT_INFRA)
+            ExitCode::from(cmd::shared::EXIT_INFRA)
         }
     }
 }

@@ -5,8 +5,11 @@
 //! so later ops that name the recorded id are sent with the replayed one ([`IdMap`]).
 //! Faults are not replayed (they are shown in their place).
 //!
+//! The replayed ops form a history of their own, which `stockproof replay` judges with
+//! the one judge beside the recording's verdict.
+//!
 //! This module is the pure part (order, id mapping, comparison) and the sender;
-//! `stockproof replay` (`replay_cmd`) chooses the target and prints.
+//! `stockproof replay` (`cmd::replay`) chooses the target and prints.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use stockproof_engine::ReservationId;
 
 use crate::history::{History, HistoryEntry, Op, OpId, Outcome, Response, write_reply};
+use crate::load::recorder::micros_since;
 use crate::load::wire::{self, Reply};
 
 /// Bound on one replayed request: far above a healthy engine's milliseconds; a target
@@ -144,12 +148,16 @@ pub struct ReplayedOp {
     pub difference: Option<String>,
 }
 
-/// A single client re-sending recorded ops to `base_url`, one at a time.
+/// A single client re-sending recorded ops to `base_url`, one at a time, and recording
+/// what it sent and got as a history of its own (so the replay can be judged).
 #[derive(Debug)]
 pub struct Replayer {
     client: reqwest::Client,
     base_url: String,
     ids: IdMap,
+    zero: std::time::Instant,
+    started_at_unix_ms: i64,
+    entries: Vec<HistoryEntry>,
 }
 
 impl Replayer {
@@ -158,6 +166,21 @@ impl Replayer {
             client: reqwest::Client::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             ids: IdMap::default(),
+            zero: std::time::Instant::now(),
+            started_at_unix_ms: crate::run::quiesce::unix_ms(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// The replay so far as a history: `recorded`'s header with the replay's start
+    /// time, one entry per op sent (same op ids, ids rewritten, the replayed replies).
+    pub fn history(&self, recorded: &History) -> History {
+        History {
+            header: crate::history::HistoryHeader {
+                started_at_unix_ms: self.started_at_unix_ms,
+                ..recorded.header.clone()
+            },
+            entries: self.entries.clone(),
         }
     }
 
@@ -172,7 +195,20 @@ impl Replayer {
             };
         }
         let op = self.ids.rewrite(&recorded.op);
+        let invoke_us = micros_since(self.zero);
         let reply = wire::send(&self.client, &self.base_url, &op, REPLAY_REQUEST_TIMEOUT).await;
+        self.entries.push(HistoryEntry {
+            id: recorded.id,
+            user: recorded.user,
+            op: op.clone(),
+            intended_us: None,
+            invoke_us,
+            complete_us: micros_since(self.zero),
+            outcome: reply.outcome,
+            status: reply.status,
+            response: reply.response.clone(),
+            retry_of: recorded.retry_of,
+        });
         self.ids.learn(recorded, &reply);
         ReplayedOp {
             id: recorded.id,

@@ -6,7 +6,7 @@
 //!
 //! Not here: running anything, fault injection, the checks themselves.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -46,6 +46,18 @@ pub const LATE_RETRY: SelftestScenario = SelftestScenario {
 pub const DOUBLED_LINES: SelftestScenario = SelftestScenario {
     file: "doubled-lines.toml",
     toml: include_str!("../../scenarios/selftest/doubled-lines.toml"),
+};
+pub const READS: SelftestScenario = SelftestScenario {
+    file: "reads.toml",
+    toml: include_str!("../../scenarios/selftest/reads.toml"),
+};
+pub const COMEBACK: SelftestScenario = SelftestScenario {
+    file: "comeback.toml",
+    toml: include_str!("../../scenarios/selftest/comeback.toml"),
+};
+pub const REPLAYS: SelftestScenario = SelftestScenario {
+    file: "replays.toml",
+    toml: include_str!("../../scenarios/selftest/replays.toml"),
 };
 
 /// What one selftest run does: a scenario, and the fault injected into it when the
@@ -95,6 +107,15 @@ impl Exposure {
             // The redelivered batch lands twice in the projection only; the ledger
             // stays exactly once (C5 passes): Redis ≠ projection.
             Variant::NonIdempotentProjection => (RETRY, &[CheckId::C2]),
+            // A read from the cache shows fewer units sold than were confirmed before
+            // it was sent: outside the history's bounds.
+            Variant::StaleRead => (READS, &[CheckId::C7]),
+            // Buyers refused while released units were surely on the shelf.
+            Variant::SoldOutFlag => (COMEBACK, &[CheckId::C8]),
+            // Reads show units no op holds (C7); refusals of units the history says
+            // are there (C8). In process the ledger shows the hidden reservation too:
+            // C3 (two reservations for one key) and C5 (events no op caused) fire.
+            Variant::PhantomHold => (REPLAYS, &[CheckId::C7, CheckId::C8]),
         };
         Exposure {
             variant,
@@ -148,9 +169,12 @@ pub struct Detection {
     pub seconds: f64,
 }
 
-/// The checks that failed, and the earliest evidence among their violations (the op
-/// that completed first of all the ops any kept violation names). A violation naming
-/// no op (a white-box drift found after quiesce) dates from the end of the history.
+/// The checks that failed, and the earliest evidence among their kept violations. A
+/// violation is evident once every op it names has completed — a read out of bounds
+/// names the read and the earlier ops that set the bound, and is evidence only with
+/// the read — so each dates from the last of its ops to complete; the detection is the
+/// earliest of them. A violation naming no op (a white-box drift found after quiesce)
+/// dates from the end of the history.
 pub fn detection(verdict: &RunVerdict, history: &History) -> Option<Detection> {
     let failed: Vec<_> = verdict
         .checks
@@ -160,25 +184,30 @@ pub fn detection(verdict: &RunVerdict, history: &History) -> Option<Detection> {
     if failed.is_empty() {
         return None;
     }
-    let named: BTreeSet<u64> = failed
+    let complete_us: HashMap<u64, u64> = history
+        .entries
+        .iter()
+        .map(|entry| (entry.id, entry.complete_us))
+        .collect();
+    let last_us = history
+        .entries
+        .iter()
+        .map(|entry| entry.complete_us)
+        .max()
+        .unwrap_or(0);
+    let first_us = failed
         .iter()
         .flat_map(|report| report.violations.iter())
-        .flat_map(|violation| violation.ops.iter().copied())
-        .collect();
-    let complete_us = |id: u64| {
-        history
-            .entries
-            .iter()
-            .find(|entry| entry.id == id)
-            .map(|entry| entry.complete_us)
-    };
-    let last_us = history.entries.iter().map(|entry| entry.complete_us).max();
-    let first_us = named
-        .iter()
-        .filter_map(|id| complete_us(*id))
+        .map(|violation| {
+            violation
+                .ops
+                .iter()
+                .filter_map(|id| complete_us.get(id).copied())
+                .max()
+                .unwrap_or(last_us)
+        })
         .min()
-        .or(last_us)
-        .unwrap_or(0);
+        .unwrap_or(last_us);
     let ops = history
         .entries
         .iter()

@@ -1,7 +1,8 @@
 //! Deliberately broken engines (and ledger writers), for proving that stockproof's checks catch the bugs
-//! real inventory services ship (issue 8). Each variant is the reference engine with
-//! one documented flaw — a patched Lua script (`lua/variants/`), a reserve path that
-//! splits what the reference does atomically, or a ledger writer that breaks its
+//! real inventory services ship (issues 8 and 12). Each variant is the reference engine
+//! with one documented flaw — a patched Lua script (`lua/variants/`), a reserve path
+//! that splits what the reference does atomically, process-local state in front of the
+//! scripts (a read cache, a sold-out flag), or a ledger writer that breaks its
 //! exactly-once contract — modelled on a design that real services publish (each
 //! module's doc says which).
 //!
@@ -15,8 +16,11 @@ mod dual_write;
 mod lossy_ledger;
 mod no_idempotency;
 mod non_idempotent_projection;
+mod phantom_hold;
 mod short_idempotency;
+mod sold_out_flag;
 mod stale_cart_lines;
+mod stale_read;
 mod ttl_expiry;
 mod wrapper;
 
@@ -34,6 +38,7 @@ use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 
 pub use dual_write::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT};
 pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
+pub use stale_read::SKU_READ_CACHE_TTL_MS;
 
 use self::wrapper::{ReservePath, WrappedEngine};
 
@@ -49,10 +54,13 @@ pub enum Variant {
     DualWrite,
     LossyLedger,
     NonIdempotentProjection,
+    StaleRead,
+    SoldOutFlag,
+    PhantomHold,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 9] = [
+    pub const ALL: [Variant; 12] = [
         Variant::CheckThenAct,
         Variant::NoIdempotency,
         Variant::ShortIdempotency,
@@ -62,6 +70,9 @@ impl Variant {
         Variant::DualWrite,
         Variant::LossyLedger,
         Variant::NonIdempotentProjection,
+        Variant::StaleRead,
+        Variant::SoldOutFlag,
+        Variant::PhantomHold,
     ];
 
     /// The name users pass to `--variant`.
@@ -76,6 +87,9 @@ impl Variant {
             Variant::DualWrite => "dual-write",
             Variant::LossyLedger => "lossy-ledger",
             Variant::NonIdempotentProjection => "non-idempotent-projection",
+            Variant::StaleRead => "stale-read",
+            Variant::SoldOutFlag => "sold-out-flag",
+            Variant::PhantomHold => "phantom-hold",
         }
     }
 
@@ -108,6 +122,15 @@ impl Variant {
             }
             Variant::NonIdempotentProjection => {
                 "the ledger writer applies redelivered rows again: a crash between commit and ack double-applies"
+            }
+            Variant::StaleRead => {
+                "SKU reads come from a cache refreshed every 500 ms: a read can show stock that is already held, or not yet restocked"
+            }
+            Variant::SoldOutFlag => {
+                "a SKU seen at 0 is flagged sold out until its next restock: reserves are refused though releases and expiries brought units back"
+            }
+            Variant::PhantomHold => {
+                "a replayed reserve answers with the first reservation but holds the items again, hidden, until expiry returns them"
             }
         }
     }
@@ -160,12 +183,15 @@ impl Variant {
                 database.cloned().expect("checked above"),
                 crash,
             )),
+            Variant::StaleRead => Arc::new(stale_read::StaleReadEngine::new(engine)),
+            Variant::SoldOutFlag => Arc::new(sold_out_flag::SoldOutFlagEngine::new(engine)),
             Variant::NoIdempotency
             | Variant::ShortIdempotency
             | Variant::TtlExpiry
             | Variant::DoubleRelease
             | Variant::LossyLedger
-            | Variant::NonIdempotentProjection => Arc::new(engine),
+            | Variant::NonIdempotentProjection
+            | Variant::PhantomHold => Arc::new(engine),
         })
     }
 
@@ -191,7 +217,10 @@ impl Variant {
             | Variant::ShortIdempotency
             | Variant::TtlExpiry
             | Variant::DoubleRelease
-            | Variant::StaleCartLines => WriterFlaw::None,
+            | Variant::StaleCartLines
+            | Variant::StaleRead
+            | Variant::SoldOutFlag
+            | Variant::PhantomHold => WriterFlaw::None,
         }
     }
 
@@ -209,7 +238,10 @@ impl Variant {
             | Variant::TtlExpiry
             | Variant::DoubleRelease
             | Variant::StaleCartLines
-            | Variant::DualWrite => None,
+            | Variant::DualWrite
+            | Variant::StaleRead
+            | Variant::SoldOutFlag
+            | Variant::PhantomHold => None,
         }
     }
 
@@ -222,6 +254,9 @@ impl Variant {
             Variant::TtlExpiry => ttl_expiry::PATCHES,
             Variant::DoubleRelease => double_release::PATCHES,
             Variant::StaleCartLines => stale_cart_lines::PATCHES,
+            Variant::PhantomHold => phantom_hold::PATCHES,
+            // Their flaw is in the Rust side: a cache or a flag in front of the scripts.
+            Variant::StaleRead | Variant::SoldOutFlag => &[],
             Variant::DualWrite | Variant::LossyLedger | Variant::NonIdempotentProjection => &[],
         }
     }

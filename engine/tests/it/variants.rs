@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use stockproof_engine::ledger::{self, LedgerError, WriterConfig, WriterFault, WriterFlaw};
 use stockproof_engine::variants::{
-    DUAL_WRITE_CRASH_EVERY_DEFAULT, IDEMPOTENCY_MARKER_TTL_MS, Variant,
+    DUAL_WRITE_CRASH_EVERY_DEFAULT, IDEMPOTENCY_MARKER_TTL_MS, SKU_READ_CACHE_TTL_MS, Variant,
 };
 use stockproof_engine::{
     InventoryEngine, RedisLuaConfig, RedisLuaEngine, ReservationId, ReservationState,
@@ -299,6 +299,162 @@ async fn stale_cart_lines_oversell_one_sku_named_twice() {
             available: 1
         }
     );
+}
+
+/// Attempts at catching the stale read below: an attempt counts only if its fill,
+/// restock and second read all took less than the cache's TTL, so a machine that
+/// stalls for half a second retries rather than fails.
+const STALE_READ_ATTEMPTS_MAX: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_read_shows_a_restock_only_after_the_cache_refreshes() {
+    // Goal: a SKU read served from a 500 ms cache misses a restock made since the
+    // entry was filled, and sees it once the entry is older than the TTL. Method: on a
+    // fresh SKU, read (fills the cache: 10), restock 5, read again; when all three took
+    // less than the TTL (measured, else another SKU is tried), the variant still says 10
+    // available and 10 total while the reference says 15; after the TTL plus 100 ms the
+    // variant says 15 too.
+    let pair = pair(Variant::StaleRead).await;
+    let ttl = Duration::from_millis(SKU_READ_CACHE_TTL_MS);
+    let mut caught = None;
+    for attempt in 0..STALE_READ_ATTEMPTS_MAX {
+        let sku = format!("a{attempt}");
+        for engine in [&pair.variant, &pair.reference] {
+            engine.restock(&sku, 10).await.unwrap();
+        }
+        let started = tokio::time::Instant::now();
+        let filled = stock(&pair.variant, &sku).await;
+        pair.variant.restock(&sku, 5).await.unwrap();
+        let second = stock(&pair.variant, &sku).await;
+        if started.elapsed() < ttl {
+            assert_eq!((filled.available, filled.total), (10, 10));
+            caught = Some((sku, second));
+            break;
+        }
+    }
+    let (sku, stale) = caught.expect("one attempt within the cache's TTL");
+    assert_eq!(
+        (stale.available, stale.total),
+        (10, 10),
+        "the restock is not seen"
+    );
+    pair.reference.restock(&sku, 5).await.unwrap();
+    let fresh = stock(&pair.reference, &sku).await;
+    assert_eq!((fresh.available, fresh.total), (15, 15));
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    let refreshed = stock(&pair.variant, &sku).await;
+    assert_eq!((refreshed.available, refreshed.total), (15, 15));
+}
+
+fn refused(outcome: &ReserveOutcome) -> i64 {
+    match outcome {
+        ReserveOutcome::Insufficient { available, .. } => *available,
+        other => panic!("expected Insufficient, got {other:?}"),
+    }
+}
+
+/// Reserves `qty` units of `sku` with `key`.
+async fn reserve(
+    engine: &Arc<dyn InventoryEngine>,
+    key: &str,
+    (sku, qty): (&str, i64),
+    ttl_ms: i64,
+) -> ReserveOutcome {
+    let cart = request(key, &[(sku, qty)], ttl_ms);
+    engine.reserve(&cart).await.expect("reserve answers")
+}
+
+/// Releases `id`, which must be Held.
+async fn release(engine: &Arc<dyn InventoryEngine>, id: &ReservationId) {
+    let outcome = engine.transition(id, Transition::Release).await.unwrap();
+    assert!(
+        matches!(outcome, TransitionOutcome::Applied(_)),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sold_out_flag_refuses_units_a_release_brought_back_until_a_restock() {
+    // Goal: a SKU seen at 0 stays "sold out" after its units come back, until a
+    // restock. Method: 2 units, both held by one cart, a third buyer refused (0 left:
+    // the flag is set), the cart released (a read shows 2 available), then a 1-unit
+    // reserve: the variant refuses it saying 0 while the reference holds it; a restock
+    // of 1 clears the flag. Then the other way to set it: a read showing 0 (SKU `b`).
+    let pair = pair(Variant::SoldOutFlag).await;
+    for engine in [&pair.variant, &pair.reference] {
+        engine.restock("a", 2).await.unwrap();
+        let holder = reserved(&reserve(engine, "hold-1", ("a", 2), LONG_TTL_MS).await).clone();
+        assert_eq!(
+            refused(&reserve(engine, "late-1", ("a", 1), LONG_TTL_MS).await),
+            0
+        );
+        release(engine, &holder).await;
+        assert_eq!(stock(engine, "a").await.available, 2, "the units are back");
+    }
+    let buyer = reserve(&pair.variant, "after-1", ("a", 1), LONG_TTL_MS).await;
+    assert_eq!(refused(&buyer), 0, "refused with 2 units on the shelf");
+    reserved(&reserve(&pair.reference, "after-1", ("a", 1), LONG_TTL_MS).await);
+    pair.variant.restock("a", 1).await.unwrap();
+    reserved(&reserve(&pair.variant, "after-2", ("a", 1), LONG_TTL_MS).await);
+    let variant = &pair.variant;
+    variant.restock("b", 1).await.unwrap();
+    let holder = reserved(&reserve(variant, "hold-b", ("b", 1), LONG_TTL_MS).await).clone();
+    assert_eq!(stock(variant, "b").await.available, 0);
+    release(variant, &holder).await;
+    let buyer = reserve(variant, "after-b", ("b", 1), LONG_TTL_MS).await;
+    assert_eq!(refused(&buyer), 0, "a read at 0 set the flag");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phantom_hold_replay_names_one_reservation_but_holds_twice_until_expiry() {
+    // Goal: a replay answers with the first reservation but holds its items again,
+    // and only expiry returns them. Method: 2 of 10 units held with key `k` (long
+    // TTL), the same cart replayed with a 100 ms TTL: both engines answer with the
+    // first id; the variant has 6 available and 4 reserved (the reference 8 and 2).
+    // Releasing the first reservation leaves the variant 2 reserved; once the hidden
+    // hold's deadline passes, the sweep expires a reservation no reply named and all
+    // 10 units are back.
+    let pair = pair(Variant::PhantomHold).await;
+    let mut firsts = Vec::new();
+    for engine in [&pair.variant, &pair.reference] {
+        engine.restock("a", 10).await.unwrap();
+        let first = reserved(&reserve(engine, "k", ("a", 2), LONG_TTL_MS).await).clone();
+        let replay = reserve(engine, "k", ("a", 2), 100).await;
+        let ReserveOutcome::Replayed(replayed) = &replay else {
+            panic!("expected Replayed, got {replay:?}");
+        };
+        assert_eq!(replayed.id, first);
+        firsts.push(first);
+    }
+    let broken = stock(&pair.variant, "a").await;
+    assert_eq!((broken.available, broken.reserved), (6, 4), "held twice");
+    let kept = stock(&pair.reference, "a").await;
+    assert_eq!((kept.available, kept.reserved), (8, 2));
+    release(&pair.variant, &firsts[0]).await;
+    let broken = stock(&pair.variant, "a").await;
+    assert_eq!(
+        (broken.available, broken.reserved),
+        (8, 2),
+        "the hidden hold stays"
+    );
+    let variant = Arc::clone(&pair.variant);
+    let expired = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&expired);
+    wait_for("the hidden hold to expire", || {
+        let (variant, seen) = (Arc::clone(&variant), Arc::clone(&seen));
+        async move {
+            let report = variant.expire_due(256).await.unwrap();
+            let mut seen = seen.lock().expect("not poisoned");
+            seen.extend(report.expired);
+            !seen.is_empty()
+        }
+    })
+    .await;
+    let expired = expired.lock().expect("not poisoned").clone();
+    assert_eq!(expired.len(), 1);
+    assert_ne!(expired[0], firsts[0], "a reservation no reply named");
+    let back = stock(&pair.variant, "a").await;
+    assert_eq!((back.available, back.reserved), (10, 0));
 }
 
 /// A ledger history written to Redis, then a writer with `flaw` and `fault` that

@@ -214,10 +214,14 @@ pub struct RunVerdict {
     pub checks: Vec<CheckReport>,
     pub slos: Vec<SloResult>,
     pub coverage: Vec<CoverageResult>,
+    /// Why the load did not run the scenario to its end (Ctrl-C, a silent target):
+    /// such a run may still show a violation, but it cannot pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<String>,
 }
 
 /// The run's overall verdict, worst first: a violation beats a missed SLO, which beats
-/// an inconclusive run.
+/// an inconclusive run (a check, SLO or goal unknown, or the load cut short).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overall {
@@ -264,6 +268,7 @@ impl RunVerdict {
             .chain(self.slos.iter().map(|slo| slo.verdict))
             .chain(self.coverage.iter().map(|goal| goal.verdict))
             .any(|verdict| verdict == Verdict::Unknown)
+            || self.cut_short.is_some()
         {
             Overall::Inconclusive
         } else {

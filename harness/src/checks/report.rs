@@ -69,7 +69,9 @@ impl CheckId {
     }
 }
 
-/// Jepsen's three values.
+/// Jepsen's three values, and a fourth for a check that cannot apply to the run's
+/// target (a white-box check against an external service): shown as such, never as
+/// `unknown`, and neither passing nor failing the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -77,6 +79,7 @@ pub enum Verdict {
     Fail,
     /// Nothing to judge, missing data, or a checker error.
     Unknown,
+    NotApplicable,
 }
 
 impl Verdict {
@@ -85,6 +88,7 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Unknown => "unknown",
+            Verdict::NotApplicable => "not applicable",
         }
     }
 }
@@ -153,6 +157,14 @@ impl CheckReport {
             bounds: Vec::new(),
             groups: Vec::new(),
             violations: Vec::new(),
+        }
+    }
+
+    /// A check that does not apply to the run's target, and why.
+    pub fn not_applicable(id: CheckId, reason: impl Into<String>) -> CheckReport {
+        CheckReport {
+            verdict: Verdict::NotApplicable,
+            ..CheckReport::unknown(id, reason)
         }
     }
 

@@ -503,6 +503,7 @@ fn verdicts_map_to_exit_codes() {
             checks: vec![check(checks)],
             slos: vec![slo(slos)],
             coverage: vec![goal(goals)],
+            cut_short: None,
         }
         .exit_code()
     };

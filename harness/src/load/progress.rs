@@ -121,7 +121,7 @@ fn p99_us(latencies: &Latencies) -> u64 {
     all.value_at_quantile(0.99)
 }
 
-/// `load 12.0s/30s  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.10ms`
+/// `load 12.0s/30s  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.1 ms`
 /// (refused: a 4xx or 503, which the contract says changed nothing, such as a sold-out
 /// reserve; unknown: no usable reply).
 pub(crate) fn progress_line(
@@ -136,13 +136,13 @@ pub(crate) fn progress_line(
         None => String::new(),
     };
     format!(
-        "load {:.1}s{planned}  {} ops/s  {} ops  errors: {} refused, {} unknown  p99 {:.2}ms",
+        "load {:.1}s{planned}  {} ops/s  {} ops  errors: {} refused, {} unknown  p99 {}",
         elapsed.as_secs_f64(),
         thousands(ops_per_s.round() as u64),
         thousands(counts.ops),
         thousands(counts.fail),
         thousands(counts.unknown),
-        p99_us as f64 / 1000.0,
+        crate::report::units::duration_us(p99_us as f64),
     )
 }
 

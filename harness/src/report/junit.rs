@@ -58,7 +58,7 @@ fn cases(verdict: &RunVerdict) -> Vec<Case> {
     for slo in &verdict.slos {
         let observed = slo.observed.map_or_else(
             || "nothing measured".to_owned(),
-            |value| format!("observed {value:.3} {}", slo.unit),
+            |value| format!("observed {}", super::units::slo_value(value, &slo.unit)),
         );
         cases.push(Case {
             class: "slo",
@@ -95,6 +95,10 @@ pub fn render(scenario: &str, timestamp: &str, verdict: &RunVerdict) -> String {
         .iter()
         .filter(|case| case.verdict == Verdict::Unknown)
         .count();
+    let skipped = cases
+        .iter()
+        .filter(|case| case.verdict == Verdict::NotApplicable)
+        .count();
     let suite = escape(&format!("stockproof.{scenario}"));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -104,7 +108,7 @@ pub fn render(scenario: &str, timestamp: &str, verdict: &RunVerdict) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" timestamp=\"{}\">",
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{}\">",
         cases.len(),
         escape(timestamp)
     );
@@ -119,6 +123,7 @@ pub fn render(scenario: &str, timestamp: &str, verdict: &RunVerdict) -> String {
             Verdict::Pass => None,
             Verdict::Fail => Some("failure"),
             Verdict::Unknown => Some("error"),
+            Verdict::NotApplicable => Some("skipped"),
         };
         match element {
             None => out.push_str("/>\n"),

@@ -2,14 +2,19 @@
 //! one `<op>.hgrm` per operation kind, `latency.hlog` and `junit.xml`, all rendered from
 //! a [`RunData`] (scenario, seed, verdicts, latencies, history). Rendering only: the
 //! history and snapshot files are written by the run pipeline, the verdicts come from
-//! `crate::checks`.
+//! `crate::checks`. Every figure a person reads goes through [`units`] (`36.5 ms`,
+//! `12.3k ops/s`), the terminal of `stockproof run` and `check` included.
 
+mod chart;
+mod figures;
 pub mod hgrm;
 pub mod hlog;
 mod html;
 pub mod junit;
+pub mod series;
 mod summary;
 mod timeline;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::RunData;
+use super::{RunData, units};
 use crate::checks::coverage::CoverageResult;
 use crate::checks::slo::SloResult;
 use crate::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
@@ -124,15 +124,12 @@ pub fn summary(data: &RunData<'_>) -> Summary {
     }
 }
 
-fn ms(us: u64) -> String {
-    format!("{:.3}", us as f64 / 1000.0)
-}
-
 fn verdict_word(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "pass",
         Verdict::Fail => "**FAIL**",
         Verdict::Unknown => "*unknown*",
+        Verdict::NotApplicable => "not applicable",
     }
 }
 
@@ -158,7 +155,7 @@ pub fn markdown(summary: &Summary, history: &History) -> String {
     let rate = summary
         .ops
         .throughput_per_s
-        .map_or_else(|| "-".to_owned(), |rate| format!("{rate:.1}"));
+        .map_or_else(|| "- ops/s".to_owned(), units::rate_per_s);
     let _ = writeln!(out, "| run | |\n|---|---|");
     let _ = writeln!(
         out,
@@ -168,16 +165,14 @@ pub fn markdown(summary: &Summary, history: &History) -> String {
         cell(&summary.target),
         cell(&summary.engine)
     );
-    let checks_run = if summary.white_box {
-        "white-box and black-box (C1–C6)"
-    } else {
-        "black-box only (C1, C3, C4, C6; C2 and C5 need Redis, Postgres and the ledger)"
-    };
-    let _ = writeln!(out, "| checks | {checks_run} |");
+    let _ = writeln!(out, "| checks | {} |", checks_run(summary));
     let _ = writeln!(
         out,
-        "| ops | {} in {:.1} s ({rate} ops/s), {} errors, {} late starts |\n",
-        summary.ops.total, summary.ops.duration_s, summary.ops.errors, summary.ops.late_starts
+        "| ops | {} in {} ({rate}), {} errors, {} late starts |\n",
+        summary.ops.total,
+        units::duration_s(summary.ops.duration_s),
+        summary.ops.errors,
+        summary.ops.late_starts
     );
     checks_markdown(&mut out, &summary.checks);
     let windows = violations_text(&summary.checks, history, WINDOW_CONTEXT_OPS);
@@ -190,6 +185,26 @@ pub fn markdown(summary: &Summary, history: &History) -> String {
     out
 }
 
+/// Which checks ran: all of them with a white-box snapshot, else the black-box ones.
+fn checks_run(summary: &Summary) -> String {
+    let ids = |white_box: bool| -> Vec<&str> {
+        summary
+            .checks
+            .iter()
+            .filter(|check| summary.white_box || check.id.white_box() == white_box)
+            .map(|check| check.id.as_str())
+            .collect()
+    };
+    if summary.white_box {
+        return format!("white-box and black-box ({})", ids(true).join(", "));
+    }
+    format!(
+        "black-box only ({}; {} need Redis, Postgres and the ledger)",
+        ids(false).join(", "),
+        ids(true).join(" and ")
+    )
+}
+
 fn goals_markdown(out: &mut String, summary: &Summary) {
     if !summary.slos.is_empty() {
         let _ = writeln!(
@@ -197,12 +212,10 @@ fn goals_markdown(out: &mut String, summary: &Summary) {
             "## SLOs\n\n| SLO | observed | verdict |\n|---|---|---|"
         );
         for slo in &summary.slos {
-            let observed = match (slo.observed, slo.unit.as_str()) {
-                (None, _) => "-".to_owned(),
-                (Some(value), "us") => format!("{:.3} ms", value / 1000.0),
-                (Some(value), "ratio") => format!("{:.3} %", value * 100.0),
-                (Some(value), unit) => format!("{value:.1} {unit}"),
-            };
+            let observed = slo.observed.map_or_else(
+                || "-".to_owned(),
+                |value| units::slo_value(value, &slo.unit),
+            );
             let _ = writeln!(
                 out,
                 "| `{}` | {observed} | {} |",
@@ -235,7 +248,7 @@ fn goals_markdown(out: &mut String, summary: &Summary) {
 fn latency_markdown(out: &mut String, summary: &Summary) {
     let _ = writeln!(
         out,
-        "## Latency (ms; corrected for coordinated omission / uncorrected)\n"
+        "## Latency (corrected for coordinated omission / uncorrected)\n"
     );
     let _ = writeln!(
         out,
@@ -243,7 +256,13 @@ fn latency_markdown(out: &mut String, summary: &Summary) {
     );
     for (op, latency) in &summary.latency {
         let (corrected, uncorrected) = (&latency.corrected, &latency.uncorrected);
-        let pair = |left: u64, right: u64| format!("{} / {}", ms(left), ms(right));
+        let pair = |left: u64, right: u64| {
+            format!(
+                "{} / {}",
+                units::duration_us(left as f64),
+                units::duration_us(right as f64)
+            )
+        };
         let _ = writeln!(
             out,
             "| {op} | {} | {} | {} | {} | {} | {} |",

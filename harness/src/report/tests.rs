@@ -51,6 +51,7 @@ fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
         checks,
         slos: slo::evaluate(&scenario.slos, &latencies),
         coverage: coverage::evaluate(&scenario.coverage, &history),
+        cut_short: None,
     };
     (history, verdict, latencies)
 }
@@ -226,9 +227,11 @@ fn summary_json_validates_against_its_schema() {
     );
 }
 
-// Goal: report.html is self-contained (no network reference, no script) and holds the
-// charts' points.
-// Method: write the reports and inspect the page.
+// Goal: report.html is self-contained (no network reference, no script or style
+// loaded from anywhere) and holds its charts: latency, outcomes, percentiles and a
+// stock chart per SKU, each with its series and the tooltip's data, the violations
+// marked with links to their window sections, and figures in human units.
+// Method: write the reports of the deterministic run (C4 fails) and inspect the page.
 #[test]
 fn report_html_is_offline_and_has_the_charts() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -238,10 +241,38 @@ fn report_html_is_offline_and_has_the_charts() {
         !html.contains("http://") && !html.contains("https://"),
         "network reference in report.html"
     );
-    assert!(!html.contains("<script"), "script in report.html");
+    assert!(
+        !html.contains(" src=") && !html.contains("<link"),
+        "a loaded asset in report.html"
+    );
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-    let polylines = html.matches("<polyline").count();
-    assert!(polylines >= 4, "polylines: {polylines}");
+    for id in ["latency", "outcomes", "percentiles", "stock-0", "stock-3"] {
+        assert!(
+            html.contains(&format!("<figure class=\"chart\" id=\"chart-{id}\">")),
+            "no chart {id}"
+        );
+    }
+    for series in [
+        "p50",
+        "p99",
+        "max",
+        "ok",
+        "refused",
+        "unknown",
+        "available",
+        "sold",
+    ] {
+        assert!(
+            html.contains(&format!("data-series=\"{series}\"")),
+            "no series {series}"
+        );
+    }
+    assert_eq!(
+        html.matches("<script type=\"application/json\" class=\"chart-data\">")
+            .count(),
+        7,
+        "tooltip data per chart"
+    );
     let points: Vec<&str> = html
         .split("points=\"")
         .skip(1)
@@ -256,7 +287,100 @@ fn report_html_is_offline_and_has_the_charts() {
             .split_once(',')
             .is_some_and(|(x, y)| x.parse::<f64>().is_ok() && y.parse::<f64>().is_ok())
     }));
-    assert!(html.contains("<h3>sku-000</h3>"), "no stock timeline");
+    assert!(html.contains("<a href=\"#window-0\" class=\"violation\">"));
+    assert!(html.contains("<section class=\"window\" id=\"window-0\">"));
+    assert!(html.contains("<tr id=\"check-C4\">"));
+    assert!(html.contains("<header class=\"verdict violation\""));
+    assert!(html.contains(">20.7 ms</td>"), "SLO in human units");
+    assert!(!html.contains("NaN"), "NaN in report.html");
+}
+
+/// report.html of `history` (checks, SLOs and coverage judged on it).
+fn html_of(history: &History) -> String {
+    let scenario = scenario();
+    let latencies = Latencies::from_history(history);
+    let verdict = RunVerdict {
+        checks: run_checks(history, None, &CheckConfig::from_scenario(&scenario)),
+        slos: slo::evaluate(&scenario.slos, &latencies),
+        coverage: coverage::evaluate(&scenario.coverage, history),
+        cut_short: None,
+    };
+    let data = RunData {
+        scenario: &scenario,
+        seed: 5,
+        started_at_unix_ms: STARTED_AT_UNIX_MS,
+        target: "in-process engine",
+        engine: "reference",
+        white_box: false,
+        verdict: &verdict,
+        latencies: &latencies,
+        history,
+    };
+    html::render(&data, &summary(&data))
+}
+
+/// The point lists of the polylines inside the figure `chart-<id>`.
+fn polylines_of<'h>(html: &'h str, id: &str) -> Vec<&'h str> {
+    let start = html
+        .find(&format!("id=\"chart-{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let figure = &html[start..start + html[start..].find("</figure>").expect("figure end")];
+    figure
+        .split("points=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap_or(""))
+        .collect()
+}
+
+// Goal: a run with no op renders a page that says so instead of empty charts, and
+// a 2-hour run stays bounded: each series at most SERIES_POINTS_MAX points (one per
+// 19 s bucket), the page under a megabyte.
+// Method: render an empty history; then the synthetic history with its ops spread
+// 360 ms apart (20,000 ops ≈ 2 h).
+#[test]
+fn report_html_handles_empty_and_long_runs() {
+    let empty = History {
+        header: crate::history::HistoryHeader::new("flash-sale", 5, STARTED_AT_UNIX_MS, 1_000),
+        entries: Vec::new(),
+    };
+    let html = html_of(&empty);
+    assert!(html.contains("No shopper op completed"), "{html}");
+    assert!(
+        html.contains("No SKU was stocked, reserved or read"),
+        "{html}"
+    );
+    assert!(!html.contains("NaN"), "{html}");
+
+    let (mut history, _) =
+        crate::bench::synthetic_over(20_000, 4, 5, crate::bench::Reads::FinalOnly);
+    for (position, entry) in history.entries.iter_mut().enumerate() {
+        let shift = position as u64 * 360_000;
+        entry.invoke_us += shift;
+        entry.complete_us += shift;
+    }
+    let html = html_of(&history);
+    assert!(
+        html.len() < 1024 * 1024,
+        "report.html is {} bytes",
+        html.len()
+    );
+    assert!(
+        html.contains("(one point per 19 s keeps"),
+        "bucket width in the caption"
+    );
+    for id in ["latency", "stock-0"] {
+        let lines = polylines_of(&html, id);
+        assert!(!lines.is_empty(), "{id}: no line");
+        for line in lines {
+            let points = line.split(' ').count();
+            // Steps draw two points per sample.
+            assert!(
+                points <= 2 * (series::SERIES_POINTS_MAX + 1),
+                "{id}: {points} points"
+            );
+        }
+    }
+    assert!(!html.contains("NaN"));
 }
 
 // Goal: junit.xml has one testcase per check, SLO and coverage goal, escaped.

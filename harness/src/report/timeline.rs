@@ -1,7 +1,9 @@
 //! report.html's timelines: each shown violation's window of history
 //! (`crate::checks::window`) as an SVG of one bar per op, invoke to complete, the ops
 //! the violation names in red, the injected faults as shaded bands; and the faults of
-//! the whole run as bands for the run-long charts (throughput, stock).
+//! the whole run as bands for the run-long charts (`super::chart`). Each window is a
+//! section `#window-N`, N its position in `shown_violations`, which the charts' marks
+//! link to.
 //!
 //! Not here: choosing the ops (`checks::window`), the line charts (`super::html`).
 
@@ -60,11 +62,20 @@ pub(super) fn windows_section(checks: &[CheckReport], history: &History) -> Stri
     }
     let index = WindowIndex::new(history);
     let mut out = String::from(
-        "<h2>Violation windows</h2>\n<p>The ops on each violation's SKU or reservation \
-         around it, invoke to complete; red: the ops it names; shaded: injected faults.</p>\n",
+        "<h2 id=\"windows\">Violation windows</h2>\n<p>The ops on each violation's SKU or \
+         reservation around it, invoke to complete; red: the ops it names; shaded: injected \
+         faults. The charts above link each marked violation here.</p>\n",
     );
-    for (id, violation) in shown {
-        window_block(&mut out, id, violation, index.window(violation).as_ref());
+    for (position, (id, violation)) in shown.into_iter().enumerate() {
+        let _ = writeln!(out, "<section class=\"window\" id=\"window-{position}\">");
+        window_block(
+            &mut out,
+            id,
+            position,
+            violation,
+            index.window(violation).as_ref(),
+        );
+        out.push_str("</section>\n");
     }
     out
 }
@@ -72,13 +83,15 @@ pub(super) fn windows_section(checks: &[CheckReport], history: &History) -> Stri
 fn window_block(
     out: &mut String,
     id: CheckId,
+    position: usize,
     violation: &Violation,
     window: Option<&ViolationWindow<'_>>,
 ) {
     let _ = writeln!(
         out,
-        "<h3>{} {}</h3>\n<p>{}</p>",
+        "<h3>{} #{} {}</h3>\n<p>{}</p>",
         id.as_str(),
+        position + 1,
         escape(&violation.kind),
         escape(&violation.reason)
     );
@@ -130,10 +143,15 @@ fn window_svg(window: &ViolationWindow<'_>) -> String {
         }
     }
     let axis_y = height - 6.0;
-    for (x, us) in [(LABEL_WIDTH, from_us), (LABEL_WIDTH + BARS_WIDTH, to_us)] {
+    // Millisecond precision: a window often spans a few ms of a long run, and three
+    // significant digits would give both ends the same label.
+    for (x, us, anchor) in [
+        (LABEL_WIDTH, from_us, "start"),
+        (LABEL_WIDTH + BARS_WIDTH, to_us, "end"),
+    ] {
         let _ = writeln!(
             svg,
-            "<text x=\"{x:.1}\" y=\"{axis_y:.1}\" font-size=\"10\" text-anchor=\"middle\">{:.3}s</text>",
+            "<text x=\"{x:.1}\" y=\"{axis_y:.1}\" font-size=\"10\" text-anchor=\"{anchor}\">{:.3} s</text>",
             us as f64 / 1e6
         );
     }

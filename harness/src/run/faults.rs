@@ -4,8 +4,8 @@
 //! history ops, and the loss window of a Redis kill: events Redis had acknowledged that
 //! never reached Postgres, and the units they moved per SKU.
 //!
-//! Not here: what each fault does (`crate::faults`), judging (`crate::checks`; the
-//! loss window's verdict is applied in `super::judge_loss`).
+//! Not here: what each fault does (`crate::faults`), judging (`crate::judge`; the
+//! loss window itself, `judge::record::LossWindow`, is plain data the judge applies).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,9 +20,9 @@ use stockproof_engine::variants::CrashBetweenWrites;
 use stockproof_infra::proxy::{FaultProxy, Toxics};
 use tokio::sync::Mutex;
 
-use crate::checks::{CheckId, CheckReport, Verdict, Violation, ViolationGroup};
 use crate::faults::{EngineFaultHooks, FaultAction, FaultRecord, FaultSpec};
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
+use crate::judge::record::KillLoss;
 
 /// Stream entries read before a kill to measure what it loses: the writer keeps the
 /// unwritten tail to a few batches, so this is far above it.
@@ -86,29 +86,6 @@ pub fn refusal(faults: &[FaultSpec], in_process: bool, local: bool) -> Option<St
             None
         }
     })
-}
-
-/// What one Redis kill lost.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KillLoss {
-    /// Redis `seq` when the kill came (every event Redis had acknowledged).
-    pub redis_seq_at_kill: i64,
-    /// Redis `seq` after the restart (what its AOF kept).
-    pub redis_seq_after_restart: i64,
-    /// The ledger's highest seq when recovery ran.
-    pub ledger_max_seq: i64,
-    /// Whether recovery rebuilt Redis from the ledger.
-    pub rebuilt: bool,
-    /// Events acknowledged by Redis and in neither Redis nor Postgres afterwards.
-    pub events: i64,
-    /// Units those events moved (Σ |qty|), per SKU.
-    pub units_by_sku: BTreeMap<String, i64>,
-}
-
-impl KillLoss {
-    pub fn units(&self) -> i64 {
-        self.units_by_sku.values().sum()
-    }
 }
 
 /// One unwritten stream entry read before a kill: seq, SKU, qty.
@@ -350,119 +327,4 @@ pub fn kills_redis(faults: &[FaultSpec]) -> bool {
     faults
         .iter()
         .any(|spec| matches!(spec.action, FaultAction::RedisKill))
-}
-
-/// One fault of the run, for `run.json` and summary.md.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FaultLine {
-    pub description: String,
-    pub detail: String,
-    pub injected: bool,
-}
-
-/// The loss window of a run's Redis kills against the scenario's stated tolerance.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LossWindow {
-    pub kills: Vec<KillLoss>,
-    pub events: i64,
-    pub units: i64,
-    pub units_by_sku: BTreeMap<String, i64>,
-    pub tolerance_events: u64,
-    pub within_tolerance: bool,
-}
-
-/// Checks whose failures a loss window explains: lost events leave acknowledged
-/// replies without effects (C5), reused reservation ids (C3), reservations that
-/// vanished or came back Held (C4), stock that differs from the history (C6, and
-/// C7 for reads after the kill) and refusals of units whose return was lost (C8).
-/// C1 (oversell) and C2 (Redis = Postgres = ledger) are never excused.
-const EXPLAINED_BY_LOSS: [CheckId; 6] = [
-    CheckId::C3,
-    CheckId::C4,
-    CheckId::C5,
-    CheckId::C6,
-    CheckId::C7,
-    CheckId::C8,
-];
-
-impl LossWindow {
-    pub fn new(kills: Vec<KillLoss>, tolerance_events: u64) -> LossWindow {
-        let events: i64 = kills.iter().map(|kill| kill.events).sum();
-        let mut units_by_sku = BTreeMap::new();
-        for kill in &kills {
-            for (sku, units) in &kill.units_by_sku {
-                *units_by_sku.entry(sku.clone()).or_default() += units;
-            }
-        }
-        LossWindow {
-            units: units_by_sku.values().sum(),
-            within_tolerance: u64::try_from(events).unwrap_or(0) <= tolerance_events,
-            kills,
-            events,
-            units_by_sku,
-            tolerance_events,
-        }
-    }
-
-    /// One line: `loss window: N events, M units of SKUs a-01 (3), …`.
-    pub fn describe(&self) -> String {
-        let skus: Vec<String> = self
-            .units_by_sku
-            .iter()
-            .map(|(sku, units)| format!("{sku} ({units})"))
-            .collect();
-        format!(
-            "loss window: {} events, {} units{}{} (tolerance {} events: {})",
-            self.events,
-            self.units,
-            if skus.is_empty() { "" } else { " of SKUs " },
-            skus.join(", "),
-            self.tolerance_events,
-            if self.within_tolerance {
-                "within"
-            } else {
-                "exceeded"
-            }
-        )
-    }
-
-    /// Beyond the tolerance: C5 fails naming the loss. Within it (and something was
-    /// lost): the failures the loss explains are reported as unknown, not violations.
-    pub fn judge(&self, mut checks: Vec<CheckReport>) -> Vec<CheckReport> {
-        for report in &mut checks {
-            if !self.within_tolerance && report.id == CheckId::C5 {
-                let violation = Violation {
-                    kind: "loss_window".to_owned(),
-                    sku: None,
-                    reservation: None,
-                    ops: Vec::new(),
-                    reason: format!(
-                        "a Redis kill lost {} acknowledged events ({} units), more than the \
-                         scenario tolerates ({} events)",
-                        self.events, self.units, self.tolerance_events
-                    ),
-                    severity: self.events,
-                };
-                report.groups.push(ViolationGroup {
-                    kind: violation.kind.clone(),
-                    count: 1,
-                    first: violation.clone(),
-                    worst: violation.clone(),
-                });
-                report.violations.insert(0, violation);
-                report.verdict = Verdict::Fail;
-            } else if self.within_tolerance
-                && self.events > 0
-                && EXPLAINED_BY_LOSS.contains(&report.id)
-                && report.verdict == Verdict::Fail
-            {
-                report.verdict = Verdict::Unknown;
-                report.note = Some(format!(
-                    "its violations follow from the {}, which the scenario tolerates",
-                    self.describe()
-                ));
-            }
-        }
-        checks
-    }
 }

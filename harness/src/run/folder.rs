@@ -4,16 +4,17 @@
 //! which checks ran, load figures), `history.jsonl`, `snapshot.json` (white-box runs),
 //! and the report files.
 //!
-//! Not here: rendering the reports (`crate::report`).
+//! [`read`] reads a folder back for `stockproof check` and `replay`.
+//!
+//! Not here: rendering the reports (`crate::report`), judging (`crate::judge`).
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-
-pub use super::faults::{FaultLine, LossWindow};
-use crate::checks::WhiteBoxSnapshot;
-use crate::history::{History, HistoryWriter};
+use crate::checks::{SnapshotError, WhiteBoxSnapshot};
+use crate::history::{History, HistoryError, HistoryWriter, read_history};
+use crate::judge::record::{RUN_INFO_FORMAT_VERSION, RunInfo};
+use crate::scenario::{Scenario, ScenarioError};
 
 /// Folders tried when two runs of one scenario start in the same second.
 const FOLDER_ATTEMPTS_MAX: u32 = 100;
@@ -55,81 +56,6 @@ pub fn create(report_dir: &Path, scenario: &str) -> Result<PathBuf, FolderError>
     ))
 }
 
-/// `run.json`: how the run was made.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunInfo {
-    pub format_version: u32,
-    pub scenario: String,
-    pub scenario_file: String,
-    pub seed: u64,
-    pub stockproof_version: String,
-    /// `in-process reference engine (provider local)` or the external URL.
-    pub target: String,
-    /// The deliberately broken engine variant the run served (`--variant`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    pub checks_ran: Vec<String>,
-    pub checks_not_applicable: Vec<String>,
-    pub interrupted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_silent: Option<String>,
-    pub quiesce: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshot_error: Option<String>,
-    /// Every fault injected (or refused at its trigger), in schedule order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<FaultLine>,
-    /// With a Redis kill: what it lost, against the scenario's tolerance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loss_window: Option<LossWindow>,
-    pub load: LoadFigures,
-}
-
-impl RunInfo {
-    /// The faults and the loss window as a summary.md section (empty without faults).
-    pub fn faults_markdown(&self) -> String {
-        if self.faults.is_empty() {
-            return String::new();
-        }
-        let mut text = String::from("\n## Faults\n\n");
-        for fault in &self.faults {
-            let state = if fault.injected {
-                "injected"
-            } else {
-                "NOT injected"
-            };
-            text.push_str(&format!(
-                "- {} ({state}): {}\n",
-                fault.description, fault.detail
-            ));
-        }
-        if let Some(loss_window) = &self.loss_window {
-            text.push_str(&format!("\n{}\n", loss_window.describe()));
-        }
-        text
-    }
-}
-
-/// The load's own figures, as the recorder counted them.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LoadFigures {
-    pub users: u32,
-    pub carts: u64,
-    pub ops: u64,
-    pub ok: u64,
-    pub fail: u64,
-    pub unknown: u64,
-    pub ops_per_s: f64,
-    pub duration_ms: u64,
-    pub arrival_rate_per_s: Option<f64>,
-    pub late_starts: u64,
-    pub dropped_starts: u64,
-    pub intended_starts: u64,
-}
-
-/// Bumped on any incompatible change of `run.json`.
-pub const RUN_INFO_FORMAT_VERSION: u32 = 1;
-
 /// Writes `scenario.toml`, `run.json`, `history.jsonl` and `snapshot.json` (if any).
 pub fn write(
     folder: &Path,
@@ -163,6 +89,86 @@ pub fn write(
             .map_err(|error| folder_error(&path, error))?;
     }
     Ok(())
+}
+
+/// A run folder read back: everything the judge needs.
+#[derive(Debug)]
+pub struct RunFolder {
+    pub scenario: Scenario,
+    pub info: RunInfo,
+    pub history: History,
+    pub snapshot: Option<WhiteBoxSnapshot>,
+}
+
+/// A run folder could not be read; names the file and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFolderError {
+    #[error("{} is not a directory (expected a run folder written by `stockproof run`)", .0.display())]
+    NotAFolder(PathBuf),
+    #[error(
+        "{}: no history.jsonl: not a run folder written by `stockproof run` \
+         (it holds scenario.toml, run.json, history.jsonl)",
+        .0.display()
+    )]
+    NoHistory(PathBuf),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error("{}: {reason}", path.display())]
+    RunInfo { path: PathBuf, reason: String },
+}
+
+/// Reads `scenario.toml`, `run.json`, `history.jsonl` and `snapshot.json` (when the
+/// run took one) from a run folder. A folder without `run.json` (a history written by
+/// another load tool in the documented format) is judged as a complete run whose
+/// white-box checks apply only if it has a snapshot.
+pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
+    if !folder.is_dir() {
+        return Err(ReadFolderError::NotAFolder(folder.to_owned()));
+    }
+    if !folder.join("history.jsonl").is_file() {
+        return Err(ReadFolderError::NoHistory(folder.to_owned()));
+    }
+    let scenario = crate::scenario::load(&folder.join("scenario.toml"))?;
+    let history = read_history(&folder.join("history.jsonl"))?;
+    let snapshot_path = folder.join("snapshot.json");
+    let snapshot = if snapshot_path.exists() {
+        Some(WhiteBoxSnapshot::read(&snapshot_path)?)
+    } else {
+        None
+    };
+    let run_json = folder.join("run.json");
+    let info = if run_json.exists() {
+        read_run_info(&run_json)?
+    } else {
+        RunInfo::without_run_json(&history, snapshot.is_some())
+    };
+    Ok(RunFolder {
+        scenario,
+        info,
+        history,
+        snapshot,
+    })
+}
+
+fn read_run_info(path: &Path) -> Result<RunInfo, ReadFolderError> {
+    let error = |reason: String| ReadFolderError::RunInfo {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|io| error(io.to_string()))?;
+    let info: RunInfo = serde_json::from_str(&text).map_err(|json| error(json.to_string()))?;
+    if info.format_version > RUN_INFO_FORMAT_VERSION {
+        return Err(error(format!(
+            "format_version {} is newer than this stockproof reads ({RUN_INFO_FORMAT_VERSION}): \
+             judge it with the version that wrote it",
+            info.format_version
+        )));
+    }
+    Ok(info)
 }
 
 /// `20261123T150102Z` for a UTC time.

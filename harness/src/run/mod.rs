@@ -6,7 +6,7 @@
 //! anything after the load starts ends in a verdict on what was recorded.
 //!
 //! Not here: the command line (the binary's `run_cmd`), the load itself (`crate::load`),
-//! judging (`crate::checks`), rendering (`crate::report`).
+//! judging (`crate::judge`), rendering (`crate::report`).
 
 pub mod calibrate;
 pub mod faults;
@@ -25,14 +25,14 @@ use tokio_util::sync::CancellationToken;
 
 use stockproof_infra::InfraConfig;
 
-use self::folder::{LoadFigures, RunInfo};
 use self::quiesce::QuiesceReport;
 use self::target::{Target, TargetError};
-use crate::checks::{
-    self, CheckConfig, CheckId, EXIT_INCONCLUSIVE, EXIT_INFRA, EXIT_PASS, EXIT_USAGE, RunVerdict,
-    WhiteBoxSnapshot, coverage, slo,
-};
+use crate::checks::{EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
 use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId};
+use crate::judge::RecordedRun;
+use crate::judge::record::{
+    FaultLine, LoadFigures, LossWindow, RUN_INFO_FORMAT_VERSION, RunInfo, applicable_checks,
+};
 use crate::latency::Latencies;
 use crate::load::progress::ProgressMode;
 use crate::load::recorder::micros_since;
@@ -149,21 +149,15 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
         }
     }
     let outcome = drive(path, &scenario, &plan, &target, options).await;
-    let (recorded, mut info) = match outcome {
-        Ok(recorded) => recorded,
+    let (history, mut info) = match outcome {
+        Ok(driven) => driven,
         Err(error) => {
             target.stop().await;
             return Err(error);
         }
     };
     let snapshot = finish_target(target, &mut info).await;
-    judge(path, scenario, seed, recorded, snapshot, info, options)
-}
-
-/// What the target did, before judging.
-struct Recorded {
-    history: History,
-    load: LoadRecord,
+    judge(path, scenario, seed, history, snapshot, info, options)
 }
 
 /// Probe, seed, load, quiesce, final reads.
@@ -173,7 +167,7 @@ async fn drive(
     plan: &Plan,
     target: &Target,
     options: &RunOptions,
-) -> Result<(Recorded, RunInfo), RunError> {
+) -> Result<(History, RunInfo), RunError> {
     target::probe(target.url()).await?;
     let zero = Instant::now();
     let started_at_unix_ms = quiesce::unix_ms();
@@ -228,7 +222,7 @@ async fn drive(
     if let Some(hooks) = hooks {
         let kills = hooks.losses.lock().await.clone();
         if faults::kills_redis(&scenario.faults) {
-            info.loss_window = Some(folder::LossWindow::new(
+            info.loss_window = Some(LossWindow::new(
                 kills,
                 scenario.checks.loss_tolerance_events,
             ));
@@ -236,19 +230,13 @@ async fn drive(
     }
     info.faults = fault_records
         .iter()
-        .map(|record| folder::FaultLine {
+        .map(|record| FaultLine {
             description: record.description.clone(),
             detail: record.detail.clone(),
             injected: record.injected,
         })
         .collect();
-    Ok((
-        Recorded {
-            history: History { header, entries },
-            load,
-        },
-        info,
-    ))
+    Ok((History { header, entries }, info))
 }
 
 /// What faults act on, for an in-process target; `None` for an external one.
@@ -379,45 +367,28 @@ async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSna
     }
 }
 
+/// Writes the run folder, then judges what it holds with the one judge
+/// (`crate::judge`), exactly as `stockproof check` judges the folder later.
 fn judge(
     path: &Path,
     scenario: Scenario,
     seed: u64,
-    recorded: Recorded,
+    history: History,
     snapshot: Option<WhiteBoxSnapshot>,
     info: RunInfo,
     options: &RunOptions,
 ) -> Result<RunOutcome, RunError> {
-    let history = recorded.history;
-    let white_box = info.checks_not_applicable.is_empty();
-    let checks: Vec<_> = checks::run_checks(
-        &history,
-        snapshot.as_ref(),
-        &CheckConfig::from_scenario(&scenario),
-    )
-    .into_iter()
-    .filter(|report| white_box || !report.id.white_box())
-    .collect();
-    let latencies = Latencies::from_history(&history);
-    let checks = match &info.loss_window {
-        Some(loss_window) => loss_window.judge(checks),
-        None => checks,
-    };
-    let verdict = RunVerdict {
-        checks,
-        slos: slo::evaluate(&scenario.slos, &latencies),
-        coverage: coverage::evaluate(&scenario.coverage, &history),
-    };
-    let mut exit_code = verdict.exit_code();
-    // A run cut short (Ctrl-C) or whose target went silent did not run the scenario:
-    // what it saw may still show a violation, but it cannot pass.
-    if exit_code == EXIT_PASS
-        && (recorded.load.interrupted || recorded.load.target_silent.is_some())
-    {
-        exit_code = EXIT_INCONCLUSIVE;
-    }
     let folder = folder::create(&options.report_dir, &scenario.name)?;
     folder::write(&folder, path, &info, &history, snapshot.as_ref())?;
+    let latencies = Latencies::from_history(&history);
+    let verdict = crate::judge::judge(&RecordedRun {
+        scenario: &scenario,
+        info: &info,
+        history: &history,
+        snapshot: snapshot.as_ref(),
+        latencies: &latencies,
+    });
+    let exit_code = verdict.exit_code();
     write_reports(
         &folder, &scenario, seed, &info, &verdict, &latencies, &history,
     );
@@ -440,12 +411,9 @@ fn run_info(
     load: &LoadRecord,
     quiesce: &QuiesceReport,
 ) -> RunInfo {
-    let (ran, not_applicable): (Vec<CheckId>, Vec<CheckId>) = CheckId::ALL
-        .into_iter()
-        .partition(|id| target.is_white_box() || !id.white_box());
-    let names = |ids: Vec<CheckId>| ids.into_iter().map(|id| id.as_str().to_owned()).collect();
+    let (checks_ran, checks_not_applicable) = applicable_checks(target.is_white_box());
     RunInfo {
-        format_version: folder::RUN_INFO_FORMAT_VERSION,
+        format_version: RUN_INFO_FORMAT_VERSION,
         scenario: scenario.name.clone(),
         scenario_file: path.display().to_string(),
         seed,
@@ -469,8 +437,8 @@ fn run_info(
             Target::InProcess(in_process) => in_process.variant.map(|variant| variant.to_string()),
             Target::External { .. } => None,
         },
-        checks_ran: names(ran),
-        checks_not_applicable: names(not_applicable),
+        checks_ran,
+        checks_not_applicable,
         interrupted: load.interrupted,
         target_silent: load.target_silent.clone(),
         quiesce: quiesce.notes.clone(),
@@ -538,7 +506,7 @@ fn write_reports(
 }
 
 /// A seed for a scenario that names none: the clock's nanoseconds.
-fn fresh_seed() -> u64 {
+pub fn fresh_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |since| since.as_nanos() as u64)

@@ -52,6 +52,7 @@ fn verdict(failing: &[(CheckId, &[u64])]) -> RunVerdict {
         checks,
         slos: Vec::new(),
         coverage: Vec::new(),
+        cut_short: None,
     }
 }
 
@@ -75,6 +76,31 @@ fn the_late_retry_scenario_backs_off_past_the_short_marker() {
     assert!(scenario.retry.backoff > marker);
     assert!(scenario.engine.idempotency_retention > scenario.retry.backoff * 10);
     assert_eq!(scenario.retry.after_reply, 1.0);
+}
+
+#[test]
+fn the_comeback_scenario_leaves_room_for_a_sure_refusal() {
+    // Goal: selftest/comeback can expose `sold-out-flag` through C8, which counts
+    // every concurrent take as taken: with at most one unit per cart, the other
+    // shoppers can hold at most users − 1 units, so the stock must reach 0 (fewer
+    // units than shoppers) and nothing may be sold (units must come back).
+    let scenario = crate::scenario::parse(COMEBACK.toml, Path::new(COMEBACK.file)).unwrap();
+    let stock: i64 = scenario.initial_stock().map(|(_, qty)| qty).sum();
+    assert_eq!(scenario.mix.qty_per_line, (1, 1));
+    assert_eq!(scenario.mix.lines_per_cart, (1, 1));
+    assert!(i64::from(scenario.load.users) > stock);
+    assert_eq!(scenario.mix.confirm, 0.0);
+    assert!(scenario.restocks.is_empty(), "a restock clears the flag");
+}
+
+#[test]
+fn the_read_scenarios_read_after_every_cart() {
+    // Goal: selftest/reads and selftest/replays read each cart's SKU (C7 judges reads,
+    // and their coverage goal counts reads that overlapped a change).
+    for selftest in [READS, REPLAYS] {
+        let scenario = crate::scenario::parse(selftest.toml, Path::new(selftest.file)).unwrap();
+        assert_eq!(scenario.mix.read_sku, 1.0, "{}", selftest.file);
+    }
 }
 
 #[test]
@@ -110,9 +136,12 @@ fn every_fault_parses_and_the_reference_runs_every_case() {
 }
 
 #[test]
-fn detection_is_the_earliest_op_any_failing_check_names() {
-    // Goal: "ops and seconds to detection" count up to the first evidence. Method:
-    // C1 names ops 7 and 9, C3 names op 4; 10 ops completing at 1..10 ms.
+fn detection_is_the_earliest_violation_dated_by_the_last_op_it_names() {
+    // Goal: "ops and seconds to detection" count up to the first evidence, and a
+    // violation is evidence only once all its ops completed (a read out of bounds
+    // names the earlier ops that set the bound). Method: 10 ops completing at 1..10
+    // ms; C1 names ops 7 and 9 (evident at 9), C3 names 4: detected at op 4; C7 names
+    // 6 and the witnesses 1 and 2, C8 names 8: detected at op 6.
     let detected = detection(
         &verdict(&[(CheckId::C1, &[9, 7]), (CheckId::C3, &[4])]),
         &history(10),
@@ -125,6 +154,12 @@ fn detection_is_the_earliest_op_any_failing_check_names() {
         "{}",
         detected.seconds
     );
+    let witnessed = detection(
+        &verdict(&[(CheckId::C7, &[6, 2, 1]), (CheckId::C8, &[8])]),
+        &history(10),
+    )
+    .expect("two checks failed");
+    assert_eq!(witnessed.ops, 6);
     assert_eq!(detection(&verdict(&[]), &history(10)), None);
 }
 

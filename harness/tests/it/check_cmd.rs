@@ -91,6 +91,25 @@ fn run_dir(dir: &Path, entries: &[HistoryEntry]) {
         writer.append(entry).expect("append");
     }
     writer.finish().expect("finish");
+    // run.json as `stockproof run` writes it for an in-process run on local servers.
+    let run_json = serde_json::json!({
+        "format_version": 1,
+        "scenario": "flash-sale",
+        "scenario_file": "scenarios/flash-sale.toml",
+        "seed": 1,
+        "stockproof_version": "test",
+        "target": "in-process reference engine (provider local)",
+        "checks_ran": ["C1", "C2", "C3", "C4", "C5", "C6"],
+        "checks_not_applicable": [],
+        "interrupted": false,
+        "quiesce": [],
+        "load": {
+            "users": 2, "carts": 3, "ops": 5, "ok": 4, "fail": 1, "unknown": 0,
+            "ops_per_s": 100.0, "duration_ms": 50, "arrival_rate_per_s": null,
+            "late_starts": 0, "dropped_starts": 0, "intended_starts": 0
+        }
+    });
+    std::fs::write(dir.join("run.json"), run_json.to_string()).expect("run.json");
 }
 
 // Goal: a recorded oversell exits 1 and prints the violation with the history around it.
@@ -243,7 +262,7 @@ fn check_exits_0_on_a_clean_run_and_5_without_snapshot() {
     let (code, stdout, _) = check(dir.path());
     assert_eq!(code, 0, "{stdout}");
     assert!(
-        stdout.contains("coverage stock_reached_zero: pass (2 of at least 1)"),
+        stdout.contains("coverage stock_reached_zero >= 1: pass (observed 2)"),
         "{stdout}"
     );
     assert!(stdout.contains("verdict: pass (exit 0)"), "{stdout}");

@@ -130,6 +130,7 @@ fn redis_kill_with_aof_everysec_reports_its_loss_window() {
         summary_md(reports.path()).contains("loss window: "),
         "{context}"
     );
+    crate::one_verdict::assert_check_agrees(&output);
 }
 
 // Goal: SIGSTOP and CLIENT PAUSE of Redis leave every invariant intact.

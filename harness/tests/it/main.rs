@@ -7,6 +7,7 @@ mod fault_runs;
 mod faults;
 mod infra_up;
 mod load_driver;
+mod one_verdict;
 mod reconcile;
 mod replay;
 mod report_browser;

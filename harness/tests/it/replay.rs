@@ -101,7 +101,7 @@ fn a_folder_that_is_not_a_run_exits_2_naming_the_problem() {
     let missing = stockproof(&["replay", "/nonexistent/run", "--provider", "local"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(
-        text(&missing.stderr).contains("not a directory"),
+        text(&missing.stderr).contains("is not a directory"),
         "{}",
         text(&missing.stderr)
     );

@@ -1,7 +1,10 @@
 //! `report.html` in a real browser: headless Chromium (Debian's `chromium`) opens the
 //! report of a real short run and must log no console error, request nothing but the
-//! file itself, and render the charts (the SVG curves hold their points). A screenshot
-//! is kept in the run folder. Without chromium the test is skipped, saying so, unless
+//! file itself, render the charts (each figure by id with its series, the SVG curves
+//! holding their points), and show the values under the pointer when the mouse moves
+//! over a chart. A screenshot is kept in the run folder, and copied to the path in
+//! `STOCKPROOF_REPORT_SCREENSHOT` when set (to look at it, or keep it as a CI artifact).
+//! Without chromium the test is skipped, saying so, unless
 //! `STOCKPROOF_REQUIRE_BROWSER=1` (set by `.ci/run`), where a missing browser fails it.
 
 use std::path::{Path, PathBuf};
@@ -23,8 +26,18 @@ const CHROMIUM_NAMES: [&str; 2] = ["chromium", "chromium-browser"];
 /// Bound on each browser step (start, navigation, evaluation); a report loads in well
 /// under a second, so reaching it means the browser hung.
 const BROWSER_STEP_WAIT_MAX: Duration = Duration::from_secs(60);
-/// Big enough to draw the whole page in the screenshot at a readable size.
-const WINDOW_SIZE_PX: (u32, u32) = (1280, 2400);
+/// Big enough to draw the whole page of a one-SKU run in the screenshot at a readable
+/// size, so moving the mouse over a chart scrolls nothing.
+const WINDOW_SIZE_PX: (u32, u32) = (1280, 4000);
+/// Every chart a run with shopper ops and a SKU has, and the series each must draw.
+const EXPECTED_CHARTS: [(&str, &[&str]); 4] = [
+    ("chart-latency", &["p50", "p99", "max"]),
+    ("chart-outcomes", &["ok", "refused", "unknown"]),
+    ("chart-stock-0", &["available", "reserved", "sold"]),
+    ("chart-percentiles", &["reserve"]),
+];
+/// Where a copy of the screenshot goes, when set.
+const SCREENSHOT_COPY_ENV: &str = "STOCKPROOF_REPORT_SCREENSHOT";
 
 /// What the page's DOM says about its charts, measured by the browser itself.
 #[derive(Debug, Deserialize)]
@@ -32,6 +45,26 @@ struct RenderedCharts {
     svgs: usize,
     /// Per `<polyline>`: the points the browser parsed and the drawn box's size.
     polylines: Vec<RenderedPolyline>,
+    /// Per `figure.chart`: its id, the series ids drawn in it, and whether the
+    /// tooltip script wired it (`data-tooltip="ready"`).
+    figures: Vec<RenderedFigure>,
+    /// The script ran to its end (`body[data-charts="ready"]`).
+    script_ready: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct RenderedFigure {
+    id: String,
+    series: Vec<String>,
+    tooltip: bool,
+}
+
+/// The latency chart's tooltip after the mouse moved over the chart.
+#[derive(Debug, Deserialize)]
+struct RenderedTooltip {
+    visible: bool,
+    text: String,
+    crosshair: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,14 +75,30 @@ struct RenderedPolyline {
 }
 
 /// Counts SVGs and, for every polyline, the points the browser parsed and the size it
-/// drew them at (a polyline whose points failed to parse has an empty box).
+/// drew them at (a polyline whose points failed to parse has an empty box); lists the
+/// chart figures with their series and whether the tooltip script wired them.
 const CHARTS_SCRIPT: &str = "JSON.stringify({
   svgs: document.querySelectorAll('svg').length,
   polylines: Array.from(document.querySelectorAll('svg polyline')).map(line => {
     const box = line.getBBox();
     return { points: line.points.numberOfItems, width: box.width, height: box.height };
-  })
+  }),
+  figures: Array.from(document.querySelectorAll('figure.chart')).map(figure => ({
+    id: figure.id,
+    series: Array.from(new Set(Array.from(figure.querySelectorAll('[data-series]'))
+      .map(element => element.dataset.series))),
+    tooltip: figure.dataset.tooltip === 'ready'
+  })),
+  script_ready: document.body.dataset.charts === 'ready'
 })";
+/// The latency chart's tooltip and crosshair as the page shows them now.
+const TOOLTIP_SCRIPT: &str = "JSON.stringify((() => {
+  const figure = document.getElementById('chart-latency');
+  const tip = figure.querySelector('.tooltip');
+  const cross = figure.querySelector('.crosshair');
+  return { visible: !tip.hidden && tip.offsetWidth > 0, text: tip.innerText,
+           crosshair: getComputedStyle(cross).visibility === 'visible' };
+})())";
 
 /// What the browser saw while loading the page.
 #[derive(Debug, Default)]
@@ -100,20 +149,20 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
         .and_then(|tab| tab.wait_until_navigated())
         .unwrap_or_else(|error| panic!("loading {url}: {error}"));
 
-    let measured = tab
-        .evaluate(CHARTS_SCRIPT, false)
-        .unwrap_or_else(|error| panic!("measuring the charts of {url}: {error}"));
-    let charts: RenderedCharts = measured
-        .value
-        .as_ref()
-        .and_then(|value| value.as_str())
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_else(|| panic!("the chart measurement of {url} returned {measured:?}"));
+    let charts: RenderedCharts = evaluate_json(&tab, CHARTS_SCRIPT, &url);
+    tab.find_element("#chart-latency svg")
+        .and_then(|chart| chart.move_mouse_over().map(|_| ()))
+        .unwrap_or_else(|error| panic!("moving the mouse over the latency chart: {error}"));
+    let tooltip: RenderedTooltip = evaluate_json(&tab, TOOLTIP_SCRIPT, &url);
     let screenshot = tab
         .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
         .expect("a screenshot");
     let screenshot_path = report.with_file_name("report.png");
     std::fs::write(&screenshot_path, &screenshot).unwrap();
+    if let Some(copy) = std::env::var_os(SCREENSHOT_COPY_ENV) {
+        std::fs::write(&copy, &screenshot)
+            .unwrap_or_else(|error| panic!("{SCREENSHOT_COPY_ENV}={copy:?}: {error}"));
+    }
     let events = std::mem::take(&mut *events.lock().unwrap_or_else(PoisonError::into_inner));
 
     assert!(
@@ -133,6 +182,7 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
         events.errors
     );
     assert_charts_drawn(&charts, &url);
+    assert_tooltip_shown(&tooltip, &url);
     assert!(
         screenshot.starts_with(b"\x89PNG") && screenshot.len() > 10_000,
         "screenshot {} is not a page's PNG ({} bytes)",
@@ -141,10 +191,48 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
     );
 }
 
-/// The percentile curves, throughput and stock charts: several SVGs, a curve with many
+/// `script` (which returns a JSON string) evaluated in the page, parsed.
+fn evaluate_json<T: serde::de::DeserializeOwned>(
+    tab: &headless_chrome::Tab,
+    script: &str,
+    url: &str,
+) -> T {
+    let measured = tab
+        .evaluate(script, false)
+        .unwrap_or_else(|error| panic!("evaluating in {url}: {error}"));
+    measured
+        .value
+        .as_ref()
+        .and_then(|value| value.as_str())
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_else(|| panic!("a measurement of {url} returned {measured:?}"))
+}
+
+/// Every expected chart with its series and its tooltip wired, a curve with many
 /// points, and every polyline drawn with a non-empty box.
 fn assert_charts_drawn(charts: &RenderedCharts, url: &str) {
-    assert!(charts.svgs >= 3, "{url}: {charts:?}");
+    assert!(
+        charts.script_ready,
+        "{url}: the chart script did not run to its end"
+    );
+    for (id, series) in EXPECTED_CHARTS {
+        let figure = charts
+            .figures
+            .iter()
+            .find(|figure| figure.id == id)
+            .unwrap_or_else(|| panic!("{url}: no chart {id}: {:?}", charts.figures));
+        for expected in series {
+            assert!(
+                figure.series.iter().any(|drawn| drawn == expected),
+                "{url}: chart {id} draws no series {expected}: {figure:?}"
+            );
+        }
+        assert!(
+            figure.tooltip,
+            "{url}: chart {id} has no tooltip: {figure:?}"
+        );
+    }
+    assert!(charts.svgs >= EXPECTED_CHARTS.len(), "{url}: {charts:?}");
     assert!(
         charts.polylines.iter().any(|line| line.points >= 20),
         "{url}: no curve with 20 points: {charts:?}"
@@ -155,6 +243,30 @@ fn assert_charts_drawn(charts: &RenderedCharts, url: &str) {
             .iter()
             .all(|line| line.points >= 2 && line.width > 0.0 && line.height >= 0.0),
         "{url}: a polyline was not drawn: {charts:?}"
+    );
+}
+
+/// With the mouse over the latency chart: the crosshair drawn, the tooltip visible with
+/// a time and p50 / p99 / max in human units.
+fn assert_tooltip_shown(tooltip: &RenderedTooltip, url: &str) {
+    assert!(
+        tooltip.visible && tooltip.crosshair,
+        "{url}: no tooltip under the pointer: {tooltip:?}"
+    );
+    for series in ["p50: ", "p99: ", "max: "] {
+        assert!(
+            tooltip.text.contains(series),
+            "{url}: the tooltip shows no {series}: {tooltip:?}"
+        );
+    }
+    let in_units = tooltip.text.lines().skip(1).all(|line| {
+        [" µs", " ms", " s", " min", " h", "no data"]
+            .iter()
+            .any(|unit| line.ends_with(unit))
+    });
+    assert!(
+        in_units,
+        "{url}: a tooltip value without a unit: {tooltip:?}"
     );
 }
 

@@ -162,7 +162,7 @@ fn impossible_slo_exits_3_and_names_it() {
 }
 
 /// `stockproof serve` on a free port with its own local Redis and Postgres.
-fn serve() -> (Child, String) {
+pub(crate) fn serve() -> (Child, String) {
     let mut child = stockproof()
         .args([
             "serve",
@@ -260,6 +260,7 @@ fn target_killed_mid_run_is_inconclusive_not_a_hang() {
         "unknown outcomes are counted: {}",
         describe(&output)
     );
+    crate::one_verdict::assert_check_agrees(&output);
 }
 
 // Goal: Ctrl-C stops the load but the run still quiesces, checks and reports what ran,
@@ -332,6 +333,7 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         "pid {pid}: {}",
         describe(&output)
     );
+    crate::one_verdict::assert_check_agrees(&output);
     let folders: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
     assert_eq!(folders.len(), 1, "one run folder: {}", describe(&output));
     let folder = folders[0].as_ref().unwrap().path();
@@ -443,4 +445,45 @@ fn docker_skip_reason() -> Option<String> {
         panic!("STOCKPROOF_REQUIRE_DOCKER=1 but Docker cannot run the test: {reason}");
     }
     Some(reason)
+}
+
+// Goal: `--repeat N --keep-going` runs the scenario N times, repetition r with the
+// scenario's seed + r, and closes with a tally that names every run that did not pass.
+// Method: flash-sale without SLOs, 4 users for 1 s, twice, on local servers.
+#[test]
+fn repeat_runs_each_repetition_with_the_next_seed_and_tallies() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_variant(
+        dir.path(),
+        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        "slos = []",
+    );
+    let output = run_bounded(
+        stockproof()
+            .args([
+                "run",
+                "--infra",
+                "local",
+                "--users",
+                "4",
+                "--duration",
+                "1s",
+            ])
+            .args(["--repeat", "2", "--keep-going", "--report-dir"])
+            .arg(dir.path().join("reports"))
+            .arg(&scenario),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("repeat: 2 of 2 planned runs done"),
+        "{}",
+        describe(&output)
+    );
+    for seed in ["seed 1, report", "seed 2, report"] {
+        assert!(stdout.contains(seed), "`{seed}`: {}", describe(&output));
+    }
+    let folders = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .count();
+    assert_eq!(folders, 2, "{}", describe(&output));
 }

@@ -193,6 +193,32 @@ fn non_idempotent_projection_is_caught_by_c2_after_a_redelivery() {
 }
 
 #[test]
+fn stale_read_is_caught_by_c7() {
+    // Goal: SKU reads served from a 500 ms cache fall outside the bounds the history
+    // implies over the read (fewer sold, more available than the acknowledged confirms
+    // allow), and C7 says so. Method: selftest/reads (every cart followed by a read,
+    // 20 shoppers on 2 SKUs).
+    assert_caught("stale-read", &["C7"]);
+}
+
+#[test]
+fn sold_out_flag_is_caught_by_c8() {
+    // Goal: a SKU flagged sold out at 0 and never cleared turns buyers away while
+    // released units are surely on the shelf (C8). Method: selftest/comeback (4
+    // shoppers for 3 units, every hold released or abandoned, nothing sold).
+    assert_caught("sold-out-flag", &["C8"]);
+}
+
+#[test]
+fn phantom_hold_is_caught_by_c7() {
+    // Goal: a replay that names the first reservation but holds its items again shows
+    // in reads (available below, reserved above what the history allows: C7) though
+    // every reply names one reservation per key. Method: selftest/replays (every
+    // reserve re-sent after its reply, every cart followed by a read).
+    assert_caught("phantom-hold", &["C7", "C8"]);
+}
+
+#[test]
 fn run_with_a_variant_and_a_fault_names_the_check_and_shows_the_window() {
     // Goal: `stockproof run --variant NAME --fault SPEC` serves the broken engine,
     // injects the fault, exits 1 naming the check, and prints the window of history

@@ -31,6 +31,6 @@ fn progress_line_names_every_figure() {
     );
     assert_eq!(
         line,
-        "load 12.0s/30s  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.10ms"
+        "load 12.0s/30s  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.1 ms"
     );
 }

@@ -24,10 +24,10 @@ use stockproof_harness::run::{RunOptions, TargetChoice, run_scenario};
 use stockproof_harness::scenario::Overrides;
 use stockproof_harness::selftest::{Case, Exposure, Row, Table, cases_of, scenarios};
 
-use crate::cli::InfraArgs;
+use crate::cmd::shared::InfraArgs;
 
 /// Load length of each run in `--quick` mode: long enough for every variant's bug to
-/// show at the selftest scenarios' rates, short enough that the whole selftest (17
+/// show at the selftest scenarios' rates, short enough that the whole selftest (23
 /// runs, each with its own servers) finishes in a few minutes on 2 cores.
 const QUICK_DURATION: Duration = Duration::from_secs(2);
 

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{EXIT_OK, InfraArgs, print_banner};
+use crate::cmd::shared::{EXIT_OK, InfraArgs, print_banner};
 
 pub(crate) async fn up(args: &InfraArgs) -> anyhow::Result<u8> {
     // Signals are caught before the servers start, so a Ctrl-C during start-up also

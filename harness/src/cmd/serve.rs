@@ -15,7 +15,7 @@ use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{EXIT_OK, InfraArgs, print_banner};
+use crate::cmd::shared::{EXIT_OK, InfraArgs, print_banner};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -29,8 +29,9 @@ pub(crate) struct ServeArgs {
 
     /// Serve a deliberately broken engine instead of the reference, to see the checks
     /// catch it (never the default). One of: check-then-act, no-idempotency,
-    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines, dual-write,
-    /// lossy-ledger, non-idempotent-projection. The last three crash by themselves so
+    /// short-idempotency, ttl-expiry, double-release, stale-cart-lines, stale-read,
+    /// sold-out-flag, phantom-hold, dual-write, lossy-ledger,
+    /// non-idempotent-projection. The last three crash by themselves so
     /// that any load tool exposes them: dual-write skips every 50th Postgres write,
     /// the other two crash their ledger writer every 5 s.
     #[arg(long, value_name = "NAME")]

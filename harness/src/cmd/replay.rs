@@ -5,8 +5,10 @@
 //! with its recorded and replayed outcome, `!` marking the ones that differ. The fresh
 //! engine starts empty: the run's seeding restocks are the history's first ops, so the
 //! replay seeds it with the scenario's initial stock. `--until OP` stops after that op,
-//! `--step` waits for Enter before each one. Exit 0 when the replay ran (differences are
-//! what it is for), 2 for a folder that is not a run, 4 when the target is down.
+//! `--step` waits for Enter before each one. At the end it prints the recording's
+//! verdict and the replay's, both from the one judge (`stockproof_harness::judge`).
+//! Exit 0 when the replay ran (differences are what it is for), 2 for a folder that is
+//! not a run, 4 when the target is down.
 //!
 //! Not here: ordering, id mapping and comparing (`stockproof_harness::replay`).
 
@@ -15,13 +17,18 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use stockproof_engine::variants::Variant;
-use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE};
-use stockproof_harness::history::{History, HistoryEntry, Op, read_history};
+use stockproof_harness::checks::CheckId;
+use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
+use stockproof_harness::history::{History, HistoryEntry, Op};
+use stockproof_harness::judge::record::RunInfo;
+use stockproof_harness::judge::render::verdict_text;
+use stockproof_harness::judge::{RecordedRun, judge};
+use stockproof_harness::latency::Latencies;
 use stockproof_harness::replay::{Replayer, invoke_order, reply_text};
+use stockproof_harness::run::folder::{self, RunFolder};
 use stockproof_harness::run::target::{self, Target};
-use stockproof_harness::scenario::{self, Scenario};
 
-use crate::cli::InfraArgs;
+use crate::cmd::shared::{EXIT_INFRA, EXIT_USAGE, InfraArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReplayArgs {
@@ -52,8 +59,7 @@ pub(crate) struct ReplayArgs {
 
 /// What the folder holds, read before anything is started.
 struct Recording {
-    history: History,
-    scenario: Scenario,
+    run: RunFolder,
     variant: Option<Variant>,
 }
 
@@ -67,6 +73,7 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     };
     if let Some(until) = args.until
         && !recording
+            .run
             .history
             .entries
             .iter()
@@ -88,7 +95,8 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     };
     let code = match target::probe(target.url()).await {
         Ok(()) => {
-            send_all(args, &recording.history, target.url()).await?;
+            let replayed = send_all(args, &recording.run.history, target.url()).await?;
+            print_both_verdicts(&recording.run, &replayed, args.target.is_some());
             0
         }
         Err(error) => {
@@ -101,32 +109,13 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
 }
 
 fn read_recording(run_dir: &Path, variant: Option<&str>) -> Result<Recording, String> {
-    if !run_dir.is_dir() {
-        return Err("not a directory (expected a run folder written by `stockproof run`)".into());
-    }
-    let history_path = run_dir.join("history.jsonl");
-    if !history_path.is_file() {
-        return Err("no history.jsonl: not a run folder written by `stockproof run`".into());
-    }
-    let history = read_history(&history_path).map_err(|error| error.to_string())?;
-    let scenario = scenario::load(&run_dir.join("scenario.toml")).map_err(|e| e.to_string())?;
-    let recorded_variant = match std::fs::read_to_string(run_dir.join("run.json")) {
-        Ok(text) => serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|error| format!("run.json: {error}"))?
-            .get("variant")
-            .and_then(|name| name.as_str().map(str::to_owned)),
-        Err(_) => None,
-    };
-    let variant = match variant.map(str::to_owned).or(recorded_variant) {
+    let run = folder::read(run_dir).map_err(|error| error.to_string())?;
+    let variant = match variant.map(str::to_owned).or(run.info.variant.clone()) {
         None => None,
         Some(name) if name == "reference" => None,
         Some(name) => Some(name.parse::<Variant>().map_err(|error| error.to_string())?),
     };
-    Ok(Recording {
-        history,
-        scenario,
-        variant,
-    })
+    Ok(Recording { run, variant })
 }
 
 async fn start_target(
@@ -137,13 +126,13 @@ async fn start_target(
         return Ok(Target::External { url: url.clone() });
     }
     let mut config = args.infra.config();
-    if let Some(aof) = recording.scenario.engine.redis_aof {
+    if let Some(aof) = recording.run.scenario.engine.redis_aof {
         config.aof = aof;
     }
-    let retention = recording.scenario.engine.idempotency_retention;
+    let retention = recording.run.scenario.engine.idempotency_retention;
     Target::start_in_process(
         &config,
-        &recording.scenario.name,
+        &recording.run.scenario.name,
         retention,
         false,
         recording.variant,
@@ -152,7 +141,9 @@ async fn start_target(
 }
 
 /// Sends every op up to `--until`, printing as it goes; a summary line at the end.
-async fn send_all(args: &ReplayArgs, history: &History, url: &str) -> anyhow::Result<()> {
+/// Returns the replay as a history, and whether it stopped before the end.
+async fn send_all(args: &ReplayArgs, history: &History, url: &str) -> anyhow::Result<Replayed> {
+    let mut stopped_early = false;
     let mut replayer = Replayer::new(url);
     let (mut sent, mut differ, mut faults) = (0_u64, 0_u64, 0_u64);
     println!(
@@ -164,6 +155,7 @@ async fn send_all(args: &ReplayArgs, history: &History, url: &str) -> anyhow::Re
     for recorded in invoke_order(history) {
         if args.step && !matches!(recorded.op, Op::Fault { .. }) && !confirm_next(recorded)? {
             println!("replay: stopped before op {}", recorded.id);
+            stopped_early = true;
             break;
         }
         let step = replayer.replay(recorded).await;
@@ -181,13 +173,75 @@ async fn send_all(args: &ReplayArgs, history: &History, url: &str) -> anyhow::Re
         }
         if args.until == Some(recorded.id) {
             println!("replay: stopped after op {} (--until)", recorded.id);
+            stopped_early = true;
             break;
         }
     }
     println!(
         "replay: {sent} ops sent, {differ} differ from the recording, {faults} faults not replayed"
     );
-    Ok(())
+    Ok(Replayed {
+        history: replayer.history(history),
+        stopped_early,
+    })
+}
+
+/// The replay as a history of its own.
+struct Replayed {
+    history: History,
+    stopped_early: bool,
+}
+
+/// The recording's verdict and the replay's, both from the one judge. The replay is
+/// one client sending one op at a time with no faults and no snapshot: the white-box
+/// checks do not apply to it, and coverage goals about overlap rarely hold, so its
+/// verdict says whether the sequential history shows the same violations.
+fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
+    let recorded_latencies = Latencies::from_history(&run.history);
+    let recorded = judge(&RecordedRun {
+        scenario: &run.scenario,
+        info: &run.info,
+        history: &run.history,
+        snapshot: run.snapshot.as_ref(),
+        latencies: &recorded_latencies,
+    });
+    println!("\nrecorded run's verdict:");
+    print!(
+        "{}",
+        verdict_text(&recorded, &run.history, WINDOW_CONTEXT_OPS)
+    );
+    let white_box: Vec<String> = CheckId::ALL
+        .into_iter()
+        .filter(|id| id.white_box())
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    let info = RunInfo {
+        target: if external {
+            "replay against an external target".to_owned()
+        } else {
+            "replay against a fresh engine".to_owned()
+        },
+        checks_not_applicable: white_box,
+        interrupted: replayed.stopped_early,
+        target_silent: None,
+        faults: Vec::new(),
+        loss_window: None,
+        snapshot_error: None,
+        ..run.info.clone()
+    };
+    let latencies = Latencies::from_history(&replayed.history);
+    let verdict = judge(&RecordedRun {
+        scenario: &run.scenario,
+        info: &info,
+        history: &replayed.history,
+        snapshot: None,
+        latencies: &latencies,
+    });
+    println!("\nreplay's verdict (one client, in invoke order, no faults):");
+    print!(
+        "{}",
+        verdict_text(&verdict, &replayed.history, WINDOW_CONTEXT_OPS)
+    );
 }
 
 /// `--step`: shows the next op and waits for Enter; false when the user typed `q` (or

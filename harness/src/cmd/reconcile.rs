@@ -12,7 +12,7 @@ use stockproof_engine::ShopKeys;
 use stockproof_engine::reconciler::{ReconcileReport, Reconciler};
 use stockproof_engine::stores;
 
-use crate::cli::{EXIT_INFRA, EXIT_OK};
+use crate::cmd::shared::{EXIT_INFRA, EXIT_OK};
 
 /// Drift found (or left after a repair): the stores disagree.
 const EXIT_DRIFT: u8 = 1;

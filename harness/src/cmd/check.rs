@@ -1,24 +1,24 @@
-//! `stockproof check <RUN_DIR>`: re-runs the checks on a recorded run — its
-//! `scenario.toml`, `history.jsonl` and (if present) `snapshot.json` — prints each
-//! verdict and the first violations with the window of history that explains them
-//! (`checks::window`, the same as `stockproof run` prints), and exits
-//! with the run's code (0 pass, 1 violation, 3 SLO missed, 5 inconclusive; 2 when the
-//! folder cannot be read). `stockproof bench-checks` times the checkers on a synthetic
+//! `stockproof check <RUN_DIR>`: judges a recorded run again — its `scenario.toml`,
+//! `run.json`, `history.jsonl` and (if present) `snapshot.json` — with the one judge
+//! (`stockproof_harness::judge`) that `stockproof run` used, prints the same verdict
+//! lines, and exits with the same code (0 pass, 1 violation, 3 SLO missed,
+//! 5 inconclusive; 2 when the folder cannot be read). `stockproof bench-checks` times the checkers on a synthetic
 //! history.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use stockproof_harness::bench::{self, BenchReport};
-use stockproof_harness::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
-use stockproof_harness::checks::{
-    CheckConfig, CheckId, EXIT_USAGE, RunVerdict, Verdict, WhiteBoxSnapshot, coverage, run_checks,
-    slo,
-};
-use stockproof_harness::history::{History, read_history};
+use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
+use stockproof_harness::checks::{CheckId, Verdict};
+use stockproof_harness::judge::render::verdict_text;
+use stockproof_harness::judge::{RecordedRun, judge};
 use stockproof_harness::latency::Latencies;
+use stockproof_harness::run::folder;
+
+use crate::cmd::shared::EXIT_USAGE;
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
@@ -41,102 +41,33 @@ pub(crate) struct BenchChecksArgs {
 }
 
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
-    let (verdict, history) = match judge(&args.run_dir) {
-        Ok(judged) => judged,
+    let run = match folder::read(&args.run_dir) {
+        Ok(run) => run,
         Err(error) => {
-            eprintln!("stockproof check: {error:#}");
+            eprintln!("stockproof check: {error}");
             return Ok(EXIT_USAGE);
         }
     };
+    let latencies = Latencies::from_history(&run.history);
+    let verdict = judge(&RecordedRun {
+        scenario: &run.scenario,
+        info: &run.info,
+        history: &run.history,
+        snapshot: run.snapshot.as_ref(),
+        latencies: &latencies,
+    });
     let mut stdout = std::io::stdout().lock();
-    print_verdicts(&mut stdout, &verdict)?;
-    let violations = violations_text(&verdict.checks, &history, args.window);
-    if !violations.is_empty() {
-        write!(stdout, "\n{violations}")?;
-    }
-    let overall = verdict.overall();
     writeln!(
         stdout,
-        "verdict: {} (exit {})",
-        overall.as_str(),
-        overall.exit_code()
+        "{}: seed {}, target {}",
+        run.info.scenario, run.info.seed, run.info.target
     )?;
-    Ok(overall.exit_code())
-}
-
-/// Reads the run folder and re-runs everything that judges it.
-fn judge(run_dir: &Path) -> anyhow::Result<(RunVerdict, History)> {
-    anyhow::ensure!(
-        run_dir.is_dir(),
-        "{} is not a run folder",
-        run_dir.display()
-    );
-    let scenario = stockproof_harness::scenario::load(&run_dir.join("scenario.toml"))?;
-    let history = read_history(&run_dir.join("history.jsonl"))?;
-    let snapshot_path = run_dir.join("snapshot.json");
-    let snapshot = if snapshot_path.exists() {
-        Some(WhiteBoxSnapshot::read(&snapshot_path)?)
-    } else {
-        None
-    };
-    let checks = run_checks(
-        &history,
-        snapshot.as_ref(),
-        &CheckConfig::from_scenario(&scenario),
-    );
-    let latencies = Latencies::from_history(&history);
-    let verdict = RunVerdict {
-        checks,
-        slos: slo::evaluate(&scenario.slos, &latencies),
-        coverage: coverage::evaluate(&scenario.coverage, &history),
-    };
-    Ok((verdict, history))
-}
-
-fn print_verdicts(out: &mut impl Write, verdict: &RunVerdict) -> std::io::Result<()> {
-    for check in &verdict.checks {
-        let counts: Vec<String> = check
-            .counts
-            .iter()
-            .map(|(name, count)| format!("{name} {count}"))
-            .collect();
-        write!(
-            out,
-            "{} {}: {} ({})",
-            check.id.as_str(),
-            check.title,
-            check.verdict.as_str(),
-            counts.join(", ")
-        )?;
-        match (&check.note, check.verdict) {
-            (_, Verdict::Fail) => writeln!(out, ", {} violations", check.violation_count())?,
-            (Some(note), _) => writeln!(out, ": {note}")?,
-            (None, _) => writeln!(out)?,
-        }
-    }
-    for result in &verdict.slos {
-        let observed = result.observed.map_or_else(
-            || "nothing measured".to_owned(),
-            |value| format!("{value:.3} {}", result.unit),
-        );
-        writeln!(
-            out,
-            "SLO {}: {} (observed {observed})",
-            result.slo,
-            result.verdict.as_str()
-        )?;
-    }
-    for goal in &verdict.coverage {
-        writeln!(
-            out,
-            "coverage {}: {} ({} of at least {})",
-            goal.goal,
-            goal.verdict.as_str(),
-            goal.observed,
-            goal.min
-        )?;
-    }
-    Ok(())
+    write!(
+        stdout,
+        "{}",
+        verdict_text(&verdict, &run.history, args.window)
+    )?;
+    Ok(verdict.exit_code())
 }
 
 pub(crate) fn bench_checks(args: &BenchChecksArgs) -> anyhow::Result<u8> {

@@ -34,7 +34,7 @@ use stockproof_engine::{
 };
 use stockproof_infra::{Infra, ResolvedProvider};
 
-use crate::cli::{EXIT_OK, InfraArgs};
+use crate::cmd::shared::{EXIT_OK, InfraArgs};
 use writer_lag::{LagSampler, WriterRow, WriterVerdict};
 
 /// Each cell alternates engine and bare slices this many times.

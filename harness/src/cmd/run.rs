@@ -9,17 +9,20 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use stockproof_engine::variants::Variant;
-use stockproof_harness::checks::window::{WINDOW_CONTEXT_OPS, violations_text};
-use stockproof_harness::checks::{EXIT_INFRA, EXIT_USAGE, Verdict};
+use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
 use stockproof_harness::faults::FaultSpec;
+use stockproof_harness::judge::render::verdict_text;
 use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
+use stockproof_harness::report::units;
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
-use stockproof_harness::run::{RunOptions, RunOutcome, TargetChoice, run_scenario};
+use stockproof_harness::run::{
+    RunOptions, RunOutcome, TargetChoice, fresh_seed, prepare, run_scenario,
+};
 use stockproof_harness::scenario::{Overrides, parse_duration};
 use stockproof_infra::Provider;
 
-use crate::cli::InfraArgs;
+use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs};
 
 /// Exit codes from least to most serious: with several scenarios the run exits with the
 /// most serious one (a violation beats everything: it is what the gate is for).
@@ -32,7 +35,8 @@ pub(crate) struct RunArgs {
     scenarios: Vec<PathBuf>,
 
     /// Drive this service (speaking the HTTP contract) instead of the reference engine
-    /// in process; only the black-box checks (C1, C3, C4, C6) apply.
+    /// in process; the black-box checks (C1, C3, C4, C6, C7, C8) apply, C2 and C5 are not
+    /// applicable (they read the engine's stores).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
 
@@ -69,11 +73,22 @@ pub(crate) struct RunArgs {
     /// Serve a deliberately broken engine instead of the reference, to see the checks
     /// catch it (never the default; in process only). One of: check-then-act,
     /// no-idempotency, short-idempotency, ttl-expiry, double-release, stale-cart-lines,
-    /// dual-write, lossy-ledger, non-idempotent-projection. The last three show only
-    /// after a crash: add `--fault crash-between-writes@1s`, `--fault
-    /// writer-crash-before-commit@1s` or `--fault writer-crash@1s` respectively.
+    /// stale-read, sold-out-flag, phantom-hold, dual-write, lossy-ledger,
+    /// non-idempotent-projection. The last three show only after a crash: add `--fault
+    /// crash-between-writes@1s`, `--fault writer-crash-before-commit@1s` or `--fault
+    /// writer-crash@1s` respectively.
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
+
+    /// Run the scenarios this many times, repetition r with seed + r (the way to hunt
+    /// rare interleavings); stops at the first run that does not pass.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+
+    /// With --repeat: go on after a run that does not pass (Ctrl-C still stops).
+    #[arg(long, requires = "repeat")]
+    keep_going: bool,
 
     #[command(flatten)]
     infra: InfraArgs,
@@ -96,23 +111,105 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
         return run_calibration(&scenarios, &options).await;
     }
     let mut worst = 0;
-    for path in &scenarios {
-        let code = match run_scenario(path, &options).await {
-            Ok(outcome) => {
-                print_outcome(&outcome);
-                outcome.exit_code
+    let mut tally = RepeatTally::default();
+    'repeats: for repeat in 0..args.repeat {
+        for path in &scenarios {
+            let mut options = options.clone();
+            options.seed = repeat_seed(path, &options, repeat);
+            let (code, interrupted) = match run_scenario(path, &options).await {
+                Ok(outcome) => {
+                    print_outcome(&outcome);
+                    tally.add(&outcome);
+                    (outcome.exit_code, outcome.info.interrupted)
+                }
+                Err(error) => {
+                    eprintln!("stockproof: {}: error: {error}", path.display());
+                    tally.add_error(path, options.seed);
+                    (error.exit_code(), false)
+                }
+            };
+            worst = most_serious(worst, code);
+            // Ctrl-C ends the series; so does the first failure unless asked to go on.
+            if interrupted || (code != EXIT_OK && !args.keep_going) {
+                break 'repeats;
             }
-            Err(error) => {
-                eprintln!("stockproof: {}: error: {error}", path.display());
-                error.exit_code()
-            }
-        };
-        worst = most_serious(worst, code);
+        }
     }
-    if scenarios.len() > 1 {
+    if args.repeat > 1 {
+        tally.print(args.repeat, scenarios.len());
+    } else if scenarios.len() > 1 {
         println!("stockproof: {} scenarios, exit {worst}", scenarios.len());
     }
     Ok(worst)
+}
+
+/// The seed of one repetition: repetition 0 runs the seed a single run would (the
+/// flag's, else the scenario's, else a fresh one), repetition r that seed + r, so each
+/// repetition explores another plan and any one is reproduced with `--seed`.
+fn repeat_seed(path: &Path, options: &RunOptions, repeat: u32) -> Option<u64> {
+    if repeat == 0 {
+        return options.seed;
+    }
+    let base = options.seed.or_else(|| {
+        prepare(path, &options.overrides)
+            .ok()
+            .and_then(|scenario| scenario.seed)
+    });
+    Some(
+        base.unwrap_or_else(fresh_seed)
+            .wrapping_add(u64::from(repeat)),
+    )
+}
+
+/// What a series of runs (`--repeat`) came to: runs per exit code, and each run that
+/// did not pass with its seed and folder.
+#[derive(Debug, Default)]
+struct RepeatTally {
+    runs: u32,
+    by_exit_code: std::collections::BTreeMap<u8, u32>,
+    not_passed: Vec<String>,
+}
+
+impl RepeatTally {
+    fn add(&mut self, outcome: &RunOutcome) {
+        self.runs += 1;
+        *self.by_exit_code.entry(outcome.exit_code).or_default() += 1;
+        if outcome.exit_code != EXIT_OK {
+            self.not_passed.push(format!(
+                "{} seed {}: exit {} ({})",
+                outcome.scenario.name,
+                outcome.seed,
+                outcome.exit_code,
+                outcome.folder.display()
+            ));
+        }
+    }
+
+    fn add_error(&mut self, path: &Path, seed: Option<u64>) {
+        self.runs += 1;
+        *self.by_exit_code.entry(EXIT_INFRA).or_default() += 1;
+        let seed = seed.map_or_else(|| "?".to_owned(), |seed| seed.to_string());
+        self.not_passed
+            .push(format!("{} seed {seed}: no verdict", path.display()));
+    }
+
+    fn print(&self, repeat: u32, scenarios: usize) {
+        let codes: Vec<String> = self
+            .by_exit_code
+            .iter()
+            .map(|(code, runs)| format!("{runs} exit {code}"))
+            .collect();
+        let planned = u64::from(repeat) * scenarios as u64;
+        println!(
+            "repeat: {} of {planned} planned runs done ({} scenario(s) x {repeat}): {}",
+            self.runs,
+            scenarios,
+            codes.join(", ")
+        );
+        for line in &self.not_passed {
+            println!("  not passed: {line}");
+        }
+    }
 }
 
 fn options(args: &RunArgs) -> RunOptions {
@@ -226,81 +323,36 @@ fn print_outcome(outcome: &RunOutcome) {
         println!("  {reason}");
     }
     print_latencies(&Latencies::from_history(&outcome.history));
-    print_verdicts(outcome);
     for note in &info.quiesce {
         println!("  quiesce: {note}");
     }
     if let Some(error) = &info.snapshot_error {
         println!("  snapshot: not taken ({error}); white-box checks cannot judge");
     }
+    print_verdicts(outcome);
 }
 
 fn print_latencies(latencies: &Latencies) {
     for (kind, op) in &latencies.ops {
         let h = &op.corrected;
-        let ms = |us: u64| us as f64 / 1000.0;
+        let human = |us: u64| units::duration_us(us as f64);
         println!(
-            "  {kind}: {} ops, p50 {:.2}ms p99 {:.2}ms p99.9 {:.2}ms max {:.2}ms",
+            "  {kind}: {} ops, p50 {} p99 {} p99.9 {} max {}",
             h.len(),
-            ms(h.value_at_quantile(0.5)),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.value_at_quantile(0.999)),
-            ms(h.max())
+            human(h.value_at_quantile(0.5)),
+            human(h.value_at_quantile(0.99)),
+            human(h.value_at_quantile(0.999)),
+            human(h.max())
         );
     }
 }
 
+/// The verdict block, as `stockproof check` prints it for the same folder.
 fn print_verdicts(outcome: &RunOutcome) {
-    let info = &outcome.info;
-    let checks: Vec<String> = outcome
-        .verdict
-        .checks
-        .iter()
-        .map(|check| format!("{} {}", check.id.as_str(), check.verdict.as_str()))
-        .collect();
-    println!("  checks: {}", checks.join(", "));
-    if !info.checks_not_applicable.is_empty() {
-        println!(
-            "  not applicable against an external target (white-box): {}",
-            info.checks_not_applicable.join(", ")
-        );
-    }
-    for check in &outcome.verdict.checks {
-        if let Some(note) = check
-            .note
-            .as_ref()
-            .filter(|_| check.verdict != Verdict::Pass)
-        {
-            println!("  {} {}: {note}", check.id.as_str(), check.verdict.as_str());
-        }
-    }
-    let violations = violations_text(
-        &outcome.verdict.checks,
-        &outcome.history,
-        WINDOW_CONTEXT_OPS,
+    print!(
+        "{}",
+        verdict_text(&outcome.verdict, &outcome.history, WINDOW_CONTEXT_OPS)
     );
-    for line in violations.lines() {
-        println!("  {line}");
-    }
-    for slo in &outcome.verdict.slos {
-        let observed = slo.observed.map_or("none".to_owned(), |value| {
-            format!("{value:.1} {}", slo.unit)
-        });
-        println!(
-            "  slo `{}`: {} (observed {observed})",
-            slo.slo,
-            slo.verdict.as_str()
-        );
-    }
-    for goal in &outcome.verdict.coverage {
-        println!(
-            "  coverage {} >= {}: {} (observed {})",
-            goal.goal,
-            goal.min,
-            goal.verdict.as_str(),
-            goal.observed
-        );
-    }
 }
 
 async fn run_calibration(scenarios: &[PathBuf], options: &RunOptions) -> anyhow::Result<u8> {
