@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::reservation::{Reservation, ReservationId, ReserveRequest};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// Atomic inventory operations. Every method either returns the outcome that happened,
 /// or an [`EngineError`] saying why it could not find out; `OutcomeUnknown` means the

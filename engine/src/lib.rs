@@ -1,6 +1,6 @@
-//! stockproof's reference inventory engine (DESIGN §1–§5): the domain types, the
-//! [`InventoryEngine`] trait every strategy implements, the Redis key layout and the
-//! ledger event format; the Redis Lua engine, the Postgres ledger writer, the expiry
+//! stockproof's reference inventory engine (DESIGN §1–§5): the domain types (from
+//! `stockproof-model`, re-exported), the [`InventoryEngine`] trait every strategy
+//! implements, the Redis key layout and the ledger stream; the Redis Lua engine, the Postgres ledger writer, the expiry
 //! sweeper and the reconciler build on these. Depends on no part of the harness.
 
 mod engine;
@@ -16,7 +16,6 @@ pub mod recovery;
 mod redis_lua;
 mod reservation;
 pub mod service;
-mod stock;
 pub mod stores;
 pub mod sweeper;
 pub mod variants;
@@ -33,5 +32,5 @@ pub use reservation::{
     CartLine, Reservation, ReservationId, ReservationState, ReserveRequest,
     validate_idempotency_key, validate_sku_id,
 };
-pub use stock::{SkuStock, StockViolation};
+pub use stockproof_model::{SkuStock, StockViolation};
 pub use sweeper::{Sweeper, SweeperConfig, SweeperCounters};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::reservation::{Reservation, ReservationId, ReservationState};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// What `reserve` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

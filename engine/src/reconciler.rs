@@ -32,7 +32,7 @@ use sqlx::PgPool;
 
 use crate::keys::ShopKeys;
 use crate::ledger::{LedgerError, LedgerFold};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 pub use repair::{Adjustment, RepairReport};
 pub use snapshot::{

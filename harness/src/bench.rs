@@ -14,9 +14,7 @@ use crate::history::{History, HistoryError, HistoryWriter, read_history};
 use crate::latency::Latencies;
 use crate::scenario::CoverageGoal;
 
-mod synthetic;
-
-pub use synthetic::{BENCH_SKUS, Reads, synthetic, synthetic_over};
+pub use stockproof_checks::synthetic::{BENCH_SKUS, Reads, synthetic, synthetic_over};
 
 /// What a bench run measured.
 #[derive(Debug)]

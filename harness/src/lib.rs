@@ -1,16 +1,16 @@
-//! The stockproof harness as a library: scenario files, the seeded plan, the recorded
-//! history, the checks C1–C8, the judge and the reports. The `stockproof` binary (`main.rs`,
-//! `cli.rs`) drives these; everything here is pure logic over files and memory, with no
-//! Redis, Postgres or HTTP,
-//! except `load` (goose over HTTP), `run` (the pipeline), `faults` (fault injection)
-//! and `replay` (re-sending a recorded run), which do the I/O.
+//! The stockproof harness as a library: scenario files, the seeded plan, the load, the
+//! run pipeline and the reports. The `stockproof` binary (`main.rs`, `cmd/`) drives
+//! these. The history format, the checks C1–C8 and the judge are the
+//! `stockproof-checks` crate (no I/O, enforced by its dependencies), re-exported here
+//! under their old paths: `checks`, `history`, `judge`, `latency`.
+//! Pure logic over files and memory, except `load` (goose over HTTP), `run` (the
+//! pipeline), `faults` (fault injection) and `replay` (re-sending a recorded run).
+
+pub use stockproof_checks as checks;
+pub use stockproof_checks::{history, judge, latency};
 
 pub mod bench;
-pub mod checks;
 pub mod faults;
-pub mod history;
-pub mod judge;
-pub mod latency;
 pub mod load;
 pub mod plan;
 pub mod replay;

@@ -2,19 +2,16 @@
 //! Redis stream (the outbox), and that the writer copies into Postgres.
 
 mod error;
-mod event;
-mod fold;
 mod postgres;
 mod stream;
 mod supervisor;
 mod writer;
 
 pub use error::LedgerError;
-pub use event::{EventKind, LedgerEvent, replay};
-pub use fold::{FoldedReservation, LedgerFold};
 pub use postgres::{
     ApplyRows, BatchWrite, LEDGER_LOCK_KEY, ledger_page, max_seq, write_batch, write_batch_applying,
 };
+pub use stockproof_model::ledger::{EventKind, FoldedReservation, LedgerEvent, LedgerFold, replay};
 pub use stream::{CONSUMER_GROUP, StreamEntry, StreamId, WriterLag};
 pub use supervisor::{
     CRASH_WAIT_MS_MAX, CrashPoint, RESTARTED_CLAIM_IDLE_MS, WRITER_APPLICATION_NAME,

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::error::LedgerError;
-use super::event::{EventKind, LedgerEvent};
 use crate::reservation::ReservationState;
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
+use stockproof_model::ledger::{EventKind, LedgerEvent};
 
 /// Advisory lock key held by every batch transaction (and by repair): writers of one
 /// shop apply batches one at a time, so "the ledger's max seq" read inside the

@@ -7,7 +7,7 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 
 use super::error::LedgerError;
-use super::event::LedgerEvent;
+use stockproof_model::ledger::LedgerEvent;
 
 /// The consumer group every ledger writer of a shop joins (DESIGN §3).
 pub const CONSUMER_GROUP: &str = "ledger-writer";

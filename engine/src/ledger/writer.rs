@@ -22,11 +22,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{LedgerError, timed};
-use super::event::LedgerEvent;
 use super::postgres;
 use super::stream::{self, ReadFrom, StreamEntry, StreamId, WriterLag};
 use crate::keys::ShopKeys;
 use crate::stores;
+use stockproof_model::ledger::LedgerEvent;
 
 /// Events per Postgres transaction, at most. A batch holds what is in the stream (up to
 /// this), so it is small at low rates; under a backlog it grows, which spreads the

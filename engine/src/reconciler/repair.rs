@@ -25,7 +25,7 @@ use super::{Drift, ReconcileReport, Reconciler, Snapshots, Source, compare};
 use crate::keys::ShopKeys;
 use crate::ledger::projection::{apply_reservations, apply_skus, begin_locked};
 use crate::ledger::{LedgerError, LedgerEvent, ledger_page};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 use super::snapshot::LEDGER_PAGE_EVENTS_MAX;
 

@@ -13,7 +13,7 @@ use crate::keys::ShopKeys;
 use crate::ledger::stream_ops::parse_entries;
 use crate::ledger::{LedgerError, LedgerEvent, LedgerFold, ledger_page};
 use crate::reservation::CartLine;
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// Ledger rows per page while folding: bounds memory per round trip.
 pub const LEDGER_PAGE_EVENTS_MAX: i64 = 10_000;

@@ -26,7 +26,7 @@ use crate::lua::{ScriptName, Scripts};
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::reservation::validate_sku_id;
 use crate::reservation::{CartLine, Reservation, ReservationId, ReservationState, ReserveRequest};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// How long a call waits for Redis' reply before its outcome is unknown. A script runs
 /// in well under a millisecond; seconds cover an fsync-always AOF on a slow disk and a

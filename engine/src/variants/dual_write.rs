@@ -29,7 +29,7 @@ use crate::ledger::WriterFlaw;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
 use crate::reservation::{CartLine, Reservation, ReservationId, ReserveRequest};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// Mirrored writes between two built-in crashes (`stockproof serve`): often enough
 /// that a short session drops several, rare enough that most writes reach Postgres.

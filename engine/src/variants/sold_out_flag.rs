@@ -24,7 +24,7 @@ use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
 use crate::reservation::{Reservation, ReservationId, ReserveRequest};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 #[derive(Debug)]
 pub(crate) struct SoldOutFlagEngine {

@@ -25,7 +25,7 @@ use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
 use crate::reservation::{Reservation, ReservationId, ReserveRequest};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// Age at which a cached SKU read is refreshed from Redis: the "few hundred ms" of
 /// issue 12, long enough that reads during a contended load land on a stale entry

@@ -12,7 +12,7 @@ use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
 use crate::reservation::{Reservation, ReservationId, ReserveRequest};
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// Which broken reserve path a [`WrappedEngine`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,7 +50,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     let latencies = Latencies::from_history(&run.history);
     let verdict = judge(&RecordedRun {
-        scenario: &run.scenario,
+        criteria: &run.scenario.criteria(),
         info: &run.info,
         history: &run.history,
         snapshot: run.snapshot.as_ref(),

@@ -199,7 +199,7 @@ struct Replayed {
 fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
     let recorded_latencies = Latencies::from_history(&run.history);
     let recorded = judge(&RecordedRun {
-        scenario: &run.scenario,
+        criteria: &run.scenario.criteria(),
         info: &run.info,
         history: &run.history,
         snapshot: run.snapshot.as_ref(),
@@ -231,7 +231,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
     };
     let latencies = Latencies::from_history(&replayed.history);
     let verdict = judge(&RecordedRun {
-        scenario: &run.scenario,
+        criteria: &run.scenario.criteria(),
         info: &info,
         history: &replayed.history,
         snapshot: None,

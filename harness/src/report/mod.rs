@@ -14,7 +14,8 @@ pub mod junit;
 pub mod series;
 mod summary;
 mod timeline;
-pub mod units;
+
+pub use stockproof_checks::units;
 
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::checks::{CheckConfig, RunVerdict, coverage, run_checks, slo};
+use crate::checks::{RunVerdict, coverage, run_checks, slo};
 use crate::history::OpKind;
 
 /// Run start of every test report: 2026-11-23T12:00:00Z.
@@ -41,11 +41,7 @@ fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
         entry.complete_us += shift;
         entry.intended_us = entry.intended_us.map(|intended| intended + shift);
     }
-    let checks = run_checks(
-        &history,
-        Some(&snapshot),
-        &CheckConfig::from_scenario(scenario),
-    );
+    let checks = run_checks(&history, Some(&snapshot), &scenario.criteria().config);
     let latencies = Latencies::from_history(&history);
     let verdict = RunVerdict {
         checks,
@@ -300,7 +296,7 @@ fn html_of(history: &History) -> String {
     let scenario = scenario();
     let latencies = Latencies::from_history(history);
     let verdict = RunVerdict {
-        checks: run_checks(history, None, &CheckConfig::from_scenario(&scenario)),
+        checks: run_checks(history, None, &scenario.criteria().config),
         slos: slo::evaluate(&scenario.slos, &latencies),
         coverage: coverage::evaluate(&scenario.coverage, history),
         cut_short: None,

@@ -382,7 +382,7 @@ fn judge(
     folder::write(&folder, path, &info, &history, snapshot.as_ref())?;
     let latencies = Latencies::from_history(&history);
     let verdict = crate::judge::judge(&RecordedRun {
-        scenario: &scenario,
+        criteria: &scenario.criteria(),
         info: &info,
         history: &history,
         snapshot: snapshot.as_ref(),

@@ -7,8 +7,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::duration::FileDuration;
-use super::slo::Slo;
+use super::Slo;
+use stockproof_checks::duration::FileDuration;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

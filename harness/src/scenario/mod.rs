@@ -7,9 +7,7 @@
 //! Not here: turning a scenario into per-user operations (`crate::plan`), driving the
 //! load, or judging the run (`crate::checks`).
 
-mod duration;
 mod file;
-mod slo;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -19,8 +17,12 @@ use stockproof_infra::AofPolicy;
 
 use crate::faults::{FAULTS_PER_RUN_MAX, FaultSpec};
 
-pub use duration::{SCENARIO_DURATION_MAX, format_duration, parse_duration};
-pub use slo::{Comparison, Slo, SloMetric, Statistic};
+pub use stockproof_checks::EXPIRY_GRACE_DEFAULT;
+pub use stockproof_checks::coverage::CoverageGoal;
+pub use stockproof_checks::duration::{SCENARIO_DURATION_MAX, format_duration, parse_duration};
+use stockproof_checks::judge::Criteria;
+pub use stockproof_checks::slo::{Comparison, Slo, SloMetric, Statistic};
+use stockproof_checks::{CLOCK_SKEW_MS_DEFAULT, CheckConfig};
 
 /// Largest scenario file read: scenario files are hand-written, a megabyte is a mistake.
 pub const SCENARIO_FILE_BYTES_MAX: u64 = 1024 * 1024;
@@ -35,9 +37,6 @@ pub const CLIENT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(2);
 /// Default timeout of sends meant to time out (`retry.after_timeout`): short enough that
 /// the reply is usually still in flight.
 pub const FORCED_TIMEOUT_DEFAULT: Duration = Duration::from_micros(200);
-/// Default grace past a reservation's deadline before C4 calls a Held one stuck: the
-/// sweeper runs every ~100 ms; a second covers a busy machine.
-pub const EXPIRY_GRACE_DEFAULT: Duration = Duration::from_secs(1);
 /// Default bound on waiting for the sweeper and ledger writer to drain after the load.
 pub const QUIESCE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
@@ -173,61 +172,6 @@ pub struct CheckSettings {
     pub loss_tolerance_events: u64,
 }
 
-/// Something that must have happened for a verdict to mean something; each needs at
-/// least `min` occurrences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CoverageGoal {
-    /// A SKU was seen with 0 available (a refusal or a read).
-    StockReachedZero { min: u64 },
-    /// A duplicate send was in flight while its original was.
-    DuplicateOverlapped { min: u64 },
-    /// A confirm completed within `within` of its reservation's deadline.
-    ConfirmNearDeadline { within: Duration, min: u64 },
-    /// A retry was sent after its original's outcome was unknown.
-    RetryAfterUnknown { min: u64 },
-    /// A reserve was re-sent after the idempotency retention had passed.
-    RetryAfterRetention { min: u64 },
-    /// An acknowledged cart named one SKU on two lines.
-    RepeatedSkuLine { min: u64 },
-    /// A shopper's acknowledged `GET` of a SKU overlapped an op that may change that
-    /// SKU (a reserve naming it, a confirm or release of a reservation holding it, a
-    /// restock or adjust of it; refused ops excluded): C7 judged a read under load.
-    ReadsWhileContended { min: u64 },
-    /// A reserve refused for insufficient stock of a SKU was sent after units of that
-    /// SKU surely came back through a release or an expiry (deadline + `expiry_grace`
-    /// + clock skew, as C8 counts it): C8 judged a refusal that could be an undersell.
-    RefusalsAfterReturn { min: u64, expiry_grace: Duration },
-}
-
-impl CoverageGoal {
-    /// The goal's key in the `[coverage]` table.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            CoverageGoal::StockReachedZero { .. } => "stock_reached_zero",
-            CoverageGoal::DuplicateOverlapped { .. } => "duplicate_overlapped",
-            CoverageGoal::ConfirmNearDeadline { .. } => "confirm_near_deadline",
-            CoverageGoal::RetryAfterUnknown { .. } => "retry_after_unknown",
-            CoverageGoal::RetryAfterRetention { .. } => "retry_after_retention",
-            CoverageGoal::RepeatedSkuLine { .. } => "repeated_sku_line",
-            CoverageGoal::ReadsWhileContended { .. } => "reads_while_contended",
-            CoverageGoal::RefusalsAfterReturn { .. } => "refusals_after_return",
-        }
-    }
-
-    pub const fn min(&self) -> u64 {
-        match *self {
-            CoverageGoal::StockReachedZero { min }
-            | CoverageGoal::DuplicateOverlapped { min }
-            | CoverageGoal::ConfirmNearDeadline { min, .. }
-            | CoverageGoal::RetryAfterUnknown { min }
-            | CoverageGoal::RetryAfterRetention { min }
-            | CoverageGoal::RepeatedSkuLine { min }
-            | CoverageGoal::ReadsWhileContended { min }
-            | CoverageGoal::RefusalsAfterReturn { min, .. } => min,
-        }
-    }
-}
-
 /// Why a scenario file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -288,6 +232,18 @@ pub struct Overrides {
 }
 
 impl Scenario {
+    /// What a run of this scenario is judged against besides the invariants.
+    pub fn criteria(&self) -> Criteria {
+        Criteria {
+            config: CheckConfig {
+                expiry_grace_ms: self.checks.expiry_grace.as_millis() as i64,
+                clock_skew_ms: CLOCK_SKEW_MS_DEFAULT,
+            },
+            slos: self.slos.clone(),
+            coverage: self.coverage.clone(),
+        }
+    }
+
     /// Applies `overrides`. Mid-run restocks at or past a shortened duration are
     /// dropped (they would never be sent), so the checks' supply matches the load.
     pub fn apply(&mut self, overrides: &Overrides) -> Result<(), ScenarioError> {

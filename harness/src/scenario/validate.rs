@@ -111,7 +111,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
     )?;
     let retry = retry(&source, &file.retry)?;
     let restocks = restocks(&source, &file.restock, &known, load.stop)?;
-    let duration_or = |value: &Option<Spanned<super::duration::FileDuration>>,
+    let duration_or = |value: &Option<Spanned<stockproof_checks::duration::FileDuration>>,
                        default: Duration| {
         value
             .as_ref()

@@ -12,7 +12,7 @@ use crate::http::extract::{ApiJson, ApiPath, integer};
 use crate::limits::RESTOCK_QTY_MAX;
 use crate::outcome::AdjustOutcome;
 use crate::reservation::validate_sku_id;
-use crate::stock::SkuStock;
+use stockproof_model::SkuStock;
 
 /// `POST /v1/skus/{sku}/restock`.
 #[derive(Debug, Deserialize, ToSchema)]

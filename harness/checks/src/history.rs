@@ -1,0 +1,526 @@
+//! The history of a run (DESIGN §7): one [`HistoryEntry`] per operation the harness
+//! sent (and per fault it injected), with its arguments, invoke and complete times in
+//! µs since the run started, its outcome (`ok | fail | unknown`), HTTP status and the
+//! parsed response body. Stored as `history.jsonl`: a header line
+//! `{"format":"stockproof-history","version":1,...}` then one entry per line, in the
+//! order the harness recorded them (completion order, roughly).
+//!
+//! This module is the data and its file format only: the harness's load driver (or any
+//! other load tool) fills it, the checks read it. It does no HTTP and knows nothing of
+//! goose.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use stockproof_model::{CartLine, ReservationId, ReservationState, SkuStock};
+
+/// The `format` field of the header line.
+pub const HISTORY_FORMAT: &str = "stockproof-history";
+/// The version this build writes and reads. Bumped on any incompatible change.
+pub const HISTORY_VERSION: u32 = 1;
+/// Bytes the writer buffers before it writes to the file: 256 KiB holds ~1,000 entries,
+/// so a busy run makes a few hundred write calls a second, not one per op.
+pub const HISTORY_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+/// Longest line the reader accepts: a cart of `CART_LINES_MAX` lines with long SKU ids
+/// and its response fit in ~40 KiB; anything far larger is a corrupt file, not an op.
+pub const HISTORY_LINE_BYTES_MAX: usize = 1024 * 1024;
+
+/// Op ids are unique within a run and increase in the order ops were invoked by one user.
+pub type OpId = u64;
+
+/// The first line of `history.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryHeader {
+    pub format: String,
+    pub version: u32,
+    /// The scenario's `name`.
+    pub scenario: String,
+    pub seed: u64,
+    /// Wall clock (ms since the Unix epoch) at the run's time zero, so that reservation
+    /// deadlines (Redis server time, epoch ms) can be placed on the history's time axis.
+    /// The harness and a local Redis share the machine's clock.
+    pub started_at_unix_ms: i64,
+    /// The engine's idempotency retention for this run (a retry later than this may
+    /// legitimately create a new reservation).
+    pub idempotency_retention_ms: i64,
+}
+
+impl HistoryHeader {
+    pub fn new(
+        scenario: &str,
+        seed: u64,
+        started_at_unix_ms: i64,
+        idempotency_retention_ms: i64,
+    ) -> HistoryHeader {
+        HistoryHeader {
+            format: HISTORY_FORMAT.to_owned(),
+            version: HISTORY_VERSION,
+            scenario: scenario.to_owned(),
+            seed,
+            started_at_unix_ms,
+            idempotency_retention_ms,
+        }
+    }
+}
+
+/// What was asked: the operation and its arguments, tagged by `kind` (read by
+/// `op_fields`, in one pass).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Op {
+    Restock {
+        sku: String,
+        qty: i64,
+    },
+    Adjust {
+        sku: String,
+        delta: i64,
+    },
+    Reserve {
+        key: String,
+        /// The cart as sent (lines naming one SKU twice are kept as sent).
+        items: Vec<CartLine>,
+        ttl_ms: i64,
+    },
+    Confirm {
+        reservation: ReservationId,
+    },
+    Release {
+        reservation: ReservationId,
+    },
+    GetSku {
+        sku: String,
+    },
+    GetReservation {
+        reservation: ReservationId,
+    },
+    /// A fault the harness injected (kill, pause, partition); not an HTTP call.
+    Fault {
+        description: String,
+    },
+}
+
+/// The kinds of [`Op`], for histograms, SLOs and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Restock,
+    Adjust,
+    Reserve,
+    Confirm,
+    Release,
+    GetSku,
+    GetReservation,
+    Fault,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 8] = [
+        OpKind::Restock,
+        OpKind::Adjust,
+        OpKind::Reserve,
+        OpKind::Confirm,
+        OpKind::Release,
+        OpKind::GetSku,
+        OpKind::GetReservation,
+        OpKind::Fault,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Restock => "restock",
+            OpKind::Adjust => "adjust",
+            OpKind::Reserve => "reserve",
+            OpKind::Confirm => "confirm",
+            OpKind::Release => "release",
+            OpKind::GetSku => "get_sku",
+            OpKind::GetReservation => "get_reservation",
+            OpKind::Fault => "fault",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OpKind> {
+        OpKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl Op {
+    pub const fn kind(&self) -> OpKind {
+        match self {
+            Op::Restock { .. } => OpKind::Restock,
+            Op::Adjust { .. } => OpKind::Adjust,
+            Op::Reserve { .. } => OpKind::Reserve,
+            Op::Confirm { .. } => OpKind::Confirm,
+            Op::Release { .. } => OpKind::Release,
+            Op::GetSku { .. } => OpKind::GetSku,
+            Op::GetReservation { .. } => OpKind::GetReservation,
+            Op::Fault { .. } => OpKind::Fault,
+        }
+    }
+}
+
+/// What the harness learnt of an op's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A 2xx reply: the effect happened (or had happened: a replay).
+    Ok,
+    /// A reply the contract says changed nothing (4xx, 503).
+    Fail,
+    /// No usable reply (timeout, connection reset, 5xx other than 503): the effect may or
+    /// may not have happened.
+    Unknown,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// The parsed response body; every field is optional because each endpoint returns a
+/// different subset (DESIGN §6).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// The reservation id (`id` in reservation bodies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<ReservationId>,
+    /// Reservation state (replies to reserve / confirm / release / get, and `not_held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ReservationState>,
+    /// Reservation deadline, Redis server time in ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<i64>,
+    /// The reservation's merged items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<CartLine>>,
+    /// A SKU's stock (`GET /v1/skus/{sku}`, restock, adjust).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<SkuStock>,
+    /// The `error` of a refusal (`insufficient_stock`, `not_held`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The SKU a refusal names (`insufficient_stock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// Units available of `sku` when refused (`insufficient_stock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
+}
+
+/// One recorded operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryEntry {
+    pub id: OpId,
+    /// The shopper (goose user, from 1) that sent it; `None` for the harness itself
+    /// (seeding, scheduled restocks, final reads after quiesce, faults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<u32>,
+    pub op: Op,
+    /// When the op should have started (open model: its slot in the arrival schedule);
+    /// equals `invoke_us` in the closed model. Latency corrected for coordinated
+    /// omission is measured from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_us: Option<u64>,
+    /// µs since run start when the request was sent.
+    pub invoke_us: u64,
+    /// µs since run start when the reply arrived (or the client gave up).
+    pub complete_us: u64,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Response>,
+    /// This op re-sends the request of op `retry_of` (same idempotency key or same
+    /// transition): a duplicate or a retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<OpId>,
+}
+
+impl HistoryEntry {
+    /// The reservation this op names or was told about.
+    pub fn reservation(&self) -> Option<&ReservationId> {
+        match &self.op {
+            Op::Confirm { reservation }
+            | Op::Release { reservation }
+            | Op::GetReservation { reservation } => Some(reservation),
+            _ => self.response.as_ref()?.reservation.as_ref(),
+        }
+    }
+
+    pub fn latency_us(&self) -> u64 {
+        self.complete_us.saturating_sub(self.invoke_us)
+    }
+
+    /// Latency from the intended start (coordinated omission corrected).
+    pub fn corrected_latency_us(&self) -> u64 {
+        self.complete_us
+            .saturating_sub(self.intended_us.unwrap_or(self.invoke_us))
+    }
+}
+
+/// One line, the compact form the check tests use:
+/// `812 u3 10.000-10.500ms ok reserve k1 a-01:1 ttl=1000 -> 201 id=r1 state=held`.
+impl std::fmt::Display for HistoryEntry {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self
+            .user
+            .map_or_else(|| "-".to_owned(), |user| format!("u{user}"));
+        write!(
+            formatter,
+            "{} {user} {:.3}-{:.3}ms {} {}",
+            self.id,
+            self.invoke_us as f64 / 1000.0,
+            self.complete_us as f64 / 1000.0,
+            self.outcome.as_str(),
+            self.op
+        )?;
+        if let Some(retry_of) = self.retry_of {
+            write!(formatter, " retry={retry_of}")?;
+        }
+        if self.status.is_some() || self.response.is_some() {
+            formatter.write_str(" ->")?;
+        }
+        write_reply(formatter, self.status, self.response.as_ref())
+    }
+}
+
+/// The op and its arguments: `reserve k1 a-01:1,b:2 ttl=1000`.
+impl std::fmt::Display for Op {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.kind().as_str())?;
+        match self {
+            Op::Restock { sku, qty } => write!(formatter, " {sku} {qty}"),
+            Op::Adjust { sku, delta } => write!(formatter, " {sku} {delta}"),
+            Op::Reserve { key, items, ttl_ms } => {
+                let lines: Vec<String> = items
+                    .iter()
+                    .map(|line| format!("{}:{}", line.sku, line.qty))
+                    .collect();
+                write!(formatter, " {key} {} ttl={ttl_ms}", lines.join(","))
+            }
+            Op::Confirm { reservation }
+            | Op::Release { reservation }
+            | Op::GetReservation { reservation } => write!(formatter, " {reservation}"),
+            Op::GetSku { sku } => write!(formatter, " {sku}"),
+            Op::Fault { description } => write!(formatter, " {description}"),
+        }
+    }
+}
+
+/// ` 201 id=r1 state=held …`: a reply's status and the response fields present.
+pub fn write_reply(
+    formatter: &mut impl std::fmt::Write,
+    status: Option<u16>,
+    response: Option<&Response>,
+) -> std::fmt::Result {
+    if let Some(status) = status {
+        write!(formatter, " {status}")?;
+    }
+    if let Some(body) = response {
+        let fields = [
+            body.reservation.as_ref().map(|id| format!("id={id}")),
+            body.state.map(|state| format!("state={state}")),
+            body.deadline_ms
+                .map(|deadline| format!("deadline={deadline}")),
+            body.error.as_ref().map(|error| format!("error={error}")),
+            body.sku.as_ref().map(|sku| format!("sku={sku}")),
+            body.available
+                .map(|available| format!("available={available}")),
+            body.stock.map(|stock| {
+                format!(
+                    "stock={}/{}/{}/{}",
+                    stock.available, stock.reserved, stock.sold, stock.total
+                )
+            }),
+        ];
+        for field in fields.into_iter().flatten() {
+            write!(formatter, " {field}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A whole history in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub header: HistoryHeader,
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// Why a history could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("history {path}:{line}: {reason}")]
+    Format {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Appends entries to `history.jsonl` through a bounded buffer.
+#[derive(Debug)]
+pub struct HistoryWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    entries: u64,
+}
+
+impl HistoryWriter {
+    /// Creates (truncates) `path` and writes the header line.
+    pub fn create(path: &Path, header: &HistoryHeader) -> Result<HistoryWriter, HistoryError> {
+        let io = |source| HistoryError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::create(path).map_err(io)?;
+        let mut writer = HistoryWriter {
+            path: path.to_owned(),
+            out: BufWriter::with_capacity(HISTORY_WRITE_BUFFER_BYTES, file),
+            entries: 0,
+        };
+        writer.write_line(header)?;
+        Ok(writer)
+    }
+
+    pub fn append(&mut self, entry: &HistoryEntry) -> Result<(), HistoryError> {
+        self.write_line(entry)?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Flushes the buffer and syncs the file; returns the number of entries written.
+    pub fn finish(mut self) -> Result<u64, HistoryError> {
+        let path = self.path.clone();
+        let io = |source| HistoryError::Io { path, source };
+        self.out.flush().map_err(io.clone())?;
+        self.out.get_ref().sync_all().map_err(io)?;
+        Ok(self.entries)
+    }
+
+    fn write_line<T: Serialize>(&mut self, value: &T) -> Result<(), HistoryError> {
+        let io = |source| HistoryError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        serde_json::to_writer(&mut self.out, value).map_err(|error| io(error.into()))?;
+        self.out.write_all(b"\n").map_err(io)
+    }
+}
+
+/// Bytes read from the file at a time; large reads, few system calls.
+const HISTORY_READ_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Reads a whole `history.jsonl`, checking its header's format and version. The lines
+/// are counted first (a fast pass, the file is then in the page cache) so the entries
+/// are allocated once, not regrown and copied while a million are parsed.
+pub fn read_history(path: &Path) -> Result<History, HistoryError> {
+    let io = |source| HistoryError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let format = |line: usize, reason: String| HistoryError::Format {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let lines = count_lines(&mut file).map_err(io)?;
+    let mut reader = BufReader::with_capacity(HISTORY_READ_BUFFER_BYTES, file);
+    let mut line: Vec<u8> = Vec::new();
+    let mut header: Option<HistoryHeader> = None;
+    let mut entries = Vec::with_capacity(lines);
+    let mut number = 0;
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(HISTORY_LINE_BYTES_MAX as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if read > HISTORY_LINE_BYTES_MAX {
+            return Err(format(
+                number,
+                format!("line longer than {HISTORY_LINE_BYTES_MAX} bytes"),
+            ));
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match &header {
+            None => header = Some(parse_header(&line).map_err(|reason| format(number, reason))?),
+            Some(_) => entries.push(
+                serde_json::from_slice::<HistoryEntry>(&line)
+                    .map_err(|error| format(number, error.to_string()))?,
+            ),
+        }
+    }
+    let header = header.ok_or_else(|| format(1, "empty file: no header line".to_owned()))?;
+    Ok(History { header, entries })
+}
+
+/// Newlines in `file`, which is left at its start.
+fn count_lines(file: &mut File) -> std::io::Result<usize> {
+    let mut buffer = vec![0_u8; HISTORY_READ_BUFFER_BYTES];
+    let mut lines = 0;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        lines += buffer[..read].iter().filter(|byte| **byte == b'\n').count();
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(lines)
+}
+
+fn parse_header(line: &[u8]) -> Result<HistoryHeader, String> {
+    let header: HistoryHeader =
+        serde_json::from_slice(line).map_err(|error| format!("header line: {error}"))?;
+    if header.format != HISTORY_FORMAT {
+        return Err(format!(
+            "header names format `{}`, expected `{HISTORY_FORMAT}`",
+            header.format
+        ));
+    }
+    if header.version != HISTORY_VERSION {
+        return Err(format!(
+            "history version {} is not supported (this build reads version {HISTORY_VERSION})",
+            header.version
+        ));
+    }
+    Ok(header)
+}
+
+mod op_fields;
+
+#[cfg(test)]
+mod tests;
