@@ -2,16 +2,15 @@
 //! something (stock reached zero, a duplicate overlapped its original, a confirm landed
 //! near its deadline, a retry followed an unknown outcome or the retention, a read
 //! was taken under load, a refusal followed returned units). Counted from the history
-//! in one pass; the last two use C7's and C8's stock model (`super::stock_bounds`,
-//! built once, only when a scenario asks for them), so they count exactly what those
-//! checks count. An unmet goal is `Unknown`, never `Pass`.
+//! in one pass; the last two use the stock model C7 and C8 judged with
+//! (`super::stock_bounds`, built once per history by [`crate::examine`]), so they count
+//! exactly what those checks count. An unmet goal is `Unknown`, never `Pass`.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::stock_bounds::{Field, StockModel};
-use super::{CLOCK_SKEW_MS_DEFAULT, CheckConfig, Verdict, c8_undersell};
-use crate::EXPIRY_GRACE_DEFAULT;
+use super::{Verdict, c8_undersell};
 use crate::history::{History, HistoryEntry, Op, Outcome};
 
 mod goal;
@@ -29,8 +28,13 @@ pub struct CoverageResult {
     pub verdict: Verdict,
 }
 
-/// Counts every goal over the history.
-pub fn evaluate(goals: &[CoverageGoal], history: &History) -> Vec<CoverageResult> {
+/// Counts every goal over the history; the goals about reads and refusals count on the
+/// stock model C7 and C8 judged with (none when it could not be built: they count 0).
+pub(crate) fn evaluate(
+    goals: &[CoverageGoal],
+    history: &History,
+    model: Option<&StockModel<'_>>,
+) -> Vec<CoverageResult> {
     if goals.is_empty() {
         return Vec::new();
     }
@@ -55,13 +59,12 @@ pub fn evaluate(goals: &[CoverageGoal], history: &History) -> Vec<CoverageResult
         .map(|entry| (entry.id, entry))
         .collect();
     let retention_us = history.header.idempotency_retention_ms.max(0) as u64 * 1000;
-    let model = stock_model(goals, history);
     let context = Context {
         history,
         by_op: &by_op,
         deadlines: &deadlines,
         retention_us,
-        model: model.as_ref(),
+        model,
     };
     goals
         .iter()
@@ -112,31 +115,6 @@ fn describe(goal: &CoverageGoal) -> String {
             "a refusal for stock was sent after units of its SKU surely came back".to_owned()
         }
     }
-}
-
-/// The stock model, when a goal needs it; expiries counted with the grace of
-/// `refusals_after_return` and the skew the checks use.
-fn stock_model<'h>(goals: &[CoverageGoal], history: &'h History) -> Option<StockModel<'h>> {
-    let mut needed = false;
-    let mut expiry_grace = EXPIRY_GRACE_DEFAULT;
-    for goal in goals {
-        match goal {
-            CoverageGoal::ReadsWhileContended { .. } => needed = true,
-            CoverageGoal::RefusalsAfterReturn {
-                expiry_grace: grace,
-                ..
-            } => {
-                needed = true;
-                expiry_grace = *grace;
-            }
-            _ => {}
-        }
-    }
-    let config = CheckConfig {
-        expiry_grace_ms: expiry_grace.as_millis() as i64,
-        clock_skew_ms: CLOCK_SKEW_MS_DEFAULT,
-    };
-    needed.then(|| StockModel::build(history, &config))
 }
 
 /// What every goal may look at besides the entry itself.

@@ -53,7 +53,7 @@ pub use report::{
 };
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SnapshotError, WhiteBoxSnapshot};
 
-use coverage::CoverageResult;
+use coverage::{CoverageGoal, CoverageResult};
 use history::History;
 use index::Index;
 use slo::SloResult;
@@ -102,7 +102,7 @@ pub fn run_checks(
     snapshot: Option<&WhiteBoxSnapshot>,
     config: &CheckConfig,
 ) -> Vec<CheckReport> {
-    run_checks_timed(history, snapshot, config).0
+    examine(history, snapshot, config, &[]).checks
 }
 
 /// A checker: the shared index (which holds the snapshot, if any) in, a report out.
@@ -126,37 +126,53 @@ const MODEL_CHECKERS: [(CheckId, ModelChecker); 2] = [
     (CheckId::C8, c8_undersell::check),
 ];
 
-/// How long building the index, the stock model and each checker took
-/// (`stockproof bench-checks`).
+/// How long building the index, the stock model, each checker and the coverage goals
+/// took (`stockproof bench-checks`).
 #[derive(Debug, Clone, Default)]
 pub struct CheckTimings {
     pub index: Duration,
     pub stock_model: Duration,
     pub checks: Vec<(CheckId, Duration)>,
+    pub coverage: Duration,
 }
 
-/// [`run_checks`], also timing the index and each checker.
-pub fn run_checks_timed(
+/// What the checks and the coverage goals found in one history.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    pub checks: Vec<CheckReport>,
+    pub coverage: Vec<CoverageResult>,
+    pub timings: CheckTimings,
+}
+
+/// Runs C1–C8 over `history` and counts the coverage `goals`, building the index and
+/// the stock model once for both (the goals about reads and refusals count exactly what
+/// C7 and C8 judged); times each part.
+pub fn examine(
     history: &History,
     snapshot: Option<&WhiteBoxSnapshot>,
     config: &CheckConfig,
-) -> (Vec<CheckReport>, CheckTimings) {
+    goals: &[CoverageGoal],
+) -> Findings {
     let started = Instant::now();
     let index = match catch_unwind(AssertUnwindSafe(|| Index::build(history, snapshot))) {
         Ok(index) => index,
         Err(panic) => {
             let reason = format!("indexing the history panicked: {}", panic_message(&*panic));
-            let reports = CheckId::ALL
-                .into_iter()
-                .map(|id| CheckReport::unknown(id, reason.clone()))
-                .collect();
-            return (reports, CheckTimings::default());
+            return Findings {
+                checks: CheckId::ALL
+                    .into_iter()
+                    .map(|id| CheckReport::unknown(id, reason.clone()))
+                    .collect(),
+                coverage: coverage::evaluate(goals, history, None),
+                timings: CheckTimings::default(),
+            };
         }
     };
     let mut timings = CheckTimings {
         index: started.elapsed(),
         stock_model: Duration::ZERO,
         checks: Vec::with_capacity(CHECKERS.len() + MODEL_CHECKERS.len()),
+        coverage: Duration::ZERO,
     };
     let mut reports: Vec<CheckReport> = CHECKERS
         .into_iter()
@@ -181,7 +197,14 @@ pub fn run_checks_timed(
         reports.push(guarded_with(&model, id, |model| checker(&index, model)));
         timings.checks.push((id, started.elapsed()));
     }
-    (reports, timings)
+    let started = Instant::now();
+    let coverage = coverage::evaluate(goals, history, model.as_ref().ok());
+    timings.coverage = started.elapsed();
+    Findings {
+        checks: reports,
+        coverage,
+        timings,
+    }
 }
 
 /// Runs a checker over the stock model C7 and C8 share; a model that could not be

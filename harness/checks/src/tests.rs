@@ -542,7 +542,7 @@ fn coverage_goals_count_their_events() {
         CoverageGoal::RetryAfterRetention { min: 1 },
         CoverageGoal::RepeatedSkuLine { min: 3 },
     ];
-    let results = coverage::evaluate(&goals, &history);
+    let results = examine(&history, None, &CheckConfig::default(), &goals).coverage;
     let observed: Vec<(&str, u64, Verdict)> = results
         .iter()
         .map(|result| (result.goal.as_str(), result.observed, result.verdict))

@@ -8,7 +8,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
-use crate::checks::{RunVerdict, coverage, run_checks, slo};
+use crate::checks::judge::record::RunInfo;
+use crate::checks::judge::{RecordedRun, judge};
+use crate::checks::{RunVerdict, WhiteBoxSnapshot};
 use crate::history::OpKind;
 
 /// Run start of every test report: 2026-11-23T12:00:00Z.
@@ -41,15 +43,25 @@ fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
         entry.complete_us += shift;
         entry.intended_us = entry.intended_us.map(|intended| intended + shift);
     }
-    let checks = run_checks(&history, Some(&snapshot), &scenario.criteria().config);
     let latencies = Latencies::from_history(&history);
-    let verdict = RunVerdict {
-        checks,
-        slos: slo::evaluate(&scenario.slos, &latencies),
-        coverage: coverage::evaluate(&scenario.coverage, &history),
-        cut_short: None,
-    };
+    let verdict = judged(scenario, &history, Some(&snapshot), &latencies);
     (history, verdict, latencies)
+}
+
+/// The one judge's verdict on `history` run under `scenario`.
+fn judged(
+    scenario: &Scenario,
+    history: &History,
+    snapshot: Option<&WhiteBoxSnapshot>,
+    latencies: &Latencies,
+) -> RunVerdict {
+    judge(&RecordedRun {
+        criteria: &scenario.criteria(),
+        info: &RunInfo::without_run_json(history, snapshot.is_some()),
+        history,
+        snapshot,
+        latencies,
+    })
 }
 
 fn write(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -295,12 +307,7 @@ fn report_html_is_offline_and_has_the_charts() {
 fn html_of(history: &History) -> String {
     let scenario = scenario();
     let latencies = Latencies::from_history(history);
-    let verdict = RunVerdict {
-        checks: run_checks(history, None, &scenario.criteria().config),
-        slos: slo::evaluate(&scenario.slos, &latencies),
-        coverage: coverage::evaluate(&scenario.coverage, history),
-        cut_short: None,
-    };
+    let verdict = judged(&scenario, history, None, &latencies);
     let data = RunData {
         scenario: &scenario,
         seed: 5,

@@ -115,10 +115,7 @@ fn read_and_refusal_goals_parse() {
         scenario.coverage,
         [
             CoverageGoal::ReadsWhileContended { min: 3 },
-            CoverageGoal::RefusalsAfterReturn {
-                min: 2,
-                expiry_grace: Duration::from_millis(700)
-            },
+            CoverageGoal::RefusalsAfterReturn { min: 2 },
         ]
     );
 }

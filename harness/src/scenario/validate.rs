@@ -165,7 +165,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
                 .map_or(0, |value| *value.get_ref()),
         },
         slos: file.slos,
-        coverage: coverage(&source, &file.coverage, expiry_grace)?,
+        coverage: coverage(&source, &file.coverage)?,
         faults,
     })
 }
@@ -577,13 +577,8 @@ fn retry(source: &Source<'_>, file: &RetryFile) -> Result<RetryPolicy, ScenarioE
     })
 }
 
-/// The `[coverage]` goals; `refusals_after_return` counts expiries as C8 does, with the
-/// scenario's `expiry_grace`.
-fn coverage(
-    source: &Source<'_>,
-    file: &CoverageFile,
-    expiry_grace: Duration,
-) -> Result<Vec<CoverageGoal>, ScenarioError> {
+/// The `[coverage]` goals.
+fn coverage(source: &Source<'_>, file: &CoverageFile) -> Result<Vec<CoverageGoal>, ScenarioError> {
     let mut goals = Vec::new();
     let mut count = |key: &str,
                      value: &Option<Spanned<u64>>,
@@ -623,7 +618,7 @@ fn coverage(
     count(
         "refusals_after_return",
         &file.refusals_after_return,
-        &|min| CoverageGoal::RefusalsAfterReturn { min, expiry_grace },
+        &|min| CoverageGoal::RefusalsAfterReturn { min },
     )?;
     if let Some(near) = &file.confirm_near_deadline {
         let min = *near.min.get_ref();

@@ -25,9 +25,10 @@ pub enum CoverageGoal {
     /// restock or adjust of it; refused ops excluded): C7 judged a read under load.
     ReadsWhileContended { min: u64 },
     /// A reserve refused for insufficient stock of a SKU was sent after units of that
-    /// SKU surely came back through a release or an expiry (deadline + `expiry_grace`
-    /// + clock skew, as C8 counts it): C8 judged a refusal that could be an undersell.
-    RefusalsAfterReturn { min: u64, expiry_grace: Duration },
+    /// SKU surely came back through a release or an expiry (deadline + the checks'
+    /// `expiry_grace` + clock skew, as C8 counts it): C8 judged a refusal that could be
+    /// an undersell.
+    RefusalsAfterReturn { min: u64 },
 }
 
 impl CoverageGoal {

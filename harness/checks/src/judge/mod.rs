@@ -11,7 +11,7 @@
 pub mod record;
 pub mod render;
 
-use crate::coverage::{self, CoverageGoal};
+use crate::coverage::CoverageGoal;
 use crate::history::History;
 use crate::latency::Latencies;
 use crate::slo::{self, Slo};
@@ -45,7 +45,13 @@ pub struct RecordedRun<'a> {
 /// applicable), the loss window's rule, the SLOs, the coverage goals, and the rule that
 /// a run cut short cannot pass.
 pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
-    let checks = crate::run_checks(run.history, run.snapshot, &run.criteria.config);
+    let findings = crate::examine(
+        run.history,
+        run.snapshot,
+        &run.criteria.config,
+        &run.criteria.coverage,
+    );
+    let checks = findings.checks;
     let checks = mark_not_applicable(checks, run.info);
     let checks = match &run.info.loss_window {
         Some(loss_window) => loss_window.judge(checks),
@@ -54,7 +60,7 @@ pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
     RunVerdict {
         checks,
         slos: slo::evaluate(&run.criteria.slos, run.latencies),
-        coverage: coverage::evaluate(&run.criteria.coverage, run.history),
+        coverage: findings.coverage,
         cut_short: cut_short(run.info),
     }
 }

@@ -280,7 +280,6 @@ fn c8_reports_units_stranded_after_refusals() {
 #[test]
 fn coverage_counts_contended_reads_and_refusals_after_return() {
     use crate::coverage::CoverageGoal;
-    use std::time::Duration;
     let history = text::history(
         "
         1 - 0 1 ok restock a 5
@@ -297,12 +296,14 @@ fn coverage_counts_contended_reads_and_refusals_after_return() {
     );
     let goals = [
         CoverageGoal::ReadsWhileContended { min: 2 },
-        CoverageGoal::RefusalsAfterReturn {
-            min: 2,
-            expiry_grace: Duration::from_millis(500),
-        },
+        CoverageGoal::RefusalsAfterReturn { min: 2 },
     ];
-    let observed: Vec<(String, u64, Verdict)> = coverage::evaluate(&goals, &history)
+    let config = CheckConfig {
+        expiry_grace_ms: 500,
+        clock_skew_ms: CLOCK_SKEW_MS_DEFAULT,
+    };
+    let observed: Vec<(String, u64, Verdict)> = examine(&history, None, &config, &goals)
+        .coverage
         .into_iter()
         .map(|result| (result.goal, result.observed, result.verdict))
         .collect();
