@@ -52,11 +52,12 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
     builder.vars(&file)?;
     builder.session_names = session_names(&file);
     let setup = builder.steps("setup", &file.setup, Saves::Setup)?;
+    let sku_setup = builder.steps("skus.setup", &file.skus.setup, Saves::Sku)?;
+    // After the per-SKU setup: the id may be what it saved (a created product's id).
     let sku_id = match &file.skus.id {
         Some(template) => Some(builder.template("skus.id", template, Scope::SkuId)?),
         None => None,
     };
-    let sku_setup = builder.steps("skus.setup", &file.skus.setup, Saves::Sku)?;
     let seed = match header.seed {
         Seed::Command(arguments) => Seed::Command(builder.seed_command(&file, &arguments)?),
         other => other,
@@ -140,7 +141,7 @@ pub(super) enum Scope {
     SkuSetup,
     Op(OpKind),
     Seed,
-    /// A derived field (`{ expr = … }`): the stock fields only.
+    /// A derived field (`{ expr = … }`): the stock fields and the op's saved values.
     Expr,
 }
 
@@ -546,7 +547,13 @@ impl Builder<'_> {
         } else {
             return Err(self.source.error(&key, name.span(), "expected either the keys of one request (`method`, `path`, …) or `steps`, not both"));
         };
-        let extract = self.extract(&key, op)?;
+        let saved: BTreeSet<String> = op
+            .save
+            .keys()
+            .chain(op.steps.iter().flat_map(|step| step.get_ref().save.keys()))
+            .cloned()
+            .collect();
+        let extract = self.extract(&key, op, &saved)?;
         Ok(OpSpec { steps, extract })
     }
 
@@ -554,6 +561,7 @@ impl Builder<'_> {
         &mut self,
         key: &str,
         op: &StepFile,
+        saved: &BTreeSet<String>,
     ) -> Result<Vec<(Field, FieldSource)>, AdapterError> {
         let mut fields = Vec::new();
         for (field, value) in &op.extract {
@@ -570,7 +578,7 @@ impl Builder<'_> {
                 ),
                 FieldFile::Expr { expr } => {
                     let template = Spanned::new(value.span(), format!("{{{{ ({expr}) }}}}"));
-                    self.render_sample(&field_key, &template, Scope::Expr, &BTreeSet::new())?;
+                    self.render_sample(&field_key, &template, Scope::Expr, saved)?;
                     FieldSource::Expr(field_key.clone())
                 }
             };

@@ -131,7 +131,7 @@ impl Bound {
         let Some(reply) = last else {
             return no_reply_named("no steps");
         };
-        self.reply_of(op, spec, reply)
+        self.reply_of(op, spec, reply, &saved)
     }
 
     /// Renders, sends and classifies one step.
@@ -322,7 +322,13 @@ fn with_values(
 
 impl Bound {
     /// The history's reply for `op` from its last step's reply.
-    fn reply_of(&self, op: &Op, spec: &super::OpSpec, reply: StepReply) -> Reply {
+    fn reply_of(
+        &self,
+        op: &Op,
+        spec: &super::OpSpec,
+        reply: StepReply,
+        saved: &BTreeMap<String, String>,
+    ) -> Reply {
         let (outcome, error) = reply.outcome.recorded();
         if outcome == Outcome::Unknown {
             return Reply {
@@ -332,7 +338,7 @@ impl Bound {
                 transport_error: None,
             };
         }
-        let fields = self.fields(spec, reply.body.as_ref());
+        let fields = self.fields(spec, reply.body.as_ref(), saved);
         let text = |field: Field| fields.get(&field).and_then(text_of);
         let int = |field: Field| fields.get(&field).and_then(integer_of);
         let mut response = Response {
@@ -379,6 +385,7 @@ impl Bound {
         &self,
         spec: &super::OpSpec,
         body: Option<&serde_json::Value>,
+        saved: &BTreeMap<String, String>,
     ) -> BTreeMap<Field, serde_json::Value> {
         let mut found = BTreeMap::new();
         for (field, source) in &spec.extract {
@@ -389,9 +396,11 @@ impl Bound {
                 found.insert(*field, value.clone());
             }
         }
+        // What an `expr` sees: the integer fields found, and the op's saved values.
         let stock: Value = found
             .iter()
             .filter_map(|(field, value)| Some((field.as_str(), Value::from(integer_of(value)?))))
+            .chain([("saved", strings(saved))])
             .collect();
         for (field, source) in &spec.extract {
             if let FieldSource::Expr(template) = source
@@ -473,6 +482,7 @@ pub(super) fn sample_context(
         return STOCK_FIELDS
             .into_iter()
             .map(|name| (name, Value::from(1)))
+            .chain([("saved", sample(saved))])
             .collect();
     }
     let vars: Value = vars
@@ -483,10 +493,10 @@ pub(super) fn sample_context(
     match scope {
         Scope::Expr => {}
         Scope::Setup => context.push(("setup", sample(setup_names))),
-        Scope::SkuId => context.push((
-            "sku",
-            Value::from_iter([("name", Value::from("sku-1")), ("index", Value::from(0))]),
-        )),
+        Scope::SkuId => {
+            context.push(("setup", sample(setup_names)));
+            context.push(("sku", sku()));
+        }
         Scope::SkuSetup => {
             context.push(("setup", sample(setup_names)));
             context.push(("sku", sku()));
@@ -603,14 +613,19 @@ impl Bound {
             let sku = bound
                 .prepare_sku(client, index, name, *stock, timeout)
                 .await?;
-            let id = sku.get("id").cloned().unwrap_or_else(|| name.clone());
+            let id = sku
+                .get("id")
+                .map_or_else(|| name.clone(), ToString::to_string);
             bound.names.insert(id, name.clone());
-            bound.skus.insert(name.clone(), strings(&sku));
+            bound.skus.insert(name.clone(), Value::from(sku));
         }
         Ok(bound)
     }
 
     /// One SKU's template object: name, index, id, and what its setup saved.
+    /// One SKU's template object: name, index, initial stock, what its setup saved,
+    /// and its id in the service (`[skus] id`, rendered after the setup; else a saved
+    /// `id`, else the name).
     async fn prepare_sku(
         &self,
         client: &Client,
@@ -618,41 +633,37 @@ impl Bound {
         name: &str,
         stock: i64,
         timeout: Duration,
-    ) -> Result<BTreeMap<String, String>, PrepareError> {
+    ) -> Result<BTreeMap<String, Value>, PrepareError> {
         let mut sku = BTreeMap::from([
-            ("name".to_owned(), name.to_owned()),
-            ("index".to_owned(), index.to_string()),
-            ("stock".to_owned(), stock.to_string()),
+            ("name".to_owned(), Value::from(name)),
+            ("index".to_owned(), Value::from(index)),
+            ("stock".to_owned(), Value::from(stock)),
+            ("id".to_owned(), Value::from(name)),
         ]);
-        let id = match &self.adapter.sku_id {
-            Some(template) => {
-                let context = Value::from_iter([
-                    ("vars", self.vars.clone()),
-                    ("setup", self.setup.clone()),
-                    (
-                        "sku",
-                        Value::from_iter([
-                            ("name", Value::from(name)),
-                            ("index", Value::from(index)),
-                        ]),
-                    ),
-                ]);
-                self.render_for_setup("skus.id", template, &context)?
-            }
-            None => name.to_owned(),
-        };
-        sku.insert("id".to_owned(), id);
+        let mut saved = BTreeMap::new();
         for step in &self.adapter.sku_setup {
-            let mut saved = BTreeMap::new();
             let context = Value::from_iter([
                 ("vars", self.vars.clone()),
                 ("setup", self.setup.clone()),
-                ("sku", strings(&sku)),
+                ("sku", Value::from(sku.clone())),
                 ("saved", strings(&saved)),
             ]);
             self.prepare_step(client, step, &context, timeout, &mut saved)
                 .await?;
-            sku.extend(saved);
+            sku.extend(
+                saved
+                    .iter()
+                    .map(|(key, value)| (key.clone(), Value::from(value.as_str()))),
+            );
+        }
+        if let Some(template) = &self.adapter.sku_id {
+            let context = Value::from_iter([
+                ("vars", self.vars.clone()),
+                ("setup", self.setup.clone()),
+                ("sku", Value::from(sku.clone())),
+            ]);
+            let id = self.render_for_setup("skus.id", template, &context)?;
+            sku.insert("id".to_owned(), Value::from(id));
         }
         Ok(sku)
     }
