@@ -79,6 +79,25 @@ pub(crate) fn spawn_logged(command: &mut Command) -> Logged {
 }
 
 impl Logged {
+    /// Waits until the child's stdout holds `needle` (bounded by `max`); fails the test
+    /// with what it printed if the child exits or the bound passes first.
+    pub(crate) fn wait_for_stdout(&mut self, needle: &str, max: Duration) {
+        let start = Instant::now();
+        loop {
+            let stdout = std::fs::read(self.logs.path().join("stdout")).unwrap_or_default();
+            if String::from_utf8_lossy(&stdout).contains(needle) {
+                return;
+            }
+            let exited = self.child.try_wait().expect("wait on stockproof").is_some();
+            assert!(
+                !exited && start.elapsed() < max,
+                "no `{needle}` on stdout within {max:?} (exited: {exited}):\n{}",
+                String::from_utf8_lossy(&stdout)
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// Waits for the child to exit and returns its output; kills it and fails the test
     /// with what it printed when it runs past `max`.
     pub(crate) fn wait(mut self, max: Duration) -> Output {
