@@ -329,7 +329,7 @@ fn print_outcome(outcome: &RunOutcome) {
     if let Some(reason) = &info.target_silent {
         println!("  {reason}");
     }
-    print_latencies(&Latencies::from_history(&outcome.history));
+    print_latencies(&outcome.latencies);
     for note in &info.quiesce {
         println!("  quiesce: {note}");
     }

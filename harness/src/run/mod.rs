@@ -126,6 +126,9 @@ pub struct RunOutcome {
     pub exit_code: u8,
     pub info: RunInfo,
     pub history: History,
+    /// The history's latencies, computed once for the judge and the reports; the
+    /// command prints from these rather than computing them again.
+    pub latencies: Latencies,
 }
 
 /// Reads and validates a scenario file with the command line's overrides applied.
@@ -446,6 +449,7 @@ fn judge(
         exit_code,
         info,
         history,
+        latencies,
     })
 }
 
