@@ -38,6 +38,7 @@ mod report;
 pub mod slo;
 mod snapshot;
 mod stock_bounds;
+pub mod stores;
 pub mod synthetic;
 pub mod units;
 pub mod window;

@@ -16,12 +16,12 @@ use toml::Spanned;
 
 use super::file::{
     AdapterFile, ExpectFile, FieldFile, HeaderFile, RuleFile, SeedFile, SourceFile, StatusFile,
-    StepFile, VarFile,
+    StepFile, StoreFile, VarFile,
 };
 use super::rules::{Expect, Rule, RuleOutcome, StatusSpec};
 use super::{
-    Adapter, AdapterError, Capability, Field, FieldSource, Identity, OpSpec, Seed, Step,
-    ValueSource, exchange,
+    Adapter, AdapterError, Capability, Field, FieldSource, Identity, OpSpec, STORE_URL_PREFIX,
+    Seed, Step, Store, StoreKind, ValueSource, exchange,
 };
 use crate::history::OpKind;
 use crate::toml_source::Source as TomlSource;
@@ -49,7 +49,7 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         toml::from_str(text).map_err(|error| AdapterError::Invalid(source.0.syntax(&error)))?;
     let mut builder = Builder::new(&source);
     let header = builder.header(&file.adapter)?;
-    builder.vars(&file)?;
+    builder.vars(&file);
     builder.session_names = session_names(&file);
     let setup = builder.steps("setup", &file.setup, Saves::Setup)?;
     let sku_setup = builder.steps("skus.setup", &file.skus.setup, Saves::Sku)?;
@@ -62,6 +62,7 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         Seed::Command(arguments) => Seed::Command(builder.seed_command(&file, &arguments)?),
         other => other,
     };
+    let stores = builder.stores(&file.stores)?;
     let mut ops = BTreeMap::new();
     for (name, op) in &file.ops {
         let kind = OpKind::parse(name.get_ref())
@@ -86,11 +87,13 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         health: header.health,
         states: header.states,
         vars: builder.vars.clone(),
+        secrets: std::mem::take(&mut builder.secrets),
         templates: builder.env,
         ops,
         setup,
         sku_setup,
         sku_id,
+        stores,
     };
     check_needs(&source, &file, &adapter)?;
     Ok(adapter)
@@ -149,6 +152,8 @@ struct Builder<'s> {
     source: &'s Source<'s>,
     env: Environment<'static>,
     vars: BTreeMap<String, String>,
+    /// `[vars]` read from the environment: name, variable, the error if it is unset.
+    secrets: Vec<(String, String, AdapterError)>,
     /// Names saved so far, by where they go.
     setup_names: BTreeSet<String>,
     sku_names: BTreeSet<String>,
@@ -164,6 +169,7 @@ impl<'s> Builder<'s> {
             source,
             env,
             vars: BTreeMap::new(),
+            secrets: Vec::new(),
             setup_names: BTreeSet::new(),
             sku_names: BTreeSet::new(),
             session_names: BTreeSet::new(),
@@ -271,21 +277,26 @@ impl<'s> Builder<'s> {
 impl Builder<'_> {
     /// `[vars]`, environment values read now: a missing one is an error here, not a
     /// broken request under load.
-    fn vars(&mut self, file: &AdapterFile) -> Result<(), AdapterError> {
+    /// `[vars]`: literal values as they are; an environment value is only named here
+    /// (a sample stands in while templates are checked) and read by
+    /// [`Adapter::resolve_secrets`] before a run, so that a file can be checked
+    /// without its secrets.
+    fn vars(&mut self, file: &AdapterFile) {
         for (name, value) in &file.vars {
-            let resolved = match value.get_ref() {
+            let sample = match value.get_ref() {
                 VarFile::Literal(text) => text.clone(),
-                VarFile::Env { env } => std::env::var(env).map_err(|_| {
-                    self.source.error(
+                VarFile::Env { env } => {
+                    let missing = self.source.error(
                         format!("vars.{name}"),
                         value.span(),
                         format!("environment variable `{env}` is not set"),
-                    )
-                })?,
+                    );
+                    self.secrets.push((name.clone(), env.clone(), missing));
+                    "1".to_owned()
+                }
             };
-            self.vars.insert(name.clone(), resolved);
+            self.vars.insert(name.clone(), sample);
         }
-        Ok(())
     }
 
     /// Compiles `template` under the name `key` and renders it once against sample
@@ -330,6 +341,87 @@ impl Builder<'_> {
         Ok(rendered)
     }
 
+    /// `[[stores]]`: each a Postgres query or a Redis hash per SKU, read-only.
+    fn stores(&mut self, stores: &[Spanned<StoreFile>]) -> Result<Vec<Store>, AdapterError> {
+        let mut built: Vec<Store> = Vec::with_capacity(stores.len());
+        for (index, spanned) in stores.iter().enumerate() {
+            let key = format!("stores[{index}]");
+            let store = spanned.get_ref();
+            let error = |reason: String| self.source.error(&key, spanned.span(), reason);
+            if built.iter().any(|other| other.name == store.name) {
+                return Err(error(format!("a second store named `{}`", store.name)));
+            }
+            let sample = |template: &str| Spanned::new(spanned.span(), template.to_owned());
+            let kind = match (store.kind.as_str(), &store.query, &store.key) {
+                ("postgres", Some(query), None) if store.fields.is_empty() => {
+                    let sku_key = format!("{key}.skus");
+                    let template = store.skus.as_deref().unwrap_or("{{ sku.id }}");
+                    self.render_sample(
+                        &sku_key,
+                        &sample(template),
+                        Scope::SkuId,
+                        &BTreeSet::new(),
+                    )?;
+                    StoreKind::Postgres {
+                        query: query.clone(),
+                        sku_key,
+                    }
+                }
+                ("redis", None, Some(template))
+                    if store.skus.is_none() && !store.fields.is_empty() =>
+                {
+                    let hash_key = format!("{key}.key");
+                    self.render_sample(
+                        &hash_key,
+                        &sample(template),
+                        Scope::SkuId,
+                        &BTreeSet::new(),
+                    )?;
+                    let fields = store
+                        .fields
+                        .iter()
+                        .map(|(field, hash)| match field.as_str() {
+                            "available" | "reserved" | "sold" | "total" => {
+                                Ok((field.clone(), hash.clone()))
+                            }
+                            other => Err(error(format!(
+                                "fields.{other}: expected available, reserved, sold or total"
+                            ))),
+                        })
+                        .collect::<Result<_, _>>()?;
+                    StoreKind::Redis {
+                        key: hash_key,
+                        fields,
+                    }
+                }
+                _ => {
+                    return Err(error(format!(
+                        "kind `{}`: expected kind = \"postgres\" with `query` (and optionally `skus`), or kind = \"redis\" with `key` and `fields`",
+                        store.kind
+                    )));
+                }
+            };
+            let url = match &store.url {
+                VarFile::Literal(url) => url.clone(),
+                VarFile::Env { env } => {
+                    let missing = error(format!("url: environment variable `{env}` is not set"));
+                    self.secrets.push((
+                        format!("{STORE_URL_PREFIX}{}", store.name),
+                        env.clone(),
+                        missing,
+                    ));
+                    String::new()
+                }
+            };
+            built.push(Store {
+                name: store.name.clone(),
+                kind,
+                url,
+            });
+        }
+        Ok(built)
+    }
+
     /// A seed command's arguments, each a template over the SKU and its quantity.
     fn seed_command(
         &mut self,
@@ -361,11 +453,12 @@ impl Builder<'_> {
             let last = index + 1 == steps.len();
             let name = format!("{key}[{index}]");
             let step = spanned.get_ref();
-            if !step.steps.is_empty() || !step.extract.is_empty() {
+            let extract_allowed = last && matches!(saves, Saves::Op(_));
+            if !step.steps.is_empty() || (!step.extract.is_empty() && !extract_allowed) {
                 return Err(self.source.error(
                     &name,
                     spanned.span(),
-                    "a step holds no `steps` or `extract` (those belong to the operation)",
+                    "a step holds no `steps`, and only an operation's last step may hold `extract`",
                 ));
             }
             built.push(self.step(&name, step, spanned.span(), saves, &saved, last)?);
@@ -553,7 +646,19 @@ impl Builder<'_> {
             .chain(op.steps.iter().flat_map(|step| step.get_ref().save.keys()))
             .cloned()
             .collect();
-        let extract = self.extract(&key, op, &saved)?;
+        // `extract` reads the last reply: written on the operation or on its last step.
+        let extract_from = match op.steps.last().map(Spanned::get_ref) {
+            Some(last) if !last.extract.is_empty() && !op.extract.is_empty() => {
+                return Err(self.source.error(
+                    &key,
+                    name.span(),
+                    "`extract` on the operation and on its last step: keep one",
+                ));
+            }
+            Some(last) if !last.extract.is_empty() => last,
+            _ => op,
+        };
+        let extract = self.extract(&key, extract_from, &saved)?;
         Ok(OpSpec { steps, extract })
     }
 

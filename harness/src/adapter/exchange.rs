@@ -31,7 +31,7 @@ pub(crate) const ADAPTER_REPLY_BYTES_MAX: usize = 1024 * 1024;
 pub struct Session {
     /// The shopper's number, 1…users (0: the harness itself: seeding, final reads).
     pub user: u32,
-    values: Mutex<BTreeMap<String, String>>,
+    values: Mutex<BTreeMap<String, Value>>,
 }
 
 impl Session {
@@ -42,7 +42,7 @@ impl Session {
         }
     }
 
-    fn snapshot(&self) -> BTreeMap<String, String> {
+    fn snapshot(&self) -> BTreeMap<String, Value> {
         self.values.lock().map_or_else(
             |poisoned| poisoned.into_inner().clone(),
             |values| values.clone(),
@@ -112,7 +112,7 @@ impl Bound {
             };
         };
         let base = self.op_context(op, session.user);
-        let mut saved: BTreeMap<String, String> = BTreeMap::new();
+        let mut saved: BTreeMap<String, Value> = BTreeMap::new();
         let mut last = None;
         for step in &spec.steps {
             let context = with_values(&base, &session.snapshot(), &saved);
@@ -217,7 +217,7 @@ struct Received {
 }
 
 /// Keeps the values `sources` name from `reply` in `into`.
-fn keep(sources: &[(String, ValueSource)], reply: &Received, into: &mut BTreeMap<String, String>) {
+fn keep(sources: &[(String, ValueSource)], reply: &Received, into: &mut BTreeMap<String, Value>) {
     for (name, source) in sources {
         let value = match source {
             ValueSource::Pointer(pointer) => reply
@@ -225,12 +225,13 @@ fn keep(sources: &[(String, ValueSource)], reply: &Received, into: &mut BTreeMap
                 .body
                 .as_ref()
                 .and_then(|body| body.pointer(pointer))
-                .and_then(text_of),
+                .filter(|value| !value.is_null())
+                .map(Value::from_serialize),
             ValueSource::Header(header) => reply
                 .headers
                 .get(header)
                 .and_then(|value| value.to_str().ok())
-                .map(str::to_owned),
+                .map(Value::from),
         };
         if let Some(value) = value {
             into.insert(name.clone(), value);
@@ -301,6 +302,11 @@ impl Bound {
         context
     }
 
+    /// The scenario names of the SKUs this binding knows.
+    pub(super) fn sku_names(&self) -> impl Iterator<Item = &str> {
+        self.skus.keys().map(String::as_str)
+    }
+
     pub(super) fn sku_value(&self, sku: &str) -> Value {
         self.skus.get(sku).cloned().unwrap_or_else(|| {
             Value::from_iter([("name", Value::from(sku)), ("id", Value::from(sku))])
@@ -311,12 +317,12 @@ impl Bound {
 /// `base` plus the shopper's session and this op's saved values.
 fn with_values(
     base: &[(&'static str, Value)],
-    session: &BTreeMap<String, String>,
-    saved: &BTreeMap<String, String>,
+    session: &BTreeMap<String, Value>,
+    saved: &BTreeMap<String, Value>,
 ) -> Value {
     base.iter()
         .cloned()
-        .chain([("session", strings(session)), ("saved", strings(saved))])
+        .chain([("session", map_value(session)), ("saved", map_value(saved))])
         .collect()
 }
 
@@ -327,7 +333,7 @@ impl Bound {
         op: &Op,
         spec: &super::OpSpec,
         reply: StepReply,
-        saved: &BTreeMap<String, String>,
+        saved: &BTreeMap<String, Value>,
     ) -> Reply {
         let (outcome, error) = reply.outcome.recorded();
         if outcome == Outcome::Unknown {
@@ -385,7 +391,7 @@ impl Bound {
         &self,
         spec: &super::OpSpec,
         body: Option<&serde_json::Value>,
-        saved: &BTreeMap<String, String>,
+        saved: &BTreeMap<String, Value>,
     ) -> BTreeMap<Field, serde_json::Value> {
         let mut found = BTreeMap::new();
         for (field, source) in &spec.extract {
@@ -400,7 +406,7 @@ impl Bound {
         let stock: Value = found
             .iter()
             .filter_map(|(field, value)| Some((field.as_str(), Value::from(integer_of(value)?))))
-            .chain([("saved", strings(saved))])
+            .chain([("saved", map_value(saved))])
             .collect();
         for (field, source) in &spec.extract {
             if let FieldSource::Expr(template) = source
@@ -460,7 +466,7 @@ pub(super) fn sample_context(
     let sample = |names: &BTreeSet<String>| -> Value {
         names
             .iter()
-            .map(|name| (name.clone(), Value::from("1")))
+            .map(|name| (name.clone(), Value::from(1)))
             .collect()
     };
     let sku = || -> Value {
@@ -471,11 +477,7 @@ pub(super) fn sample_context(
             ("stock", Value::from(10)),
         ]
         .into_iter()
-        .chain(
-            sku_names
-                .iter()
-                .map(|name| (name.as_str(), Value::from("1"))),
-        )
+        .chain(sku_names.iter().map(|name| (name.as_str(), Value::from(1))))
         .collect()
     };
     if scope == Scope::Expr {
@@ -603,12 +605,12 @@ impl Bound {
         };
         let mut setup = BTreeMap::new();
         for step in &bound.adapter.setup {
-            let context = Value::from_iter([("vars", vars.clone()), ("setup", strings(&setup))]);
+            let context = Value::from_iter([("vars", vars.clone()), ("setup", map_value(&setup))]);
             bound
                 .prepare_step(client, step, &context, timeout, &mut setup)
                 .await?;
         }
-        bound.setup = strings(&setup);
+        bound.setup = map_value(&setup);
         for (index, (name, stock)) in skus.iter().enumerate() {
             let sku = bound
                 .prepare_sku(client, index, name, *stock, timeout)
@@ -646,7 +648,7 @@ impl Bound {
                 ("vars", self.vars.clone()),
                 ("setup", self.setup.clone()),
                 ("sku", Value::from(sku.clone())),
-                ("saved", strings(&saved)),
+                ("saved", map_value(&saved)),
             ]);
             self.prepare_step(client, step, &context, timeout, &mut saved)
                 .await?;
@@ -687,7 +689,7 @@ impl Bound {
         step: &Step,
         context: &Value,
         timeout: Duration,
-        saved: &mut BTreeMap<String, String>,
+        saved: &mut BTreeMap<String, Value>,
     ) -> Result<(), PrepareError> {
         let received = self
             .exchange(client, step, context, timeout)
@@ -733,8 +735,8 @@ impl Bound {
     }
 }
 
-/// A map of strings as a template value.
-fn strings(values: &BTreeMap<String, String>) -> Value {
+/// A map of saved values as one template value.
+fn map_value(values: &BTreeMap<String, Value>) -> Value {
     values
         .iter()
         .map(|(name, value)| (name.clone(), value.clone()))

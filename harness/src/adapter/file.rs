@@ -20,6 +20,28 @@ pub(crate) struct AdapterFile {
     pub(crate) skus: SkusFile,
     #[serde(default)]
     pub(crate) ops: BTreeMap<Spanned<String>, StepFile>,
+    #[serde(default)]
+    pub(crate) stores: Vec<Spanned<StoreFile>>,
+}
+
+/// A store of the service, read once after the load (read-only).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoreFile {
+    pub(crate) name: String,
+    /// `postgres` or `redis`.
+    pub(crate) kind: String,
+    pub(crate) url: VarFile,
+    /// Postgres: one row per SKU, a text column `sku` and any of `available`,
+    /// `reserved`, `sold`, `total`.
+    pub(crate) query: Option<String>,
+    /// Postgres: the value of the `sku` column for a scenario SKU (default its id).
+    pub(crate) skus: Option<String>,
+    /// Redis: the key of a SKU's hash.
+    pub(crate) key: Option<String>,
+    /// Redis: stock field → the hash's field name.
+    #[serde(default)]
+    pub(crate) fields: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,7 @@ mod exchange;
 mod file;
 mod rules;
 mod seeding;
+mod stores;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ pub use rules::{RuleOutcome, StatusSpec};
 
 use crate::history::OpKind;
 use rules::Rule;
+
+/// How a store's URL from the environment is named among the secrets to resolve.
+const STORE_URL_PREFIX: &str = "store url of ";
 
 /// Largest adapter file read: adapters are hand-written, a megabyte is a mistake.
 pub const ADAPTER_FILE_BYTES_MAX: u64 = 1024 * 1024;
@@ -50,14 +54,41 @@ pub struct Adapter {
     /// A path that answers 2xx when the service is up (`/healthz`); `None`: any answer.
     pub health: Option<String>,
     states: Vec<(String, ReservationState)>,
-    /// `[vars]` resolved (environment values included: never written to a run folder).
+    /// `[vars]`; environment values once [`Adapter::resolve_secrets`] has read them
+    /// (they are never written to a run folder).
     vars: BTreeMap<String, String>,
+    /// `[vars]` still to read from the environment, with the error naming each one.
+    secrets: Vec<(String, String, AdapterError)>,
     templates: Environment<'static>,
     ops: BTreeMap<OpKind, OpSpec>,
     setup: Vec<Step>,
     sku_setup: Vec<Step>,
     /// Template of a SKU's id in the service (`[skus] id`).
     sku_id: Option<String>,
+    /// The service's own stores, read after the load (`[[stores]]`).
+    pub stores: Vec<Store>,
+}
+
+/// One of the service's stores, read-only.
+#[derive(Debug)]
+pub struct Store {
+    pub name: String,
+    pub kind: StoreKind,
+    /// The connection URL (an environment value once resolved).
+    url: String,
+}
+
+/// How a store is read.
+#[derive(Debug)]
+pub enum StoreKind {
+    /// A query returning one row per SKU; `sku_key` is the template of a SKU's value in
+    /// the `sku` column.
+    Postgres { query: String, sku_key: String },
+    /// A hash per SKU at the rendered `key`; `fields` maps stock fields to hash fields.
+    Redis {
+        key: String,
+        fields: Vec<(String, String)>,
+    },
 }
 
 /// What names a reservation across its ops.
@@ -225,6 +256,25 @@ pub fn builtin() -> Adapter {
 }
 
 impl Adapter {
+    /// Reads the `[vars]` that come from environment variables; an unset one is an
+    /// error naming the file, the line and the key. Call before a run.
+    pub fn resolve_secrets(&mut self) -> Result<(), AdapterError> {
+        for (name, env, missing) in std::mem::take(&mut self.secrets) {
+            let value = std::env::var(&env).map_err(|_| missing)?;
+            match name.strip_prefix(STORE_URL_PREFIX) {
+                Some(store) => {
+                    if let Some(store) = self.stores.iter_mut().find(|each| each.name == store) {
+                        store.url = value;
+                    }
+                }
+                None => {
+                    self.vars.insert(name, value);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the adapter has `op`.
     pub fn supports(&self, op: OpKind) -> bool {
         self.ops.contains_key(&op)

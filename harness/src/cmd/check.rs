@@ -54,6 +54,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         info: &run.info,
         history: &run.history,
         snapshot: run.snapshot.as_ref(),
+        stores: run.stores.as_ref(),
         latencies: &latencies,
     });
     let mut stdout = std::io::stdout().lock();

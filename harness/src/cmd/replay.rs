@@ -94,7 +94,10 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_USAGE);
     }
     let adapter = match &args.adapter {
-        Some(file) => match adapter::load(file) {
+        Some(file) => match adapter::load(file).and_then(|mut adapter| {
+            adapter.resolve_secrets()?;
+            Ok(adapter)
+        }) {
             Ok(adapter) => adapter,
             Err(error) => {
                 eprintln!("stockproof replay: {error}");
@@ -242,6 +245,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         info: &run.info,
         history: &run.history,
         snapshot: run.snapshot.as_ref(),
+        stores: run.stores.as_ref(),
         latencies: &recorded_latencies,
     });
     println!("\nrecorded run's verdict:");
@@ -274,6 +278,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         info: &info,
         history: &replayed.history,
         snapshot: None,
+        stores: run.stores.as_ref(),
         latencies: &latencies,
     });
     println!("\nreplay's verdict (one client, in invoke order, no faults):");

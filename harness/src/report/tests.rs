@@ -60,6 +60,7 @@ fn judged(
         info: &RunInfo::without_run_json(history, snapshot.is_some()),
         history,
         snapshot,
+        stores: None,
         latencies,
     })
 }

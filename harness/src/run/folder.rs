@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
+use crate::checks::stores::StoresSnapshot;
 use crate::checks::{SnapshotError, WhiteBoxSnapshot};
 use crate::history::{History, HistoryError, HistoryWriter, read_history};
 use crate::judge::record::{RUN_INFO_FORMAT_VERSION, RunInfo};
@@ -58,13 +59,15 @@ pub fn create(report_dir: &Path, scenario: &str) -> Result<PathBuf, FolderError>
     ))
 }
 
-/// Writes `scenario.toml`, `run.json`, `history.jsonl` and `snapshot.json` (if any).
+/// Writes `scenario.toml`, `run.json`, `history.jsonl`, `snapshot.json` (in-process
+/// runs) and `stores.json` (a service whose adapter declares its stores).
 pub fn write(
     folder: &Path,
     scenario_file: &Path,
     info: &RunInfo,
     history: &History,
     snapshot: Option<&WhiteBoxSnapshot>,
+    stores: Option<&StoresSnapshot>,
 ) -> Result<(), FolderError> {
     let scenario_copy = folder.join("scenario.toml");
     std::fs::copy(scenario_file, &scenario_copy)
@@ -90,6 +93,12 @@ pub fn write(
             .write(&path)
             .map_err(|error| folder_error(&path, error))?;
     }
+    if let Some(stores) = stores {
+        let path = folder.join("stores.json");
+        let text =
+            serde_json::to_string_pretty(stores).map_err(|error| folder_error(&path, error))?;
+        std::fs::write(&path, text + "\n").map_err(|error| folder_error(&path, error))?;
+    }
     Ok(())
 }
 
@@ -100,6 +109,7 @@ pub struct RunFolder {
     pub info: RunInfo,
     pub history: History,
     pub snapshot: Option<WhiteBoxSnapshot>,
+    pub stores: Option<StoresSnapshot>,
 }
 
 /// A run folder could not be read; names the file and what is wrong with it.
@@ -120,7 +130,7 @@ pub enum ReadFolderError {
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error("{}: {reason}", path.display())]
-    RunInfo { path: PathBuf, reason: String },
+    File { path: PathBuf, reason: String },
 }
 
 /// Reads `scenario.toml`, `run.json`, `history.jsonl` and `snapshot.json` (when the
@@ -142,6 +152,12 @@ pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
     } else {
         None
     };
+    let stores_path = folder.join("stores.json");
+    let stores = if stores_path.exists() {
+        Some(read_stores(&stores_path)?)
+    } else {
+        None
+    };
     let run_json = folder.join("run.json");
     let info = if run_json.exists() {
         read_run_info(&run_json)?
@@ -153,11 +169,23 @@ pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
         info,
         history,
         snapshot,
+        stores,
+    })
+}
+
+fn read_stores(path: &Path) -> Result<StoresSnapshot, ReadFolderError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ReadFolderError::File {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|error| ReadFolderError::File {
+        path: path.to_owned(),
+        reason: error.to_string(),
     })
 }
 
 fn read_run_info(path: &Path) -> Result<RunInfo, ReadFolderError> {
-    let error = |reason: String| ReadFolderError::RunInfo {
+    let error = |reason: String| ReadFolderError::File {
         path: path.to_owned(),
         reason,
     };

@@ -28,7 +28,8 @@ use stockproof_infra::InfraConfig;
 use self::quiesce::QuiesceReport;
 use self::target::{Target, TargetError};
 use crate::adapter::{self, Adapter, AdapterError, Bound, PrepareError, Session};
-use crate::checks::{EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
+use crate::checks::stores::StoresSnapshot;
+use crate::checks::{CheckId, EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
 use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId, OpKind};
 use crate::judge::RecordedRun;
 use crate::judge::record::{
@@ -148,6 +149,8 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
         Some(file) => adapter::load(file)?,
         None => adapter::builtin(),
     };
+    let mut adapter = adapter;
+    adapter.resolve_secrets()?;
     check_fit(&scenario, &adapter)?;
     let seed = options.seed.or(scenario.seed).unwrap_or_else(fresh_seed);
     let plan = Plan::new(&scenario, seed);
@@ -181,7 +184,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
         }
     }
     let outcome = drive(path, &scenario, &plan, &target, adapter, options).await;
-    let (history, mut info) = match outcome {
+    let (history, mut info, stores) = match outcome {
         Ok(driven) => driven,
         Err(error) => {
             target.stop().await;
@@ -189,7 +192,8 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
         }
     };
     let snapshot = finish_target(target, &mut info).await;
-    judge(path, scenario, seed, history, snapshot, info, options)
+    let evidence = Evidence { snapshot, stores };
+    judge(path, scenario, seed, history, evidence, info, options)
 }
 
 /// Probe, seed, load, quiesce, final reads.
@@ -200,7 +204,7 @@ async fn drive(
     target: &Target,
     adapter: Adapter,
     options: &RunOptions,
-) -> Result<(History, RunInfo), RunError> {
+) -> Result<(History, RunInfo, Option<StoresSnapshot>), RunError> {
     target::probe(target.url(), adapter.health.as_deref()).await?;
     let bound = Arc::new(
         Bound::prepare(
@@ -261,7 +265,14 @@ async fn drive(
         started_at_unix_ms,
         i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
     );
+    let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
+    if stores.is_some() {
+        // The service's own stores were read: C2 judges them.
+        info.checks_not_applicable
+            .retain(|check| check != CheckId::C2.as_str());
+        info.checks_ran.push(CheckId::C2.as_str().to_owned());
+    }
     if let Some(hooks) = hooks {
         let kills = hooks.losses.lock().await.clone();
         if faults::kills_redis(&scenario.faults) {
@@ -279,7 +290,7 @@ async fn drive(
             injected: record.injected,
         })
         .collect();
-    Ok((History { header, entries }, info))
+    Ok((History { header, entries }, info, stores))
 }
 
 /// What faults act on, for an in-process target; `None` for an external one.
@@ -416,6 +427,13 @@ async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSna
     }
 }
 
+/// What the run read of the target's stores after the load: the reference engine's
+/// snapshot (in process), or the service's own stores (an adapter's `[[stores]]`).
+struct Evidence {
+    snapshot: Option<WhiteBoxSnapshot>,
+    stores: Option<StoresSnapshot>,
+}
+
 /// Writes the run folder, then judges what it holds with the one judge
 /// (`crate::judge`), exactly as `stockproof check` judges the folder later.
 fn judge(
@@ -423,18 +441,27 @@ fn judge(
     scenario: Scenario,
     seed: u64,
     history: History,
-    snapshot: Option<WhiteBoxSnapshot>,
+    evidence: Evidence,
     info: RunInfo,
     options: &RunOptions,
 ) -> Result<RunOutcome, RunError> {
+    let Evidence { snapshot, stores } = evidence;
     let folder = folder::create(&options.report_dir, &scenario.name)?;
-    folder::write(&folder, path, &info, &history, snapshot.as_ref())?;
+    folder::write(
+        &folder,
+        path,
+        &info,
+        &history,
+        snapshot.as_ref(),
+        stores.as_ref(),
+    )?;
     let latencies = Latencies::from_history(&history);
     let verdict = crate::judge::judge(&RecordedRun {
         criteria: &scenario.criteria(),
         info: &info,
         history: &history,
         snapshot: snapshot.as_ref(),
+        stores: stores.as_ref(),
         latencies: &latencies,
     });
     let exit_code = verdict.exit_code();

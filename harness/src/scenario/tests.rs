@@ -77,7 +77,8 @@ fn shipped_scenarios_are_valid() {
             "faults-writer-crash",
             "flash-sale",
             "idempotent-retry",
-            "mixed-cart"
+            "mixed-cart",
+            "vendure-drop",
         ]
     );
     let mixed = load(&scenarios_dir().join("mixed-cart.toml")).expect("mixed-cart");

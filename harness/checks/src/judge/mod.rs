@@ -15,6 +15,7 @@ use crate::coverage::CoverageGoal;
 use crate::history::History;
 use crate::latency::Latencies;
 use crate::slo::{self, Slo};
+use crate::stores::StoresSnapshot;
 use crate::{CheckConfig, CheckId, CheckReport, RunVerdict, WhiteBoxSnapshot};
 use record::RunInfo;
 
@@ -36,6 +37,9 @@ pub struct RecordedRun<'a> {
     pub info: &'a RunInfo,
     pub history: &'a History,
     pub snapshot: Option<&'a WhiteBoxSnapshot>,
+    /// What the service's own stores held (`stores.json`), when its adapter declares
+    /// them: then C2 judges those stores.
+    pub stores: Option<&'a StoresSnapshot>,
     /// The history's latencies (`Latencies::from_history`), computed once by the caller
     /// that also writes them into reports.
     pub latencies: &'a Latencies,
@@ -51,7 +55,10 @@ pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
         &run.criteria.config,
         &run.criteria.coverage,
     );
-    let checks = findings.checks;
+    let checks = match run.stores {
+        Some(stores) => with_stores_check(findings.checks, run.history, stores),
+        None => findings.checks,
+    };
     let checks = mark_not_applicable(checks, run.info);
     let checks = match &run.info.loss_window {
         Some(loss_window) => loss_window.judge(checks),
@@ -63,6 +70,24 @@ pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
         coverage: findings.coverage,
         cut_short: cut_short(run.info),
     }
+}
+
+/// C2 on the service's own stores, in place of C2 on the reference engine's.
+fn with_stores_check(
+    checks: Vec<CheckReport>,
+    history: &History,
+    stores: &StoresSnapshot,
+) -> Vec<CheckReport> {
+    checks
+        .into_iter()
+        .map(|report| {
+            if report.id == CheckId::C2 {
+                crate::stores::check(history, stores)
+            } else {
+                report
+            }
+        })
+        .collect()
 }
 
 /// Replaces the report of every check the run recorded as not applicable to its target

@@ -20,6 +20,7 @@ fn judged(info: &RunInfo, history: &History, snapshot: Option<&WhiteBoxSnapshot>
         info,
         history,
         snapshot,
+        stores: None,
         latencies: &latencies,
     })
 }
