@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::cmd::shared::InfraArgs;
-use crate::cmd::{check, engine_bench, infra, reconcile, replay, run, selftest, serve};
+use crate::cmd::{check, engine_bench, infra, probe, reconcile, replay, run, selftest, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +58,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Time the checkers on a synthetic history and print ops/s.
     BenchChecks(check::BenchChecksArgs),
+    /// Try an adapter against a service on a fresh SKU: each scripted op's requests,
+    /// replies and classification, and whether it means what the contract means; exit
+    /// 1 naming what to fix.
+    Probe(probe::ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +81,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::check(&args),
         Command::Replay(args) => replay::replay(&args).await,
         Command::BenchChecks(args) => check::bench_checks(&args),
+        Command::Probe(args) => probe::probe(&args).await,
     }
 }
 

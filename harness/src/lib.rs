@@ -14,6 +14,7 @@ pub mod bench;
 pub mod faults;
 pub mod load;
 pub mod plan;
+pub mod probe;
 pub mod replay;
 pub mod report;
 pub mod run;

@@ -102,6 +102,33 @@ impl Bound {
         timeout: Duration,
         session: &Session,
     ) -> Reply {
+        self.send_inner(client, op, timeout, session, None).await
+    }
+
+    /// [`Bound::send`], also returning each request sent and its reply as `probe`
+    /// prints them (header values left out: they may carry secrets).
+    pub async fn send_traced(
+        &self,
+        client: &Client,
+        op: &Op,
+        timeout: Duration,
+        session: &Session,
+    ) -> (Reply, Vec<StepTrace>) {
+        let mut trace = Vec::new();
+        let reply = self
+            .send_inner(client, op, timeout, session, Some(&mut trace))
+            .await;
+        (reply, trace)
+    }
+
+    async fn send_inner(
+        &self,
+        client: &Client,
+        op: &Op,
+        timeout: Duration,
+        session: &Session,
+        mut trace: Option<&mut Vec<StepTrace>>,
+    ) -> Reply {
         let kind = op.kind();
         let Some(spec) = self.adapter.ops.get(&kind) else {
             return Reply {
@@ -116,7 +143,8 @@ impl Bound {
         let mut last = None;
         for step in &spec.steps {
             let context = with_values(&base, &session.snapshot(), &saved);
-            let reply = match self.exchange(client, step, &context, timeout).await {
+            let traced = trace.as_deref_mut();
+            let reply = match self.exchange(client, step, &context, timeout, traced).await {
                 Ok(reply) => reply,
                 Err(failed) => return failed,
             };
@@ -141,49 +169,56 @@ impl Bound {
         step: &Step,
         context: &Value,
         timeout: Duration,
+        trace: Option<&mut Vec<StepTrace>>,
     ) -> Result<Received, Reply> {
-        let render = |name: &str| {
-            self.adapter
-                .templates
-                .get_template(name)
-                .and_then(|template| template.render(context))
-        };
-        let request = (|| {
-            let path = render(&step.path)?;
-            let mut builder = client
-                .request(step.method.clone(), format!("{}{path}", self.base_url))
-                .timeout(timeout);
-            let mut query = Vec::with_capacity(step.query.len());
-            for (param, template) in &step.query {
-                query.push((param.as_str(), render(template)?));
-            }
-            if !query.is_empty() {
-                builder = builder.query(&query);
-            }
-            for (header, template) in &step.headers {
-                builder = builder.header(header, render(template)?);
-            }
-            if let Some(template) = &step.body {
-                builder = builder
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(render(template)?);
-            }
-            Ok::<_, minijinja::Error>(builder)
-        })();
+        let request = self.render(step, context);
         // A value a template needs is missing (an earlier reply lacked it): the op may
         // have half happened, so it is unknown, and counted.
-        let builder = request.map_err(|_| {
+        let request = request.map_err(|_| {
             self.count_unmatched(&step.name);
             no_reply_named("template")
         })?;
-        let response = builder.send().await.map_err(|error| no_reply(&error))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(|error| no_reply(&error))?;
+        let mut builder = client
+            .request(step.method.clone(), &request.url)
+            .timeout(timeout)
+            .query(&request.query);
+        for (header, value) in &request.headers {
+            builder = builder.header(header, value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let received = match builder.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                response.bytes().await.map(|bytes| (status, headers, bytes))
+            }
+            Err(error) => Err(error),
+        };
+        let (status, headers, bytes) = match received {
+            Ok(received) => received,
+            Err(error) => {
+                let failed = no_reply(&error);
+                if let Some(trace) = trace {
+                    trace.push(StepTrace::of(
+                        step,
+                        &request,
+                        None,
+                        failed.transport_error,
+                        None,
+                    ));
+                }
+                return Err(failed);
+            }
+        };
         let body = (!bytes.is_empty() && bytes.len() <= ADAPTER_REPLY_BYTES_MAX)
             .then(|| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
             .flatten();
-        let outcome = match classify(&step.replies, status, body.as_ref()) {
+        let rule = classify(&step.replies, status, body.as_ref());
+        let outcome = match rule {
             Some(rule) => rule.outcome,
             None if step.replies.is_empty() && (200..300).contains(&status) => RuleOutcome::Ok,
             None => {
@@ -193,6 +228,18 @@ impl Bound {
                 RuleOutcome::Unknown
             }
         };
+        if let Some(trace) = trace {
+            let reply = String::from_utf8_lossy(&bytes);
+            let mut traced = StepTrace::of(
+                step,
+                &request,
+                Some(status),
+                Some(outcome.as_str()),
+                Some(&reply),
+            );
+            traced.rule = rule.map(|rule| rule.name.clone());
+            trace.push(traced);
+        }
         Ok(Received {
             step: StepReply {
                 outcome,
@@ -203,9 +250,89 @@ impl Bound {
         })
     }
 
+    /// A step's request with its templates rendered.
+    fn render(&self, step: &Step, context: &Value) -> Result<Rendered, minijinja::Error> {
+        let render = |name: &str| {
+            self.adapter
+                .templates
+                .get_template(name)
+                .and_then(|template| template.render(context))
+        };
+        let path = render(&step.path)?;
+        let mut query = Vec::with_capacity(step.query.len());
+        for (param, template) in &step.query {
+            query.push((param.clone(), render(template)?));
+        }
+        let mut headers = Vec::with_capacity(step.headers.len());
+        for (header, template) in &step.headers {
+            headers.push((header.clone(), render(template)?));
+        }
+        let body = step.body.as_deref().map(render).transpose()?;
+        Ok(Rendered {
+            url: format!("{}{path}", self.base_url),
+            query,
+            headers,
+            body,
+        })
+    }
+
     fn count_unmatched(&self, step: &str) {
         if let Ok(mut counts) = self.unmatched.lock() {
             *counts.entry(step.to_owned()).or_insert(0) += 1;
+        }
+    }
+}
+
+/// A step's request, rendered.
+struct Rendered {
+    url: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(reqwest::header::HeaderName, String)>,
+    body: Option<String>,
+}
+
+/// One request of an op as sent and answered, for `probe`.
+#[derive(Debug, Clone)]
+pub struct StepTrace {
+    /// `ops.reserve`, `ops.reserve.steps[2]`.
+    pub step: String,
+    /// `POST http://…/path?query` (header values left out).
+    pub request: String,
+    pub body: Option<String>,
+    pub status: Option<u16>,
+    /// The rule that matched (`ops.reserve.replies[1]`), if one did.
+    pub rule: Option<String>,
+    /// The step's classification, or why no reply came.
+    pub outcome: Option<&'static str>,
+    pub reply: Option<String>,
+}
+
+impl StepTrace {
+    fn of(
+        step: &Step,
+        request: &Rendered,
+        status: Option<u16>,
+        outcome: Option<&'static str>,
+        reply: Option<&str>,
+    ) -> StepTrace {
+        let query: Vec<String> = request
+            .query
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let url = if query.is_empty() {
+            request.url.clone()
+        } else {
+            format!("{}?{}", request.url, query.join("&"))
+        };
+        StepTrace {
+            step: step.name.clone(),
+            request: format!("{} {url}", step.method),
+            body: request.body.clone(),
+            status,
+            rule: None,
+            outcome,
+            reply: reply.map(excerpt),
         }
     }
 }
@@ -369,6 +496,10 @@ impl Bound {
             }
             (Op::GetSku { .. } | Op::Restock { .. } | Op::Adjust { .. }, RuleOutcome::Ok) => {
                 response.stock = stock_of(&fields);
+                // A service exposing only some fields: keep what it says is available.
+                if response.stock.is_none() {
+                    response.available = int(Field::Available);
+                }
             }
             (Op::Reserve { items, .. }, RuleOutcome::InsufficientStock) => {
                 response.sku = text(Field::Sku)
@@ -692,7 +823,7 @@ impl Bound {
         saved: &mut BTreeMap<String, Value>,
     ) -> Result<(), PrepareError> {
         let received = self
-            .exchange(client, step, context, timeout)
+            .exchange(client, step, context, timeout, None)
             .await
             .map_err(|reply| {
                 self.prepare_error(

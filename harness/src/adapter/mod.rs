@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use stockproof_engine::ReservationState;
 
-pub use exchange::{Bound, PrepareError, Session};
+pub use exchange::{Bound, PrepareError, Session, StepTrace};
 pub use rules::{RuleOutcome, StatusSpec};
 
 use crate::history::OpKind;

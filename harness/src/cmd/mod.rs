@@ -6,6 +6,7 @@
 pub(crate) mod check;
 pub(crate) mod engine_bench;
 pub(crate) mod infra;
+pub(crate) mod probe;
 pub(crate) mod reconcile;
 pub(crate) mod replay;
 pub(crate) mod run;

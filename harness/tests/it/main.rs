@@ -8,6 +8,7 @@ mod faults;
 mod infra_up;
 mod load_driver;
 mod one_verdict;
+mod probe;
 mod reconcile;
 mod replay;
 mod report_browser;
