@@ -253,11 +253,18 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         "{}",
         verdict_text(&recorded, &run.history, WINDOW_CONTEXT_OPS)
     );
-    let white_box: Vec<String> = CheckId::ALL
+    // The replay reads no store: the white-box checks do not apply, nor do those the
+    // recording could not judge on its target.
+    let mut white_box: Vec<String> = CheckId::ALL
         .into_iter()
         .filter(|id| id.white_box())
         .map(|id| id.as_str().to_owned())
         .collect();
+    for recorded in &run.info.checks_not_applicable {
+        if !white_box.contains(recorded) {
+            white_box.push(recorded.clone());
+        }
+    }
     let info = RunInfo {
         target: if external {
             "replay against an external target".to_owned()

@@ -27,7 +27,7 @@ use stockproof_infra::InfraConfig;
 
 use self::quiesce::QuiesceReport;
 use self::target::{Target, TargetError};
-use crate::adapter::{self, Adapter, AdapterError, Bound, PrepareError, Session};
+use crate::adapter::{self, Adapter, AdapterError, Bound, Capability, PrepareError, Session};
 use crate::checks::stores::StoresSnapshot;
 use crate::checks::{CheckId, EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
 use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId, OpKind};
@@ -145,12 +145,12 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
     // Before anything starts, so that a Ctrl-C while the servers start still ends in a
     // report (of a load that never ran) instead of killing the process.
     crate::load::interrupt::install().map_err(LoadError::from)?;
-    let adapter = match &options.adapter {
+    let mut adapter = match &options.adapter {
         Some(file) => adapter::load(file)?,
         None => adapter::builtin(),
     };
-    let mut adapter = adapter;
     adapter.resolve_secrets()?;
+    let scenario = fit_to(scenario, &adapter);
     check_fit(&scenario, &adapter)?;
     let seed = options.seed.or(scenario.seed).unwrap_or_else(fresh_seed);
     let plan = Plan::new(&scenario, seed);
@@ -267,6 +267,7 @@ async fn drive(
     );
     let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
+    record_capabilities(&mut info, &bound.adapter);
     if stores.is_some() {
         // The service's own stores were read: C2 judges them.
         info.checks_not_applicable
@@ -516,6 +517,7 @@ fn run_info(
         },
         checks_ran,
         checks_not_applicable,
+        not_applicable_reasons: std::collections::BTreeMap::new(),
         interrupted: load.interrupted,
         target_silent: load.target_silent.clone(),
         quiesce: quiesce.notes.clone(),
@@ -587,6 +589,50 @@ pub fn fresh_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |since| since.as_nanos() as u64)
+}
+
+/// The scenario as a service lacking some capability can run it: without idempotency
+/// keys nothing is re-sent (a duplicate would be a second order), without release the
+/// carts planned to release are abandoned instead.
+fn fit_to(mut scenario: Scenario, adapter: &Adapter) -> Scenario {
+    if adapter.lacks(Capability::Idempotency) {
+        let retry = &mut scenario.retry;
+        retry.concurrent = 0.0;
+        retry.after_reply = 0.0;
+        retry.after_timeout = 0.0;
+        retry.after_retention = 0.0;
+    }
+    if adapter.lacks(Capability::Release) {
+        scenario.mix.abandon += scenario.mix.release;
+        scenario.mix.release = 0.0;
+    }
+    scenario
+}
+
+/// What the service lacks takes the checks that need it out, saying why.
+fn record_capabilities(info: &mut RunInfo, adapter: &Adapter) {
+    let lacking = [
+        (
+            Capability::Idempotency,
+            CheckId::C3,
+            "the service has no idempotency key (its adapter declares lacks = [\"idempotency\"]): nothing was re-sent",
+        ),
+        (
+            Capability::Ttl,
+            CheckId::C4,
+            "the service does not expire holds on the scenario's TTL (its adapter declares lacks = [\"ttl\"])",
+        ),
+    ];
+    for (capability, check, reason) in lacking {
+        if adapter.lacks(capability) {
+            let name = check.as_str().to_owned();
+            info.checks_ran.retain(|ran| *ran != name);
+            if !info.checks_not_applicable.contains(&name) {
+                info.checks_not_applicable.push(name.clone());
+            }
+            info.not_applicable_reasons.insert(name, reason.to_owned());
+        }
+    }
 }
 
 /// Refuses, before anything starts, a scenario that asks what the adapter cannot do:

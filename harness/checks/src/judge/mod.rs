@@ -102,7 +102,11 @@ fn mark_not_applicable(checks: Vec<CheckReport>, info: &RunInfo) -> Vec<CheckRep
                 .iter()
                 .any(|name| name == report.id.as_str());
             if recorded_not_applicable {
-                CheckReport::not_applicable(report.id, not_applicable_reason(report.id))
+                let reason = info
+                    .not_applicable_reasons
+                    .get(report.id.as_str())
+                    .map_or_else(|| not_applicable_reason(report.id).to_owned(), Clone::clone);
+                CheckReport::not_applicable(report.id, reason)
             } else {
                 report
             }

@@ -28,6 +28,10 @@ pub struct RunInfo {
     pub variant: Option<String>,
     pub checks_ran: Vec<String>,
     pub checks_not_applicable: Vec<String>,
+    /// Why a check is not applicable, where the run knows better than "white-box" (a
+    /// service without idempotency keys has no C3 to judge).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_applicable_reasons: BTreeMap<String, String>,
     pub interrupted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_silent: Option<String>,
@@ -59,6 +63,7 @@ impl RunInfo {
             variant: None,
             checks_ran,
             checks_not_applicable,
+            not_applicable_reasons: BTreeMap::new(),
             interrupted: false,
             target_silent: None,
             quiesce: Vec::new(),
