@@ -187,8 +187,14 @@ pub async fn bind(config: FacadeConfig) -> Result<Bound, FacadeError> {
                 address: config.listen,
                 source,
             })?;
-    Ok(Bound {
-        listener,
-        router: routes.layer(DefaultBodyLimit::max(BODY_BYTES_MAX)),
-    })
+    let router = routes
+        .route("/health", axum::routing::get(health))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    Ok(Bound { listener, router })
+}
+
+/// `GET /health`: the process is up (the engine is not asked; a load tool waits on it
+/// before seeding).
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "UP" }))
 }

@@ -23,8 +23,9 @@
 //! SKU or qty), `SKU_NOT_FOUND`, `ORDER_NOT_FOUND`, `ORDER_NOT_RESERVED` (with the
 //! status that won in `data.status`), `PARAM_INVALID`. When the engine cannot say what
 //! happened the answer is a 5xx with code `SYSTEM_ERROR`: 503 (the engine said nothing
-//! changed, or the order book is full), 504 (no answer in time: the effect is unknown),
-//! 502 (unreachable or an unexpected reply).
+//! changed), 504 (no answer in time: the effect is unknown), 502 (unreachable or an
+//! unexpected reply), 500 (the engine held the units but the order book is full).
+//! `GET /health` answers 200 while the process runs.
 //!
 //! Not here: the engine client (`engine`), the Postgres copy (`store`).
 
@@ -46,9 +47,10 @@ use crate::{Facade, Plant};
 
 /// The one warehouse this service stocks.
 pub const WAREHOUSE_ID: i64 = 1;
-/// Order numbers: 1 to 64 characters of A-Z a-z 0-9 _ - (what an order table's key
-/// column takes; also a valid engine Idempotency-Key).
-pub const ORDER_NO_CHARS_MAX: usize = 64;
+/// Order numbers: 1 to 128 characters of A-Z a-z 0-9 . _ : - (stockproof's keys, e.g.
+/// `flash-sale-1-u12-c3`, fit; also a valid engine Idempotency-Key, with room for the
+/// `ignore-order-no` plant's suffix).
+pub const ORDER_NO_CHARS_MAX: usize = 128;
 /// A release reason is kept for the log only.
 pub const REASON_CHARS_MAX: usize = 256;
 
@@ -161,11 +163,11 @@ fn checked_order_no(order_no: Option<&String>) -> Result<&str, Envelope> {
     let valid = (1..=ORDER_NO_CHARS_MAX).contains(&order_no.len())
         && order_no
             .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._:-".contains(&byte));
     match valid {
         true => Ok(order_no),
         false => Err(param_invalid(format!(
-            "orderNo `{}` is not 1 to {ORDER_NO_CHARS_MAX} characters of A-Z a-z 0-9 _ -",
+            "orderNo `{}` is not 1 to {ORDER_NO_CHARS_MAX} characters of A-Z a-z 0-9 . _ : -",
             order_no.escape_debug()
         ))),
     }
@@ -224,8 +226,9 @@ async fn reserve(State(facade): State<Arc<Facade>>, body: Bytes) -> Answer {
         cancelled_locally: false,
     };
     if let Err(full) = facade.orders.insert(order_no, order) {
+        // The engine holds the units already: not a 503, which promises nothing changed.
         return Err(system_error(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::INTERNAL_SERVER_ERROR,
             full.to_string(),
         ));
     }

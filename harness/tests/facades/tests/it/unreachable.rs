@@ -7,7 +7,8 @@ use serde_json::json;
 use crate::support::spawn_facade;
 
 // Goal: an unreachable engine is a 5xx in each shape's own envelope. Method: take a
-// free loopback port and close it, start each facade pointing there, reserve.
+// free loopback port and close it, start each facade pointing there (its /health
+// still answers: the process is up), reserve.
 #[tokio::test]
 async fn an_unreachable_engine_is_a_server_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
@@ -15,6 +16,12 @@ async fn an_unreachable_engine_is_a_server_error() {
     drop(closed);
 
     let order_no = spawn_facade(&["--shape", "order-no", "--engine", &engine]).await;
+    let health = order_no.get("/health").await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "the process is up: {health:?}"
+    );
     let body = json!({"orderNo": "ORD001", "skuId": 1001, "warehouseId": 1, "qty": 1});
     let answer = order_no.post("/inventory/reserve", &body).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{answer:?}");
