@@ -9,6 +9,7 @@
 pub use stockproof_checks as checks;
 pub use stockproof_checks::{history, judge, latency};
 
+pub mod adapter;
 pub mod bench;
 pub mod faults;
 pub mod load;
@@ -18,3 +19,4 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod selftest;
+pub(crate) mod toml_source;

@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use stockproof_engine::ReservationId;
 
+use crate::adapter::{Bound, Session};
 use crate::history::{History, HistoryEntry, Op, OpId, Outcome, Response, write_reply};
 use crate::load::recorder::micros_since;
-use crate::load::wire::{self, Reply};
+use crate::load::wire::Reply;
 
 /// Bound on one replayed request: far above a healthy engine's milliseconds; a target
 /// that does not answer in time is recorded as unknown, as the load driver does.
@@ -148,12 +149,14 @@ pub struct ReplayedOp {
     pub difference: Option<String>,
 }
 
-/// A single client re-sending recorded ops to `base_url`, one at a time, and recording
-/// what it sent and got as a history of its own (so the replay can be judged).
+/// A single client re-sending recorded ops to a target through its adapter, one at a
+/// time, and recording what it sent and got as a history of its own (so the replay can
+/// be judged). Each recorded shopper keeps its own adapter session.
 #[derive(Debug)]
 pub struct Replayer {
     client: reqwest::Client,
-    base_url: String,
+    target: Bound,
+    sessions: std::collections::HashMap<u32, Session>,
     ids: IdMap,
     zero: std::time::Instant,
     started_at_unix_ms: i64,
@@ -161,10 +164,11 @@ pub struct Replayer {
 }
 
 impl Replayer {
-    pub fn new(base_url: &str) -> Replayer {
+    pub fn new(target: Bound) -> Replayer {
         Replayer {
             client: reqwest::Client::new(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            target,
+            sessions: std::collections::HashMap::new(),
             ids: IdMap::default(),
             zero: std::time::Instant::now(),
             started_at_unix_ms: crate::run::quiesce::unix_ms(),
@@ -196,7 +200,15 @@ impl Replayer {
         }
         let op = self.ids.rewrite(&recorded.op);
         let invoke_us = micros_since(self.zero);
-        let reply = wire::send(&self.client, &self.base_url, &op, REPLAY_REQUEST_TIMEOUT).await;
+        let user = recorded.user.unwrap_or(0);
+        let session = self
+            .sessions
+            .entry(user)
+            .or_insert_with(|| Session::new(user));
+        let reply = self
+            .target
+            .send(&self.client, &op, REPLAY_REQUEST_TIMEOUT, session)
+            .await;
         self.entries.push(HistoryEntry {
             id: recorded.id,
             user: recorded.user,

@@ -7,6 +7,10 @@
 //! `SELECT stock … ; if enough: UPDATE stock = stock - n` checkout code it stands for.
 //! The reference engine checks and decrements in one script.
 
+use async_trait::async_trait;
+
+use super::wrapper::Wrapper;
+use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::lua::{ScriptName, ScriptPatch};
 use crate::outcome::ReserveOutcome;
@@ -20,25 +24,35 @@ pub(super) const PATCHES: &[ScriptPatch] = &[ScriptPatch {
     replace: include_str!("../../../lua/variants/check-then-act.lua"),
 }];
 
-/// Check (one `HMGET` per SKU), then act (the unchecked script): two calls.
-pub(super) async fn reserve(
-    engine: &RedisLuaEngine,
-    request: &ReserveRequest,
-) -> Result<ReserveOutcome, EngineError> {
-    let items = request.validate()?;
-    for line in &items {
-        let Some(stock) = crate::InventoryEngine::sku(engine, &line.sku).await? else {
-            return Ok(ReserveOutcome::UnknownSku {
-                sku: line.sku.clone(),
-            });
-        };
-        if stock.available < line.qty {
-            return Ok(ReserveOutcome::Insufficient {
-                sku: line.sku.clone(),
-                requested: line.qty,
-                available: stock.available,
-            });
-        }
+/// The patched engine with the two-call reserve path.
+#[derive(Debug)]
+pub(super) struct CheckThenActEngine {
+    pub(super) inner: RedisLuaEngine,
+}
+
+#[async_trait]
+impl Wrapper for CheckThenActEngine {
+    fn inner(&self) -> &RedisLuaEngine {
+        &self.inner
     }
-    engine.reserve_lines(request, &items, &items).await
+
+    /// Check (one `HMGET` per SKU), then act (the unchecked script): two calls.
+    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
+        let items = request.validate()?;
+        for line in &items {
+            let Some(stock) = self.inner.sku(&line.sku).await? else {
+                return Ok(ReserveOutcome::UnknownSku {
+                    sku: line.sku.clone(),
+                });
+            };
+            if stock.available < line.qty {
+                return Ok(ReserveOutcome::Insufficient {
+                    sku: line.sku.clone(),
+                    requested: line.qty,
+                    available: stock.available,
+                });
+            }
+        }
+        self.inner.reserve_lines(request, &items, &items).await
+    }
 }

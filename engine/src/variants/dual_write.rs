@@ -15,7 +15,6 @@
 //! router) exists to replace. The reference appends its ledger events in the same
 //! atomic script and a writer copies them to Postgres exactly once.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,12 +22,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::wrapper::Wrapper;
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::ledger::WriterFlaw;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
-use crate::reservation::{CartLine, Reservation, ReservationId, ReserveRequest};
+use crate::reservation::{CartLine, ReservationId, ReserveRequest};
 use stockproof_model::SkuStock;
 
 /// Mirrored writes between two built-in crashes (`stockproof serve`): often enough
@@ -166,7 +166,11 @@ fn lines_delta(items: &[CartLine], per_unit: [i64; 4]) -> Vec<Delta> {
 }
 
 #[async_trait]
-impl InventoryEngine for DualWriteEngine {
+impl Wrapper for DualWriteEngine {
+    fn inner(&self) -> &RedisLuaEngine {
+        &self.inner
+    }
+
     async fn restock(&self, sku: &str, qty: i64) -> Result<SkuStock, EngineError> {
         let stock = self.inner.restock(sku, qty).await?;
         self.mirror(vec![(sku.to_owned(), [qty, 0, 0, qty])])
@@ -218,21 +222,5 @@ impl InventoryEngine for DualWriteEngine {
             }
         }
         Ok(report)
-    }
-
-    async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {
-        self.inner.sku(sku).await
-    }
-
-    async fn reservation(&self, id: &ReservationId) -> Result<Option<Reservation>, EngineError> {
-        self.inner.reservation(id).await
-    }
-
-    async fn snapshot(&self) -> Result<BTreeMap<String, SkuStock>, EngineError> {
-        self.inner.snapshot().await
-    }
-
-    async fn ping(&self) -> Result<(), EngineError> {
-        self.inner.ping().await
     }
 }

@@ -40,8 +40,6 @@ pub use dual_write::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT};
 pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
 pub use stale_read::SKU_READ_CACHE_TTL_MS;
 
-use self::wrapper::{ReservePath, WrappedEngine};
-
 /// A deliberately broken engine. [`Variant::ALL`] lists them in a stable order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Variant {
@@ -172,11 +170,9 @@ impl Variant {
         let scripts = Scripts::patched(config.retention_ms, self.patches());
         let engine = RedisLuaEngine::connect_with_scripts(redis_url, config, scripts).await?;
         Ok(match self {
-            Variant::CheckThenAct => {
-                Arc::new(WrappedEngine::new(engine, ReservePath::CheckThenAct))
-            }
+            Variant::CheckThenAct => Arc::new(check_then_act::CheckThenActEngine { inner: engine }),
             Variant::StaleCartLines => {
-                Arc::new(WrappedEngine::new(engine, ReservePath::StaleCartLines))
+                Arc::new(stale_cart_lines::StaleCartLinesEngine { inner: engine })
             }
             Variant::DualWrite => Arc::new(dual_write::DualWriteEngine::new(
                 engine,

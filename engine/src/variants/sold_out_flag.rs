@@ -14,16 +14,17 @@
 //! marker. The reference asks Redis on every reserve. Writes and reads go to Redis
 //! through the reference scripts; only the refusal is local.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::wrapper::Wrapper;
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
-use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
+use crate::outcome::{AdjustOutcome, ReserveOutcome};
 use crate::redis_lua::RedisLuaEngine;
-use crate::reservation::{Reservation, ReservationId, ReserveRequest};
+use crate::reservation::ReserveRequest;
 use stockproof_model::SkuStock;
 
 #[derive(Debug)]
@@ -54,7 +55,11 @@ impl SoldOutFlagEngine {
 }
 
 #[async_trait]
-impl InventoryEngine for SoldOutFlagEngine {
+impl Wrapper for SoldOutFlagEngine {
+    fn inner(&self) -> &RedisLuaEngine {
+        &self.inner
+    }
+
     async fn restock(&self, sku: &str, qty: i64) -> Result<SkuStock, EngineError> {
         let stock = self.inner.restock(sku, qty).await?;
         self.flags().remove(sku);
@@ -89,35 +94,11 @@ impl InventoryEngine for SoldOutFlagEngine {
         Ok(outcome)
     }
 
-    async fn transition(
-        &self,
-        id: &ReservationId,
-        transition: Transition,
-    ) -> Result<TransitionOutcome, EngineError> {
-        self.inner.transition(id, transition).await
-    }
-
-    async fn expire_due(&self, limit: usize) -> Result<ExpireReport, EngineError> {
-        self.inner.expire_due(limit).await
-    }
-
     async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {
         let stock = self.inner.sku(sku).await?;
         if let Some(stock) = &stock {
             self.saw(sku, stock.available);
         }
         Ok(stock)
-    }
-
-    async fn reservation(&self, id: &ReservationId) -> Result<Option<Reservation>, EngineError> {
-        self.inner.reservation(id).await
-    }
-
-    async fn snapshot(&self) -> Result<BTreeMap<String, SkuStock>, EngineError> {
-        self.inner.snapshot().await
-    }
-
-    async fn ping(&self) -> Result<(), EngineError> {
-        self.inner.ping().await
     }
 }

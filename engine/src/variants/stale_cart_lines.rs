@@ -7,6 +7,9 @@
 //! shop platforms validate a quote's items, then books the whole cart. The reference
 //! engine merges lines naming one SKU before any check (Rust side and script both).
 
+use async_trait::async_trait;
+
+use super::wrapper::Wrapper;
 use crate::error::EngineError;
 use crate::lua::{ScriptName, ScriptPatch};
 use crate::outcome::ReserveOutcome;
@@ -32,12 +35,24 @@ pub(super) const PATCHES: &[ScriptPatch] = &[ScriptPatch {
     replace: include_str!("../../../lua/variants/stale-cart-lines.lua"),
 }];
 
-/// Sends the cart's lines as given (the reference sends them merged); the script
-/// still books the merged quantities, after checking the lines one by one.
-pub(super) async fn reserve(
-    engine: &RedisLuaEngine,
-    request: &ReserveRequest,
-) -> Result<ReserveOutcome, EngineError> {
-    let items = request.validate()?;
-    engine.reserve_lines(request, &items, &request.items).await
+/// The patched engine, sending a cart's lines unmerged.
+#[derive(Debug)]
+pub(super) struct StaleCartLinesEngine {
+    pub(super) inner: RedisLuaEngine,
+}
+
+#[async_trait]
+impl Wrapper for StaleCartLinesEngine {
+    fn inner(&self) -> &RedisLuaEngine {
+        &self.inner
+    }
+
+    /// Sends the cart's lines as given (the reference sends them merged); the script
+    /// still books the merged quantities, after checking the lines one by one.
+    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
+        let items = request.validate()?;
+        self.inner
+            .reserve_lines(request, &items, &request.items)
+            .await
+    }
 }

@@ -14,17 +14,16 @@
 //! [`InventoryEngine::snapshot`] and reservation reads go to Redis: the flaw is the
 //! stock read and nothing else.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::wrapper::Wrapper;
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
-use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
 use crate::redis_lua::RedisLuaEngine;
-use crate::reservation::{Reservation, ReservationId, ReserveRequest};
 use stockproof_model::SkuStock;
 
 /// Age at which a cached SKU read is refreshed from Redis: the "few hundred ms" of
@@ -57,29 +56,9 @@ impl StaleReadEngine {
 }
 
 #[async_trait]
-impl InventoryEngine for StaleReadEngine {
-    async fn restock(&self, sku: &str, qty: i64) -> Result<SkuStock, EngineError> {
-        self.inner.restock(sku, qty).await
-    }
-
-    async fn adjust(&self, sku: &str, delta: i64) -> Result<AdjustOutcome, EngineError> {
-        self.inner.adjust(sku, delta).await
-    }
-
-    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
-        self.inner.reserve(request).await
-    }
-
-    async fn transition(
-        &self,
-        id: &ReservationId,
-        transition: Transition,
-    ) -> Result<TransitionOutcome, EngineError> {
-        self.inner.transition(id, transition).await
-    }
-
-    async fn expire_due(&self, limit: usize) -> Result<ExpireReport, EngineError> {
-        self.inner.expire_due(limit).await
+impl Wrapper for StaleReadEngine {
+    fn inner(&self) -> &RedisLuaEngine {
+        &self.inner
     }
 
     async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {
@@ -95,17 +74,5 @@ impl InventoryEngine for StaleReadEngine {
                 .insert(sku.to_owned(), (read_at, stock));
         }
         Ok(stock)
-    }
-
-    async fn reservation(&self, id: &ReservationId) -> Result<Option<Reservation>, EngineError> {
-        self.inner.reservation(id).await
-    }
-
-    async fn snapshot(&self) -> Result<BTreeMap<String, SkuStock>, EngineError> {
-        self.inner.snapshot().await
-    }
-
-    async fn ping(&self) -> Result<(), EngineError> {
-        self.inner.ping().await
     }
 }

@@ -1,12 +1,18 @@
-//! [`WrappedEngine`]: the reference engine with another reserve path (the variants
-//! whose flaw is in the Rust side's call sequence, not only in a script). Every other
-//! operation is the (possibly patched) reference engine's own.
+//! [`Wrapper`]: the reference engine with Rust code in front of some of its operations
+//! (the variants whose flaw is in the Rust side: a reserve path that splits what the
+//! script does atomically, a read cache, a sold-out flag, a second write to Postgres).
+//! A variant implements [`Wrapper`], names its reference engine and overrides only the
+//! operations it changes; every other one is the (possibly patched) reference engine's
+//! own, forwarded here once. Every wrapper is an [`InventoryEngine`] through the one
+//! blanket impl below.
+//!
+//! Not here: the variants whose flaw is only in a script patch (they serve the patched
+//! `RedisLuaEngine` itself), nor any variant's flaw.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{check_then_act, stale_cart_lines};
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
@@ -14,43 +20,23 @@ use crate::redis_lua::RedisLuaEngine;
 use crate::reservation::{Reservation, ReservationId, ReserveRequest};
 use stockproof_model::SkuStock;
 
-/// Which broken reserve path a [`WrappedEngine`] takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReservePath {
-    CheckThenAct,
-    StaleCartLines,
-}
-
-#[derive(Debug)]
-pub(crate) struct WrappedEngine {
-    inner: RedisLuaEngine,
-    reserve_path: ReservePath,
-}
-
-impl WrappedEngine {
-    pub(crate) fn new(inner: RedisLuaEngine, reserve_path: ReservePath) -> WrappedEngine {
-        WrappedEngine {
-            inner,
-            reserve_path,
-        }
-    }
-}
-
+/// A variant in front of the reference engine: each operation it does not override
+/// is the inner engine's, unchanged. The operations mean what [`InventoryEngine`]'s do.
 #[async_trait]
-impl InventoryEngine for WrappedEngine {
+pub(crate) trait Wrapper: Send + Sync + std::fmt::Debug {
+    /// The (possibly patched) reference engine the variant wraps.
+    fn inner(&self) -> &RedisLuaEngine;
+
     async fn restock(&self, sku: &str, qty: i64) -> Result<SkuStock, EngineError> {
-        self.inner.restock(sku, qty).await
+        self.inner().restock(sku, qty).await
     }
 
     async fn adjust(&self, sku: &str, delta: i64) -> Result<AdjustOutcome, EngineError> {
-        self.inner.adjust(sku, delta).await
+        self.inner().adjust(sku, delta).await
     }
 
     async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
-        match self.reserve_path {
-            ReservePath::CheckThenAct => check_then_act::reserve(&self.inner, request).await,
-            ReservePath::StaleCartLines => stale_cart_lines::reserve(&self.inner, request).await,
-        }
+        self.inner().reserve(request).await
     }
 
     async fn transition(
@@ -58,26 +44,71 @@ impl InventoryEngine for WrappedEngine {
         id: &ReservationId,
         transition: Transition,
     ) -> Result<TransitionOutcome, EngineError> {
-        self.inner.transition(id, transition).await
+        self.inner().transition(id, transition).await
     }
 
     async fn expire_due(&self, limit: usize) -> Result<ExpireReport, EngineError> {
-        self.inner.expire_due(limit).await
+        self.inner().expire_due(limit).await
     }
 
     async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {
-        self.inner.sku(sku).await
+        self.inner().sku(sku).await
     }
 
     async fn reservation(&self, id: &ReservationId) -> Result<Option<Reservation>, EngineError> {
-        self.inner.reservation(id).await
+        self.inner().reservation(id).await
     }
 
     async fn snapshot(&self) -> Result<BTreeMap<String, SkuStock>, EngineError> {
-        self.inner.snapshot().await
+        self.inner().snapshot().await
     }
 
     async fn ping(&self) -> Result<(), EngineError> {
-        self.inner.ping().await
+        self.inner().ping().await
+    }
+}
+
+/// Every wrapper serves the contract with its own operations (`Wrapper::…`, overridden
+/// or forwarded), so the server and the harness hold it as any other engine.
+#[async_trait]
+impl<W: Wrapper> InventoryEngine for W {
+    async fn restock(&self, sku: &str, qty: i64) -> Result<SkuStock, EngineError> {
+        Wrapper::restock(self, sku, qty).await
+    }
+
+    async fn adjust(&self, sku: &str, delta: i64) -> Result<AdjustOutcome, EngineError> {
+        Wrapper::adjust(self, sku, delta).await
+    }
+
+    async fn reserve(&self, request: &ReserveRequest) -> Result<ReserveOutcome, EngineError> {
+        Wrapper::reserve(self, request).await
+    }
+
+    async fn transition(
+        &self,
+        id: &ReservationId,
+        transition: Transition,
+    ) -> Result<TransitionOutcome, EngineError> {
+        Wrapper::transition(self, id, transition).await
+    }
+
+    async fn expire_due(&self, limit: usize) -> Result<ExpireReport, EngineError> {
+        Wrapper::expire_due(self, limit).await
+    }
+
+    async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {
+        Wrapper::sku(self, sku).await
+    }
+
+    async fn reservation(&self, id: &ReservationId) -> Result<Option<Reservation>, EngineError> {
+        Wrapper::reservation(self, id).await
+    }
+
+    async fn snapshot(&self) -> Result<BTreeMap<String, SkuStock>, EngineError> {
+        Wrapper::snapshot(self).await
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        Wrapper::ping(self).await
     }
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use stockproof_engine::variants::Variant;
+use stockproof_harness::adapter::{self, Adapter, Bound};
 use stockproof_harness::checks::CheckId;
 use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
 use stockproof_harness::history::{History, HistoryEntry, Op};
@@ -25,6 +26,7 @@ use stockproof_harness::judge::render::verdict_text;
 use stockproof_harness::judge::{RecordedRun, judge};
 use stockproof_harness::latency::Latencies;
 use stockproof_harness::replay::{Replayer, invoke_order, reply_text};
+use stockproof_harness::run::SETUP_TIMEOUT;
 use stockproof_harness::run::folder::{self, RunFolder};
 use stockproof_harness::run::target::{self, Target};
 
@@ -35,10 +37,15 @@ pub(crate) struct ReplayArgs {
     /// A run folder written by `stockproof run` (history.jsonl, scenario.toml, run.json).
     run_dir: PathBuf,
 
-    /// Replay against this service (speaking the HTTP contract) instead of a fresh
-    /// engine; it should start empty, as the replay sends the run's seeding restocks.
+    /// Replay against this service (speaking the HTTP contract, or its adapter's API)
+    /// instead of a fresh engine; it should start empty, as the replay sends the run's
+    /// seeding restocks.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+
+    /// How to speak to `--target` (docs/adapters.md); default: the HTTP contract.
+    #[arg(long, value_name = "FILE", requires = "target")]
+    adapter: Option<PathBuf>,
 
     /// Stop after this op (its id in the history).
     #[arg(long, value_name = "OP")]
@@ -86,6 +93,16 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_USAGE);
     }
+    let adapter = match &args.adapter {
+        Some(file) => match adapter::load(file) {
+            Ok(adapter) => adapter,
+            Err(error) => {
+                eprintln!("stockproof replay: {error}");
+                return Ok(EXIT_USAGE);
+            }
+        },
+        None => adapter::builtin(),
+    };
     let target = match start_target(args, &recording).await {
         Ok(target) => target,
         Err(error) => {
@@ -93,9 +110,9 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_INFRA);
         }
     };
-    let code = match target::probe(target.url()).await {
-        Ok(()) => {
-            let replayed = send_all(args, &recording.run.history, target.url()).await?;
+    let code = match bind(adapter, target.url(), &recording.run.history).await {
+        Ok(bound) => {
+            let replayed = send_all(args, &recording.run.history, bound).await?;
             print_both_verdicts(&recording.run, &replayed, args.target.is_some());
             0
         }
@@ -142,9 +159,31 @@ async fn start_target(
 
 /// Sends every op up to `--until`, printing as it goes; a summary line at the end.
 /// Returns the replay as a history, and whether it stopped before the end.
-async fn send_all(args: &ReplayArgs, history: &History, url: &str) -> anyhow::Result<Replayed> {
+/// Probes the target and runs the adapter's setup for every SKU the history names.
+async fn bind(adapter: Adapter, url: &str, history: &History) -> anyhow::Result<Bound> {
+    target::probe(url, adapter.health.as_deref()).await?;
+    let mut skus: Vec<(String, i64)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for entry in &history.entries {
+        let named = match &entry.op {
+            Op::Restock { sku, .. } | Op::Adjust { sku, .. } | Op::GetSku { sku } => vec![sku],
+            Op::Reserve { items, .. } => items.iter().map(|line| &line.sku).collect(),
+            _ => Vec::new(),
+        };
+        for sku in named {
+            if seen.insert(sku) {
+                skus.push((sku.clone(), 0));
+            }
+        }
+    }
+    let client = reqwest::Client::new();
+    Ok(Bound::prepare(adapter, &client, url, &skus, SETUP_TIMEOUT).await?)
+}
+
+async fn send_all(args: &ReplayArgs, history: &History, target: Bound) -> anyhow::Result<Replayed> {
     let mut stopped_early = false;
-    let mut replayer = Replayer::new(url);
+    let url = target.base_url.clone();
+    let mut replayer = Replayer::new(target);
     let (mut sent, mut differ, mut faults) = (0_u64, 0_u64, 0_u64);
     println!(
         "replay: {} ops of {} (seed {}) against {url}, one at a time in invoke order",

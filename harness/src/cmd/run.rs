@@ -34,11 +34,17 @@ pub(crate) struct RunArgs {
     #[arg(required = true, value_name = "SCENARIO|DIR")]
     scenarios: Vec<PathBuf>,
 
-    /// Drive this service (speaking the HTTP contract) instead of the reference engine
-    /// in process; the black-box checks (C1, C3, C4, C6, C7, C8) apply, C2 and C5 are not
-    /// applicable (they read the engine's stores).
+    /// Drive this service (speaking the HTTP contract, or the API its `--adapter`
+    /// describes) instead of the reference engine in process; the black-box checks (C1,
+    /// C3, C4, C6, C7, C8) apply, C2 and C5 are not applicable (they read the engine's
+    /// stores).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+
+    /// How to speak to `--target`: an adapter file (docs/adapters.md, examples in
+    /// `adapters/`); default: the HTTP contract (`adapters/stockproof.toml`).
+    #[arg(long, value_name = "FILE", requires = "target")]
+    adapter: Option<PathBuf>,
 
     /// Seed of the plan (default: the scenario's `seed`, else a fresh one).
     #[arg(long)]
@@ -238,6 +244,7 @@ fn options(args: &RunArgs) -> RunOptions {
             faults: args.faults.clone(),
         },
         progress: ProgressMode::detect(),
+        adapter: args.adapter.clone(),
         variant: args.variant,
     }
 }
@@ -322,7 +329,7 @@ fn print_outcome(outcome: &RunOutcome) {
     if let Some(reason) = &info.target_silent {
         println!("  {reason}");
     }
-    print_latencies(&Latencies::from_history(&outcome.history));
+    print_latencies(&outcome.latencies);
     for note in &info.quiesce {
         println!("  quiesce: {note}");
     }

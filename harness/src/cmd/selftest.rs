@@ -72,6 +72,7 @@ pub(crate) async fn selftest(args: &SelftestArgs) -> anyhow::Result<u8> {
         },
         progress: ProgressMode::Off,
         variant: None,
+        adapter: None,
     };
     let exposures: Vec<Exposure> = Exposure::all()
         .into_iter()

@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 
 use self::progress::ProgressMode;
 use self::recorder::{LoadCounts, Record, RecorderSettings, micros_since};
+use crate::adapter::{Bound, Session};
 use crate::history::{HistoryEntry, Op, OpId};
 use crate::latency::Latencies;
 use crate::plan::Plan;
@@ -40,8 +41,8 @@ pub const SHOPPER_OP_ID_FIRST: OpId = 1 << 32;
 /// Everything the load needs besides the plan.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
-    /// `http://host:port` (a trailing slash is dropped).
-    pub target_url: String,
+    /// The target and how to speak to it (its adapter, set up).
+    pub target: Arc<Bound>,
     pub users: u32,
     pub hatch_rate_per_s: f64,
     /// A duration counts once every user has hatched (goose's run time).
@@ -64,10 +65,10 @@ pub struct LoadSpec {
 }
 
 impl LoadSpec {
-    /// The load `scenario` describes, against `target_url`.
-    pub fn new(scenario: &Scenario, target_url: &str, zero: Instant) -> LoadSpec {
+    /// The load `scenario` describes, against `target`.
+    pub fn new(scenario: &Scenario, target: Arc<Bound>, zero: Instant) -> LoadSpec {
         LoadSpec {
-            target_url: target_url.to_owned(),
+            target,
             users: scenario.load.users,
             hatch_rate_per_s: scenario.load.hatch_rate_per_s,
             stop: scenario.load.stop,
@@ -148,7 +149,7 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
         },
     ));
     let shared = Arc::new(shopper::Shared {
-        base_url: spec.target_url.trim_end_matches('/').to_owned(),
+        target: Arc::clone(&spec.target),
         plan: plan.clone(),
         zero: spec.zero,
         deadline: planned.map(|planned| Instant::now() + planned),
@@ -226,7 +227,7 @@ async fn restock_schedule(
             return;
         }
     };
-    let base_url = spec.target_url.trim_end_matches('/');
+    let session = Session::new(0);
     let start = tokio::time::Instant::now();
     for (offset, restock) in spec.restocks.iter().enumerate() {
         tokio::select! {
@@ -238,7 +239,10 @@ async fn restock_schedule(
             qty: restock.qty,
         };
         let invoke_us = micros_since(spec.zero);
-        let reply = wire::send(&client, base_url, &op, spec.client_timeout).await;
+        let reply = spec
+            .target
+            .send(&client, &op, spec.client_timeout, &session)
+            .await;
         let entry = HistoryEntry {
             id: spec.harness_op_id_first + offset as OpId,
             user: None,

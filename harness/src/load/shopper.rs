@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 use super::interrupt;
 use super::pacing::{Pacing, is_late};
 use super::recorder::{Record, SlotStart, micros_since};
-use super::wire::{self, Reply};
+use super::wire::Reply;
+use crate::adapter::{Bound, Session};
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
 use crate::plan::{CartPlan, Fate, Plan, Send, UserPlan};
 use stockproof_engine::ReservationId;
@@ -39,8 +40,8 @@ const CART_ENTRIES_TYPICAL: usize = 10;
 /// What every shopper shares (read-only but for the op counter).
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// `http://host:port`, no trailing slash.
-    pub(crate) base_url: String,
+    /// The target and its adapter.
+    pub(crate) target: Arc<Bound>,
     pub(crate) plan: Plan,
     /// The run's time zero: every recorded time is µs since it.
     pub(crate) zero: Instant,
@@ -68,6 +69,8 @@ pub(crate) struct ShopperState {
     /// When the user started its first cart: its schedule's origin.
     origin: Option<Instant>,
     deferred: VecDeque<Deferred>,
+    /// What the adapter keeps for this shopper across carts (a session token).
+    session: Arc<Session>,
 }
 
 /// A reserve to re-send once the idempotency retention has passed.
@@ -91,6 +94,7 @@ pub(crate) async fn start(user: &mut GooseUser, shared: &Shared) -> TransactionR
         pacing,
         origin: None,
         deferred: VecDeque::new(),
+        session: Arc::new(Session::new(index + 1)),
     });
     Ok(())
 }
@@ -120,6 +124,7 @@ pub(crate) async fn cart(user: &mut GooseUser, shared: &Shared) -> TransactionRe
         shared,
         client: &client,
         user: state.user,
+        session: &state.session,
         lateness_us: slot.map(|slot| slot.lateness_us),
         entries: Vec::with_capacity(CART_ENTRIES_TYPICAL),
     };
@@ -207,6 +212,7 @@ struct CartRun<'a> {
     shared: &'a Shared,
     client: &'a Client,
     user: u32,
+    session: &'a Session,
     /// Open model: how late the cart started; every op's intended start is this much
     /// before its send.
     lateness_us: Option<u64>,
@@ -339,7 +345,11 @@ impl CartRun<'_> {
         retry_of: Option<OpId>,
     ) -> HistoryEntry {
         let invoke_us = micros_since(self.shared.zero);
-        let reply = wire::send(self.client, &self.shared.base_url, &op, timeout).await;
+        let reply = self
+            .shared
+            .target
+            .send(self.client, &op, timeout, self.session)
+            .await;
         let complete_us = micros_since(self.shared.zero);
         HistoryEntry {
             id,

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use chrono::DateTime;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
@@ -61,31 +62,11 @@ pub fn render(latencies: &Latencies, started_at_unix_ms: i64) -> Result<String, 
     String::from_utf8(out).map_err(|error| error.to_string())
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds (civil-from-days, proleptic
-/// Gregorian), so the report needs no date crate.
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds (UTC); a time chrono cannot
+/// represent (beyond ±262,000 years) is written as its milliseconds.
 pub fn utc_text(unix_ms: i64) -> String {
-    let days = unix_ms.div_euclid(86_400_000);
-    let in_day_ms = unix_ms.rem_euclid(86_400_000);
-    // Howard Hinnant's civil_from_days.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day_ms / 3_600_000,
-        in_day_ms / 60_000 % 60,
-        in_day_ms / 1000 % 60,
-        in_day_ms % 1000
+    DateTime::from_timestamp_millis(unix_ms).map_or_else(
+        || format!("{unix_ms} ms since the Unix epoch"),
+        |time| time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
     )
 }

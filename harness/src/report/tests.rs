@@ -207,6 +207,15 @@ fn hlog_parses_back_into_the_recorded_intervals() {
     assert!(intervals > 3, "intervals {intervals}");
 }
 
+// Goal: the report's times are UTC calendar times to the millisecond.
+// Method: format known instants (epoch, a leap day, before the epoch).
+#[test]
+fn utc_text_is_a_calendar_time_in_ms() {
+    assert_eq!(hlog::utc_text(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(hlog::utc_text(951_786_061_007), "2000-02-29T01:01:01.007Z");
+    assert_eq!(hlog::utc_text(-1), "1969-12-31T23:59:59.999Z");
+}
+
 // Goal: summary.json validates against the committed schema, and the schema is strict
 // enough to reject a summary missing a field.
 // Method: validate the written file; remove `verdict` and validate again.

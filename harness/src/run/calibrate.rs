@@ -8,9 +8,11 @@
 //! Not here: the no-op target itself (`crate::load::noop`).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{RunError, RunOptions, RunOutcome, prepare, run_scenario};
+use crate::adapter::Bound;
 use crate::load::noop::{NoopError, NoopTarget};
 use crate::load::{LoadSpec, run_load};
 use crate::plan::Plan;
@@ -49,7 +51,10 @@ pub async fn calibrate(path: &Path, options: &RunOptions) -> Result<Calibration,
     let scenario = prepare(path, &options.overrides).map_err(RunError::from)?;
     let seed = options.seed.or(scenario.seed).unwrap_or(1);
     let noop = NoopTarget::start(Duration::ZERO).await?;
-    let mut spec = LoadSpec::new(&scenario, &noop.url(), Instant::now());
+    let adapter = Bound::contract(&noop.url(), &scenario.sku_stock())
+        .await
+        .map_err(RunError::from)?;
+    let mut spec = LoadSpec::new(&scenario, Arc::new(adapter), Instant::now());
     spec.progress = options.progress;
     let ceiling = run_load(&spec, &Plan::new(&scenario, seed))
         .await

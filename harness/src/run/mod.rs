@@ -27,8 +27,9 @@ use stockproof_infra::InfraConfig;
 
 use self::quiesce::QuiesceReport;
 use self::target::{Target, TargetError};
+use crate::adapter::{self, Adapter, AdapterError, Bound, PrepareError, Session};
 use crate::checks::{EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
-use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId};
+use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId, OpKind};
 use crate::judge::RecordedRun;
 use crate::judge::record::{
     FaultLine, LoadFigures, LossWindow, RUN_INFO_FORMAT_VERSION, RunInfo, applicable_checks,
@@ -36,12 +37,14 @@ use crate::judge::record::{
 use crate::latency::Latencies;
 use crate::load::progress::ProgressMode;
 use crate::load::recorder::micros_since;
-use crate::load::{LoadError, LoadRecord, LoadSpec, run_load, wire};
+use crate::load::{LoadError, LoadRecord, LoadSpec, run_load};
 use crate::plan::Plan;
 use crate::scenario::{self, Overrides, Scenario, ScenarioError};
 
 /// Timeout of each final `GET` of a SKU after quiesce.
 pub const FINAL_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Timeout of each request of an adapter's setup (log in, create products).
+pub const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where the load goes.
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub struct RunOptions {
     /// Serve this deliberately broken engine instead of the reference (in process
     /// only; never the default).
     pub variant: Option<Variant>,
+    /// How to speak to an external target (`--adapter`); `None`: the contract.
+    pub adapter: Option<PathBuf>,
 }
 
 /// Why a scenario could not be run to a verdict.
@@ -75,6 +80,17 @@ pub enum RunError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Seed(#[from] seed::SeedError),
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    /// The scenario asks what the adapter cannot do (an op it lacks, longer carts).
+    #[error("adapter {adapter} cannot run scenario {scenario}: {reason}")]
+    Unfit {
+        adapter: String,
+        scenario: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
     #[error("the load could not run: {0}")]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -87,10 +103,15 @@ pub enum RunError {
 impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Scenario(_) | RunError::Fault(_) => EXIT_USAGE,
-            RunError::Target(_) | RunError::Seed(_) | RunError::Load(_) | RunError::Folder(_) => {
-                EXIT_INFRA
-            }
+            RunError::Scenario(_)
+            | RunError::Fault(_)
+            | RunError::Adapter(_)
+            | RunError::Unfit { .. } => EXIT_USAGE,
+            RunError::Target(_)
+            | RunError::Seed(_)
+            | RunError::Load(_)
+            | RunError::Folder(_)
+            | RunError::Prepare(_) => EXIT_INFRA,
         }
     }
 }
@@ -105,6 +126,9 @@ pub struct RunOutcome {
     pub exit_code: u8,
     pub info: RunInfo,
     pub history: History,
+    /// The history's latencies, computed once for the judge and the reports; the
+    /// command prints from these rather than computing them again.
+    pub latencies: Latencies,
 }
 
 /// Reads and validates a scenario file with the command line's overrides applied.
@@ -117,6 +141,14 @@ pub fn prepare(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioE
 /// Runs the scenario in `path` end to end.
 pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
     let scenario = prepare(path, &options.overrides)?;
+    // Before anything starts, so that a Ctrl-C while the servers start still ends in a
+    // report (of a load that never ran) instead of killing the process.
+    crate::load::interrupt::install().map_err(LoadError::from)?;
+    let adapter = match &options.adapter {
+        Some(file) => adapter::load(file)?,
+        None => adapter::builtin(),
+    };
+    check_fit(&scenario, &adapter)?;
     let seed = options.seed.or(scenario.seed).unwrap_or_else(fresh_seed);
     let plan = Plan::new(&scenario, seed);
     let target = match &options.target {
@@ -148,7 +180,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
             return Err(RunError::Fault(refusal));
         }
     }
-    let outcome = drive(path, &scenario, &plan, &target, options).await;
+    let outcome = drive(path, &scenario, &plan, &target, adapter, options).await;
     let (history, mut info) = match outcome {
         Ok(driven) => driven,
         Err(error) => {
@@ -166,17 +198,28 @@ async fn drive(
     scenario: &Scenario,
     plan: &Plan,
     target: &Target,
+    adapter: Adapter,
     options: &RunOptions,
 ) -> Result<(History, RunInfo), RunError> {
-    target::probe(target.url()).await?;
+    target::probe(target.url(), adapter.health.as_deref()).await?;
+    let bound = Arc::new(
+        Bound::prepare(
+            adapter,
+            &reqwest::Client::new(),
+            target.url(),
+            &scenario.sku_stock(),
+            SETUP_TIMEOUT,
+        )
+        .await?,
+    );
     let zero = Instant::now();
     let started_at_unix_ms = quiesce::unix_ms();
     let stock: Vec<(String, i64)> = scenario
         .initial_stock()
         .map(|(sku, qty)| (sku.to_owned(), qty))
         .collect();
-    let seeds = seed::seed_stock(target.url(), &stock, 0, zero).await?;
-    let mut spec = LoadSpec::new(scenario, target.url(), zero);
+    let seeds = seed::seed_stock(&bound, &stock, 0, zero).await?;
+    let mut spec = LoadSpec::new(scenario, Arc::clone(&bound), zero);
     spec.progress = options.progress;
     spec.harness_op_id_first = seeds.len() as OpId;
     let (fault_targets, hooks) = fault_targets(target, scenario);
@@ -206,7 +249,7 @@ async fn drive(
     let mut load = load?;
     let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
     let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
-    let finals = final_reads(target.url(), scenario, final_reads_first, zero).await;
+    let finals = final_reads(&bound, scenario, final_reads_first, zero).await;
     let faults_first = final_reads_first + finals.len() as OpId;
     let mut entries = seeds;
     entries.extend(std::mem::take(&mut load.entries));
@@ -305,23 +348,29 @@ async fn settle(
 
 /// One `GET` of every SKU the run supplied, recorded as the harness's ops.
 async fn final_reads(
-    url: &str,
+    target: &Bound,
     scenario: &Scenario,
     first_id: OpId,
     zero: Instant,
 ) -> Vec<HistoryEntry> {
+    if !target.adapter.supports(OpKind::GetSku) {
+        return Vec::new();
+    }
     let mut skus: Vec<&str> = scenario.initial_stock().map(|(sku, _)| sku).collect();
     skus.extend(scenario.restocks.iter().map(|restock| restock.sku.as_str()));
     skus.sort_unstable();
     skus.dedup();
     let client = reqwest::Client::new();
+    let session = Session::new(0);
     let mut entries = Vec::with_capacity(skus.len());
     for (offset, sku) in skus.into_iter().enumerate() {
         let op = Op::GetSku {
             sku: sku.to_owned(),
         };
         let invoke_us = micros_since(zero);
-        let reply = wire::send(&client, url, &op, FINAL_READ_TIMEOUT).await;
+        let reply = target
+            .send(&client, &op, FINAL_READ_TIMEOUT, &session)
+            .await;
         entries.push(HistoryEntry {
             id: first_id + offset as OpId,
             user: None,
@@ -400,6 +449,7 @@ fn judge(
         exit_code,
         info,
         history,
+        latencies,
     })
 }
 
@@ -510,4 +560,48 @@ pub fn fresh_seed() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |since| since.as_nanos() as u64)
+}
+
+/// Refuses, before anything starts, a scenario that asks what the adapter cannot do:
+/// longer carts than the API takes, or an operation the adapter does not have.
+fn check_fit(scenario: &Scenario, adapter: &Adapter) -> Result<(), RunError> {
+    let unfit = |reason: String| RunError::Unfit {
+        adapter: adapter.name.clone(),
+        scenario: scenario.name.clone(),
+        reason,
+    };
+    let longest = scenario.mix.lines_per_cart.1 as usize;
+    if let Some(max) = adapter.cart_lines_max
+        && longest > max
+    {
+        return Err(unfit(format!(
+            "its carts have up to {longest} lines (mix.lines_per_cart), the API takes {max} (adapter.cart_lines_max)"
+        )));
+    }
+    let mix = &scenario.mix;
+    let needed = [
+        (OpKind::Reserve, true, "every cart"),
+        (
+            OpKind::Restock,
+            !scenario.restocks.is_empty(),
+            "[[restock]]",
+        ),
+        (OpKind::Confirm, mix.confirm > 0.0, "mix.confirm"),
+        (OpKind::Release, mix.release > 0.0, "mix.release"),
+        (OpKind::GetSku, mix.read_sku > 0.0, "mix.read_sku"),
+        (
+            OpKind::GetReservation,
+            mix.read_reservation > 0.0,
+            "mix.read_reservation",
+        ),
+    ];
+    for (op, wanted, by) in needed {
+        if wanted && !adapter.supports(op) {
+            return Err(unfit(format!(
+                "{by} needs `ops.{}`, which the adapter does not have",
+                op.as_str()
+            )));
+        }
+    }
+    Ok(())
 }

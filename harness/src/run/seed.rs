@@ -1,8 +1,9 @@
-//! Seeding: before the load, each SKU of the catalogue gets its initial stock with one
-//! `restock` over HTTP, recorded in the history as the harness's own op (no user), so
-//! that the checks count it as supply. A refused or unanswered seed means the target is
-//! not usable: the run stops with an infrastructure error rather than judge a load on
-//! stock it does not know.
+//! Seeding: before the load, each SKU of the catalogue gets its initial stock the way
+//! the target's adapter says (a `restock`, a seed program, or out of band and read
+//! back), recorded in the history as the harness's own restock (no user), so that the
+//! checks count it as supply. A refused or unanswered seed means the target is not
+//! usable: the run stops with an infrastructure error rather than judge a load on stock
+//! it does not know.
 //!
 //! Not here: restocks during the load (`crate::load`).
 
@@ -10,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use std::sync::Arc;
+
+use crate::adapter::Bound;
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
 use crate::load::recorder::micros_since;
-use crate::load::wire;
 
 /// Seeds in flight at once: enough to seed 100k SKUs in seconds, few enough that a
 /// small target is not flooded before the load even starts.
@@ -34,7 +37,7 @@ pub struct SeedError {
 /// created: reserving it is refused as an unknown SKU) and returns the entries, ids from
 /// `first_id` in catalogue order.
 pub async fn seed_stock(
-    url: &str,
+    target: &Arc<Bound>,
     stock: &[(String, i64)],
     first_id: OpId,
     zero: Instant,
@@ -43,7 +46,7 @@ pub async fn seed_stock(
         .timeout(SEED_TIMEOUT)
         .build()
         .map_err(|error| SeedError {
-            url: url.to_owned(),
+            url: target.base_url.clone(),
             sku: String::new(),
             qty: 0,
             reason: error.to_string(),
@@ -61,14 +64,14 @@ pub async fn seed_stock(
                 break;
             };
             let client = client.clone();
-            let url = url.to_owned();
-            in_flight.spawn(async move { seed_one(&client, &url, id, sku, qty, zero).await });
+            let target = Arc::clone(target);
+            in_flight.spawn(async move { seed_one(&client, &target, id, sku, qty, zero).await });
         }
         let Some(joined) = in_flight.join_next().await else {
             break;
         };
-        let entry = joined.map_err(|error| SeedError {
-            url: url.to_owned(),
+        let (entry, failure) = joined.map_err(|error| SeedError {
+            url: target.base_url.clone(),
             sku: String::new(),
             qty: 0,
             reason: format!("the seeding task failed: {error}"),
@@ -79,12 +82,13 @@ pub async fn seed_stock(
                 _ => (String::new(), 0),
             };
             return Err(SeedError {
-                url: url.to_owned(),
+                url: target.base_url.clone(),
                 sku,
                 qty,
-                reason: match entry.status {
-                    Some(status) => format!("the target answered {status}"),
-                    None => "no reply (timeout or connection error)".to_owned(),
+                reason: match (entry.status, failure) {
+                    (_, Some(reason)) => reason.to_owned(),
+                    (Some(status), None) => format!("the target answered {status}"),
+                    (None, None) => "no reply (timeout or connection error)".to_owned(),
                 },
             });
         }
@@ -96,16 +100,16 @@ pub async fn seed_stock(
 
 async fn seed_one(
     client: &reqwest::Client,
-    url: &str,
+    target: &Bound,
     id: OpId,
     sku: String,
     qty: i64,
     zero: Instant,
-) -> HistoryEntry {
-    let op = Op::Restock { sku, qty };
+) -> (HistoryEntry, Option<&'static str>) {
     let invoke_us = micros_since(zero);
-    let reply = wire::send(client, url, &op, SEED_TIMEOUT).await;
-    HistoryEntry {
+    let reply = target.seed(client, &sku, qty, SEED_TIMEOUT).await;
+    let op = Op::Restock { sku, qty };
+    let entry = HistoryEntry {
         id,
         user: None,
         op,
@@ -116,5 +120,6 @@ async fn seed_one(
         status: reply.status,
         response: reply.response,
         retry_of: None,
-    }
+    };
+    (entry, reply.transport_error)
 }

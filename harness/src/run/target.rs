@@ -148,9 +148,9 @@ pub async fn stop_infra(infra: Arc<Mutex<Infra>>) {
     }
 }
 
-/// `GET {url}/healthz` answers 2xx within [`HEALTH_PROBE_TIMEOUT`], else the target is
-/// down.
-pub async fn probe(url: &str) -> Result<(), TargetError> {
+/// `GET {url}{health}` answers 2xx within [`HEALTH_PROBE_TIMEOUT`] (without a health
+/// path: `GET {url}/` answers anything at all), else the target is down.
+pub async fn probe(url: &str, health: Option<&str>) -> Result<(), TargetError> {
     let down = |reason: String| TargetError::Down {
         url: url.to_owned(),
         reason,
@@ -159,15 +159,16 @@ pub async fn probe(url: &str) -> Result<(), TargetError> {
         .timeout(HEALTH_PROBE_TIMEOUT)
         .build()
         .map_err(|error| down(error.to_string()))?;
+    let path = health.unwrap_or("/");
     let response = client
-        .get(format!("{}/healthz", url.trim_end_matches('/')))
+        .get(format!("{}{path}", url.trim_end_matches('/')))
         .send()
         .await
         .map_err(|error| down(describe(&error)))?;
-    if response.status().is_success() {
+    if response.status().is_success() || health.is_none() {
         Ok(())
     } else {
-        Err(down(format!("GET /healthz answered {}", response.status())))
+        Err(down(format!("GET {path} answered {}", response.status())))
     }
 }
 

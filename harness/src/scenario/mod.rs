@@ -178,21 +178,12 @@ pub enum ScenarioError {
     #[error("cannot read scenario {}: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::toml_source::ReadError,
     },
-    #[error("scenario {} is larger than {SCENARIO_FILE_BYTES_MAX} bytes", path.display())]
-    TooLarge { path: PathBuf },
     /// A key the format does not know, a value of the wrong type, or a value that breaks
     /// a rule (negative stock, shares not summing to 1, an unknown SKU).
-    #[error("scenario {}:{line}:{column}: `{key}`: {reason}", path.display())]
-    Invalid {
-        path: PathBuf,
-        /// Dotted path of the key (`mix.confirm`, `catalogue.skus[2].stock`).
-        key: String,
-        line: usize,
-        column: usize,
-        reason: String,
-    },
+    #[error("scenario {0}")]
+    Invalid(#[from] crate::toml_source::Located),
     /// An override from the command line breaks a rule.
     #[error("override --{flag}: {reason}")]
     Override { flag: &'static str, reason: String },
@@ -200,17 +191,13 @@ pub enum ScenarioError {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let read = |source| ScenarioError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let metadata = std::fs::metadata(path).map_err(read)?;
-    if metadata.len() > SCENARIO_FILE_BYTES_MAX {
-        return Err(ScenarioError::TooLarge {
-            path: path.to_owned(),
-        });
-    }
-    let text = std::fs::read_to_string(path).map_err(read)?;
+    let text =
+        crate::toml_source::read_bounded(path, SCENARIO_FILE_BYTES_MAX).map_err(|source| {
+            ScenarioError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     parse(&text, path)
 }
 
@@ -300,6 +287,21 @@ impl Scenario {
             .skus
             .iter()
             .map(|seed| (seed.sku.as_str(), seed.stock))
+    }
+
+    /// Every SKU the run touches with its initial stock, catalogue order first, then
+    /// SKUs only restocked during the load (stock 0).
+    pub fn sku_stock(&self) -> Vec<(String, i64)> {
+        let mut skus: Vec<(String, i64)> = self
+            .initial_stock()
+            .map(|(sku, stock)| (sku.to_owned(), stock))
+            .collect();
+        for restock in &self.restocks {
+            if !skus.iter().any(|(sku, _)| *sku == restock.sku) {
+                skus.push((restock.sku.clone(), 0));
+            }
+        }
+        skus
     }
 }
 

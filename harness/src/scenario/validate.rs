@@ -13,6 +13,8 @@ use stockproof_engine::limits::{
 use stockproof_engine::validate_sku_id;
 use toml::Spanned;
 
+use crate::toml_source::Source as TomlSource;
+
 use super::file::{CatalogueFile, CoverageFile, MixFile, RetryFile, ScenarioFile};
 use super::{
     CLIENT_TIMEOUT_DEFAULT, Catalogue, CheckSettings, CoverageGoal, EXPIRY_GRACE_DEFAULT,
@@ -27,8 +29,7 @@ const SCENARIO_NAME_BYTES_MAX: usize = 64;
 
 /// The source being validated, to turn byte spans into lines and columns.
 struct Source<'a> {
-    text: &'a str,
-    path: &'a Path,
+    file: TomlSource<'a>,
 }
 
 impl Source<'_> {
@@ -38,14 +39,7 @@ impl Source<'_> {
         span: Range<usize>,
         reason: impl Into<String>,
     ) -> ScenarioError {
-        let (line, column) = line_column(self.text, span.start);
-        ScenarioError::Invalid {
-            path: self.path.to_owned(),
-            key: key.into(),
-            line,
-            column,
-            reason: reason.into(),
-        }
+        ScenarioError::Invalid(self.file.locate(key, span, reason))
     }
 
     fn check<T>(
@@ -72,17 +66,11 @@ impl Source<'_> {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
 pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    let source = Source { text, path };
-    let file: ScenarioFile = toml::from_str(text).map_err(|error| syntax_error(&source, &error))?;
+    let file_source = TomlSource { text, path };
+    let source = Source { file: file_source };
+    let file: ScenarioFile =
+        toml::from_str(text).map_err(|error| ScenarioError::Invalid(file_source.syntax(&error)))?;
     let name = file.name.get_ref().clone();
     // Bounded so that idempotency keys (`<name>-<seed>-u<user>-c<cart>`) stay far below
     // the engine's 255 bytes.
@@ -188,6 +176,7 @@ fn faults(
         ));
     }
     let headers: Vec<usize> = source
+        .file
         .text
         .match_indices("[[faults]]")
         .map(|(offset, _)| offset)
@@ -202,44 +191,6 @@ fn faults(
             })
         })
         .collect()
-}
-
-/// A `toml` error as a [`ScenarioError::Invalid`] naming the key on the error's line.
-fn syntax_error(source: &Source<'_>, error: &toml::de::Error) -> ScenarioError {
-    let span = error.span().unwrap_or(0..0);
-    let key = key_at(source.text, span.start);
-    source.error(key, span, error.message().trim().to_owned())
-}
-
-/// The dotted key whose line holds `offset`: `table.key` for `key = …` inside `[table]`.
-fn key_at(text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
-    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let line = text[line_start..].lines().next().unwrap_or("");
-    let table = before[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| line.starts_with('['))
-        .map(|header| {
-            header
-                .trim_matches(|character| character == '[' || character == ']')
-                .trim()
-                .to_owned()
-        });
-    let trimmed = line.trim();
-    if trimmed.starts_with('[') {
-        return trimmed
-            .trim_matches(|character| character == '[' || character == ']')
-            .trim()
-            .to_owned();
-    }
-    let key = trimmed.split('=').next().unwrap_or("").trim();
-    match table {
-        Some(table) if !key.is_empty() => format!("{table}.{key}"),
-        Some(table) => table,
-        None => key.to_owned(),
-    }
 }
 
 /// Mid-run restocks, sorted by offset: each names a known SKU, a positive size and an

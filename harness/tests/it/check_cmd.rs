@@ -78,13 +78,13 @@ fn reserve(id: u64, at_ms: u64, reservation: &str) -> HistoryEntry {
     entry(id, Some(1), at_ms, op, Outcome::Ok, response)
 }
 
-/// Writes scenario.toml (flash-sale) and history.jsonl into `dir`.
+/// Writes scenario.toml (the `check-cmd` fixture), history.jsonl and run.json into `dir`.
 fn run_dir(dir: &Path, entries: &[HistoryEntry]) {
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/flash-sale.toml");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check-cmd.toml");
     std::fs::copy(scenario, dir.join("scenario.toml")).expect("copy scenario");
     let mut writer = HistoryWriter::create(
         &dir.join("history.jsonl"),
-        &HistoryHeader::new("flash-sale", 1, 0, 60_000),
+        &HistoryHeader::new("check-cmd", 1, 0, 60_000),
     )
     .expect("history");
     for entry in entries {
@@ -94,8 +94,8 @@ fn run_dir(dir: &Path, entries: &[HistoryEntry]) {
     // run.json as `stockproof run` writes it for an in-process run on local servers.
     let run_json = serde_json::json!({
         "format_version": 1,
-        "scenario": "flash-sale",
-        "scenario_file": "scenarios/flash-sale.toml",
+        "scenario": "check-cmd",
+        "scenario_file": "harness/tests/fixtures/check-cmd.toml",
         "seed": 1,
         "stockproof_version": "test",
         "target": "in-process reference engine (provider local)",

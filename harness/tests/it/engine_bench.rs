@@ -1,7 +1,7 @@
 //! `stockproof engine-bench` at a tiny size, so the bench cannot rot: it must start its
 //! own servers, run every row with the ledger writer beside it and print both tables.
 
-use std::process::Command;
+use crate::support::stockproof;
 
 #[test]
 fn a_small_engine_bench_prints_every_row() {
@@ -9,7 +9,7 @@ fn a_small_engine_bench_prints_every_row() {
     // reserve row with both clients' figures and their ratio, and one writer row with
     // the row's event rate and a verdict. Method: run the binary with
     // 100 ms cells, callers 1 and 4, 20 SKUs, and read its stdout.
-    let output = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+    let output = stockproof()
         .args(["engine-bench", "--provider", "local", "--aof", "off"])
         .args([
             "--cell-ms",

@@ -3,75 +3,24 @@
 //! check passes (AOF `always`); a Redis kill without persistence reports its loss window
 //! instead of crashing; a fault the run cannot serve is refused before any load.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
-/// Bound on one fault run: infra start (~2 s), 8 s of load, quiesce and checks.
-const RUN_WAIT_MAX: Duration = Duration::from_secs(120);
+use crate::support::{describe, only_run_folder, repo, run_bounded, stockproof};
+
 /// Users of the CI-sized runs (the scenarios' own length keeps every fault's trigger).
 const CI_USERS: &str = "4";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `stockproof run SCENARIO --provider local` into a temporary report dir, bounded.
-/// Output goes to files: a fault run logs every refused request, and a full pipe would
-/// block the child.
+/// `stockproof run SCENARIO --provider local` into a report dir, bounded.
 fn run(scenario: &Path, extra: &[&str], reports: &Path) -> Output {
-    let logs = tempfile::tempdir().unwrap();
-    let stdout_path = logs.path().join("stdout");
-    let stderr_path = logs.path().join("stderr");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
-        .current_dir(repo())
-        .env_remove("REDIS_URL")
-        .env_remove("DATABASE_URL")
-        .arg("run")
-        .arg(scenario)
-        .args(["--provider", "local", "--users", CI_USERS, "--report-dir"])
-        .arg(reports)
-        .args(extra)
-        .stdout(Stdio::from(std::fs::File::create(&stdout_path).unwrap()))
-        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
-        .spawn()
-        .expect("stockproof starts");
-    let start = Instant::now();
-    loop {
-        let status = child.try_wait().expect("wait on stockproof");
-        let hung = status.is_none() && start.elapsed() > RUN_WAIT_MAX;
-        if hung {
-            let _ = child.kill();
-        }
-        if status.is_some() || hung {
-            let output = Output {
-                status: status.unwrap_or_else(|| child.wait().expect("wait on stockproof")),
-                stdout: std::fs::read(&stdout_path).unwrap_or_default(),
-                stderr: std::fs::read(&stderr_path).unwrap_or_default(),
-            };
-            assert!(
-                !hung,
-                "stockproof hung past {RUN_WAIT_MAX:?}\n{}",
-                describe(&output)
-            );
-            return output;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr (tail):\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        tail(&String::from_utf8_lossy(&output.stderr))
+    run_bounded(
+        stockproof()
+            .arg("run")
+            .arg(scenario)
+            .args(["--provider", "local", "--users", CI_USERS, "--report-dir"])
+            .arg(reports)
+            .args(extra),
     )
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Runs a shipped fault scenario and asserts: exit 0, every fault injected, C1–C6 pass,
@@ -92,17 +41,13 @@ fn shipped_scenario_passes(name: &str) {
         stdout.contains("checks: C1 pass, C2 pass, C3 pass, C4 pass, C5 pass, C6 pass"),
         "{context}"
     );
-    let summary = summary_md(reports.path());
+    let summary = summary_md(reports.path(), &output);
     assert!(summary.contains("## Faults"), "summary.md: {summary}");
 }
 
-fn summary_md(reports: &Path) -> String {
-    let folder = std::fs::read_dir(reports)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| path.is_dir())
-        .expect("a run folder");
+/// summary.md of the one run that printed `output` into `reports`.
+fn summary_md(reports: &Path, output: &Output) -> String {
+    let folder = only_run_folder(reports, output);
     std::fs::read_to_string(folder.join("summary.md")).expect("summary.md")
 }
 
@@ -127,7 +72,7 @@ fn redis_kill_with_aof_everysec_reports_its_loss_window() {
         "{context}"
     );
     assert!(
-        summary_md(reports.path()).contains("loss window: "),
+        summary_md(reports.path(), &output).contains("loss window: "),
         "{context}"
     );
     crate::one_verdict::assert_check_agrees(&output);

@@ -1,14 +1,12 @@
 //! `stockproof infra up`: two processes at once never collide, and Ctrl-C (SIGINT)
 //! or SIGTERM leaves no server and no session dir behind.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-/// Generous: two local pairs start in ~1 s here, but CI machines are shared.
-const START_WAIT_MS_MAX: u64 = 60_000;
+use crate::support::{stdout_until, stockproof};
 
 struct Running {
     child: Child,
@@ -19,32 +17,14 @@ struct Running {
 
 /// Starts `stockproof infra up --provider local` and reads its stdout up to the URLs.
 fn start_infra_up() -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+    let mut child = stockproof()
         .args(["infra", "up", "--provider", "local", "--aof", "always"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0)
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    // The reader keeps draining after the URLs, as a shell would: `infra up` survives a
-    // closed pipe, but that is not what this test is about.
-    std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        let mut sender = Some(sender);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            let done = line.starts_with("export DATABASE_URL=");
-            lines.push(line);
-            if done && let Some(sender) = sender.take() {
-                let _ = sender.send(std::mem::take(&mut lines));
-            }
-        }
-    });
-    let lines = receiver
-        .recv_timeout(Duration::from_millis(START_WAIT_MS_MAX))
-        .expect("infra up printed its URLs");
+    let lines = stdout_until(&mut child, |line| line.starts_with("export DATABASE_URL="));
     let value = |prefix: &str| {
         lines
             .iter()

@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use stockproof_harness::adapter::Bound;
 use stockproof_harness::history::{Op, OpKind, Outcome};
 use stockproof_harness::load::noop::NoopTarget;
 use stockproof_harness::load::progress::ProgressMode;
@@ -36,8 +38,11 @@ ttl = "1s"
     scenario::parse(&text, Path::new("driver-test.toml")).unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn spec(scenario: &Scenario, target: &NoopTarget) -> LoadSpec {
-    let mut spec = LoadSpec::new(scenario, &target.url(), Instant::now());
+async fn spec(scenario: &Scenario, target: &NoopTarget) -> LoadSpec {
+    let bound = Bound::contract(&target.url(), &scenario.sku_stock())
+        .await
+        .expect("the contract binds");
+    let mut spec = LoadSpec::new(scenario, Arc::new(bound), Instant::now());
     spec.progress = ProgressMode::Off;
     spec
 }
@@ -63,7 +68,7 @@ async fn closed_model_records_every_op() {
         CONFIRM_AND_READ,
         "",
     );
-    let record = run(&spec(&scenario, &target), &scenario).await;
+    let record = run(&spec(&scenario, &target).await, &scenario).await;
     assert_eq!(record.counts.carts, 20, "target {}", target.url());
     assert_eq!(record.entries.len(), 60);
     assert_eq!(record.counts.ops, 60);
@@ -104,7 +109,7 @@ async fn closed_model_records_every_op() {
 async fn reserves_carry_the_plans_keys() {
     let target = NoopTarget::start(Duration::ZERO).await.unwrap();
     let scenario = scenario("users = 2\nhatch_rate = 1000\niterations = 3", RELEASE, "");
-    let record = run(&spec(&scenario, &target), &scenario).await;
+    let record = run(&spec(&scenario, &target).await, &scenario).await;
     let plan = Plan::new(&scenario, 1);
     for user in [1, 2] {
         let mut carts = plan.user(user);
@@ -135,7 +140,7 @@ async fn duplicates_name_their_original() {
         RELEASE,
         "concurrent = 1.0",
     );
-    let record = run(&spec(&scenario, &target), &scenario).await;
+    let record = run(&spec(&scenario, &target).await, &scenario).await;
     assert_eq!(record.entries.len(), 2 * 3 * 4);
     let by_id: BTreeMap<u64, _> = record.entries.iter().map(|e| (e.id, e)).collect();
     let retries: Vec<_> = record
@@ -171,7 +176,7 @@ async fn timeouts_are_unknown_never_fail() {
         CONFIRM_AND_READ,
         "client_timeout = \"200ms\"",
     );
-    let record = run(&spec(&scenario, &target), &scenario).await;
+    let record = run(&spec(&scenario, &target).await, &scenario).await;
     // No reserve reply means no reservation id, so no confirm; the read still goes.
     assert_eq!(record.entries.len(), 4, "target {}", target.url());
     for entry in &record.entries {
@@ -198,7 +203,7 @@ async fn open_model_counts_late_and_dropped_starts() {
         ABANDON,
         "",
     );
-    let record = run(&spec(&scenario, &target), &scenario).await;
+    let record = run(&spec(&scenario, &target).await, &scenario).await;
     let counts = &record.counts;
     assert!(counts.carts >= 2, "{counts:?}");
     assert!(counts.late_starts >= counts.carts - 1, "{counts:?}");
@@ -229,7 +234,7 @@ async fn scheduled_restocks_are_recorded() {
         sku: "noop".to_owned(),
         qty: 7,
     }];
-    let mut spec = spec(&scenario, &target);
+    let mut spec = spec(&scenario, &target).await;
     spec.harness_op_id_first = 42;
     let record = run(&spec, &scenario).await;
     let restocks: Vec<_> = record

@@ -13,4 +13,5 @@ mod replay;
 mod report_browser;
 mod run_cmd;
 mod serve;
+mod support;
 mod variants;

@@ -5,22 +5,9 @@
 //! tolerated loss window (`fault_runs`), an interrupted run (`run_cmd`'s Ctrl-C test) and
 //! runs against an external target (here and `run_cmd`).
 
-use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use crate::run_cmd::{describe, run_bounded, serve, stockproof};
-
-/// The run folder `stockproof run` names on its verdict's head line (`…, report DIR`).
-pub(crate) fn run_folder(run_stdout: &str) -> PathBuf {
-    let folder = run_stdout
-        .lines()
-        .find_map(|line| {
-            line.rsplit_once(", report ")
-                .map(|(_, folder)| folder.trim())
-        })
-        .unwrap_or_else(|| panic!("no `, report DIR` line in:\n{run_stdout}"));
-    PathBuf::from(folder)
-}
+use crate::support::{describe, repo, run_bounded, run_folder, serve, short_run, stockproof};
 
 /// The verdict block of `run`'s or `check`'s stdout: from the `checks:` line to the
 /// `verdict:` line, both included.
@@ -43,13 +30,6 @@ pub(crate) fn verdict_block(stdout: &str) -> String {
 pub(crate) fn assert_check_agrees(run_output: &Output) {
     let run_stdout = String::from_utf8_lossy(&run_output.stdout);
     let folder = run_folder(&run_stdout);
-    let folder = if folder.is_absolute() {
-        folder
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(folder)
-    };
     let check = run_bounded(stockproof().arg("check").arg(&folder));
     let context = format!(
         "folder {}\nrun: {}\ncheck: {}",
@@ -70,21 +50,8 @@ pub(crate) fn assert_check_agrees(run_output: &Output) {
 /// then the agreement.
 fn shipped_scenario_agrees(name: &str) {
     let reports = tempfile::tempdir().unwrap();
-    let output = run_bounded(
-        stockproof()
-            .args([
-                "run",
-                "--infra",
-                "local",
-                "--users",
-                "4",
-                "--duration",
-                "3s",
-            ])
-            .arg(format!("scenarios/{name}.toml"))
-            .arg("--report-dir")
-            .arg(reports.path()),
-    );
+    let scenario = repo().join(format!("scenarios/{name}.toml"));
+    let output = run_bounded(&mut short_run(&scenario, "local", 4, "3s", reports.path()));
     assert!(
         output
             .status
@@ -124,12 +91,10 @@ fn check_agrees_with_run_on_expiry() {
 // Method: `stockproof serve`, then idempotent-retry without its SLOs against its URL.
 #[test]
 fn check_agrees_with_run_against_an_external_target() {
-    let (mut server, url) = serve();
+    let server = serve(&["--shop", "flash-sale"], Stdio::null());
+    let url = server.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/idempotent-retry.toml"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/idempotent-retry.toml")).unwrap();
     let without_slos: String = text
         .lines()
         .filter(|line| !line.starts_with("slos"))
@@ -142,11 +107,9 @@ fn check_agrees_with_run_against_an_external_target() {
             .args(["run", "--users", "4", "--duration", "3s", "--target", &url])
             .arg(&scenario)
             .arg("--report-dir")
-            .arg(dir.path().join("reports"))
-            .stderr(Stdio::piped()),
+            .arg(dir.path().join("reports")),
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("C2 conservation: not applicable"),

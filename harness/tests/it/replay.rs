@@ -2,17 +2,13 @@
 //! rush scenario, then its history re-sent one op at a time to a fresh engine; and a
 //! folder that is not a run is refused with exit 2.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use crate::support::{run_bounded, run_folder};
+
+/// `stockproof ARGS…`, bounded.
 fn stockproof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stockproof"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .args(args)
-        .env_remove("REDIS_URL")
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("stockproof runs")
+    run_bounded(crate::support::stockproof().args(args))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -40,13 +36,7 @@ fn a_recorded_run_replays_op_by_op_against_a_fresh_engine() {
     ]);
     let run_stdout = text(&run.stdout);
     assert!(run.status.code().is_some(), "{run_stdout}");
-    let folder: PathBuf = run_stdout
-        .lines()
-        .find_map(|line| {
-            line.split_once(", report ")
-                .map(|(_, dir)| PathBuf::from(dir))
-        })
-        .unwrap_or_else(|| panic!("no report folder:\n{run_stdout}"));
+    let folder = run_folder(&run_stdout);
     let folder_text = folder.to_str().expect("utf-8 path");
     let history = std::fs::read_to_string(folder.join("history.jsonl")).expect("history");
     let recorded_ops = history.lines().count() - 1;

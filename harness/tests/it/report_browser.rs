@@ -19,7 +19,7 @@ use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::{Browser, LaunchOptions};
 use serde::Deserialize;
 
-use crate::run_cmd::{describe, flash_sale_variant, run_bounded, stockproof};
+use crate::support::{describe, flash_sale_without_slos, only_run_folder, run_bounded, short_run};
 
 /// Names Debian and other distributions give the browser, looked up on PATH.
 const CHROMIUM_NAMES: [&str; 2] = ["chromium", "chromium-browser"];
@@ -309,40 +309,10 @@ fn record(events: &mut PageEvents, event: &Event) {
 
 /// A real run's report.html: flash-sale, 10 users for 2 s, on a local Redis/Postgres.
 fn generated_report(dir: &Path) -> PathBuf {
-    let scenario = flash_sale_variant(
-        dir,
-        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
-        "slos = []",
-    );
+    let scenario = flash_sale_without_slos(dir);
     let reports = dir.join("reports");
-    let output = run_bounded(
-        stockproof()
-            .args([
-                "run",
-                "--infra",
-                "local",
-                "--users",
-                "10",
-                "--duration",
-                "2s",
-            ])
-            .arg("--report-dir")
-            .arg(&reports)
-            .arg(&scenario),
-    );
-    let folder = std::fs::read_dir(&reports)
-        .ok()
-        .and_then(|mut entries| entries.next())
-        .and_then(Result::ok)
-        .unwrap_or_else(|| {
-            panic!(
-                "no run folder in {}: {}",
-                reports.display(),
-                describe(&output)
-            )
-        })
-        .path();
-    let report = folder.join("report.html");
+    let output = run_bounded(&mut short_run(&scenario, "local", 10, "2s", &reports));
+    let report = only_run_folder(&reports, &output).join("report.html");
     assert!(report.is_file(), "no report.html: {}", describe(&output));
     report
 }

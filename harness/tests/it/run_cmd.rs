@@ -2,83 +2,14 @@
 //! exits 4, an SLO set impossibly tight exits 3 and names the SLO, and a target killed
 //! mid-run gives an honest verdict (unknowns counted, inconclusive), never a hang.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-/// Bound on one `stockproof run` in these tests: infra start (~2 s), a few seconds of
-/// load, quiesce and checks; far below it in practice, so a hang fails instead of stalling.
-const RUN_WAIT_MAX: Duration = Duration::from_secs(120);
-/// Bound on `stockproof serve` printing its URL.
-const SERVE_START_WAIT_MAX: Duration = Duration::from_secs(60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub(crate) fn stockproof() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stockproof"));
-    command
-        .current_dir(repo())
-        .env_remove("REDIS_URL")
-        .env_remove("DATABASE_URL");
-    command
-}
-
-/// Runs to completion, failing the test if it takes longer than RUN_WAIT_MAX.
-pub(crate) fn run_bounded(command: &mut Command) -> Output {
-    run_bounded_with_pid(command).1
-}
-
-/// As [`run_bounded`], also returning the process id (what the containers' owner label
-/// holds).
-fn run_bounded_with_pid(command: &mut Command) -> (u32, Output) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("stockproof starts");
-    let pid = child.id();
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait on stockproof").is_some() {
-            return (pid, child.wait_with_output().expect("stockproof output"));
-        }
-        if start.elapsed() > RUN_WAIT_MAX {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("stockproof output");
-            panic!(
-                "stockproof run hung past {RUN_WAIT_MAX:?}; stdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-pub(crate) fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// flash-sale.toml with `from` replaced by `to`, written into `dir`.
-pub(crate) fn flash_sale_variant(dir: &Path, from: &str, to: &str) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("scenarios/flash-sale.toml")).unwrap();
-    assert!(
-        text.contains(from),
-        "flash-sale.toml no longer has `{from}`"
-    );
-    let path = dir.join("flash-sale.toml");
-    std::fs::write(&path, text.replace(from, to)).unwrap();
-    path
-}
+use crate::support::{
+    RUN_WAIT_MAX, describe, flash_sale_variant, flash_sale_without_slos, only_run_folder,
+    run_bounded, serve, short_run, spawn_logged, stockproof,
+};
 
 // Goal: a scenario file with an unknown key is a usage error (exit 2) naming the key.
 // Method: flash-sale with a misspelt `[load]` key, run against the in-process engine.
@@ -134,24 +65,11 @@ fn impossible_slo_exits_3_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = flash_sale_variant(
         dir.path(),
-        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
+        crate::support::FLASH_SALE_SLOS,
         r#"slos = ["reserve.p99 <= 1us"]"#,
     );
-    let output = run_bounded(
-        stockproof()
-            .args([
-                "run",
-                "--infra",
-                "local",
-                "--users",
-                "10",
-                "--duration",
-                "2s",
-            ])
-            .arg("--report-dir")
-            .arg(dir.path().join("reports"))
-            .arg(&scenario),
-    );
+    let reports = dir.path().join("reports");
+    let output = run_bounded(&mut short_run(&scenario, "local", 10, "2s", &reports));
     assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -161,42 +79,6 @@ fn impossible_slo_exits_3_and_names_it() {
     );
 }
 
-/// `stockproof serve` on a free port with its own local Redis and Postgres.
-pub(crate) fn serve() -> (Child, String) {
-    let mut child = stockproof()
-        .args([
-            "serve",
-            "--infra",
-            "local",
-            "--listen",
-            "127.0.0.1:0",
-            "--shop",
-            "flash-sale",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("stockproof serve starts");
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("# stockproof serve: listening on ") {
-                let url = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                let _ = sender.send(url);
-            }
-        }
-    });
-    let url = receiver
-        .recv_timeout(SERVE_START_WAIT_MAX)
-        .expect("stockproof serve prints its URL");
-    (child, url)
-}
-
 // Goal: a target that dies mid-run yields an honest verdict, not a hang or a panic: the
 // load stops once the target stops answering, unknown outcomes are counted, and the run
 // is inconclusive (exit 5) since it could not run the scenario.
@@ -204,39 +86,23 @@ pub(crate) fn serve() -> (Child, String) {
 // a dead target also misses) against it for 20 s, SIGKILL the server 2.5 s in.
 #[test]
 fn target_killed_mid_run_is_inconclusive_not_a_hang() {
-    let (mut server, url) = serve();
+    let server = serve(&["--shop", "flash-sale"], Stdio::null());
+    let url = server.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let scenario = flash_sale_variant(
-        dir.path(),
-        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
-        "slos = []",
+    let scenario = flash_sale_without_slos(dir.path());
+    let run = spawn_logged(
+        stockproof()
+            .args(["run", "--users", "20", "--duration", "20s"])
+            .arg(&scenario)
+            .arg("--target")
+            .arg(&url)
+            .arg("--report-dir")
+            .arg(dir.path().join("reports")),
     );
-    let run = stockproof()
-        .args(["run", "--users", "20", "--duration", "20s"])
-        .arg(&scenario)
-        .arg("--target")
-        .arg(&url)
-        .arg("--report-dir")
-        .arg(dir.path().join("reports"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("stockproof run starts");
     std::thread::sleep(Duration::from_millis(2_500));
-    server.kill().expect("kill the server");
-    let _ = server.wait();
-    let start = Instant::now();
-    let mut run = run;
-    let output = loop {
-        if run.try_wait().unwrap().is_some() {
-            break run.wait_with_output().unwrap();
-        }
-        if start.elapsed() > RUN_WAIT_MAX {
-            let _ = run.kill();
-            panic!("stockproof run against {url} hung after its target died");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    server.kill();
+    // A run that hangs after its target died fails here, with what it printed.
+    let output = run.wait(RUN_WAIT_MAX);
     assert_eq!(
         output.status.code(),
         Some(5),
@@ -265,36 +131,19 @@ fn target_killed_mid_run_is_inconclusive_not_a_hang() {
 
 // Goal: Ctrl-C stops the load but the run still quiesces, checks and reports what ran,
 // marked interrupted, and cannot pass (exit 5 when nothing was violated).
-// Method: flash-sale (no SLOs) for 60 s on a local Redis/Postgres; SIGINT 4 s in.
+// Method: flash-sale (no SLOs) for 60 s on a local Redis/Postgres; SIGINT once the
+// first progress line shows the load running.
 #[test]
 fn ctrl_c_stops_the_load_and_still_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = flash_sale_variant(
-        dir.path(),
-        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
-        "slos = []",
-    );
+    let scenario = flash_sale_without_slos(dir.path());
     let reports = dir.path().join("reports");
-    let mut run = stockproof()
-        .args([
-            "run",
-            "--infra",
-            "local",
-            "--users",
-            "20",
-            "--duration",
-            "60s",
-        ])
-        .arg("--report-dir")
-        .arg(&reports)
-        .arg(&scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("stockproof run starts");
-    std::thread::sleep(Duration::from_secs(4));
-    let pid = libc::pid_t::try_from(run.id()).unwrap();
+    let mut run = spawn_logged(short_run(&scenario, "local", 20, "60s", &reports).process_group(0));
+    // The Ctrl-C handler is installed when the load starts, and the first progress line
+    // (5 s into the load) shows it has; a fixed 4 s sleep raced the servers' start on a
+    // busy machine, and SIGINT then killed the run before it could report.
+    run.wait_for_stdout(" ops/s ", RUN_WAIT_MAX);
+    let pid = libc::pid_t::try_from(run.child.id()).unwrap();
     // As a terminal does: SIGINT to the whole foreground process group, so Redis and
     // Postgres would get it too if they shared stockproof's group.
     // SAFETY: kill(2) on our own child's process group; no memory is involved.
@@ -303,17 +152,8 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         0,
         "SIGINT to group {pid}"
     );
-    let start = Instant::now();
-    let output = loop {
-        if run.try_wait().unwrap().is_some() {
-            break run.wait_with_output().unwrap();
-        }
-        if start.elapsed() > RUN_WAIT_MAX {
-            let _ = run.kill();
-            panic!("stockproof run {pid} did not stop after Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // A run that does not stop after Ctrl-C fails here, with what it printed.
+    let output = run.wait(RUN_WAIT_MAX);
     assert_eq!(
         output.status.code(),
         Some(5),
@@ -334,9 +174,7 @@ fn ctrl_c_stops_the_load_and_still_reports() {
         describe(&output)
     );
     crate::one_verdict::assert_check_agrees(&output);
-    let folders: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
-    assert_eq!(folders.len(), 1, "one run folder: {}", describe(&output));
-    let folder = folders[0].as_ref().unwrap().path();
+    let folder = only_run_folder(&reports, &output);
     for file in [
         "history.jsonl",
         "run.json",
@@ -367,39 +205,18 @@ fn a_run_through_the_containers_provider_passes_and_removes_them() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let scenario = flash_sale_variant(
-        dir.path(),
-        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
-        "slos = []",
-    );
+    let scenario = flash_sale_without_slos(dir.path());
     let reports = dir.path().join("reports");
-    let mut command = stockproof();
-    command
-        .args([
-            "run",
-            "--infra",
-            "containers",
-            "--users",
-            "10",
-            "--duration",
-            "2s",
-        ])
-        .arg("--report-dir")
-        .arg(&reports)
-        .arg(&scenario);
-    let (pid, output) = run_bounded_with_pid(&mut command);
+    let run = spawn_logged(&mut short_run(&scenario, "containers", 10, "2s", &reports));
+    let pid = run.child.id();
+    let output = run.wait(RUN_WAIT_MAX);
     assert_eq!(
         output.status.code(),
         Some(0),
         "pid {pid}: {}",
         describe(&output)
     );
-    let folder = std::fs::read_dir(&reports)
-        .unwrap()
-        .next()
-        .expect("a run folder")
-        .unwrap()
-        .path();
+    let folder = only_run_folder(&reports, &output);
     let run_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
     assert_eq!(
@@ -453,26 +270,13 @@ fn docker_skip_reason() -> Option<String> {
 #[test]
 fn repeat_runs_each_repetition_with_the_next_seed_and_tallies() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = flash_sale_variant(
-        dir.path(),
-        r#"slos = ["reserve.p99 <= 50ms", "confirm.p99 <= 50ms", "error_rate <= 0.1%"]"#,
-        "slos = []",
-    );
-    let output = run_bounded(
-        stockproof()
-            .args([
-                "run",
-                "--infra",
-                "local",
-                "--users",
-                "4",
-                "--duration",
-                "1s",
-            ])
-            .args(["--repeat", "2", "--keep-going", "--report-dir"])
-            .arg(dir.path().join("reports"))
-            .arg(&scenario),
-    );
+    let scenario = flash_sale_without_slos(dir.path());
+    let reports = dir.path().join("reports");
+    let output = run_bounded(short_run(&scenario, "local", 4, "1s", &reports).args([
+        "--repeat",
+        "2",
+        "--keep-going",
+    ]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("repeat: 2 of 2 planned runs done"),
@@ -482,8 +286,6 @@ fn repeat_runs_each_repetition_with_the_next_seed_and_tallies() {
     for seed in ["seed 1, report", "seed 2, report"] {
         assert!(stdout.contains(seed), "`{seed}`: {}", describe(&output));
     }
-    let folders = std::fs::read_dir(dir.path().join("reports"))
-        .unwrap()
-        .count();
+    let folders = std::fs::read_dir(&reports).unwrap().count();
     assert_eq!(folders, 2, "{}", describe(&output));
 }

@@ -1,13 +1,13 @@
 //! `stockproof serve`: starts its own Redis + Postgres, serves the contract, logs JSON
 //! with `--log-format json`, and stops in order on SIGTERM with exit status 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-/// Generous: a local pair starts in ~1 s here, but CI machines are shared.
-const START_WAIT_MS_MAX: u64 = 60_000;
+use crate::support::serve;
+
 /// Bound on one raw HTTP exchange with the server.
 const HTTP_TIMEOUT_MS: u64 = 10_000;
 
@@ -35,41 +35,25 @@ pub(crate) fn http(address: &str, method: &str, path: &str, body: &str) -> Strin
 // the "stopped" line, and JSON log lines on stderr.
 #[test]
 fn serve_answers_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
-        .args(["serve", "--infra", "local", "--aof", "always"])
-        .args([
-            "--listen",
-            "127.0.0.1:0",
+    let served = serve(
+        &[
+            "--aof",
+            "always",
             "--shop",
             "serve-test",
             "--log-format",
             "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    // Keeps draining after the address, as a shell would: serve survives a closed
-    // pipe, but that is not what this test is about.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://") {
-                let address = rest.split(' ').next().unwrap_or_default().to_owned();
-                let _ = sender.send(address);
-            }
-        }
-    });
+        ],
+        Stdio::piped(),
+    );
+    let address = served.address().to_owned();
+    let mut child = served.child;
     let mut stderr = child.stderr.take().unwrap();
     let stderr_reader = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let address = receiver
-        .recv_timeout(Duration::from_millis(START_WAIT_MS_MAX))
-        .expect("stockproof serve printed its address");
 
     let ready = http(&address, "GET", "/readyz", "");
     assert!(

@@ -8,64 +8,31 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use crate::support::{run_folder, serve, spawn_logged};
 
 /// Bound on one selftest of one variant: two or three runs, each ~2 s of servers
 /// starting, 2 s of load, quiesce and checks; a busy 2-core CI machine can triple that.
-const RUN_WAIT_MS_MAX: u64 = 240_000;
-const RUN_POLL_MS: u64 = 50;
+const RUN_WAIT_MAX: Duration = Duration::from_secs(240);
 
 /// `stockproof ARGS… --provider local --report-dir REPORTS`: exit code and stdout.
 fn stockproof(args: &[&str], reports: &Path) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .args(args)
-        .args(["--provider", "local", "--report-dir"])
-        .arg(reports)
-        .env_remove("REDIS_URL")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("stockproof starts");
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        stdout.read_to_string(&mut text).map(|_| text)
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for stockproof") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_millis(RUN_WAIT_MS_MAX) {
-            child.kill().expect("killing a stuck run");
-            panic!("stockproof {args:?} took over {RUN_WAIT_MS_MAX} ms");
-        }
-        std::thread::sleep(Duration::from_millis(RUN_POLL_MS));
-    };
-    let stdout = reader
-        .join()
-        .expect("reader thread")
-        .expect("stdout is text");
-    (status.code().expect("exited, not signalled"), stdout)
+    let output = spawn_logged(
+        crate::support::stockproof()
+            .args(args)
+            .args(["--provider", "local", "--report-dir"])
+            .arg(reports),
+    )
+    .wait(RUN_WAIT_MAX);
+    let stdout = String::from_utf8(output.stdout).expect("stdout is text");
+    (output.status.code().expect("exited, not signalled"), stdout)
 }
 
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("JSON")
-}
-
-/// The folder a line `PREFIX<folder>` of `stdout` names.
-fn folder_after(stdout: &str, prefix: &str) -> PathBuf {
-    stdout
-        .lines()
-        .find_map(|line| {
-            line.split_once(prefix)
-                .map(|(_, folder)| PathBuf::from(folder))
-        })
-        .unwrap_or_else(|| panic!("no `{prefix}` in:\n{stdout}"))
 }
 
 /// Runs the selftest of `variant`: the variant's run must exit 1 with one of
@@ -76,7 +43,12 @@ fn assert_caught(variant: &str, expected: &[&str]) {
         &["selftest", "--quick", "--variant", variant],
         reports.path(),
     );
-    let folder = folder_after(&stdout, "selftest: report ");
+    let folder = PathBuf::from(
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("selftest: report "))
+            .unwrap_or_else(|| panic!("no `selftest: report` in:\n{stdout}")),
+    );
     let table = json(&folder.join("selftest.json"));
     assert_eq!(code, 0, "selftest of {variant}:\n{stdout}");
     let rows = table["rows"].as_array().expect("rows");
@@ -242,7 +214,7 @@ fn run_with_a_variant_and_a_fault_names_the_check_and_shows_the_window() {
     assert!(stdout.contains("C2 fail"), "{stdout}");
     assert!(stdout.contains("window: ops on sku r-"), "{stdout}");
     assert!(stdout.contains(" fault engine crash between"), "{stdout}");
-    let folder = folder_after(&stdout, ", report ");
+    let folder = run_folder(&stdout);
     let summary = json(&folder.join("summary.json"));
     assert_eq!(summary["engine"], "dual-write");
     let markdown = std::fs::read_to_string(folder.join("summary.md")).expect("summary.md");
@@ -255,9 +227,6 @@ fn run_with_a_variant_and_a_fault_names_the_check_and_shows_the_window() {
     assert!(html.contains("<svg class=\"window\""), "a violation window");
 }
 
-/// Bound on `stockproof serve` printing its address.
-const SERVE_START_WAIT_MS_MAX: u64 = 60_000;
-
 #[test]
 fn serve_with_a_variant_serves_the_broken_engine() {
     // Goal: `stockproof serve --variant NAME` serves that variant over HTTP, and says
@@ -265,30 +234,10 @@ fn serve_with_a_variant_serves_the_broken_engine() {
     // reserve twice with the same Idempotency-Key: the variant creates a second
     // reservation (201 again, 4 units held; the reference answers the retry 200 with
     // the first reservation, see `http_routes` in the engine tests); then SIGTERM.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
-        .args(["serve", "--infra", "local", "--listen", "127.0.0.1:0"])
-        .args(["--variant", "no-idempotency"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("stockproof serve starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    // Keeps draining after the address, as a shell would: serve survives a closed
-    // pipe, but that is not what this test is about.
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-            let Ok(line) = line else { return };
-            if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://") {
-                let _ = sender.send(rest.to_owned());
-            }
-        }
-    });
-    let banner = receiver
-        .recv_timeout(Duration::from_millis(SERVE_START_WAIT_MS_MAX))
-        .expect("stockproof serve printed its address");
+    let mut served = serve(&["--variant", "no-idempotency"], Stdio::null());
+    let banner = &served.banner;
     assert!(banner.contains("BROKEN variant no-idempotency"), "{banner}");
-    let address = banner.split(' ').next().unwrap_or_default();
+    let address = served.address();
     let http = crate::serve::http;
     let restocked = http(address, "POST", "/v1/skus/d-1/restock", r#"{"qty": 10}"#);
     assert!(restocked.starts_with("HTTP/1.1 200"), "{restocked}");
@@ -304,6 +253,11 @@ fn serve_with_a_variant_serves_the_broken_engine() {
         read.ends_with(r#"{"sku":"d-1","available":6,"reserved":4,"sold":0,"total":10}"#),
         "{read}"
     );
+    assert_stops_on_sigterm(&mut served.child);
+}
+
+/// Sends SIGTERM to `serve` and asserts it stops with exit status 0.
+fn assert_stops_on_sigterm(child: &mut std::process::Child) {
     // SAFETY: kill(2) on our own child, not yet reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let status = child.wait().expect("serve exits");
@@ -316,7 +270,7 @@ const CONVERGE_WAIT_MS_MAX: u64 = 30_000;
 
 /// `stockproof reconcile --shop default` against `urls`: exit code and stdout.
 fn reconcile(urls: &(String, String)) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_stockproof"))
+    let output = crate::support::stockproof()
         .args(["reconcile", "--shop", "default", "--redis-url", &urls.0])
         .args(["--database-url", &urls.1])
         .output()
@@ -348,37 +302,18 @@ fn serve_with_dual_write_skips_every_50th_postgres_write_by_itself() {
     // servers; 49 single-unit restocks of d-1 leave Redis and Postgres equal
     // (`stockproof reconcile` exits 0 once the ledger caught up); the 50th is skipped
     // in Postgres: reconcile exits 1 naming d-1, Redis at 50.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stockproof"))
-        .args(["serve", "--infra", "local", "--listen", "127.0.0.1:0"])
-        .args(["--variant", "dual-write"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("stockproof serve starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut urls = (String::new(), String::new());
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-            let Ok(line) = line else { return };
-            let value = |prefix: &str| {
-                line.strip_prefix(prefix)
-                    .map(|v| v.trim_matches('\'').to_owned())
-            };
-            if let Some(url) = value("export REDIS_URL=") {
-                urls.0 = url;
-            } else if let Some(url) = value("export DATABASE_URL=") {
-                urls.1 = url;
-            } else if let Some(rest) = line.strip_prefix("# stockproof serve: listening on http://")
-            {
-                let address = rest.split(' ').next().unwrap_or_default().to_owned();
-                let _ = sender.send((address, urls.clone()));
-            }
-        }
-    });
-    let (address, urls) = receiver
-        .recv_timeout(Duration::from_millis(SERVE_START_WAIT_MS_MAX))
-        .expect("stockproof serve printed its address");
+    let mut served = serve(&["--variant", "dual-write"], Stdio::null());
+    let value = |prefix: &str| {
+        served
+            .before
+            .iter()
+            .find_map(|line| line.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in {:?}", served.before))
+            .trim_matches('\'')
+            .to_owned()
+    };
+    let urls = (value("export REDIS_URL="), value("export DATABASE_URL="));
+    let address = served.address().to_owned();
     let restock = || {
         let reply = crate::serve::http(&address, "POST", "/v1/skus/d-1/restock", r#"{"qty": 1}"#);
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -391,10 +326,7 @@ fn serve_with_dual_write_skips_every_50th_postgres_write_by_itself() {
     reconcile_until(&urls, "the skipped write", |code, stdout| {
         code == 1 && stdout.contains("sku `d-1`") && stdout.contains("redis=50")
     });
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let status = child.wait().expect("serve exits");
-    assert!(status.success(), "exit status {status} after SIGTERM");
+    assert_stops_on_sigterm(&mut served.child);
 }
 
 /// `POST /v1/reservations` of 2 units of `d-1` with `key`; the whole response.
@@ -408,7 +340,7 @@ fn reserve_with_key(address: &str, key: &str) -> String {
     );
     let mut stream = std::net::TcpStream::connect(address).expect("connecting");
     stream
-        .set_read_timeout(Some(Duration::from_millis(RUN_WAIT_MS_MAX)))
+        .set_read_timeout(Some(RUN_WAIT_MAX))
         .expect("read timeout");
     std::io::Write::write_all(&mut stream, request.as_bytes()).expect("sending");
     let mut response = String::new();

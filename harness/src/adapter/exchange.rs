@@ -1,0 +1,752 @@
+//! Sending an op through an adapter: render each step's request from the op, the
+//! shopper's session, the setup's values and the SKU's id; send it; classify the reply
+//! by the step's rules; keep what the step saves; and turn the last reply into the
+//! history's [`Reply`]. No rule matching, a 5xx no rule claims, a timeout or a reset
+//! is `unknown`, and an unmatched reply is counted by step.
+//!
+//! [`Bound`] is an adapter bound to one target after its one-time setup (`prepare`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use minijinja::Value;
+use reqwest::Client;
+use stockproof_engine::{ReservationId, ReservationState, SkuStock};
+
+use super::compile::Scope;
+use super::rules::{RuleOutcome, classify};
+use super::{Adapter, Field, FieldSource, Identity, Step, ValueSource};
+use crate::history::{Op, OpKind, Outcome, Response};
+use crate::load::wire::{Reply, no_reply};
+
+/// Largest reply body read through an adapter: GraphQL replies are larger than the
+/// contract's, a megabyte is not a reply to one op.
+pub(crate) const ADAPTER_REPLY_BYTES_MAX: usize = 1024 * 1024;
+
+/// Values one shopper keeps across its carts (`session` on a step). Shared by the
+/// shopper's concurrent sends (a duplicate in flight beside its original), hence the
+/// lock; it is held only to copy or store values, never across a request.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// The shopper's number, 1…users (0: the harness itself: seeding, final reads).
+    pub user: u32,
+    values: Mutex<BTreeMap<String, String>>,
+}
+
+impl Session {
+    pub fn new(user: u32) -> Session {
+        Session {
+            user,
+            values: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        self.values.lock().map_or_else(
+            |poisoned| poisoned.into_inner().clone(),
+            |values| values.clone(),
+        )
+    }
+
+    fn keep(&self, sources: &[(String, ValueSource)], reply: &Received) {
+        if sources.is_empty() {
+            return;
+        }
+        let mut values = self
+            .values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keep(sources, reply, &mut values);
+    }
+}
+
+/// An adapter bound to a target: setup done, every SKU's id and saved values known.
+#[derive(Debug)]
+pub struct Bound {
+    pub adapter: Adapter,
+    /// `http://host:port`, no trailing slash.
+    pub base_url: String,
+    pub(super) vars: Value,
+    pub(super) setup: Value,
+    /// Scenario SKU name → its template object (`{name, id, index, …}`).
+    skus: HashMap<String, Value>,
+    /// Service SKU id → scenario name, to name refusals in the history's terms.
+    names: HashMap<String, String>,
+    /// Replies no rule matched, by step.
+    unmatched: Mutex<BTreeMap<String, u64>>,
+}
+
+/// The outcome of one step's reply.
+struct StepReply {
+    outcome: RuleOutcome,
+    status: u16,
+    body: Option<serde_json::Value>,
+}
+
+impl Bound {
+    /// Counts of replies no rule matched, by step (`ops.reserve`, `ops.reserve.steps[2]`).
+    pub fn unmatched(&self) -> BTreeMap<String, u64> {
+        self.unmatched.lock().map_or_else(
+            |poisoned| poisoned.into_inner().clone(),
+            |counts| counts.clone(),
+        )
+    }
+
+    /// Sends `op` (an HTTP op, never [`Op::Fault`]) and waits at most `timeout` per
+    /// request.
+    pub async fn send(
+        &self,
+        client: &Client,
+        op: &Op,
+        timeout: Duration,
+        session: &Session,
+    ) -> Reply {
+        let kind = op.kind();
+        let Some(spec) = self.adapter.ops.get(&kind) else {
+            return Reply {
+                outcome: Outcome::Fail,
+                status: None,
+                response: None,
+                transport_error: Some("operation not in the adapter"),
+            };
+        };
+        let base = self.op_context(op, session.user);
+        let mut saved: BTreeMap<String, String> = BTreeMap::new();
+        let mut last = None;
+        for step in &spec.steps {
+            let context = with_values(&base, &session.snapshot(), &saved);
+            let reply = match self.exchange(client, step, &context, timeout).await {
+                Ok(reply) => reply,
+                Err(failed) => return failed,
+            };
+            keep(&step.save, &reply, &mut saved);
+            session.keep(&step.session, &reply);
+            let outcome = reply.step.outcome;
+            last = Some(reply.step);
+            if outcome != RuleOutcome::Continue {
+                break;
+            }
+        }
+        let Some(reply) = last else {
+            return no_reply_named("no steps");
+        };
+        self.reply_of(op, spec, reply, &saved)
+    }
+
+    /// Renders, sends and classifies one step.
+    async fn exchange(
+        &self,
+        client: &Client,
+        step: &Step,
+        context: &Value,
+        timeout: Duration,
+    ) -> Result<Received, Reply> {
+        let render = |name: &str| {
+            self.adapter
+                .templates
+                .get_template(name)
+                .and_then(|template| template.render(context))
+        };
+        let request = (|| {
+            let path = render(&step.path)?;
+            let mut builder = client
+                .request(step.method.clone(), format!("{}{path}", self.base_url))
+                .timeout(timeout);
+            let mut query = Vec::with_capacity(step.query.len());
+            for (param, template) in &step.query {
+                query.push((param.as_str(), render(template)?));
+            }
+            if !query.is_empty() {
+                builder = builder.query(&query);
+            }
+            for (header, template) in &step.headers {
+                builder = builder.header(header, render(template)?);
+            }
+            if let Some(template) = &step.body {
+                builder = builder
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(render(template)?);
+            }
+            Ok::<_, minijinja::Error>(builder)
+        })();
+        // A value a template needs is missing (an earlier reply lacked it): the op may
+        // have half happened, so it is unknown, and counted.
+        let builder = request.map_err(|_| {
+            self.count_unmatched(&step.name);
+            no_reply_named("template")
+        })?;
+        let response = builder.send().await.map_err(|error| no_reply(&error))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(|error| no_reply(&error))?;
+        let body = (!bytes.is_empty() && bytes.len() <= ADAPTER_REPLY_BYTES_MAX)
+            .then(|| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .flatten();
+        let outcome = match classify(&step.replies, status, body.as_ref()) {
+            Some(rule) => rule.outcome,
+            None if step.replies.is_empty() && (200..300).contains(&status) => RuleOutcome::Ok,
+            None => {
+                if status < 500 {
+                    self.count_unmatched(&step.name);
+                }
+                RuleOutcome::Unknown
+            }
+        };
+        Ok(Received {
+            step: StepReply {
+                outcome,
+                status,
+                body,
+            },
+            headers,
+        })
+    }
+
+    fn count_unmatched(&self, step: &str) {
+        if let Ok(mut counts) = self.unmatched.lock() {
+            *counts.entry(step.to_owned()).or_insert(0) += 1;
+        }
+    }
+}
+
+/// A step's classified reply with the headers `save` may read.
+struct Received {
+    step: StepReply,
+    headers: reqwest::header::HeaderMap,
+}
+
+/// Keeps the values `sources` name from `reply` in `into`.
+fn keep(sources: &[(String, ValueSource)], reply: &Received, into: &mut BTreeMap<String, String>) {
+    for (name, source) in sources {
+        let value = match source {
+            ValueSource::Pointer(pointer) => reply
+                .step
+                .body
+                .as_ref()
+                .and_then(|body| body.pointer(pointer))
+                .and_then(text_of),
+            ValueSource::Header(header) => reply
+                .headers
+                .get(header)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+        };
+        if let Some(value) = value {
+            into.insert(name.clone(), value);
+        }
+    }
+}
+
+/// A JSON value as template text: strings as they are, numbers and booleans written.
+fn text_of(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn no_reply_named(reason: &'static str) -> Reply {
+    Reply {
+        outcome: Outcome::Unknown,
+        status: None,
+        response: None,
+        transport_error: Some(reason),
+    }
+}
+
+impl Bound {
+    /// The values every step of `op` sees, without the session and saved values.
+    fn op_context(&self, op: &Op, user: u32) -> Vec<(&'static str, Value)> {
+        let mut context = vec![
+            ("vars", self.vars.clone()),
+            ("setup", self.setup.clone()),
+            ("user", Value::from(user)),
+        ];
+        match op {
+            Op::Restock { sku, qty } => {
+                context.push(("sku", self.sku_value(sku)));
+                context.push(("qty", Value::from(*qty)));
+            }
+            Op::Adjust { sku, delta } => {
+                context.push(("sku", self.sku_value(sku)));
+                context.push(("delta", Value::from(*delta)));
+            }
+            Op::GetSku { sku } => context.push(("sku", self.sku_value(sku))),
+            Op::Reserve { key, items, ttl_ms } => {
+                let lines: Vec<Value> = items
+                    .iter()
+                    .map(|line| {
+                        let id = self.sku_value(&line.sku).get_attr("id").unwrap_or_default();
+                        Value::from_iter([
+                            ("sku", Value::from(line.sku.as_str())),
+                            ("id", id),
+                            ("qty", Value::from(line.qty)),
+                        ])
+                    })
+                    .collect();
+                context.push(("key", Value::from(key.as_str())));
+                context.push(("items", Value::from(lines)));
+                context.push(("ttl_ms", Value::from(*ttl_ms)));
+                context.push(("ttl_s", Value::from((ttl_ms + 999) / 1000)));
+            }
+            Op::Confirm { reservation }
+            | Op::Release { reservation }
+            | Op::GetReservation { reservation } => {
+                context.push(("reservation", Value::from(reservation.0.as_str())));
+            }
+            Op::Fault { .. } => {}
+        }
+        context
+    }
+
+    pub(super) fn sku_value(&self, sku: &str) -> Value {
+        self.skus.get(sku).cloned().unwrap_or_else(|| {
+            Value::from_iter([("name", Value::from(sku)), ("id", Value::from(sku))])
+        })
+    }
+}
+
+/// `base` plus the shopper's session and this op's saved values.
+fn with_values(
+    base: &[(&'static str, Value)],
+    session: &BTreeMap<String, String>,
+    saved: &BTreeMap<String, String>,
+) -> Value {
+    base.iter()
+        .cloned()
+        .chain([("session", strings(session)), ("saved", strings(saved))])
+        .collect()
+}
+
+impl Bound {
+    /// The history's reply for `op` from its last step's reply.
+    fn reply_of(
+        &self,
+        op: &Op,
+        spec: &super::OpSpec,
+        reply: StepReply,
+        saved: &BTreeMap<String, String>,
+    ) -> Reply {
+        let (outcome, error) = reply.outcome.recorded();
+        if outcome == Outcome::Unknown {
+            return Reply {
+                outcome,
+                status: Some(reply.status),
+                response: None,
+                transport_error: None,
+            };
+        }
+        let fields = self.fields(spec, reply.body.as_ref(), saved);
+        let text = |field: Field| fields.get(&field).and_then(text_of);
+        let int = |field: Field| fields.get(&field).and_then(integer_of);
+        let mut response = Response {
+            error: error.map(str::to_owned),
+            ..Response::default()
+        };
+        response.state = text(Field::State).and_then(|name| self.state_of(&name));
+        response.deadline_ms = int(Field::DeadlineMs);
+        match (op, reply.outcome) {
+            (Op::Reserve { key, .. }, RuleOutcome::Ok | RuleOutcome::Replayed) => {
+                response.reservation = match self.adapter.identity {
+                    Identity::Key => Some(ReservationId(key.clone())),
+                    Identity::Reply => text(Field::Reservation).map(ReservationId),
+                };
+                response.state.get_or_insert(ReservationState::Held);
+            }
+            (Op::Confirm { .. }, RuleOutcome::Ok) => {
+                response.state.get_or_insert(ReservationState::Confirmed);
+            }
+            (Op::Release { .. }, RuleOutcome::Ok) => {
+                response.state.get_or_insert(ReservationState::Released);
+            }
+            (Op::GetSku { .. } | Op::Restock { .. } | Op::Adjust { .. }, RuleOutcome::Ok) => {
+                response.stock = stock_of(&fields);
+            }
+            (Op::Reserve { items, .. }, RuleOutcome::InsufficientStock) => {
+                response.sku = text(Field::Sku)
+                    .map(|id| self.names.get(&id).cloned().unwrap_or(id))
+                    .or_else(|| (items.len() == 1).then(|| items[0].sku.clone()));
+                response.available = int(Field::Available);
+            }
+            _ => {}
+        }
+        Reply {
+            outcome,
+            status: Some(reply.status),
+            response: Some(response),
+            transport_error: None,
+        }
+    }
+
+    /// Every declared field found in `body`, derived ones computed from the others.
+    fn fields(
+        &self,
+        spec: &super::OpSpec,
+        body: Option<&serde_json::Value>,
+        saved: &BTreeMap<String, String>,
+    ) -> BTreeMap<Field, serde_json::Value> {
+        let mut found = BTreeMap::new();
+        for (field, source) in &spec.extract {
+            if let FieldSource::Pointer(pointer) = source
+                && let Some(value) = body.and_then(|body| body.pointer(pointer))
+                && !value.is_null()
+            {
+                found.insert(*field, value.clone());
+            }
+        }
+        // What an `expr` sees: the integer fields found, and the op's saved values.
+        let stock: Value = found
+            .iter()
+            .filter_map(|(field, value)| Some((field.as_str(), Value::from(integer_of(value)?))))
+            .chain([("saved", strings(saved))])
+            .collect();
+        for (field, source) in &spec.extract {
+            if let FieldSource::Expr(template) = source
+                && let Some(value) = self
+                    .adapter
+                    .templates
+                    .get_template(template)
+                    .and_then(|template| template.render(&stock))
+                    .ok()
+                    .and_then(|text| text.trim().parse::<i64>().ok())
+            {
+                found.insert(*field, serde_json::Value::from(value));
+            }
+        }
+        found
+    }
+
+    fn state_of(&self, name: &str) -> Option<ReservationState> {
+        self.adapter.state(name).or_else(|| name.parse().ok())
+    }
+}
+
+/// An integer from a JSON number or a numeric string (`"100"`).
+fn integer_of(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::Number(number) => number.as_i64(),
+        serde_json::Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A SKU's stock when every field is there (found or derived).
+fn stock_of(fields: &BTreeMap<Field, serde_json::Value>) -> Option<SkuStock> {
+    let int = |field: Field| fields.get(&field).and_then(integer_of);
+    Some(SkuStock {
+        available: int(Field::Available)?,
+        reserved: int(Field::Reserved)?,
+        sold: int(Field::Sold)?,
+        total: int(Field::Total)?,
+    })
+}
+
+/// The stock fields an `expr` field may name.
+const STOCK_FIELDS: [&str; 4] = ["available", "reserved", "sold", "total"];
+
+/// Sample values of exactly the names `scope` allows, to render every template once
+/// when the adapter is loaded (strict undefined values turn a misspelt name into an
+/// error there).
+pub(super) fn sample_context(
+    scope: Scope,
+    vars: &BTreeMap<String, String>,
+    setup_names: &BTreeSet<String>,
+    sku_names: &BTreeSet<String>,
+    session_names: &BTreeSet<String>,
+    saved: &BTreeSet<String>,
+) -> Value {
+    let sample = |names: &BTreeSet<String>| -> Value {
+        names
+            .iter()
+            .map(|name| (name.clone(), Value::from("1")))
+            .collect()
+    };
+    let sku = || -> Value {
+        [
+            ("name", Value::from("sku-1")),
+            ("id", Value::from("1001")),
+            ("index", Value::from(0)),
+            ("stock", Value::from(10)),
+        ]
+        .into_iter()
+        .chain(
+            sku_names
+                .iter()
+                .map(|name| (name.as_str(), Value::from("1"))),
+        )
+        .collect()
+    };
+    if scope == Scope::Expr {
+        return STOCK_FIELDS
+            .into_iter()
+            .map(|name| (name, Value::from(1)))
+            .chain([("saved", sample(saved))])
+            .collect();
+    }
+    let vars: Value = vars
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let mut context: Vec<(&str, Value)> = vec![("vars", vars)];
+    match scope {
+        Scope::Expr => {}
+        Scope::Setup => context.push(("setup", sample(setup_names))),
+        Scope::SkuId => {
+            context.push(("setup", sample(setup_names)));
+            context.push(("sku", sku()));
+        }
+        Scope::SkuSetup => {
+            context.push(("setup", sample(setup_names)));
+            context.push(("sku", sku()));
+        }
+        Scope::Seed => {
+            context.push(("setup", sample(setup_names)));
+            context.push(("sku", sku()));
+            context.push(("qty", Value::from(1)));
+        }
+        Scope::Op(kind) => {
+            context.push(("setup", sample(setup_names)));
+            context.push(("session", sample(session_names)));
+            context.push(("saved", sample(saved)));
+            context.push(("user", Value::from(1)));
+            op_sample(kind, sku(), &mut context);
+        }
+    }
+    if scope == Scope::SkuSetup {
+        context.push(("saved", sample(saved)));
+    }
+    context.into_iter().collect()
+}
+
+fn op_sample(kind: OpKind, sku: Value, context: &mut Vec<(&str, Value)>) {
+    match kind {
+        OpKind::Restock => {
+            context.push(("sku", sku));
+            context.push(("qty", Value::from(1)));
+        }
+        OpKind::Adjust => {
+            context.push(("sku", sku));
+            context.push(("delta", Value::from(-1)));
+        }
+        OpKind::GetSku => context.push(("sku", sku)),
+        OpKind::Reserve => {
+            let line = |id: &str| {
+                Value::from_iter([
+                    ("sku", Value::from("sku-1")),
+                    ("id", Value::from(id)),
+                    ("qty", Value::from(1)),
+                ])
+            };
+            context.push(("key", Value::from("sample-u1-c1")));
+            context.push(("items", Value::from(vec![line("1001"), line("1002")])));
+            context.push(("ttl_ms", Value::from(2_000)));
+            context.push(("ttl_s", Value::from(2)));
+        }
+        OpKind::Confirm | OpKind::Release | OpKind::GetReservation => {
+            context.push(("reservation", Value::from("sample-reservation")));
+        }
+        OpKind::Fault => {}
+    }
+}
+
+/// Why an adapter could not be bound to its target.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("adapter {adapter}: `{step}`: {reason}")]
+    Step {
+        adapter: String,
+        step: String,
+        reason: String,
+    },
+}
+
+impl Bound {
+    /// The built-in contract bound to `base_url` (no setup to run, SKU ids are names).
+    pub async fn contract(base_url: &str, skus: &[(String, i64)]) -> Result<Bound, PrepareError> {
+        let client = Client::new();
+        Bound::prepare(
+            super::builtin(),
+            &client,
+            base_url,
+            skus,
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
+    /// Binds `adapter` to `base_url`: runs its `[[setup]]` steps once, then for each of
+    /// `skus` (the scenario's names and initial stock, in catalogue order) renders its
+    /// id and runs `[[skus.setup]]`. A setup step whose reply is not `ok` (or `continue`) stops here,
+    /// naming the step, its status and the start of its reply.
+    pub async fn prepare(
+        adapter: Adapter,
+        client: &Client,
+        base_url: &str,
+        skus: &[(String, i64)],
+        timeout: Duration,
+    ) -> Result<Bound, PrepareError> {
+        let vars: Value = adapter
+            .vars
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let mut bound = Bound {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            vars: vars.clone(),
+            setup: Value::from_iter(std::iter::empty::<(String, String)>()),
+            skus: HashMap::with_capacity(skus.len()),
+            names: HashMap::with_capacity(skus.len()),
+            unmatched: Mutex::new(BTreeMap::new()),
+            adapter,
+        };
+        let mut setup = BTreeMap::new();
+        for step in &bound.adapter.setup {
+            let context = Value::from_iter([("vars", vars.clone()), ("setup", strings(&setup))]);
+            bound
+                .prepare_step(client, step, &context, timeout, &mut setup)
+                .await?;
+        }
+        bound.setup = strings(&setup);
+        for (index, (name, stock)) in skus.iter().enumerate() {
+            let sku = bound
+                .prepare_sku(client, index, name, *stock, timeout)
+                .await?;
+            let id = sku
+                .get("id")
+                .map_or_else(|| name.clone(), ToString::to_string);
+            bound.names.insert(id, name.clone());
+            bound.skus.insert(name.clone(), Value::from(sku));
+        }
+        Ok(bound)
+    }
+
+    /// One SKU's template object: name, index, id, and what its setup saved.
+    /// One SKU's template object: name, index, initial stock, what its setup saved,
+    /// and its id in the service (`[skus] id`, rendered after the setup; else a saved
+    /// `id`, else the name).
+    async fn prepare_sku(
+        &self,
+        client: &Client,
+        index: usize,
+        name: &str,
+        stock: i64,
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, Value>, PrepareError> {
+        let mut sku = BTreeMap::from([
+            ("name".to_owned(), Value::from(name)),
+            ("index".to_owned(), Value::from(index)),
+            ("stock".to_owned(), Value::from(stock)),
+            ("id".to_owned(), Value::from(name)),
+        ]);
+        let mut saved = BTreeMap::new();
+        for step in &self.adapter.sku_setup {
+            let context = Value::from_iter([
+                ("vars", self.vars.clone()),
+                ("setup", self.setup.clone()),
+                ("sku", Value::from(sku.clone())),
+                ("saved", strings(&saved)),
+            ]);
+            self.prepare_step(client, step, &context, timeout, &mut saved)
+                .await?;
+            sku.extend(
+                saved
+                    .iter()
+                    .map(|(key, value)| (key.clone(), Value::from(value.as_str()))),
+            );
+        }
+        if let Some(template) = &self.adapter.sku_id {
+            let context = Value::from_iter([
+                ("vars", self.vars.clone()),
+                ("setup", self.setup.clone()),
+                ("sku", Value::from(sku.clone())),
+            ]);
+            let id = self.render_for_setup("skus.id", template, &context)?;
+            sku.insert("id".to_owned(), Value::from(id));
+        }
+        Ok(sku)
+    }
+
+    fn render_for_setup(
+        &self,
+        step: &str,
+        template: &str,
+        context: &Value,
+    ) -> Result<String, PrepareError> {
+        self.adapter
+            .templates
+            .get_template(template)
+            .and_then(|compiled| compiled.render(context))
+            .map_err(|error| self.prepare_error(step, format!("template: {error}")))
+    }
+
+    async fn prepare_step(
+        &self,
+        client: &Client,
+        step: &Step,
+        context: &Value,
+        timeout: Duration,
+        saved: &mut BTreeMap<String, String>,
+    ) -> Result<(), PrepareError> {
+        let received = self
+            .exchange(client, step, context, timeout)
+            .await
+            .map_err(|reply| {
+                self.prepare_error(
+                    &step.name,
+                    format!(
+                        "no usable reply ({})",
+                        reply.transport_error.unwrap_or("unknown")
+                    ),
+                )
+            })?;
+        if !matches!(
+            received.step.outcome,
+            RuleOutcome::Ok | RuleOutcome::Continue
+        ) {
+            let body = received
+                .step
+                .body
+                .as_ref()
+                .map(|body| excerpt(&body.to_string()))
+                .unwrap_or_default();
+            return Err(self.prepare_error(
+                &step.name,
+                format!(
+                    "reply {} classified `{}`, expected ok: {body}",
+                    received.step.status,
+                    received.step.outcome.as_str()
+                ),
+            ));
+        }
+        keep(&step.save, &received, saved);
+        Ok(())
+    }
+
+    fn prepare_error(&self, step: &str, reason: String) -> PrepareError {
+        PrepareError::Step {
+            adapter: self.adapter.name.clone(),
+            step: step.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// A map of strings as a template value.
+fn strings(values: &BTreeMap<String, String>) -> Value {
+    values
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// The first 300 characters of a reply, for errors.
+fn excerpt(text: &str) -> String {
+    const EXCERPT_CHARS: usize = 300;
+    let mut shown: String = text.chars().take(EXCERPT_CHARS).collect();
+    if text.chars().count() > EXCERPT_CHARS {
+        shown.push('…');
+    }
+    shown
+}

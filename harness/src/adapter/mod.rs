@@ -1,0 +1,248 @@
+//! Adapters (`docs/adapters.md`): how stockproof speaks one service's HTTP API. An
+//! adapter file maps each operation of the history (restock, adjust, reserve, confirm,
+//! release, read a SKU, read a reservation) to one request or a sequence of them, and
+//! classifies each reply by ordered rules into the outcomes the checks understand; a
+//! reply no rule matches, a 5xx, a timeout or a reset is `unknown`. The reference
+//! engine's contract is itself an adapter ([`builtin`], `adapters/stockproof.toml`), so
+//! every target is driven through one code path.
+//!
+//! [`load`] reads and checks a file ([`compile`]: templates rendered once against sample
+//! values, rules that can never match refused), [`exchange`] sends an op through it.
+//!
+//! Not here: what to send when (`crate::load::shopper`), recording, judging.
+
+mod compile;
+mod exchange;
+mod file;
+mod rules;
+mod seeding;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::Environment;
+use stockproof_engine::ReservationState;
+
+pub use exchange::{Bound, PrepareError, Session};
+pub use rules::{RuleOutcome, StatusSpec};
+
+use crate::history::OpKind;
+use rules::Rule;
+
+/// Largest adapter file read: adapters are hand-written, a megabyte is a mistake.
+pub const ADAPTER_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// The reference engine's contract (DESIGN §6), as an adapter.
+pub const BUILTIN_SOURCE: &str = include_str!("../../../adapters/stockproof.toml");
+
+/// A checked adapter, ready to send ops.
+#[derive(Debug)]
+pub struct Adapter {
+    pub name: String,
+    pub description: String,
+    /// Where it was read from (`built-in` for [`builtin`]).
+    pub source: String,
+    pub identity: Identity,
+    /// Lines a cart may have; `None`: any.
+    pub cart_lines_max: Option<usize>,
+    pub lacks: Vec<Capability>,
+    pub seed: Seed,
+    /// A path that answers 2xx when the service is up (`/healthz`); `None`: any answer.
+    pub health: Option<String>,
+    states: Vec<(String, ReservationState)>,
+    /// `[vars]` resolved (environment values included: never written to a run folder).
+    vars: BTreeMap<String, String>,
+    templates: Environment<'static>,
+    ops: BTreeMap<OpKind, OpSpec>,
+    setup: Vec<Step>,
+    sku_setup: Vec<Step>,
+    /// Template of a SKU's id in the service (`[skus] id`).
+    sku_id: Option<String>,
+}
+
+/// What names a reservation across its ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// The service hands out an id (extracted from the reserve reply).
+    Reply,
+    /// The client's key (an order number) is the identity.
+    Key,
+}
+
+/// Something a service does not do; the checks that need it are not applicable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    Idempotency,
+    Ttl,
+    Release,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 3] = [
+        Capability::Idempotency,
+        Capability::Ttl,
+        Capability::Release,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Capability::Idempotency => "idempotency",
+            Capability::Ttl => "ttl",
+            Capability::Release => "release",
+        }
+    }
+}
+
+/// How the scenario's stock gets into the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seed {
+    /// Through `ops.restock`.
+    Restock,
+    /// A program run per SKU; each argument a template.
+    Command(Vec<String>),
+    /// Already there: read back with `ops.get_sku` before the load.
+    OutOfBand,
+}
+
+/// One operation: its steps in order and where its result fields are.
+#[derive(Debug)]
+struct OpSpec {
+    steps: Vec<Step>,
+    extract: Vec<(Field, FieldSource)>,
+}
+
+/// One request.
+#[derive(Debug)]
+struct Step {
+    /// Names the step in errors and counters: `ops.reserve.steps[1]`.
+    name: String,
+    method: reqwest::Method,
+    /// Template names in [`Adapter::templates`].
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(reqwest::header::HeaderName, String)>,
+    body: Option<String>,
+    replies: Vec<Rule>,
+    save: Vec<(String, ValueSource)>,
+    session: Vec<(String, ValueSource)>,
+}
+
+/// Where a saved value is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ValueSource {
+    Pointer(String),
+    Header(reqwest::header::HeaderName),
+}
+
+/// A result field an op's reply may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    Reservation,
+    State,
+    DeadlineMs,
+    Sku,
+    Available,
+    Reserved,
+    Sold,
+    Total,
+}
+
+impl Field {
+    const ALL: [Field; 8] = [
+        Field::Reservation,
+        Field::State,
+        Field::DeadlineMs,
+        Field::Sku,
+        Field::Available,
+        Field::Reserved,
+        Field::Sold,
+        Field::Total,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Field::Reservation => "reservation",
+            Field::State => "state",
+            Field::DeadlineMs => "deadline_ms",
+            Field::Sku => "sku",
+            Field::Available => "available",
+            Field::Reserved => "reserved",
+            Field::Sold => "sold",
+            Field::Total => "total",
+        }
+    }
+}
+
+/// Where a field comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FieldSource {
+    Pointer(String),
+    /// The service does not expose it.
+    Absent,
+    /// A template over the stock fields, rendered to an integer.
+    Expr(String),
+}
+
+/// Why an adapter file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error("cannot read adapter {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: crate::toml_source::ReadError,
+    },
+    /// A key the format does not know, a value of the wrong type, a template that does
+    /// not compile or names a value that does not exist, a rule that can never match.
+    #[error("adapter {0}")]
+    Invalid(#[from] crate::toml_source::Located),
+}
+
+/// Reads and checks an adapter file.
+pub fn load(path: &Path) -> Result<Adapter, AdapterError> {
+    let text =
+        crate::toml_source::read_bounded(path, ADAPTER_FILE_BYTES_MAX).map_err(|source| {
+            AdapterError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    compile::compile(&text, path, &path.display().to_string())
+}
+
+/// Checks adapter `text`; `path` only names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Adapter, AdapterError> {
+    compile::compile(text, path, &path.display().to_string())
+}
+
+/// The reference engine's contract as an adapter (the default of `--target`).
+pub fn builtin() -> Adapter {
+    compile::compile(
+        BUILTIN_SOURCE,
+        Path::new("adapters/stockproof.toml"),
+        "built-in",
+    )
+    .unwrap_or_else(|error| panic!("the built-in adapter is invalid: {error}"))
+}
+
+impl Adapter {
+    /// Whether the adapter has `op`.
+    pub fn supports(&self, op: OpKind) -> bool {
+        self.ops.contains_key(&op)
+    }
+
+    /// Whether the service lacks `capability`.
+    pub fn lacks(&self, capability: Capability) -> bool {
+        self.lacks.contains(&capability)
+    }
+
+    /// The contract's state a service's state name maps to.
+    fn state(&self, name: &str) -> Option<ReservationState> {
+        self.states
+            .iter()
+            .find(|(service, _)| service == name)
+            .map(|(_, state)| *state)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+use std::path::Path;
+
+use serde_json::json;
+
+use super::rules::{Rule, classify};
+use super::*;
+
+/// The adapter of `text`, or its error as text.
+fn parsed(text: &str) -> Result<Adapter, String> {
+    parse(text, Path::new("test-adapter.toml")).map_err(|error| error.to_string())
+}
+
+/// A minimal valid adapter plus `extra` (appended).
+fn minimal(extra: &str) -> String {
+    format!(
+        r#"
+[adapter]
+name = "t"
+identity = "key"
+seed = "out_of_band"
+
+[ops.get_sku]
+method = "GET"
+path = "/stock/{{{{ sku.id }}}}"
+extract = {{ available = "/available", reserved = "/reserved", sold = {{ expr = "0" }}, total = {{ expr = "available + reserved" }} }}
+{extra}"#
+    )
+}
+
+// Goal: the built-in contract adapter is valid and has every operation.
+#[test]
+fn builtin_adapter_loads_with_every_op() {
+    let adapter = builtin();
+    assert_eq!(adapter.name, "stockproof");
+    for op in OpKind::ALL.into_iter().filter(|op| *op != OpKind::Fault) {
+        assert!(adapter.supports(op), "{op:?}");
+    }
+}
+
+// Goal: every shipped adapter file loads (secrets they read from the environment set).
+#[test]
+fn shipped_adapters_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters");
+    for entry in std::fs::read_dir(&dir).expect("adapters/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "toml") {
+            load(&path).unwrap_or_else(|error| panic!("{error}"));
+        }
+    }
+}
+
+// Goal: each kind of bad adapter file is refused with the key and line that are wrong.
+// Method: one broken file per case, the error text checked for `file:line` and key.
+#[test]
+fn bad_adapter_files_name_their_line_and_key() {
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "[ops.reserve]\nmethod = \"POST\"\npath = \"/r\"\nbodyy = \"{}\"\n",
+            ":14:",
+            "unknown field `bodyy`",
+        ),
+        (
+            "[ops.reserve]\nmethod = \"POST\"\npath = \"/r/{{ saved.order }}\"\n",
+            "`ops.reserve.path`",
+            "undefined",
+        ),
+        (
+            "[ops.reserve]\nmethod = \"POST\"\npath = \"/r\"\nbody = '{\"k\": {{ key }}}'\n",
+            "`ops.reserve.body`",
+            "does not render JSON",
+        ),
+        (
+            "[ops.confirm]\nmethod = \"POST\"\npath = \"/c\"\nreplies = [{ status = \"2xx\", outcome = \"ok\" }, { status = 200, when = { \"/code\" = \"0\" }, outcome = \"ok\" }]\n",
+            "`ops.confirm.replies[1]`",
+            "can never match",
+        ),
+        (
+            "[ops.confirm]\nmethod = \"POST\"\npath = \"/c\"\nreplies = [{ outcome = \"continue\" }]\n",
+            "`ops.confirm.replies[0]`",
+            "last step",
+        ),
+        (
+            "[ops.confirm]\nmethod = \"POST\"\npath = \"/c\"\nreplies = [{ status = 200, when = { \"code\" = \"0\" }, outcome = \"ok\" }]\n",
+            "`ops.confirm.replies[0]`",
+            "not a JSON pointer",
+        ),
+        (
+            "[ops.confirm]\nmethod = \"POST\"\npath = \"/c\"\nreplies = [{ status = 200, outcome = \"sold\" }]\n",
+            "`ops.confirm.replies[0]`",
+            "outcome `sold`",
+        ),
+        (
+            "[ops.buy]\nmethod = \"POST\"\npath = \"/b\"\n",
+            "`ops.buy`",
+            "not an operation",
+        ),
+    ];
+    for (extra, key, reason) in cases {
+        let error = parsed(&minimal(extra)).expect_err(extra);
+        assert!(error.starts_with("adapter test-adapter.toml:"), "{error}");
+        assert!(error.contains(key), "{key} in {error}");
+        assert!(error.contains(reason), "{reason} in {error}");
+    }
+}
+
+// Goal: the adapter as a whole must be usable: an id to extract when the service hands
+// one out, an operation to seed with, a secret that is set.
+#[test]
+fn adapters_that_cannot_work_are_refused() {
+    let reply_identity = minimal("[ops.reserve]\nmethod = \"POST\"\npath = \"/r\"\n")
+        .replace("identity = \"key\"", "identity = \"reply\"");
+    let error = parsed(&reply_identity).unwrap_err();
+    assert!(error.contains("ops.reserve.extract.reservation"), "{error}");
+    let restock_seed = minimal("").replace("seed = \"out_of_band\"", "seed = \"restock\"");
+    let error = parsed(&restock_seed).unwrap_err();
+    assert!(error.contains("needs `ops.restock`"), "{error}");
+    let secret = minimal("[vars]\ntoken = { env = \"STOCKPROOF_TEST_UNSET_SECRET\" }\n");
+    let error = parsed(&secret).unwrap_err();
+    assert!(
+        error.contains("`vars.token`") && error.contains("STOCKPROOF_TEST_UNSET_SECRET"),
+        "{error}"
+    );
+}
+
+/// The rules of the built-in adapter's reserve.
+fn reserve_rules() -> Vec<Rule> {
+    builtin().ops[&OpKind::Reserve].steps[0].replies.clone()
+}
+
+// Goal: the contract's replies classify as DESIGN §6 says: 201 reserved, 200 replayed,
+// 409 insufficient stock, 422 key reused, 503 a refusal, and a reply no rule names
+// (a 500, a 418) matches nothing (so it is recorded unknown).
+#[test]
+fn builtin_rules_classify_contract_replies() {
+    let rules = reserve_rules();
+    let outcome = |status: u16, body: serde_json::Value| {
+        classify(&rules, status, Some(&body)).map(|rule| rule.outcome)
+    };
+    assert_eq!(outcome(201, json!({"id": "r1"})), Some(RuleOutcome::Ok));
+    assert_eq!(
+        outcome(200, json!({"id": "r1"})),
+        Some(RuleOutcome::Replayed)
+    );
+    assert_eq!(
+        outcome(
+            409,
+            json!({"error": "insufficient_stock", "sku": "a", "available": 0})
+        ),
+        Some(RuleOutcome::InsufficientStock)
+    );
+    assert_eq!(
+        outcome(422, json!({"error": "idempotency_key_reused"})),
+        Some(RuleOutcome::KeyReused)
+    );
+    assert_eq!(
+        outcome(422, json!({"error": "invalid_input"})),
+        Some(RuleOutcome::BadInput)
+    );
+    assert_eq!(outcome(503, json!({})), Some(RuleOutcome::Unavailable));
+    assert_eq!(outcome(500, json!({})), None);
+    assert_eq!(outcome(418, json!({})), None);
+}
+
+// Goal: `when` compares business codes spelled as strings or numbers alike, and
+// `exists` tests presence.
+#[test]
+fn when_matches_codes_as_text_and_presence() {
+    let adapter = parsed(&minimal(
+        "[ops.confirm]\nmethod = \"POST\"\npath = \"/c\"\nreplies = [\n  { status = 200, when = { \"/code\" = \"0\", \"/data/id\" = { exists = true } }, outcome = \"ok\" },\n  { status = 200, when = { \"/code\" = 40901 }, outcome = \"not_held\" },\n]\n",
+    ))
+    .unwrap_or_else(|error| panic!("{error}"));
+    let rules = &adapter.ops[&OpKind::Confirm].steps[0].replies;
+    let outcome =
+        |body: serde_json::Value| classify(rules, 200, Some(&body)).map(|rule| rule.outcome);
+    assert_eq!(
+        outcome(json!({"code": 0, "data": {"id": 7}})),
+        Some(RuleOutcome::Ok)
+    );
+    assert_eq!(
+        outcome(json!({"code": "0", "data": {"id": 7}})),
+        Some(RuleOutcome::Ok)
+    );
+    assert_eq!(outcome(json!({"code": "0", "data": {}})), None);
+    assert_eq!(
+        outcome(json!({"code": "40901"})),
+        Some(RuleOutcome::NotHeld)
+    );
+    assert_eq!(
+        classify(rules, 201, Some(&json!({"code": 0, "data": {"id": 7}}))),
+        None
+    );
+}
