@@ -113,7 +113,7 @@ pub enum FacadeError {
 pub struct Facade {
     pub engine: EngineClient,
     pub orders: OrderBook,
-    copy: Option<InventoryCopy>,
+    copy: Option<Arc<InventoryCopy>>,
     plants: Vec<Plant>,
     pub hold_ttl_ms: i64,
     /// Numbers the fresh engine keys of the `ignore-order-no` plant.
@@ -134,7 +134,7 @@ impl Facade {
     /// Copies the SKU's stock into the Postgres copy, when there is one.
     pub async fn copy_stock(&self, sku: &str) {
         if let Some(copy) = &self.copy {
-            copy.sync(&self.engine, sku).await;
+            copy.sync(sku).await;
         }
     }
 }
@@ -162,14 +162,14 @@ pub async fn bind(config: FacadeConfig) -> Result<Bound, FacadeError> {
             hold_ttl_ms: config.hold_ttl_ms,
         });
     }
+    let engine = EngineClient::new(&config.engine_url)?;
+    let drift = config.plants.contains(&Plant::Drift);
     let copy = match &config.database_url {
-        Some(url) => {
-            Some(InventoryCopy::connect(url, config.plants.contains(&Plant::Drift)).await?)
-        }
+        Some(url) => Some(InventoryCopy::start(url, drift, engine.clone()).await?),
         None => None,
     };
     let facade = Arc::new(Facade {
-        engine: EngineClient::new(&config.engine_url)?,
+        engine,
         orders: OrderBook::default(),
         copy,
         plants: config.plants,

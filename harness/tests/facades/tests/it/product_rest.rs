@@ -126,9 +126,10 @@ async fn assert_refusals(facade: &FacadeProcess) {
     assert_answer(&answer, StatusCode::NOT_FOUND, 40402);
 }
 
-// Goal: a reserve's `expire_seconds` reaches the engine and an expired order reads
-// `expired`, then refuses a deduct with 40903. Method: reserve with a 1 s hold, poll
-// the order (bounded) until it reads expired.
+// Goal: a reserve's `expire_seconds` reaches the engine, an expired order reads
+// `expired` and refuses a deduct with 40903, and the expiry reaches the facade's copy
+// without another operation (its refresher). Method: reserve with a 1 s hold, poll the
+// order (bounded) until it reads expired, then the copy until it holds nothing.
 #[tokio::test]
 async fn product_rest_holds_expire() {
     let (world, facade) = stocked("facade-product-rest-expiry", &[], 5).await;
@@ -154,6 +155,7 @@ async fn product_rest_holds_expire() {
     let deduct = facade.post("/inventory/deduct", &order("o-1")).await;
     assert_answer(&deduct, StatusCode::CONFLICT, 40903);
     assert_eq!(deduct.body["data"]["status"], "expired");
+    world.wait_for_copy("p-1", (5, 0, 5)).await;
     drop(facade);
     world.shutdown().await;
 }

@@ -19,6 +19,10 @@ const CLIENT_TIMEOUT_MS: u64 = 15_000;
 /// Generous: a facade binds and connects to Postgres in well under a second, but CI
 /// machines are shared.
 const FACADE_START_WAIT_MS_MAX: u64 = 30_000;
+/// Bound on waiting for the facade's copy to reach a value: its refresher runs every
+/// 250 ms; a loaded CI machine may be slow.
+const COPY_WAIT_MS_MAX: u64 = 15_000;
+const COPY_POLL_MS: u64 = 100;
 /// Bound on one query of the facade's copy.
 const COPY_READ_TIMEOUT_MS: u64 = 5_000;
 
@@ -196,6 +200,23 @@ impl World {
         );
         let rows = self.copy().await;
         assert_eq!(rows.get(sku), Some(&copy), "copy {rows:?}, engine {stock}");
+    }
+
+    /// Waits (bounded) until the facade's copy of `sku` reads `expected`.
+    pub(crate) async fn wait_for_copy(&self, sku: &str, expected: (i64, i64, i64)) {
+        let mut waited_ms = 0;
+        loop {
+            let rows = self.copy().await;
+            if rows.get(sku) == Some(&expected) {
+                return;
+            }
+            assert!(
+                waited_ms < COPY_WAIT_MS_MAX,
+                "copy of {sku} is not {expected:?} after {waited_ms} ms: {rows:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(COPY_POLL_MS)).await;
+            waited_ms += COPY_POLL_MS;
+        }
     }
 
     pub(crate) async fn shutdown(mut self) {
