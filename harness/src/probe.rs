@@ -146,11 +146,11 @@ impl Probe<'_> {
         let available = reply
             .response
             .as_ref()
-            .and_then(|body| body.stock.map(|stock| stock.available).or(body.available));
+            .and_then(|body| body.read_fields().and_then(|fields| fields.available));
         let verdict = match (reply.outcome, available) {
             (Outcome::Ok, Some(found)) if found == expected => StepVerdict::AsContract(format!("available {found}")),
             (Outcome::Ok, Some(found)) => StepVerdict::Mismatch(format!("available {found}, expected {expected}: the service's count differs, or `ops.get_sku.extract.available` points at another field")),
-            (Outcome::Ok, None) => StepVerdict::Mismatch("read ok, but no stock fields extracted: check `ops.get_sku.extract` (every field a pointer, `absent` or an `expr`; all four are needed to judge reads)".to_owned()),
+            (Outcome::Ok, None) => StepVerdict::Mismatch("read ok, but no `available` extracted: check `ops.get_sku.extract.available`".to_owned()),
             _ => StepVerdict::Mismatch(format!("the read was {}: expected ok", describe(&reply))),
         };
         ProbeStep {

@@ -9,11 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use stockproof_model::SkuStock;
-
 use super::CheckConfig;
 use super::index::Index;
 use super::report::{Bound, CheckId, CheckReport, Violations, violation};
+use crate::history::StockFields;
 use crate::history::{Op, Outcome};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -52,14 +51,14 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
                     .entry(position)
                     .response
                     .as_ref()
-                    .and_then(|body| body.stock),
+                    .and_then(|body| body.read_fields()),
             )
         });
         let observed = match final_read {
             Some((op, Some(stock))) => Some((Some(op), stock)),
             _ => snapshot
                 .and_then(|snapshot| snapshot.redis_stocks.get(index.sku_name(*sku)))
-                .map(|stock| (None, *stock)),
+                .map(|stock| (None, StockFields::from(*stock))),
         };
         let Some((op, stock)) = observed else {
             continue;
@@ -83,7 +82,11 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
                 supply.upper - sku_bounds.sold_lower,
             ),
         ];
-        for (field, lower, value, upper) in ranges {
+        // A field the read does not carry (a service exposing only some) is not judged.
+        for (field, lower, value, upper) in ranges
+            .into_iter()
+            .filter_map(|(field, lower, value, upper)| Some((field, lower, value?, upper)))
+        {
             reported.push(Bound {
                 subject: format!("{sku} {field}"),
                 lower,
@@ -116,7 +119,7 @@ fn out_of_bounds(
     lower: i64,
     value: i64,
     upper: i64,
-    stock: SkuStock,
+    stock: StockFields,
 ) -> super::Violation {
     let source = op.map_or_else(|| "the snapshot".to_owned(), |op| format!("op {op}"));
     let (kind, severity, why) = if value > upper {
@@ -139,8 +142,12 @@ fn out_of_bounds(
         op.into_iter().collect(),
         severity,
         format!(
-            "{source} read {value} {field} for {sku} after the load, but the history implies {why} (available {}, reserved {}, sold {}, total {})",
-            stock.available, stock.reserved, stock.sold, stock.total
+            "{source} read {value} {field} for {sku} after the load, but the history implies {why} ({})",
+            stock
+                .present()
+                .map(|(field, value)| format!("{field} {value}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     )
 }

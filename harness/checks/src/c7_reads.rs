@@ -22,13 +22,13 @@
 
 use std::collections::BTreeMap;
 
-use stockproof_model::{ReservationState, SkuStock};
+use stockproof_model::ReservationState;
 
 use super::coverage::read_while_contended;
 use super::index::Index;
 use super::report::{Bound, CheckId, CheckReport, VIOLATIONS_KEPT_MAX, Violations, violation};
 use super::stock_bounds::{Causes, Field, FieldBound, NEVER_US, StockModel};
-use crate::history::{HistoryEntry, Op, OpId, Outcome};
+use crate::history::{HistoryEntry, Op, OpId, Outcome, StockFields};
 
 #[derive(Debug, Default)]
 struct Judged {
@@ -50,7 +50,7 @@ pub(super) fn check(index: &Index<'_>, model: &StockModel<'_>) -> CheckReport {
         let body = entry.response.as_ref();
         match &entry.op {
             Op::GetSku { sku } => {
-                if let Some(stock) = body.and_then(|body| body.stock) {
+                if let Some(stock) = body.and_then(|body| body.read_fields()) {
                     judge_sku_read(model, entry, sku, &stock, &mut judged, &mut violations);
                 }
             }
@@ -98,7 +98,7 @@ fn judge_sku_read(
     model: &StockModel<'_>,
     entry: &HistoryEntry,
     sku: &str,
-    stock: &SkuStock,
+    stock: &StockFields,
     judged: &mut Judged,
     violations: &mut Violations,
 ) {
@@ -121,7 +121,10 @@ fn judge_sku_read(
             lower: bound.lower.max(0),
             upper: bound.upper,
         };
-        let value = field.of(stock);
+        // A field the service does not expose is not judged.
+        let Some(value) = field.of(stock) else {
+            continue;
+        };
         if (bound.lower..=bound.upper).contains(&value) {
             continue;
         }

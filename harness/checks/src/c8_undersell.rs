@@ -185,8 +185,8 @@ fn stranded_after_refusals(
                 .entry((*position)?)
                 .response
                 .as_ref()?
-                .stock?
-                .available;
+                .read_fields()?
+                .available?;
             if available <= 0 {
                 return None;
             }

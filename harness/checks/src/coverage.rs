@@ -145,7 +145,10 @@ fn matches(goal: &CoverageGoal, entry: &HistoryEntry, context: &Context<'_, '_>)
         .and_then(|op| context.by_op.get(&op).copied());
     match goal {
         CoverageGoal::StockReachedZero { .. } => entry.response.as_ref().is_some_and(|body| {
-            body.available == Some(0) || body.stock.is_some_and(|stock| stock.available == 0)
+            body.available == Some(0)
+                || body
+                    .read_fields()
+                    .is_some_and(|stock| stock.available == Some(0))
         }),
         CoverageGoal::DuplicateOverlapped { .. } => original.is_some_and(|original| {
             entry.invoke_us < original.complete_us && original.invoke_us < entry.complete_us
@@ -205,7 +208,7 @@ pub(super) fn read_while_contended(model: &StockModel<'_>, entry: &HistoryEntry)
         && entry
             .response
             .as_ref()
-            .is_some_and(|body| body.stock.is_some())
+            .is_some_and(|body| body.read_fields().is_some())
         && model
             .bound(sku, Field::Total, invoke_us, complete_us)
             .is_some()

@@ -211,6 +211,10 @@ pub struct Response {
     /// A SKU's stock (`GET /v1/skus/{sku}`, restock, adjust).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock: Option<SkuStock>,
+    /// A SKU read from a service that exposes only some of the four fields (its adapter
+    /// declares the others absent); `None` when `stock` has them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_fields: Option<StockFields>,
     /// The `error` of a refusal (`insufficient_stock`, `not_held`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -220,6 +224,55 @@ pub struct Response {
     /// Units available of `sku` when refused (`insufficient_stock`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
+}
+
+/// Some or all of a SKU's stock fields, as a read or a store carries them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sold: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+impl StockFields {
+    /// `(field, value)` of every field present.
+    pub fn present(&self) -> impl Iterator<Item = (&'static str, i64)> {
+        [
+            ("available", self.available),
+            ("reserved", self.reserved),
+            ("sold", self.sold),
+            ("total", self.total),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| Some((field, value?)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.present().next().is_none()
+    }
+}
+
+impl From<SkuStock> for StockFields {
+    fn from(stock: SkuStock) -> StockFields {
+        StockFields {
+            available: Some(stock.available),
+            reserved: Some(stock.reserved),
+            sold: Some(stock.sold),
+            total: Some(stock.total),
+        }
+    }
+}
+
+impl Response {
+    /// The stock fields a SKU read carries: all four, or those a partial read has.
+    pub fn read_fields(&self) -> Option<StockFields> {
+        self.stock.map(StockFields::from).or(self.stock_fields)
+    }
 }
 
 /// One recorded operation.
@@ -347,6 +400,13 @@ pub fn write_reply(
                     "stock={}/{}/{}/{}",
                     stock.available, stock.reserved, stock.sold, stock.total
                 )
+            }),
+            body.stock_fields.map(|fields| {
+                let shown: Vec<String> = fields
+                    .present()
+                    .map(|(field, value)| format!("{field}:{value}"))
+                    .collect();
+                format!("fields={}", shown.join(","))
             }),
         ];
         for field in fields.into_iter().flatten() {

@@ -481,7 +481,7 @@ impl<'h> Index<'h> {
                 let has_stock = entry
                     .response
                     .as_ref()
-                    .is_some_and(|body| body.stock.is_some());
+                    .is_some_and(|body| body.read_fields().is_some());
                 if after_load && entry.outcome == Outcome::Ok && has_stock {
                     let sku = self.sku(sku);
                     self.final_reads[sku as usize] = Some(position);

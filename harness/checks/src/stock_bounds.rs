@@ -37,12 +37,10 @@ mod lifecycle;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use stockproof_model::SkuStock;
-
 pub(crate) use lifecycle::{Causes, Reservations};
 
 use super::CheckConfig;
-use crate::history::{History, Op, OpId, Outcome};
+use crate::history::{History, Op, OpId, Outcome, StockFields};
 
 /// A moment that never comes (a change that never surely happened).
 pub(crate) const NEVER_US: i64 = i64::MAX;
@@ -96,7 +94,8 @@ impl Field {
         }
     }
 
-    pub(crate) const fn of(self, stock: &SkuStock) -> i64 {
+    /// The field's value in a read, when the read carries it.
+    pub(crate) const fn of(self, stock: &StockFields) -> Option<i64> {
         match self {
             Field::Available => stock.available,
             Field::Reserved => stock.reserved,

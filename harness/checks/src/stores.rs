@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, Op, Outcome};
+use crate::history::{History, Op, Outcome, StockFields};
 use crate::report::{CheckId, CheckReport, Violations, violation};
 
 /// Version of `stores.json`.
@@ -28,34 +28,8 @@ pub struct StoreReading {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    pub skus: BTreeMap<String, StoreStock>,
-}
-
-/// The stock fields one store keeps for a SKU; a field it does not keep is `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoreStock {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub available: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reserved: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sold: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
-}
-
-impl StoreStock {
-    /// `(field, value)` of every field the store keeps.
-    pub fn fields(&self) -> impl Iterator<Item = (&'static str, i64)> {
-        [
-            ("available", self.available),
-            ("reserved", self.reserved),
-            ("sold", self.sold),
-            ("total", self.total),
-        ]
-        .into_iter()
-        .filter_map(|(field, value)| Some((field, value?)))
-    }
+    /// Each SKU's fields as the store keeps them (a field it does not keep is unset).
+    pub skus: BTreeMap<String, StockFields>,
 }
 
 /// C2 on a service's own stores: per SKU, every pair of stores agrees on each field both
@@ -120,7 +94,7 @@ pub fn check(history: &History, stores: &StoresSnapshot) -> CheckReport {
 }
 
 /// The last acknowledged harness read of each SKU after the load, as a store's fields.
-fn final_reads(history: &History) -> BTreeMap<&str, (u64, StoreStock)> {
+fn final_reads(history: &History) -> BTreeMap<&str, (u64, StockFields)> {
     let mut finals = BTreeMap::new();
     for entry in &history.entries {
         let (Op::GetSku { sku }, None, Outcome::Ok) = (&entry.op, entry.user, entry.outcome) else {
@@ -129,25 +103,16 @@ fn final_reads(history: &History) -> BTreeMap<&str, (u64, StoreStock)> {
         let Some(body) = &entry.response else {
             continue;
         };
-        let read = match body.stock {
-            Some(stock) => StoreStock {
-                available: Some(stock.available),
-                reserved: Some(stock.reserved),
-                sold: Some(stock.sold),
-                total: Some(stock.total),
-            },
-            None => StoreStock {
-                available: body.available,
-                ..StoreStock::default()
-            },
+        let Some(read) = body.read_fields() else {
+            continue;
         };
         finals.insert(sku.as_str(), (entry.id, read));
     }
     finals
 }
 
-fn check_own(store: &str, sku: &str, stock: &StoreStock, violations: &mut Violations) {
-    for (field, value) in stock.fields().filter(|(_, value)| *value < 0) {
+fn check_own(store: &str, sku: &str, stock: &StockFields, violations: &mut Violations) {
+    for (field, value) in stock.present().filter(|(_, value)| *value < 0) {
         violations.push(violation(
             "negative",
             Some(sku),
@@ -169,15 +134,15 @@ fn check_own(store: &str, sku: &str, stock: &StoreStock, violations: &mut Violat
 
 fn compare(
     left_name: &str,
-    left: &StoreStock,
+    left: &StockFields,
     right_name: &str,
-    right: &StoreStock,
+    right: &StockFields,
     sku: &str,
     ops: Vec<u64>,
     violations: &mut Violations,
 ) {
-    let right_fields: BTreeMap<&str, i64> = right.fields().collect();
-    for (field, value) in left.fields() {
+    let right_fields: BTreeMap<&str, i64> = right.present().collect();
+    for (field, value) in left.present() {
         if let Some(theirs) = right_fields.get(field).filter(|theirs| **theirs != value) {
             violations.push(violation(
                 "drift",

@@ -17,7 +17,7 @@ use stockproof_engine::{ReservationId, ReservationState, SkuStock};
 use super::compile::Scope;
 use super::rules::{RuleOutcome, classify};
 use super::{Adapter, Field, FieldSource, Identity, Step, ValueSource};
-use crate::history::{Op, OpKind, Outcome, Response};
+use crate::history::{Op, OpKind, Outcome, Response, StockFields};
 use crate::load::wire::{Reply, no_reply};
 
 /// Largest reply body read through an adapter: GraphQL replies are larger than the
@@ -496,9 +496,15 @@ impl Bound {
             }
             (Op::GetSku { .. } | Op::Restock { .. } | Op::Adjust { .. }, RuleOutcome::Ok) => {
                 response.stock = stock_of(&fields);
-                // A service exposing only some fields: keep what it says is available.
+                // A service exposing only some fields: keep those it has.
                 if response.stock.is_none() {
-                    response.available = int(Field::Available);
+                    let partial = StockFields {
+                        available: int(Field::Available),
+                        reserved: int(Field::Reserved),
+                        sold: int(Field::Sold),
+                        total: int(Field::Total),
+                    };
+                    response.stock_fields = (!partial.is_empty()).then_some(partial);
                 }
             }
             (Op::Reserve { items, .. }, RuleOutcome::InsufficientStock) => {

@@ -102,7 +102,7 @@ impl Bound {
         let available = reply
             .response
             .as_ref()
-            .and_then(|body| body.stock.map(|stock| stock.available).or(body.available));
+            .and_then(|body| body.read_fields().and_then(|fields| fields.available));
         if available == Some(qty) {
             reply
         } else {

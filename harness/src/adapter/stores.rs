@@ -11,7 +11,8 @@ use sqlx::{Column, Row};
 
 use super::exchange::Bound;
 use super::{Store, StoreKind};
-use crate::checks::stores::{STORES_FORMAT_VERSION, StoreReading, StoreStock, StoresSnapshot};
+use crate::checks::stores::{STORES_FORMAT_VERSION, StoreReading, StoresSnapshot};
+use crate::history::StockFields;
 
 /// The stock fields a store row may carry.
 const STOCK_COLUMNS: [&str; 4] = ["available", "reserved", "sold", "total"];
@@ -45,7 +46,7 @@ impl Bound {
         })
     }
 
-    async fn read_store(&self, store: &Store) -> Result<BTreeMap<String, StoreStock>, String> {
+    async fn read_store(&self, store: &Store) -> Result<BTreeMap<String, StockFields>, String> {
         match &store.kind {
             StoreKind::Postgres { query, sku_key } => {
                 let keys = self.render_per_sku(sku_key)?;
@@ -85,7 +86,7 @@ async fn read_postgres(
     url: &str,
     query: &str,
     skus: &HashMap<String, String>,
-) -> Result<BTreeMap<String, StoreStock>, String> {
+) -> Result<BTreeMap<String, StockFields>, String> {
     use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(url)
         .await
@@ -111,7 +112,7 @@ async fn read_postgres(
         let Some(name) = skus.get(&sku) else {
             continue;
         };
-        let mut stock = StoreStock::default();
+        let mut stock = StockFields::default();
         for column in row.columns() {
             let field = column.name();
             if !STOCK_COLUMNS.contains(&field) {
@@ -131,7 +132,7 @@ async fn read_redis(
     url: &str,
     keys: &HashMap<String, String>,
     fields: &[(String, String)],
-) -> Result<BTreeMap<String, StoreStock>, String> {
+) -> Result<BTreeMap<String, StockFields>, String> {
     let client = redis::Client::open(url).map_err(|error| format!("the URL: {error}"))?;
     let mut connection = client
         .get_multiplexed_async_connection()
@@ -147,7 +148,7 @@ async fn read_redis(
         if hash.is_empty() {
             continue;
         }
-        let mut stock = StoreStock::default();
+        let mut stock = StockFields::default();
         for (field, hash_field) in fields {
             let value = match hash.get(hash_field) {
                 Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
@@ -162,7 +163,7 @@ async fn read_redis(
     Ok(stocks)
 }
 
-fn set_field(stock: &mut StoreStock, field: &str, value: Option<i64>) {
+fn set_field(stock: &mut StockFields, field: &str, value: Option<i64>) {
     match field {
         "available" => stock.available = value,
         "reserved" => stock.reserved = value,

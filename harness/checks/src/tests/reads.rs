@@ -317,3 +317,61 @@ fn coverage_counts_contended_reads_and_refusals_after_return() {
     let report = report(CheckId::C7, &history, None);
     assert_eq!(report.counts["reads_while_contended"], 2, "{report:#?}");
 }
+
+/// `text` with the stock of op `op`'s reply narrowed to the fields `keep` names, as a
+/// service that exposes only those (its adapter declares the others absent) records it.
+fn partial(text: &str, op: u64, keep: &[&str]) -> History {
+    let mut history = text::history(text);
+    for entry in history.entries.iter_mut().filter(|entry| entry.id == op) {
+        let body = entry.response.as_mut().expect("a reply");
+        let full = crate::history::StockFields::from(body.stock.take().expect("a stock"));
+        body.stock_fields = Some(crate::history::StockFields {
+            available: full.available.filter(|_| keep.contains(&"available")),
+            reserved: full.reserved.filter(|_| keep.contains(&"reserved")),
+            sold: full.sold.filter(|_| keep.contains(&"sold")),
+            total: full.total.filter(|_| keep.contains(&"total")),
+        });
+    }
+    history
+}
+
+// Goal: a read carrying only some fields is judged on those: a stale `available` fails
+// C7 and C6 even without `sold` or `total`; a wrong value in a field the read does not
+// carry cannot fail it.
+// Method: the stale read of `c7_fails_on_a_stale_read` kept to available and reserved;
+// a final read showing 5 available after r1 sold 2, kept to available; then a read
+// whose only wrong field (sold) is dropped.
+#[test]
+fn partial_reads_are_judged_on_the_fields_they_carry() {
+    let stale = partial(
+        &with("3 2 20 21 ok get_sku a -> stock=5/0/0/5"),
+        3,
+        &["available", "reserved"],
+    );
+    let stale_report = report(CheckId::C7, &stale, None);
+    assert_eq!(stale_report.verdict, Verdict::Fail, "{stale_report:#?}");
+    assert!(
+        stale_report.violations[0]
+            .reason
+            .contains("read available 5"),
+        "{stale_report:#?}"
+    );
+
+    let final_read = partial(
+        &with(
+            "3 1 20 21 ok confirm r1 -> id=r1 state=confirmed\n4 - 5000 5001 ok get_sku a -> stock=5/0/0/5",
+        ),
+        4,
+        &["available"],
+    );
+    let final_report = report(CheckId::C6, &final_read, None);
+    assert_eq!(final_report.verdict, Verdict::Fail, "{final_report:#?}");
+
+    let wrong_sold = partial(
+        &with("3 2 20 21 ok get_sku a -> stock=3/2/1/6"),
+        3,
+        &["available", "reserved"],
+    );
+    let sold_report = report(CheckId::C7, &wrong_sold, None);
+    assert_eq!(sold_report.verdict, Verdict::Pass, "{sold_report:#?}");
+}
