@@ -148,9 +148,16 @@ impl Probe<'_> {
             .as_ref()
             .and_then(|body| body.read_fields().and_then(|fields| fields.available));
         let verdict = match (reply.outcome, available) {
-            (Outcome::Ok, Some(found)) if found == expected => StepVerdict::AsContract(format!("available {found}")),
-            (Outcome::Ok, Some(found)) => StepVerdict::Mismatch(format!("available {found}, expected {expected}: the service's count differs, or `ops.get_sku.extract.available` points at another field")),
-            (Outcome::Ok, None) => StepVerdict::Mismatch("read ok, but no `available` extracted: check `ops.get_sku.extract.available`".to_owned()),
+            (Outcome::Ok, Some(found)) if found == expected => {
+                StepVerdict::AsContract(format!("available {found}"))
+            }
+            (Outcome::Ok, Some(found)) => StepVerdict::Mismatch(format!(
+                "available {found}, expected {expected}: the service's count differs, or `ops.get_sku.extract.available` points at another field"
+            )),
+            (Outcome::Ok, None) => StepVerdict::Mismatch(
+                "read ok, but no `available` extracted: check `ops.get_sku.extract.available`"
+                    .to_owned(),
+            ),
             _ => StepVerdict::Mismatch(format!("the read was {}: expected ok", describe(&reply))),
         };
         ProbeStep {

@@ -3,6 +3,7 @@
 
 mod check_cmd;
 mod engine_bench;
+mod facades;
 mod fault_runs;
 mod faults;
 mod infra_up;
