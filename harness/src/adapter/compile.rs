@@ -89,6 +89,7 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         vars: builder.vars.clone(),
         secrets: std::mem::take(&mut builder.secrets),
         templates: builder.env,
+        literals: std::mem::take(&mut builder.literals),
         ops,
         setup,
         sku_setup,
@@ -152,6 +153,8 @@ struct Builder<'s> {
     source: &'s Source<'s>,
     env: Environment<'static>,
     vars: BTreeMap<String, String>,
+    /// Templates without a tag, by name (see `Adapter::literals`).
+    literals: std::collections::HashMap<String, String>,
     /// `[vars]` read from the environment: name, variable, the error if it is unset.
     secrets: Vec<(String, String, AdapterError)>,
     /// Names saved so far, by where they go.
@@ -169,6 +172,7 @@ impl<'s> Builder<'s> {
             source,
             env,
             vars: BTreeMap::new(),
+            literals: std::collections::HashMap::new(),
             secrets: Vec::new(),
             setup_names: BTreeSet::new(),
             sku_names: BTreeSet::new(),
@@ -319,6 +323,10 @@ impl Builder<'_> {
         saved: &BTreeSet<String>,
     ) -> Result<String, AdapterError> {
         let error = |reason: String| self.source.error(key, template.span(), reason);
+        let text = template.get_ref();
+        if !["{{", "{%", "{#"].iter().any(|tag| text.contains(tag)) {
+            self.literals.insert(key.to_owned(), text.clone());
+        }
         self.env
             .add_template_owned(key.to_owned(), template.get_ref().clone())
             .map_err(|problem| error(template_error(&problem)))?;

@@ -180,8 +180,10 @@ impl Bound {
         })?;
         let mut builder = client
             .request(step.method.clone(), &request.url)
-            .timeout(timeout)
-            .query(&request.query);
+            .timeout(timeout);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
         for (header, value) in &request.headers {
             builder = builder.header(header, value);
         }
@@ -193,7 +195,12 @@ impl Bound {
         let received = match builder.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let headers = response.headers().clone();
+                // Only a step that saves a header needs them after the body is read.
+                let headers = if step.reads_headers() {
+                    response.headers().clone()
+                } else {
+                    reqwest::header::HeaderMap::new()
+                };
                 response.bytes().await.map(|bytes| (status, headers, bytes))
             }
             Err(error) => Err(error),
@@ -252,12 +259,7 @@ impl Bound {
 
     /// A step's request with its templates rendered.
     fn render(&self, step: &Step, context: &Value) -> Result<Rendered, minijinja::Error> {
-        let render = |name: &str| {
-            self.adapter
-                .templates
-                .get_template(name)
-                .and_then(|template| template.render(context))
-        };
+        let render = |name: &str| self.adapter.render(name, context);
         let path = render(&step.path)?;
         let mut query = Vec::with_capacity(step.query.len());
         for (param, template) in &step.query {
@@ -539,6 +541,13 @@ impl Bound {
                 found.insert(*field, value.clone());
             }
         }
+        let derives = spec
+            .extract
+            .iter()
+            .any(|(_, source)| matches!(source, FieldSource::Expr(_)));
+        if !derives {
+            return found;
+        }
         // What an `expr` sees: the integer fields found, and the op's saved values.
         let stock: Value = found
             .iter()
@@ -549,9 +558,7 @@ impl Bound {
             if let FieldSource::Expr(template) = source
                 && let Some(value) = self
                     .adapter
-                    .templates
-                    .get_template(template)
-                    .and_then(|template| template.render(&stock))
+                    .render(template, &stock)
                     .ok()
                     .and_then(|text| text.trim().parse::<i64>().ok())
             {
@@ -814,9 +821,7 @@ impl Bound {
         context: &Value,
     ) -> Result<String, PrepareError> {
         self.adapter
-            .templates
-            .get_template(template)
-            .and_then(|compiled| compiled.render(context))
+            .render(template, context)
             .map_err(|error| self.prepare_error(step, format!("template: {error}")))
     }
 

@@ -60,6 +60,9 @@ pub struct Adapter {
     /// `[vars]` still to read from the environment, with the error naming each one.
     secrets: Vec<(String, String, AdapterError)>,
     templates: Environment<'static>,
+    /// Templates with no tag at all (`/v1/reservations`, `{}`), by name: sent as they
+    /// are, without a render per request.
+    literals: std::collections::HashMap<String, String>,
     ops: BTreeMap<OpKind, OpSpec>,
     setup: Vec<Step>,
     sku_setup: Vec<Step>,
@@ -156,6 +159,16 @@ struct Step {
     replies: Vec<Rule>,
     save: Vec<(String, ValueSource)>,
     session: Vec<(String, ValueSource)>,
+}
+
+impl Step {
+    /// Whether a value this step saves comes from a reply header.
+    fn reads_headers(&self) -> bool {
+        self.save
+            .iter()
+            .chain(&self.session)
+            .any(|(_, source)| matches!(source, ValueSource::Header(_)))
+    }
 }
 
 /// Where a saved value is read from.
@@ -283,6 +296,17 @@ impl Adapter {
     /// Whether the service lacks `capability`.
     pub fn lacks(&self, capability: Capability) -> bool {
         self.lacks.contains(&capability)
+    }
+
+    /// Renders the template `name` with `context` (a literal one is copied).
+    fn render(&self, name: &str, context: &minijinja::Value) -> Result<String, minijinja::Error> {
+        match self.literals.get(name) {
+            Some(text) => Ok(text.clone()),
+            None => self
+                .templates
+                .get_template(name)
+                .and_then(|template| template.render(context)),
+        }
     }
 
     /// The contract's state a service's state name maps to.

@@ -44,12 +44,7 @@ impl Bound {
         ]);
         let rendered: Result<Vec<String>, _> = arguments
             .iter()
-            .map(|template| {
-                self.adapter
-                    .templates
-                    .get_template(template)
-                    .and_then(|compiled| compiled.render(&context))
-            })
+            .map(|template| self.adapter.render(template, &context))
             .collect();
         let Ok(rendered) = rendered else {
             return refused("seed command: a template failed");
