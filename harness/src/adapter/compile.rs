@@ -21,7 +21,7 @@ use super::file::{
 use super::rules::{Expect, Rule, RuleOutcome, StatusSpec};
 use super::{
     Adapter, AdapterError, Capability, Field, FieldSource, Identity, OpSpec, STORE_URL_PREFIX,
-    Seed, Step, Store, StoreKind, ValueSource, exchange,
+    Seed, Step, Store, StoreKind, ValueSource, sample,
 };
 use crate::history::OpKind;
 use crate::toml_source::Source as TomlSource;
@@ -330,7 +330,7 @@ impl Builder<'_> {
         self.env
             .add_template_owned(key.to_owned(), template.get_ref().clone())
             .map_err(|problem| error(template_error(&problem)))?;
-        let context = exchange::sample_context(
+        let context = sample::sample_context(
             scope,
             &self.vars,
             &self.setup_names,

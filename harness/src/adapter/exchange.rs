@@ -4,9 +4,9 @@
 //! history's [`Reply`]. No rule matching, a 5xx no rule claims, a timeout or a reset
 //! is `unknown`, and an unmatched reply is counted by step.
 //!
-//! [`Bound`] is an adapter bound to one target after its one-time setup (`prepare`).
+//! [`Bound`] is an adapter bound to one target (`super::prepare` binds it).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,10 +14,9 @@ use minijinja::Value;
 use reqwest::Client;
 use stockproof_engine::{ReservationId, ReservationState, SkuStock};
 
-use super::compile::Scope;
 use super::rules::{RuleOutcome, classify};
 use super::{Adapter, Field, FieldSource, Identity, Step, ValueSource};
-use crate::history::{Op, OpKind, Outcome, Response, StockFields};
+use crate::history::{Op, Outcome, Response, StockFields};
 use crate::load::wire::{Reply, no_reply};
 
 /// Largest reply body read through an adapter: GraphQL replies are larger than the
@@ -70,18 +69,18 @@ pub struct Bound {
     pub(super) vars: Value,
     pub(super) setup: Value,
     /// Scenario SKU name → its template object (`{name, id, index, …}`).
-    skus: HashMap<String, Value>,
+    pub(super) skus: HashMap<String, Value>,
     /// Service SKU id → scenario name, to name refusals in the history's terms.
-    names: HashMap<String, String>,
+    pub(super) names: HashMap<String, String>,
     /// Replies no rule matched, by step.
-    unmatched: Mutex<BTreeMap<String, u64>>,
+    pub(super) unmatched: Mutex<BTreeMap<String, u64>>,
 }
 
 /// The outcome of one step's reply.
-struct StepReply {
-    outcome: RuleOutcome,
-    status: u16,
-    body: Option<serde_json::Value>,
+pub(super) struct StepReply {
+    pub(super) outcome: RuleOutcome,
+    pub(super) status: u16,
+    pub(super) body: Option<serde_json::Value>,
 }
 
 impl Bound {
@@ -163,7 +162,7 @@ impl Bound {
     }
 
     /// Renders, sends and classifies one step.
-    async fn exchange(
+    pub(super) async fn exchange(
         &self,
         client: &Client,
         step: &Step,
@@ -340,13 +339,17 @@ impl StepTrace {
 }
 
 /// A step's classified reply with the headers `save` may read.
-struct Received {
-    step: StepReply,
+pub(super) struct Received {
+    pub(super) step: StepReply,
     headers: reqwest::header::HeaderMap,
 }
 
 /// Keeps the values `sources` name from `reply` in `into`.
-fn keep(sources: &[(String, ValueSource)], reply: &Received, into: &mut BTreeMap<String, Value>) {
+pub(super) fn keep(
+    sources: &[(String, ValueSource)],
+    reply: &Received,
+    into: &mut BTreeMap<String, Value>,
+) {
     for (name, source) in sources {
         let value = match source {
             ValueSource::Pointer(pointer) => reply
@@ -593,292 +596,8 @@ fn stock_of(fields: &BTreeMap<Field, serde_json::Value>) -> Option<SkuStock> {
     })
 }
 
-/// The stock fields an `expr` field may name.
-const STOCK_FIELDS: [&str; 4] = ["available", "reserved", "sold", "total"];
-
-/// Sample values of exactly the names `scope` allows, to render every template once
-/// when the adapter is loaded (strict undefined values turn a misspelt name into an
-/// error there).
-pub(super) fn sample_context(
-    scope: Scope,
-    vars: &BTreeMap<String, String>,
-    setup_names: &BTreeSet<String>,
-    sku_names: &BTreeSet<String>,
-    session_names: &BTreeSet<String>,
-    saved: &BTreeSet<String>,
-) -> Value {
-    let sample = |names: &BTreeSet<String>| -> Value {
-        names
-            .iter()
-            .map(|name| (name.clone(), Value::from(1)))
-            .collect()
-    };
-    let sku = || -> Value {
-        [
-            ("name", Value::from("sku-1")),
-            ("id", Value::from("1001")),
-            ("index", Value::from(0)),
-            ("stock", Value::from(10)),
-        ]
-        .into_iter()
-        .chain(sku_names.iter().map(|name| (name.as_str(), Value::from(1))))
-        .collect()
-    };
-    if scope == Scope::Expr {
-        return STOCK_FIELDS
-            .into_iter()
-            .map(|name| (name, Value::from(1)))
-            .chain([("saved", sample(saved))])
-            .collect();
-    }
-    let vars: Value = vars
-        .iter()
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    let mut context: Vec<(&str, Value)> = vec![("vars", vars)];
-    match scope {
-        Scope::Expr => {}
-        Scope::Setup => context.push(("setup", sample(setup_names))),
-        Scope::SkuId => {
-            context.push(("setup", sample(setup_names)));
-            context.push(("sku", sku()));
-        }
-        Scope::SkuSetup => {
-            context.push(("setup", sample(setup_names)));
-            context.push(("sku", sku()));
-        }
-        Scope::Seed => {
-            context.push(("setup", sample(setup_names)));
-            context.push(("sku", sku()));
-            context.push(("qty", Value::from(1)));
-        }
-        Scope::Op(kind) => {
-            context.push(("setup", sample(setup_names)));
-            context.push(("session", sample(session_names)));
-            context.push(("saved", sample(saved)));
-            context.push(("user", Value::from(1)));
-            op_sample(kind, sku(), &mut context);
-        }
-    }
-    if scope == Scope::SkuSetup {
-        context.push(("saved", sample(saved)));
-    }
-    context.into_iter().collect()
-}
-
-fn op_sample(kind: OpKind, sku: Value, context: &mut Vec<(&str, Value)>) {
-    match kind {
-        OpKind::Restock => {
-            context.push(("sku", sku));
-            context.push(("qty", Value::from(1)));
-        }
-        OpKind::Adjust => {
-            context.push(("sku", sku));
-            context.push(("delta", Value::from(-1)));
-        }
-        OpKind::GetSku => context.push(("sku", sku)),
-        OpKind::Reserve => {
-            let line = |id: &str| {
-                Value::from_iter([
-                    ("sku", Value::from("sku-1")),
-                    ("id", Value::from(id)),
-                    ("qty", Value::from(1)),
-                ])
-            };
-            context.push(("key", Value::from("sample-u1-c1")));
-            context.push(("items", Value::from(vec![line("1001"), line("1002")])));
-            context.push(("ttl_ms", Value::from(2_000)));
-            context.push(("ttl_s", Value::from(2)));
-        }
-        OpKind::Confirm | OpKind::Release | OpKind::GetReservation => {
-            context.push(("reservation", Value::from("sample-reservation")));
-        }
-        OpKind::Fault => {}
-    }
-}
-
-/// Why an adapter could not be bound to its target.
-#[derive(Debug, thiserror::Error)]
-pub enum PrepareError {
-    #[error("adapter {adapter}: `{step}`: {reason}")]
-    Step {
-        adapter: String,
-        step: String,
-        reason: String,
-    },
-}
-
-impl Bound {
-    /// The built-in contract bound to `base_url` (no setup to run, SKU ids are names).
-    pub async fn contract(base_url: &str, skus: &[(String, i64)]) -> Result<Bound, PrepareError> {
-        let client = Client::new();
-        Bound::prepare(
-            super::builtin(),
-            &client,
-            base_url,
-            skus,
-            Duration::from_secs(10),
-        )
-        .await
-    }
-
-    /// Binds `adapter` to `base_url`: runs its `[[setup]]` steps once, then for each of
-    /// `skus` (the scenario's names and initial stock, in catalogue order) renders its
-    /// id and runs `[[skus.setup]]`. A setup step whose reply is not `ok` (or `continue`) stops here,
-    /// naming the step, its status and the start of its reply.
-    pub async fn prepare(
-        adapter: Adapter,
-        client: &Client,
-        base_url: &str,
-        skus: &[(String, i64)],
-        timeout: Duration,
-    ) -> Result<Bound, PrepareError> {
-        let vars: Value = adapter
-            .vars
-            .iter()
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
-        let mut bound = Bound {
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            vars: vars.clone(),
-            setup: Value::from_iter(std::iter::empty::<(String, String)>()),
-            skus: HashMap::with_capacity(skus.len()),
-            names: HashMap::with_capacity(skus.len()),
-            unmatched: Mutex::new(BTreeMap::new()),
-            adapter,
-        };
-        let mut setup = BTreeMap::new();
-        for step in &bound.adapter.setup {
-            let context = Value::from_iter([("vars", vars.clone()), ("setup", map_value(&setup))]);
-            bound
-                .prepare_step(client, step, &context, timeout, &mut setup)
-                .await?;
-        }
-        bound.setup = map_value(&setup);
-        for (index, (name, stock)) in skus.iter().enumerate() {
-            let sku = bound
-                .prepare_sku(client, index, name, *stock, timeout)
-                .await?;
-            let id = sku
-                .get("id")
-                .map_or_else(|| name.clone(), ToString::to_string);
-            bound.names.insert(id, name.clone());
-            bound.skus.insert(name.clone(), Value::from(sku));
-        }
-        Ok(bound)
-    }
-
-    /// One SKU's template object: name, index, id, and what its setup saved.
-    /// One SKU's template object: name, index, initial stock, what its setup saved,
-    /// and its id in the service (`[skus] id`, rendered after the setup; else a saved
-    /// `id`, else the name).
-    async fn prepare_sku(
-        &self,
-        client: &Client,
-        index: usize,
-        name: &str,
-        stock: i64,
-        timeout: Duration,
-    ) -> Result<BTreeMap<String, Value>, PrepareError> {
-        let mut sku = BTreeMap::from([
-            ("name".to_owned(), Value::from(name)),
-            ("index".to_owned(), Value::from(index)),
-            ("stock".to_owned(), Value::from(stock)),
-            ("id".to_owned(), Value::from(name)),
-        ]);
-        let mut saved = BTreeMap::new();
-        for step in &self.adapter.sku_setup {
-            let context = Value::from_iter([
-                ("vars", self.vars.clone()),
-                ("setup", self.setup.clone()),
-                ("sku", Value::from(sku.clone())),
-                ("saved", map_value(&saved)),
-            ]);
-            self.prepare_step(client, step, &context, timeout, &mut saved)
-                .await?;
-            sku.extend(
-                saved
-                    .iter()
-                    .map(|(key, value)| (key.clone(), Value::from(value.as_str()))),
-            );
-        }
-        if let Some(template) = &self.adapter.sku_id {
-            let context = Value::from_iter([
-                ("vars", self.vars.clone()),
-                ("setup", self.setup.clone()),
-                ("sku", Value::from(sku.clone())),
-            ]);
-            let id = self.render_for_setup("skus.id", template, &context)?;
-            sku.insert("id".to_owned(), Value::from(id));
-        }
-        Ok(sku)
-    }
-
-    fn render_for_setup(
-        &self,
-        step: &str,
-        template: &str,
-        context: &Value,
-    ) -> Result<String, PrepareError> {
-        self.adapter
-            .render(template, context)
-            .map_err(|error| self.prepare_error(step, format!("template: {error}")))
-    }
-
-    async fn prepare_step(
-        &self,
-        client: &Client,
-        step: &Step,
-        context: &Value,
-        timeout: Duration,
-        saved: &mut BTreeMap<String, Value>,
-    ) -> Result<(), PrepareError> {
-        let received = self
-            .exchange(client, step, context, timeout, None)
-            .await
-            .map_err(|reply| {
-                self.prepare_error(
-                    &step.name,
-                    format!(
-                        "no usable reply ({})",
-                        reply.transport_error.unwrap_or("unknown")
-                    ),
-                )
-            })?;
-        if !matches!(
-            received.step.outcome,
-            RuleOutcome::Ok | RuleOutcome::Continue
-        ) {
-            let body = received
-                .step
-                .body
-                .as_ref()
-                .map(|body| excerpt(&body.to_string()))
-                .unwrap_or_default();
-            return Err(self.prepare_error(
-                &step.name,
-                format!(
-                    "reply {} classified `{}`, expected ok: {body}",
-                    received.step.status,
-                    received.step.outcome.as_str()
-                ),
-            ));
-        }
-        keep(&step.save, &received, saved);
-        Ok(())
-    }
-
-    fn prepare_error(&self, step: &str, reason: String) -> PrepareError {
-        PrepareError::Step {
-            adapter: self.adapter.name.clone(),
-            step: step.to_owned(),
-            reason,
-        }
-    }
-}
-
 /// A map of saved values as one template value.
-fn map_value(values: &BTreeMap<String, Value>) -> Value {
+pub(super) fn map_value(values: &BTreeMap<String, Value>) -> Value {
     values
         .iter()
         .map(|(name, value)| (name.clone(), value.clone()))
@@ -886,7 +605,7 @@ fn map_value(values: &BTreeMap<String, Value>) -> Value {
 }
 
 /// The first 300 characters of a reply, for errors.
-fn excerpt(text: &str) -> String {
+pub(super) fn excerpt(text: &str) -> String {
     const EXCERPT_CHARS: usize = 300;
     let mut shown: String = text.chars().take(EXCERPT_CHARS).collect();
     if text.chars().count() > EXCERPT_CHARS {

@@ -14,7 +14,9 @@
 mod compile;
 mod exchange;
 mod file;
+mod prepare;
 mod rules;
+mod sample;
 mod seeding;
 mod stores;
 
@@ -24,7 +26,8 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use stockproof_engine::ReservationState;
 
-pub use exchange::{Bound, PrepareError, Session, StepTrace};
+pub use exchange::{Bound, Session, StepTrace};
+pub use prepare::PrepareError;
 pub use rules::{RuleOutcome, StatusSpec};
 
 use crate::history::OpKind;
