@@ -7,7 +7,7 @@
 //! [`Bound`] is an adapter bound to one target (`super::prepare` binds it).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use minijinja::Value;
@@ -74,6 +74,8 @@ pub struct Bound {
     pub(super) names: HashMap<String, String>,
     /// Replies no rule matched, by step.
     pub(super) unmatched: Mutex<BTreeMap<String, u64>>,
+    /// An empty map, shared by every step with nothing saved.
+    pub(super) empty: Value,
 }
 
 /// The outcome of one step's reply.
@@ -137,11 +139,15 @@ impl Bound {
                 transport_error: Some("operation not in the adapter"),
             };
         };
-        let base = self.op_context(op, session.user);
+        let base = Arc::new(self.op_context(op, session.user));
         let mut saved: BTreeMap<String, Value> = BTreeMap::new();
         let mut last = None;
         for step in &spec.steps {
-            let context = with_values(&base, &session.snapshot(), &saved);
+            let context = Value::from_object(StepScope {
+                op: Arc::clone(&base),
+                session: self.values_of(&session.snapshot()),
+                saved: self.values_of(&saved),
+            });
             let traced = trace.as_deref_mut();
             let reply = match self.exchange(client, step, &context, timeout, traced).await {
                 Ok(reply) => reply,
@@ -434,6 +440,15 @@ impl Bound {
         context
     }
 
+    /// A map of values as a template value; the shared empty one when there are none.
+    fn values_of(&self, values: &BTreeMap<String, Value>) -> Value {
+        if values.is_empty() {
+            self.empty.clone()
+        } else {
+            map_value(values)
+        }
+    }
+
     /// The scenario names of the SKUs this binding knows.
     pub(super) fn sku_names(&self) -> impl Iterator<Item = &str> {
         self.skus.keys().map(String::as_str)
@@ -446,16 +461,28 @@ impl Bound {
     }
 }
 
-/// `base` plus the shopper's session and this op's saved values.
-fn with_values(
-    base: &[(&'static str, Value)],
-    session: &BTreeMap<String, Value>,
-    saved: &BTreeMap<String, Value>,
-) -> Value {
-    base.iter()
-        .cloned()
-        .chain([("session", map_value(session)), ("saved", map_value(saved))])
-        .collect()
+/// What a template of one step sees: the op's values (a short list, scanned) and the
+/// shopper's session and the op's saved values. Names resolve on lookup, so no map is
+/// built per request; a name not there is undefined (strict: an error).
+#[derive(Debug)]
+struct StepScope {
+    op: Arc<Vec<(&'static str, Value)>>,
+    session: Value,
+    saved: Value,
+}
+
+impl minijinja::value::Object for StepScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "session" => Some(self.session.clone()),
+            "saved" => Some(self.saved.clone()),
+            name => self
+                .op
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, value)| value.clone()),
+        }
+    }
 }
 
 impl Bound {

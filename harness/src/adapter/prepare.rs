@@ -61,6 +61,7 @@ impl Bound {
             skus: HashMap::with_capacity(skus.len()),
             names: HashMap::with_capacity(skus.len()),
             unmatched: Mutex::new(BTreeMap::new()),
+            empty: map_value(&BTreeMap::new()),
             adapter,
         };
         let mut setup = BTreeMap::new();
