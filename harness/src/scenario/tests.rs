@@ -78,6 +78,7 @@ fn shipped_scenarios_are_valid() {
             "flash-sale",
             "idempotent-retry",
             "mixed-cart",
+            "retry-one-line",
             "vendure-drop",
         ]
     );

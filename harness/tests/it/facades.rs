@@ -136,6 +136,35 @@ fn release_leaks_fail_c8_on_product_rest() {
     stack.stop();
 }
 
+// Goal: the order-no facade with `ignore-order-no` (a replayed orderNo holds again under
+// a fresh engine key, answered as a normal success) is caught on a scenario that fits a
+// one-line API and re-sends: the hidden holds leave fewer units than the history allows.
+#[test]
+fn ignore_order_no_is_caught_on_one_line_retries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stack = Stack::start(Shape::OrderNo, &[Plant::IgnoreOrderNo]);
+    let reports = dir.path().join("reports").to_string_lossy().into_owned();
+    let scenario = repo().join("scenarios/retry-one-line.toml");
+    let scenario = scenario.to_string_lossy().into_owned();
+    let run = stack.stockproof(
+        &[
+            "run",
+            &scenario,
+            "--users",
+            "20",
+            "--duration",
+            "4s",
+            "--report-dir",
+            &reports,
+        ],
+        "order-no.toml",
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
+    assert!(stdout.contains("C7 reads within bounds: fail"), "{stdout}");
+    stack.stop();
+}
+
 // Goal: a drift between the facade's Postgres copy and what it serves is caught by C2
 // on the declared store, naming the store and the field.
 #[test]
