@@ -277,6 +277,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         faults: Vec::new(),
         loss_window: None,
         snapshot_error: None,
+        unmatched_replies: std::collections::BTreeMap::new(),
         ..run.info.clone()
     };
     let latencies = Latencies::from_history(&replayed.history);

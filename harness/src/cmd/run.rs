@@ -330,6 +330,11 @@ fn print_outcome(outcome: &RunOutcome) {
         println!("  {reason}");
     }
     print_latencies(&outcome.latencies);
+    for (step, count) in &info.unmatched_replies {
+        println!(
+            "  unmatched: {count} replies to `{step}` matched no rule of the adapter (recorded unknown)"
+        );
+    }
     for note in &info.quiesce {
         println!("  quiesce: {note}");
     }

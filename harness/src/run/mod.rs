@@ -268,6 +268,7 @@ async fn drive(
     let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
     record_capabilities(&mut info, &bound.adapter);
+    info.unmatched_replies = bound.unmatched();
     if stores.is_some() {
         // The service's own stores were read: C2 judges them.
         info.checks_not_applicable
@@ -521,6 +522,7 @@ fn run_info(
         interrupted: load.interrupted,
         target_silent: load.target_silent.clone(),
         quiesce: quiesce.notes.clone(),
+        unmatched_replies: std::collections::BTreeMap::new(),
         snapshot_error: None,
         faults: Vec::new(),
         loss_window: None,

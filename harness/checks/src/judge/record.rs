@@ -36,6 +36,10 @@ pub struct RunInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_silent: Option<String>,
     pub quiesce: Vec<String>,
+    /// Replies no rule of the target's adapter matched (recorded `unknown`), by step
+    /// (`ops.reserve`, `ops.reserve.steps[2]`): a rule the adapter is missing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmatched_replies: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_error: Option<String>,
     /// Every fault injected (or refused at its trigger), in schedule order.
@@ -67,6 +71,7 @@ impl RunInfo {
             interrupted: false,
             target_silent: None,
             quiesce: Vec::new(),
+            unmatched_replies: BTreeMap::new(),
             snapshot_error: None,
             faults: Vec::new(),
             loss_window: None,
