@@ -63,7 +63,13 @@ pub fn judge(history: &History, snapshot: &WhiteBoxSnapshot, generate: Duration)
         clock_skew_ms: 0,
     };
     let started = Instant::now();
-    let findings = examine(history, Some(snapshot), &config, &every_coverage_goal());
+    let findings = examine(
+        history,
+        Some(snapshot),
+        None,
+        &config,
+        &every_coverage_goal(),
+    );
     let timings = findings.timings;
     let check = started.elapsed() - timings.coverage;
     std::hint::black_box(findings.coverage);

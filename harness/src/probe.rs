@@ -107,16 +107,20 @@ impl Probe<'_> {
         }
     }
 
+    fn timeout(&self) -> Duration {
+        self.target.adapter.request_timeout(PROBE_TIMEOUT)
+    }
+
     async fn send(&self, op: &Op) -> (Reply, Vec<StepTrace>) {
         self.target
-            .send_traced(&self.client, op, PROBE_TIMEOUT, &self.session)
+            .send_traced(&self.client, op, self.timeout(), &self.session)
             .await
     }
 
     async fn seed(&self) -> ProbeStep {
         let reply = self
             .target
-            .seed(&self.client, &self.sku, PROBE_STOCK, PROBE_TIMEOUT)
+            .seed(&self.client, &self.sku, PROBE_STOCK, self.timeout())
             .await;
         let verdict = if reply.outcome == Outcome::Ok {
             StepVerdict::AsContract(format!("{PROBE_STOCK} units seeded"))

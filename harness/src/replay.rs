@@ -205,10 +205,8 @@ impl Replayer {
             .sessions
             .entry(user)
             .or_insert_with(|| Session::new(user));
-        let reply = self
-            .target
-            .send(&self.client, &op, REPLAY_REQUEST_TIMEOUT, session)
-            .await;
+        let timeout = self.target.adapter.request_timeout(REPLAY_REQUEST_TIMEOUT);
+        let reply = self.target.send(&self.client, &op, timeout, session).await;
         self.entries.push(HistoryEntry {
             id: recorded.id,
             user: recorded.user,

@@ -10,13 +10,13 @@
 use std::collections::BTreeMap;
 
 use super::CheckConfig;
-use super::index::Index;
+use super::index::{Index, NameId};
 use super::report::{Bound, CheckId, CheckReport, Violations, violation};
 use crate::history::StockFields;
 use crate::history::{Op, Outcome};
 
 #[derive(Debug, Default, Clone, Copy)]
-struct SkuBounds {
+pub(crate) struct SkuBounds {
     sold_lower: i64,
     sold_upper: i64,
     /// Units of reservations that may still be Held at the final read.
@@ -25,14 +25,7 @@ struct SkuBounds {
 
 pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
     let snapshot = index.snapshot;
-    let read_at_us = index
-        .final_reads
-        .iter()
-        .flatten()
-        .map(|position| index.entry(*position).invoke_us)
-        .min();
-    let snapshot_read_us = snapshot.map(|snapshot| index.deadline_us(snapshot.taken_at_ms));
-    let Some(read_at_us) = read_at_us.map(|at| at as i64).or(snapshot_read_us) else {
+    let Some(read_at_us) = final_read_us(index) else {
         return CheckReport::unknown(
             CheckId::C6,
             "no final read of any SKU after the load, and no snapshot",
@@ -43,7 +36,6 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
     let mut reported = Vec::new();
     let mut judged = 0;
     for sku in &index.supplied {
-        let supply = &index.supply[*sku as usize];
         let final_read = index.final_reads[*sku as usize].map(|position| {
             (
                 index.entry(position).id,
@@ -64,37 +56,16 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
             continue;
         };
         judged += 1;
-        let sku_bounds = bounds[*sku as usize];
-        let sku = index.sku_name(*sku);
-        let ranges = [
-            ("total", supply.lower, stock.total, supply.upper),
-            (
-                "sold",
-                sku_bounds.sold_lower,
-                stock.sold,
-                sku_bounds.sold_upper,
-            ),
-            ("reserved", 0, stock.reserved, sku_bounds.held_upper),
-            (
-                "available",
-                supply.lower - sku_bounds.sold_upper - sku_bounds.held_upper,
-                stock.available,
-                supply.upper - sku_bounds.sold_lower,
-            ),
-        ];
-        // A field the read does not carry (a service exposing only some) is not judged.
-        for (field, lower, value, upper) in ranges
-            .into_iter()
-            .filter_map(|(field, lower, value, upper)| Some((field, lower, value?, upper)))
-        {
+        let name = index.sku_name(*sku);
+        for (field, lower, value, upper) in field_ranges(index, *sku, &bounds, &stock) {
             reported.push(Bound {
-                subject: format!("{sku} {field}"),
+                subject: format!("{name} {field}"),
                 lower,
                 observed: Some(value),
                 upper,
             });
             if value < lower || value > upper {
-                violations.push(out_of_bounds(sku, field, op, lower, value, upper, stock));
+                violations.push(out_of_bounds(name, field, op, lower, value, upper, stock));
             }
         }
     }
@@ -152,8 +123,59 @@ fn out_of_bounds(
     )
 }
 
-/// Per SKU id: the bounds reservations put on its final stock.
-fn sku_bounds(index: &Index<'_>, read_at_us: i64, config: &CheckConfig) -> Vec<SkuBounds> {
+/// When the stock after the load was read: the first final `GET`, else the snapshot.
+pub(crate) fn final_read_us(index: &Index<'_>) -> Option<i64> {
+    let read_at_us = index
+        .final_reads
+        .iter()
+        .flatten()
+        .map(|position| index.entry(*position).invoke_us)
+        .min();
+    let snapshot_read_us = index
+        .snapshot
+        .map(|snapshot| index.deadline_us(snapshot.taken_at_ms));
+    read_at_us.map(|at| at as i64).or(snapshot_read_us)
+}
+
+/// The fields of `stock` that it carries, each as (field, lower, value, upper): the
+/// range the history allows for it after the load (a field a service does not expose
+/// is not judged).
+pub(crate) fn field_ranges(
+    index: &Index<'_>,
+    sku: NameId,
+    bounds: &[SkuBounds],
+    stock: &StockFields,
+) -> Vec<(&'static str, i64, i64, i64)> {
+    let supply = &index.supply[sku as usize];
+    let sku_bounds = bounds[sku as usize];
+    let ranges = [
+        ("total", supply.lower, stock.total, supply.upper),
+        (
+            "sold",
+            sku_bounds.sold_lower,
+            stock.sold,
+            sku_bounds.sold_upper,
+        ),
+        ("reserved", 0, stock.reserved, sku_bounds.held_upper),
+        (
+            "available",
+            supply.lower - sku_bounds.sold_upper - sku_bounds.held_upper,
+            stock.available,
+            supply.upper - sku_bounds.sold_lower,
+        ),
+    ];
+    ranges
+        .into_iter()
+        .filter_map(|(field, lower, value, upper)| Some((field, lower, value?, upper)))
+        .collect()
+}
+
+/// Per SKU id: the bounds reservations put on its stock read at `read_at_us`.
+pub(crate) fn sku_bounds(
+    index: &Index<'_>,
+    read_at_us: i64,
+    config: &CheckConfig,
+) -> Vec<SkuBounds> {
     let grace_us = (config.expiry_grace_ms + config.clock_skew_ms) * 1000;
     let mut bounds = vec![SkuBounds::default(); index.skus.len()];
     for facts in &index.reservations {

@@ -59,6 +59,7 @@ use history::History;
 use index::Index;
 use slo::SloResult;
 use stock_bounds::StockModel;
+use stores::StoresSnapshot;
 
 /// Exit codes of a run (DESIGN §7, plus 5).
 pub const EXIT_PASS: u8 = 0;
@@ -103,7 +104,7 @@ pub fn run_checks(
     snapshot: Option<&WhiteBoxSnapshot>,
     config: &CheckConfig,
 ) -> Vec<CheckReport> {
-    examine(history, snapshot, config, &[]).checks
+    examine(history, snapshot, None, config, &[]).checks
 }
 
 /// A checker: the shared index (which holds the snapshot, if any) in, a report out.
@@ -151,6 +152,7 @@ pub struct Findings {
 pub fn examine(
     history: &History,
     snapshot: Option<&WhiteBoxSnapshot>,
+    stores: Option<&StoresSnapshot>,
     config: &CheckConfig,
     goals: &[CoverageGoal],
 ) -> Findings {
@@ -184,6 +186,14 @@ pub fn examine(
             report
         })
         .collect();
+    if let Some(stores) = stores {
+        // A service's own stores are what C2 judges when its adapter declares them.
+        let started = Instant::now();
+        let report = run_guarded(CheckId::C2, || stores::check(&index, config, stores));
+        reports.retain(|report| report.id != CheckId::C2);
+        reports.insert(1, report);
+        timings.checks.push((CheckId::C2, started.elapsed()));
+    }
     let started = Instant::now();
     let model =
         catch_unwind(AssertUnwindSafe(|| StockModel::build(history, config))).map_err(|panic| {

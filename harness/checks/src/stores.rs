@@ -1,13 +1,17 @@
 //! What a service's own stores held after the load (`stores.json`), as its adapter's
 //! `[[stores]]` read them: per store, per SKU, the stock fields that store keeps (a
 //! database row, a Redis hash). Plain data; reading the stores is the harness's, judging
-//! them is [`check`] (C2 for a service other than the reference engine).
+//! them is `check` (C2 for a service other than the reference engine), run by
+//! [`crate::examine`] on the index the other checks share.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, Op, Outcome, StockFields};
+use crate::CheckConfig;
+use crate::c6_final_stock::{SkuBounds, field_ranges, final_read_us, sku_bounds};
+use crate::history::StockFields;
+use crate::index::{Index, NameId};
 use crate::report::{CheckId, CheckReport, Violations, violation};
 
 /// Version of `stores.json`.
@@ -34,10 +38,16 @@ pub struct StoreReading {
 
 /// C2 on a service's own stores: per SKU, every pair of stores agrees on each field both
 /// keep; each store agrees with the service's final read after quiesce (the harness's
-/// last acknowledged `GET` of the SKU) on each field both carry; nothing is negative, and
-/// where a store keeps all four fields, `available + reserved + sold == total`. A store
-/// that could not be read makes the verdict unknown, never pass.
-pub fn check(history: &History, stores: &StoresSnapshot) -> CheckReport {
+/// last acknowledged `GET` of the SKU) on each field both carry; each field lies within
+/// the bounds the history implies after the load (C6's bounds: what was surely and
+/// possibly supplied, sold and still held when the stock was read); nothing is
+/// negative, and where a store keeps all four fields, `available + reserved + sold ==
+/// total`. A store that could not be read makes the verdict unknown, never pass.
+pub(crate) fn check(
+    index: &Index<'_>,
+    config: &CheckConfig,
+    stores: &StoresSnapshot,
+) -> CheckReport {
     if let Some(failed) = stores.stores.iter().find(|store| store.error.is_some()) {
         let reason = failed.error.as_deref().unwrap_or_default();
         return CheckReport::unknown(
@@ -45,25 +55,34 @@ pub fn check(history: &History, stores: &StoresSnapshot) -> CheckReport {
             format!("store `{}` could not be read: {reason}", failed.name),
         );
     }
-    let finals = final_reads(history);
+    let finals = final_reads(index);
+    // The stores are read after the final reads (or, without any, after the load): the
+    // bounds at that earlier moment are the wider ones, so a store is never held to
+    // tighter bounds than were true when it was read.
+    let read_at_us = final_read_us(index).unwrap_or_else(|| history_end_us(index));
+    let bounds = sku_bounds(index, read_at_us, config);
     let mut violations = Violations::default();
     let mut judged = 0_u64;
-    for (index, store) in stores.stores.iter().enumerate() {
+    for (position, store) in stores.stores.iter().enumerate() {
         for (sku, stock) in &store.skus {
             judged += 1;
             check_own(&store.name, sku, stock, &mut violations);
+            if let Some(id) = index.skus.get(sku) {
+                check_bounds(index, id, &bounds, &store.name, stock, &mut violations);
+            }
             if let Some((op, read)) = finals.get(sku.as_str()) {
+                let ops = vec![*op];
                 compare(
                     &store.name,
                     stock,
                     "the final read",
                     read,
                     sku,
-                    vec![*op],
+                    ops,
                     &mut violations,
                 );
             }
-            for other in &stores.stores[index + 1..] {
+            for other in &stores.stores[position + 1..] {
                 if let Some(theirs) = other.skus.get(sku) {
                     compare(
                         &store.name,
@@ -94,21 +113,57 @@ pub fn check(history: &History, stores: &StoresSnapshot) -> CheckReport {
 }
 
 /// The last acknowledged harness read of each SKU after the load, as a store's fields.
-fn final_reads(history: &History) -> BTreeMap<&str, (u64, StockFields)> {
+fn final_reads<'h>(index: &Index<'h>) -> BTreeMap<&'h str, (u64, StockFields)> {
     let mut finals = BTreeMap::new();
-    for entry in &history.entries {
-        let (Op::GetSku { sku }, None, Outcome::Ok) = (&entry.op, entry.user, entry.outcome) else {
+    for (sku, position) in index.final_reads.iter().enumerate() {
+        let Some(entry) = position.map(|position| index.entry(position)) else {
             continue;
         };
-        let Some(body) = &entry.response else {
-            continue;
-        };
-        let Some(read) = body.read_fields() else {
-            continue;
-        };
-        finals.insert(sku.as_str(), (entry.id, read));
+        if let Some(read) = entry.response.as_ref().and_then(|body| body.read_fields()) {
+            finals.insert(index.sku_name(sku as NameId), (entry.id, read));
+        }
     }
     finals
+}
+
+/// When the last op of the history completed: the stores were read after it.
+fn history_end_us(index: &Index<'_>) -> i64 {
+    let last = index
+        .history
+        .entries
+        .iter()
+        .map(|entry| entry.complete_us)
+        .max();
+    last.unwrap_or(0) as i64
+}
+
+/// Each field the store keeps, against the range the history allows after the load.
+fn check_bounds(
+    index: &Index<'_>,
+    sku: NameId,
+    bounds: &[SkuBounds],
+    store: &str,
+    stock: &StockFields,
+    violations: &mut Violations,
+) {
+    let name = index.sku_name(sku);
+    for (field, lower, value, upper) in field_ranges(index, sku, bounds, stock) {
+        let (severity, allowed) = match () {
+            () if value > upper => (value - upper, format!("at most {upper}")),
+            () if value < lower => (lower - value, format!("at least {lower}")),
+            () => continue,
+        };
+        violations.push(violation(
+            "out_of_bounds",
+            Some(name),
+            None,
+            Vec::new(),
+            severity,
+            format!(
+                "store `{store}` has {field} {value} for {name}, but the history implies {allowed}"
+            ),
+        ));
+    }
 }
 
 fn check_own(store: &str, sku: &str, stock: &StockFields, violations: &mut Violations) {

@@ -1,4 +1,5 @@
 mod reads;
+mod stores;
 pub(super) mod text;
 
 use std::collections::BTreeMap;
@@ -542,7 +543,7 @@ fn coverage_goals_count_their_events() {
         CoverageGoal::RetryAfterRetention { min: 1 },
         CoverageGoal::RepeatedSkuLine { min: 3 },
     ];
-    let results = examine(&history, None, &CheckConfig::default(), &goals).coverage;
+    let results = examine(&history, None, None, &CheckConfig::default(), &goals).coverage;
     let observed: Vec<(&str, u64, Verdict)> = results
         .iter()
         .map(|result| (result.goal.as_str(), result.observed, result.verdict))

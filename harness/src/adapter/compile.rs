@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
+use std::time::Duration;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use reqwest::Method;
@@ -85,6 +86,7 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         lacks: header.lacks,
         seed,
         health: header.health,
+        client_timeout: header.client_timeout,
         states: header.states,
         vars: builder.vars.clone(),
         secrets: std::mem::take(&mut builder.secrets),
@@ -123,6 +125,7 @@ struct Header {
     lacks: Vec<Capability>,
     seed: Seed,
     health: Option<String>,
+    client_timeout: Option<Duration>,
     states: Vec<(String, ReservationState)>,
 }
 
@@ -266,6 +269,17 @@ impl<'s> Builder<'s> {
             }
             None => None,
         };
+        let client_timeout = match &header.client_timeout {
+            Some(value) if !value.get_ref().0.is_zero() => Some(value.get_ref().0),
+            Some(value) => {
+                return Err(source.error(
+                    "adapter.client_timeout",
+                    value.span(),
+                    "expected more than 0 (e.g. \"30s\")",
+                ));
+            }
+            None => None,
+        };
         Ok(Header {
             name,
             identity,
@@ -273,6 +287,7 @@ impl<'s> Builder<'s> {
             lacks,
             seed,
             health,
+            client_timeout,
             states,
         })
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use stockproof_checks::duration::FileDuration;
 use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,9 @@ pub(crate) struct HeaderFile {
     pub(crate) lacks: Vec<Spanned<String>>,
     pub(crate) seed: Option<Spanned<SeedFile>>,
     pub(crate) health: Option<Spanned<String>>,
+    /// How long one request may take before its outcome is unknown, when the service
+    /// needs longer than a scenario's `retry.client_timeout`.
+    pub(crate) client_timeout: Option<Spanned<FileDuration>>,
     #[serde(default)]
     pub(crate) states: BTreeMap<Spanned<String>, Vec<String>>,
 }

@@ -56,6 +56,9 @@ pub struct Adapter {
     pub seed: Seed,
     /// A path that answers 2xx when the service is up (`/healthz`); `None`: any answer.
     pub health: Option<String>,
+    /// How long one request may take (`adapter.client_timeout`); a scenario with a
+    /// shorter `retry.client_timeout` gets this one (see `run::fit_to`).
+    pub client_timeout: Option<std::time::Duration>,
     states: Vec<(String, ReservationState)>,
     /// `[vars]`; environment values once [`Adapter::resolve_secrets`] has read them
     /// (they are never written to a run folder).
@@ -294,6 +297,13 @@ impl Adapter {
     /// Whether the adapter has `op`.
     pub fn supports(&self, op: OpKind) -> bool {
         self.ops.contains_key(&op)
+    }
+
+    /// How long one request may wait for its reply: `default`, or the adapter's
+    /// `client_timeout` when that is longer.
+    pub fn request_timeout(&self, default: std::time::Duration) -> std::time::Duration {
+        self.client_timeout
+            .map_or(default, |needed| needed.max(default))
     }
 
     /// Whether the service lacks `capability`.

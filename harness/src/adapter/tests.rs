@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -120,6 +121,40 @@ fn adapters_that_cannot_work_are_refused() {
     assert!(
         error.contains("`vars.token`") && error.contains("STOCKPROOF_TEST_UNSET_SECRET"),
         "{error}"
+    );
+}
+
+// Goal: a service's own request timeout is read, refused when zero or not a duration,
+// and only ever lengthens the one a request gets.
+#[test]
+fn client_timeout_only_lengthens_a_request_timeout() {
+    let with = |value: &str| {
+        parsed(&minimal("").replace(
+            "seed = \"out_of_band\"",
+            &format!("seed = \"out_of_band\"\nclient_timeout = {value}"),
+        ))
+    };
+    let adapter = with("\"30s\"").unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(adapter.client_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(
+        adapter.request_timeout(Duration::from_secs(2)),
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        adapter.request_timeout(Duration::from_secs(90)),
+        Duration::from_secs(90)
+    );
+    for bad in ["\"0s\"", "\"soon\""] {
+        let error = with(bad).expect_err(bad);
+        assert!(
+            error.contains("adapter.client_timeout") || error.contains("client_timeout"),
+            "{error}"
+        );
+        assert!(error.starts_with("adapter test-adapter.toml:"), "{error}");
+    }
+    assert_eq!(
+        parsed(&minimal("")).map(|adapter| adapter.client_timeout),
+        Ok(None)
     );
 }
 

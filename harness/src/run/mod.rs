@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use stockproof_checks::duration::format_duration;
 use stockproof_engine::variants::Variant;
 use tokio_util::sync::CancellationToken;
 
@@ -595,8 +596,21 @@ pub fn fresh_seed() -> u64 {
 
 /// The scenario as a service lacking some capability can run it: without idempotency
 /// keys nothing is re-sent (a duplicate would be a second order), without release the
-/// carts planned to release are abandoned instead.
+/// carts planned to release are abandoned instead; a service that declares it needs
+/// more time per request than the scenario's client timeout gets it (a timed-out
+/// request is an unknown outcome, which can only widen the checks' bounds).
 fn fit_to(mut scenario: Scenario, adapter: &Adapter) -> Scenario {
+    if let Some(needed) = adapter.client_timeout
+        && needed > scenario.retry.client_timeout
+    {
+        eprintln!(
+            "stockproof: client timeout {} (adapter {}'s client_timeout; the scenario's is {})",
+            format_duration(needed),
+            adapter.name,
+            format_duration(scenario.retry.client_timeout),
+        );
+        scenario.retry.client_timeout = needed;
+    }
     if adapter.lacks(Capability::Idempotency) {
         let retry = &mut scenario.retry;
         retry.concurrent = 0.0;

@@ -129,7 +129,7 @@ pub async fn black_box(
         return QuiesceReport {
             waited: Duration::ZERO,
             settled: true,
-            notes: vec!["expiry: no reservation was made".to_owned()],
+            notes: vec!["expiry: no hold with a deadline to wait for".to_owned()],
         };
     };
     let until_ms = latest_ms.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));

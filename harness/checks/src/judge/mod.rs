@@ -52,14 +52,11 @@ pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
     let findings = crate::examine(
         run.history,
         run.snapshot,
+        run.stores,
         &run.criteria.config,
         &run.criteria.coverage,
     );
-    let checks = match run.stores {
-        Some(stores) => with_stores_check(findings.checks, run.history, stores),
-        None => findings.checks,
-    };
-    let checks = mark_not_applicable(checks, run.info);
+    let checks = mark_not_applicable(findings.checks, run.info);
     let checks = match &run.info.loss_window {
         Some(loss_window) => loss_window.judge(checks),
         None => checks,
@@ -70,24 +67,6 @@ pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
         coverage: findings.coverage,
         cut_short: cut_short(run.info),
     }
-}
-
-/// C2 on the service's own stores, in place of C2 on the reference engine's.
-fn with_stores_check(
-    checks: Vec<CheckReport>,
-    history: &History,
-    stores: &StoresSnapshot,
-) -> Vec<CheckReport> {
-    checks
-        .into_iter()
-        .map(|report| {
-            if report.id == CheckId::C2 {
-                crate::stores::check(history, stores)
-            } else {
-                report
-            }
-        })
-        .collect()
 }
 
 /// Replaces the report of every check the run recorded as not applicable to its target

@@ -302,7 +302,7 @@ fn coverage_counts_contended_reads_and_refusals_after_return() {
         expiry_grace_ms: 500,
         clock_skew_ms: CLOCK_SKEW_MS_DEFAULT,
     };
-    let observed: Vec<(String, u64, Verdict)> = examine(&history, None, &config, &goals)
+    let observed: Vec<(String, u64, Verdict)> = examine(&history, None, None, &config, &goals)
         .coverage
         .into_iter()
         .map(|result| (result.goal, result.observed, result.verdict))
