@@ -9,6 +9,7 @@ mod faults;
 mod infra_up;
 mod load_driver;
 mod one_verdict;
+mod own_stores;
 mod probe;
 mod reconcile;
 mod replay;
