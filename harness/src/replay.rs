@@ -182,6 +182,7 @@ impl Replayer {
         History {
             header: crate::history::HistoryHeader {
                 started_at_unix_ms: self.started_at_unix_ms,
+                replays_told_apart: self.target.adapter.tells_replays_apart(),
                 ..recorded.header.clone()
             },
             entries: self.entries.clone(),

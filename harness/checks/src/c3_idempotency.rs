@@ -3,7 +3,11 @@
 //! runs from when the engine stored it (no earlier than the first reserve sent with it)
 //! for TTL + retention; a reserve that completed before that could have passed must be
 //! answered from the key. Later ones may legitimately create a new reservation (the
-//! key was forgotten), which starts a new epoch for the key.
+//! key was forgotten), which starts a new epoch for the key. Where the target tells a
+//! replay from a fresh hold (`replays_told_apart` in the history's header), a retained
+//! key is answered as a fresh hold at most once: a second one is a replay that held the
+//! units again, even when the service names the reservation by the key itself
+//! (order-number APIs), so the ids alone cannot show it.
 //! White-box (with a snapshot): one reserve event per (reservation, SKU) in the ledger,
 //! and no two reservations for one key created within TTL + retention of each other.
 //! Not checked here: whether the replayed reservation's state is right (C4).
@@ -82,6 +86,8 @@ struct Epoch<'h> {
     keep_us: u64,
     /// First acknowledged reserve of the epoch.
     first: Option<FirstReserve<'h>>,
+    /// The op answered as a fresh hold, where the target tells replays apart.
+    fresh: Option<u64>,
 }
 
 /// Judges the reserves of one key, `positions` in send order.
@@ -108,6 +114,7 @@ fn check_key(
                 start_us: entry.invoke_us,
                 keep_us,
                 first: None,
+                fresh: None,
             });
         }
         let Some(current) = epoch.as_mut() else {
@@ -121,6 +128,16 @@ fn check_key(
             continue;
         };
         tally.judged += 1;
+        let replayed = entry.response.as_ref().is_some_and(|body| body.replayed);
+        if index.history.header.replays_told_apart && !replayed {
+            let must_replay = entry.complete_us <= current.start_us + current.keep_us;
+            match current.fresh {
+                Some(fresh_op) if must_replay => violations.push(violation("fresh_hold_for_retained_key", None, Some(&reservation.0), vec![entry.id, fresh_op], 1, format!(
+                    "op {} was answered as a fresh hold (reservation {}) for key `{key}`, but op {fresh_op} already took one while the key was retained: a replay held the units again", entry.id, reservation.0
+                ))),
+                _ => current.fresh = Some(entry.id),
+            }
+        }
         match &current.first {
             None => current.first = Some((entry.id, reservation.0.as_str(), *position)),
             Some((first_op, first_id, first_position)) => {

@@ -46,6 +46,12 @@ pub struct HistoryHeader {
     /// The engine's idempotency retention for this run (a retry later than this may
     /// legitimately create a new reservation).
     pub idempotency_retention_ms: i64,
+    /// Whether the target's replies tell a replayed reserve from a fresh one (its
+    /// adapter has a `replayed` rule for reserve): then every acknowledged reserve that
+    /// is not marked [`Response::replayed`] took a fresh hold, and C3 holds a retained
+    /// key to one fresh hold. Absent in older histories: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replays_told_apart: bool,
 }
 
 impl HistoryHeader {
@@ -62,6 +68,7 @@ impl HistoryHeader {
             seed,
             started_at_unix_ms,
             idempotency_retention_ms,
+            replays_told_apart: false,
         }
     }
 }
@@ -205,6 +212,10 @@ pub struct Response {
     /// Reservation deadline, Redis server time in ms since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<i64>,
+    /// The service answered this reserve as a replay of an earlier one (its adapter's
+    /// `replayed` rule), not as a fresh hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
     /// The reservation's merged items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<CartLine>>,
@@ -389,6 +400,7 @@ pub fn write_reply(
         let fields = [
             body.reservation.as_ref().map(|id| format!("id={id}")),
             body.state.map(|state| format!("state={state}")),
+            body.replayed.then(|| "replayed".to_owned()),
             body.deadline_ms
                 .map(|deadline| format!("deadline={deadline}")),
             body.error.as_ref().map(|error| format!("error={error}")),

@@ -311,6 +311,39 @@ fn c3_fails_on_two_reservations_for_one_key() {
     );
 }
 
+// Goal: where the target tells replays apart, a retained key answered as a fresh hold
+// twice fails C3 even though both name the same reservation (order-number APIs, whose
+// reservation is the key); a replay marked as such passes, and so does any history
+// whose target cannot tell (nothing to go on).
+// Method: the same two reserves of k1 (id = the key) with and without `replayed`, with
+// the header's flag on and off.
+#[test]
+fn c3_fails_on_a_second_fresh_hold_for_a_retained_key() {
+    let twice_fresh = "
+        1 - 0 1 ok restock a 5
+        2 1 10 11 ok reserve k1 a:1 ttl=1000 -> id=k1 state=held
+        3 1 20 21 ok reserve k1 a:1 ttl=1000 -> id=k1 state=held retry=2
+    ";
+    let c3 = |text: &str, told_apart: bool| {
+        let mut history = text::history(text);
+        history.header.replays_told_apart = told_apart;
+        report(CheckId::C3, &history, None)
+    };
+    let caught = c3(twice_fresh, true);
+    assert_eq!(caught.verdict, Verdict::Fail, "{caught:#?}");
+    assert!(
+        caught.violations[0]
+            .reason
+            .contains("op 3 was answered as a fresh hold (reservation k1) for key `k1`, but op 2 already took one"),
+        "{caught:#?}"
+    );
+    let replayed = twice_fresh.replace("state=held retry=2", "state=held replayed retry=2");
+    assert_eq!(c3(&replayed, true).verdict, Verdict::Pass);
+    assert_eq!(c3(twice_fresh, false).verdict, Verdict::Pass);
+    let after_retention = twice_fresh.replace("3 1 20 21", "3 1 7000 7001");
+    assert_eq!(c3(&after_retention, true).verdict, Verdict::Pass);
+}
+
 // Goal: C4 flags a confirm that was acknowledged but later reported expired, a
 // reservation held past deadline + grace, and items of one cart ending differently.
 // Method: hand-written histories and a ledger with mixed terminal events.

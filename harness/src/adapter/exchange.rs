@@ -519,6 +519,7 @@ impl Bound {
                     Identity::Reply => text(Field::Reservation).map(ReservationId),
                 };
                 response.state.get_or_insert(ReservationState::Held);
+                response.replayed = reply.outcome == RuleOutcome::Replayed;
             }
             (Op::Confirm { .. }, RuleOutcome::Ok) => {
                 response.state.get_or_insert(ReservationState::Confirmed);

@@ -299,6 +299,17 @@ impl Adapter {
         self.ops.contains_key(&op)
     }
 
+    /// Whether the service's replies tell a replayed reserve from a fresh one: some
+    /// rule of its reserve classifies a reply as `replayed`.
+    pub fn tells_replays_apart(&self) -> bool {
+        self.ops.get(&OpKind::Reserve).is_some_and(|op| {
+            op.steps
+                .iter()
+                .flat_map(|step| &step.replies)
+                .any(|rule| rule.outcome == RuleOutcome::Replayed)
+        })
+    }
+
     /// How long one request may wait for its reply: `default`, or the adapter's
     /// `client_timeout` when that is longer.
     pub fn request_timeout(&self, default: std::time::Duration) -> std::time::Duration {

@@ -260,12 +260,13 @@ async fn drive(
     entries.extend(std::mem::take(&mut load.entries));
     entries.extend(finals);
     entries.extend(faults::fault_entries(&fault_records, zero, faults_first));
-    let header = HistoryHeader::new(
+    let mut header = HistoryHeader::new(
         &scenario.name,
         plan.seed(),
         started_at_unix_ms,
         i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
     );
+    header.replays_told_apart = bound.adapter.tells_replays_apart();
     let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
     record_capabilities(&mut info, &bound.adapter);

@@ -138,7 +138,9 @@ fn release_leaks_fail_c8_on_product_rest() {
 
 // Goal: the order-no facade with `ignore-order-no` (a replayed orderNo holds again under
 // a fresh engine key, answered as a normal success) is caught on a scenario that fits a
-// one-line API and re-sends: the hidden holds leave fewer units than the history allows.
+// one-line API and re-sends: C3 names the replay answered as a fresh hold (the adapter
+// tells replays apart by their message), and the hidden holds leave fewer units than
+// the history allows (C7).
 #[test]
 fn ignore_order_no_is_caught_on_one_line_retries() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -161,6 +163,10 @@ fn ignore_order_no_is_caught_on_one_line_retries() {
     );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{}", describe(&run));
+    assert!(
+        stdout.contains("C3 idempotency: fail") && stdout.contains("a replay held the units again"),
+        "{stdout}"
+    );
     assert!(stdout.contains("C7 reads within bounds: fail"), "{stdout}");
     stack.stop();
 }

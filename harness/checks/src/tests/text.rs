@@ -158,6 +158,10 @@ fn op(line: &str, words: &[&str]) -> Op {
 fn response(words: &[&str]) -> Response {
     let mut response = Response::default();
     for word in words {
+        if *word == "replayed" {
+            response.replayed = true;
+            continue;
+        }
         let (name, value) = word
             .split_once('=')
             .unwrap_or_else(|| panic!("`{word}` is not name=value"));
