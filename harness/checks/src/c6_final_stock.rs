@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::CheckConfig;
 use super::index::{Index, NameId};
 use super::report::{Bound, CheckId, CheckReport, Violations, violation};
-use crate::history::StockFields;
+use crate::history::{FieldsSeen, StockFields};
 use crate::history::{Op, Outcome};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,6 +35,7 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
     let mut violations = Violations::default();
     let mut reported = Vec::new();
     let mut judged = 0;
+    let mut fields_seen = FieldsSeen::default();
     for sku in &index.supplied {
         let final_read = index.final_reads[*sku as usize].map(|position| {
             (
@@ -56,6 +57,7 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
             continue;
         };
         judged += 1;
+        fields_seen.add(&stock);
         let name = index.sku_name(*sku);
         for (field, lower, value, upper) in field_ranges(index, *sku, &bounds, &stock) {
             reported.push(Bound {
@@ -73,14 +75,18 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
         ("skus_read".to_owned(), judged),
         ("unknown_outcomes".to_owned(), index.unknown_outcomes),
     ]);
-    CheckReport::finish(
+    let mut report = CheckReport::finish(
         CheckId::C6,
         judged,
         "no SKU was read after the load: nothing to judge",
         counts,
         reported,
         violations,
-    )
+    );
+    if report.note.is_none() {
+        report.note = fields_seen.note("the final reads");
+    }
+    report
 }
 
 fn out_of_bounds(

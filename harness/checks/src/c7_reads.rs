@@ -28,7 +28,7 @@ use super::coverage::read_while_contended;
 use super::index::Index;
 use super::report::{Bound, CheckId, CheckReport, VIOLATIONS_KEPT_MAX, Violations, violation};
 use super::stock_bounds::{Causes, Field, FieldBound, NEVER_US, StockModel};
-use crate::history::{HistoryEntry, Op, OpId, Outcome, StockFields};
+use crate::history::{FieldsSeen, HistoryEntry, Op, OpId, Outcome, StockFields};
 
 #[derive(Debug, Default)]
 struct Judged {
@@ -36,6 +36,7 @@ struct Judged {
     sku_reads_during_load: u64,
     reads_while_contended: u64,
     reservation_reads: u64,
+    fields_seen: FieldsSeen,
     /// Bounds of reads outside them, earliest op first, at most [`VIOLATIONS_KEPT_MAX`].
     broken: BTreeMap<(OpId, usize), Bound>,
 }
@@ -84,14 +85,18 @@ pub(super) fn check(index: &Index<'_>, model: &StockModel<'_>) -> CheckReport {
         ("reservation_reads".to_owned(), judged.reservation_reads),
         ("unknown_outcomes".to_owned(), index.unknown_outcomes),
     ]);
-    CheckReport::finish(
+    let mut report = CheckReport::finish(
         CheckId::C7,
         judged.sku_reads + judged.reservation_reads,
         "no acknowledged read of a SKU or reservation to judge",
         counts,
         judged.broken.into_values().collect(),
         violations,
-    )
+    );
+    if report.note.is_none() {
+        report.note = judged.fields_seen.note("the SKU reads");
+    }
+    report
 }
 
 fn judge_sku_read(
@@ -110,6 +115,7 @@ fn judge_sku_read(
         return;
     }
     judged.sku_reads += 1;
+    judged.fields_seen.add(stock);
     judged.sku_reads_during_load += u64::from(entry.user.is_some());
     judged.reads_while_contended += u64::from(read_while_contended(model, entry));
     for (slot, field) in Field::ALL.into_iter().enumerate() {

@@ -268,6 +268,48 @@ impl StockFields {
     }
 }
 
+/// Which stock fields the judged reads (or stores) carried, so that a check can say
+/// which it could not judge: a service that does not expose `sold`, say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FieldsSeen {
+    /// A read with any field at all was judged.
+    any: bool,
+    seen: StockFields,
+}
+
+impl FieldsSeen {
+    pub fn add(&mut self, stock: &StockFields) {
+        self.any = true;
+        let seen = &mut self.seen;
+        for (slot, value) in [
+            (&mut seen.available, stock.available),
+            (&mut seen.reserved, stock.reserved),
+            (&mut seen.sold, stock.sold),
+            (&mut seen.total, stock.total),
+        ] {
+            if value.is_some() {
+                *slot = Some(0);
+            }
+        }
+    }
+
+    /// `"… carry no sold, total: those fields were not judged"`, when some were never
+    /// seen in what was judged; `None` when every field was (or nothing was judged).
+    pub fn note(&self, what: &str) -> Option<String> {
+        let seen: Vec<&str> = self.seen.present().map(|(field, _)| field).collect();
+        let missing: Vec<&str> = ["available", "reserved", "sold", "total"]
+            .into_iter()
+            .filter(|field| !seen.contains(field))
+            .collect();
+        (self.any && !missing.is_empty()).then(|| {
+            format!(
+                "{what} carry no {}: those fields were not judged (the service does not expose them)",
+                missing.join(", ")
+            )
+        })
+    }
+}
+
 impl From<SkuStock> for StockFields {
     fn from(stock: SkuStock) -> StockFields {
         StockFields {

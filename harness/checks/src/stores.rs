@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CheckConfig;
 use crate::c6_final_stock::{SkuBounds, field_ranges, final_read_us, sku_bounds};
-use crate::history::StockFields;
+use crate::history::{FieldsSeen, StockFields};
 use crate::index::{Index, NameId};
 use crate::report::{CheckId, CheckReport, Violations, violation};
 
@@ -63,9 +63,11 @@ pub(crate) fn check(
     let bounds = sku_bounds(index, read_at_us, config);
     let mut violations = Violations::default();
     let mut judged = 0_u64;
+    let mut fields_seen = FieldsSeen::default();
     for (position, store) in stores.stores.iter().enumerate() {
         for (sku, stock) in &store.skus {
             judged += 1;
+            fields_seen.add(stock);
             check_own(&store.name, sku, stock, &mut violations);
             if let Some(id) = index.skus.get(sku) {
                 check_bounds(index, id, &bounds, &store.name, stock, &mut violations);
@@ -102,14 +104,18 @@ pub(crate) fn check(
         ("store_rows".to_owned(), judged),
         ("final_reads".to_owned(), finals.len() as u64),
     ]);
-    CheckReport::finish(
+    let mut report = CheckReport::finish(
         CheckId::C2,
         judged,
         "the stores hold no row for any SKU of the run",
         counts,
         Vec::new(),
         violations,
-    )
+    );
+    if report.note.is_none() {
+        report.note = fields_seen.note("the stores");
+    }
+    report
 }
 
 /// The last acknowledged harness read of each SKU after the load, as a store's fields.

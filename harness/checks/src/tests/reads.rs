@@ -374,4 +374,12 @@ fn partial_reads_are_judged_on_the_fields_they_carry() {
     );
     let sold_report = report(CheckId::C7, &wrong_sold, None);
     assert_eq!(sold_report.verdict, Verdict::Pass, "{sold_report:#?}");
+    // What could not be judged is said, not passed over in silence.
+    assert_eq!(
+        sold_report.note.as_deref(),
+        Some(
+            "the SKU reads carry no sold, total: those fields were not judged (the service does not expose them)"
+        ),
+        "{sold_report:#?}"
+    );
 }
