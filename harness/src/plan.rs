@@ -116,16 +116,29 @@ struct PlanInner {
     scenario: Scenario,
     seed: u64,
     picker: SkuPicker,
+    /// Start of every idempotency key: `{scenario}-{seed}`, then the run's id if given.
+    key_prefix: String,
 }
 
 impl Plan {
     pub fn new(scenario: &Scenario, seed: u64) -> Plan {
+        Plan::with_key_prefix(scenario, seed, format!("{}-{seed}", scenario.name))
+    }
+
+    /// The plan of [`Plan::new`] with `run_id` in every key (`{scenario}-{seed}-{run_id}-u…`),
+    /// so that no two runs send the same key; the carts are the same.
+    pub fn for_run(scenario: &Scenario, seed: u64, run_id: &str) -> Plan {
+        Plan::with_key_prefix(scenario, seed, format!("{}-{seed}-{run_id}", scenario.name))
+    }
+
+    fn with_key_prefix(scenario: &Scenario, seed: u64, key_prefix: String) -> Plan {
         let picker = SkuPicker::new(scenario.mix.skus.clone(), scenario.catalogue.zipf_exponent);
         Plan {
             inner: Arc::new(PlanInner {
                 scenario: scenario.clone(),
                 seed,
                 picker,
+                key_prefix,
             }),
         }
     }
@@ -212,7 +225,7 @@ impl UserPlan {
             && rng.random::<f64>() < scenario.mix.read_reservation;
         Some(CartPlan {
             index,
-            idempotency_key: format!("{}-{}-u{}-c{index}", scenario.name, inner.seed, self.user),
+            idempotency_key: format!("{}-u{}-c{index}", inner.key_prefix, self.user),
             lines,
             ttl_ms: scenario.reservation_ttl.as_millis() as i64,
             fate,

@@ -183,6 +183,7 @@ impl Replayer {
             header: crate::history::HistoryHeader {
                 started_at_unix_ms: self.started_at_unix_ms,
                 replays_told_apart: self.target.adapter.tells_replays_apart(),
+                ttl_ignored: self.target.adapter.lacks(crate::adapter::Capability::Ttl),
                 ..recorded.header.clone()
             },
             entries: self.entries.clone(),

@@ -208,7 +208,8 @@ pub(crate) fn sku_bounds(
     // its TTL (plus grace) has passed. (A SKU the index never numbered is not judged.)
     for entry in &index.history.entries {
         if let (Op::Reserve { items, ttl_ms, .. }, Outcome::Unknown) = (&entry.op, entry.outcome)
-            && entry.complete_us as i64 + ttl_ms * 1000 + grace_us > read_at_us
+            && entry.complete_us as i64 + index.history.header.hold_lasts_us(*ttl_ms) + grace_us
+                > read_at_us
         {
             for line in items {
                 if let Some(sku) = index.skus.get(&line.sku) {

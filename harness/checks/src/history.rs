@@ -52,6 +52,11 @@ pub struct HistoryHeader {
     /// key to one fresh hold. Absent in older histories: false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replays_told_apart: bool,
+    /// Whether the target ignores the TTL a reserve sends (its adapter lacks `ttl`):
+    /// then a hold whose reply was lost may last to the end of the run, not only for
+    /// its TTL. Absent in older histories: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ttl_ignored: bool,
 }
 
 impl HistoryHeader {
@@ -69,6 +74,16 @@ impl HistoryHeader {
             started_at_unix_ms,
             idempotency_retention_ms,
             replays_told_apart: false,
+            ttl_ignored: false,
+        }
+    }
+
+    /// How long (µs) a hold taken by a reserve sent with `ttl_ms` may last, unless
+    /// confirmed or released: its TTL, or for ever where the target ignores TTLs.
+    pub fn hold_lasts_us(&self, ttl_ms: i64) -> i64 {
+        match self.ttl_ignored {
+            true => i64::MAX / 4,
+            false => ttl_ms.max(0).saturating_mul(1000),
         }
     }
 }

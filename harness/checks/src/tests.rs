@@ -495,6 +495,30 @@ fn c6_fails_on_stranded_units() {
     );
 }
 
+// Goal: where the target ignores the TTL sent (its adapter lacks `ttl`), a hold whose
+// reply was lost may still be there at the end: C6 and C7 allow it; where it honours
+// the TTL, the same read is a phantom hold.
+// Method: one unknown reserve of 2 units, read as still reserved long after its TTL.
+#[test]
+fn a_lost_hold_may_outlast_its_ttl_where_the_target_ignores_ttls() {
+    let text = "
+        1 - 0 1 ok restock a 5
+        2 1 10 11 unknown reserve k1 a:2 ttl=1000
+        3 - 9000 9001 ok get_sku a -> stock=3/2/0/5
+    ";
+    let judged = |ttl_ignored: bool| {
+        let mut history = text::history(text);
+        history.header.ttl_ignored = ttl_ignored;
+        let reports = run_checks(&history, None, &CONFIG);
+        [CheckId::C6, CheckId::C7].map(|id| {
+            let report = reports.iter().find(|report| report.id == id);
+            report.expect("every check reports").verdict
+        })
+    };
+    assert_eq!(judged(false), [Verdict::Fail, Verdict::Fail]);
+    assert_eq!(judged(true), [Verdict::Pass, Verdict::Pass]);
+}
+
 // Goal: a checker that panics reports unknown, never pass.
 // Method: run a panicking closure through run_guarded.
 #[test]

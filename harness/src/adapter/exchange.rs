@@ -76,6 +76,8 @@ pub struct Bound {
     pub(super) unmatched: Mutex<BTreeMap<String, u64>>,
     /// An empty map, shared by every step with nothing saved.
     pub(super) empty: Value,
+    /// `run` in the setup's and SKU ids' templates ([`super::RunLabel`]).
+    pub(super) run: Value,
 }
 
 /// The outcome of one step's reply.

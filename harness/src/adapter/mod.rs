@@ -78,6 +78,66 @@ pub struct Adapter {
     pub stores: Vec<Store>,
 }
 
+/// What a run is called in templates (`run.id`, `run.in_process`), so that an adapter can
+/// give each run SKUs of its own on a service that outlives runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLabel {
+    /// Unique per run: `serial` in base 36 (8 chars), for names.
+    pub id: String,
+    /// Unique per run: its start, ms since the Unix epoch, for services whose ids are
+    /// numbers (`run.serial * 1000 + sku.index`).
+    pub serial: u64,
+    /// The target is the reference engine this run serves on stores it started: they
+    /// are fresh, and the white-box checks need SKU ids to be the scenario's names.
+    pub in_process: bool,
+}
+
+impl RunLabel {
+    /// A label for a run starting now.
+    pub fn now(in_process: bool) -> RunLabel {
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        RunLabel {
+            id: base36(unix_ms),
+            serial: unix_ms,
+            in_process,
+        }
+    }
+
+    /// The label templates are checked against when an adapter is loaded.
+    pub fn sample() -> RunLabel {
+        RunLabel {
+            id: "sample00".to_owned(),
+            serial: 1_796_000_000_000,
+            in_process: false,
+        }
+    }
+
+    /// `run` as a template sees it.
+    pub fn value(&self) -> minijinja::Value {
+        minijinja::Value::from_iter([
+            ("id", minijinja::Value::from(self.id.as_str())),
+            ("serial", minijinja::Value::from(self.serial)),
+            ("in_process", minijinja::Value::from(self.in_process)),
+        ])
+    }
+}
+
+fn base36(mut number: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut text = Vec::new();
+    loop {
+        text.push(DIGITS[(number % 36) as usize]);
+        number /= 36;
+        if number == 0 {
+            break;
+        }
+    }
+    text.reverse();
+    String::from_utf8(text).unwrap_or_default()
+}
+
 /// One of the service's stores, read-only.
 #[derive(Debug)]
 pub struct Store {

@@ -11,7 +11,7 @@ use reqwest::Client;
 
 use super::exchange::{Bound, excerpt, keep, map_value};
 use super::rules::RuleOutcome;
-use super::{Adapter, Step};
+use super::{Adapter, RunLabel, Step};
 
 /// Why an adapter could not be bound to its target.
 #[derive(Debug, thiserror::Error)]
@@ -25,17 +25,13 @@ pub enum PrepareError {
 }
 
 impl Bound {
-    /// The built-in contract bound to `base_url` (no setup to run, SKU ids are names).
+    /// The built-in contract bound to `base_url`, a target whose stores are fresh (no
+    /// setup to run, SKU ids are names).
     pub async fn contract(base_url: &str, skus: &[(String, i64)]) -> Result<Bound, PrepareError> {
         let client = Client::new();
-        Bound::prepare(
-            super::builtin(),
-            &client,
-            base_url,
-            skus,
-            Duration::from_secs(10),
-        )
-        .await
+        let run = RunLabel::now(true);
+        let timeout = Duration::from_secs(10);
+        Bound::prepare(super::builtin(), &client, base_url, skus, timeout, &run).await
     }
 
     /// Binds `adapter` to `base_url`: runs its `[[setup]]` steps once, then for each of
@@ -48,6 +44,7 @@ impl Bound {
         base_url: &str,
         skus: &[(String, i64)],
         timeout: Duration,
+        run: &RunLabel,
     ) -> Result<Bound, PrepareError> {
         let vars: Value = adapter
             .vars
@@ -62,11 +59,16 @@ impl Bound {
             names: HashMap::with_capacity(skus.len()),
             unmatched: Mutex::new(BTreeMap::new()),
             empty: map_value(&BTreeMap::new()),
+            run: run.value(),
             adapter,
         };
         let mut setup = BTreeMap::new();
         for step in &bound.adapter.setup {
-            let context = Value::from_iter([("vars", vars.clone()), ("setup", map_value(&setup))]);
+            let context = Value::from_iter([
+                ("vars", vars.clone()),
+                ("setup", map_value(&setup)),
+                ("run", bound.run.clone()),
+            ]);
             bound
                 .prepare_step(client, step, &context, timeout, &mut setup)
                 .await?;
@@ -110,6 +112,7 @@ impl Bound {
                 ("setup", self.setup.clone()),
                 ("sku", Value::from(sku.clone())),
                 ("saved", map_value(&saved)),
+                ("run", self.run.clone()),
             ]);
             self.prepare_step(client, step, &context, timeout, &mut saved)
                 .await?;
@@ -124,6 +127,7 @@ impl Bound {
                 ("vars", self.vars.clone()),
                 ("setup", self.setup.clone()),
                 ("sku", Value::from(sku.clone())),
+                ("run", self.run.clone()),
             ]);
             let id = self.render_for_setup("skus.id", template, &context)?;
             sku.insert("id".to_owned(), Value::from(id));

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::Value;
 
+use super::RunLabel;
+
 use super::compile::Scope;
 use crate::history::OpKind;
 
@@ -55,14 +57,14 @@ pub(super) fn sample_context(
     let mut context: Vec<(&str, Value)> = vec![("vars", vars)];
     match scope {
         Scope::Expr => {}
-        Scope::Setup => context.push(("setup", sample(setup_names))),
-        Scope::SkuId => {
+        Scope::Setup => {
             context.push(("setup", sample(setup_names)));
-            context.push(("sku", sku()));
+            context.push(("run", RunLabel::sample().value()));
         }
-        Scope::SkuSetup => {
+        Scope::SkuId | Scope::SkuSetup => {
             context.push(("setup", sample(setup_names)));
             context.push(("sku", sku()));
+            context.push(("run", RunLabel::sample().value()));
         }
         Scope::Seed => {
             context.push(("setup", sample(setup_names)));

@@ -11,7 +11,7 @@ use reqwest::Client;
 
 use super::Seed;
 use super::exchange::{Bound, Session};
-use crate::history::{Op, Outcome};
+use crate::history::{Op, OpKind, Outcome};
 use crate::load::wire::Reply;
 
 impl Bound {
@@ -26,6 +26,41 @@ impl Bound {
             Seed::Command(arguments) => self.seed_by_command(arguments, sku, qty, timeout).await,
             Seed::OutOfBand => self.read_back(client, sku, qty, timeout).await,
         }
+    }
+
+    /// What `sku` already holds in the service before the run, as a reason not to start:
+    /// a run on stock an earlier run left (or holds it took) would count that stock as
+    /// its own. `None` when the SKU is new or empty, when the adapter cannot read a SKU,
+    /// or when the stock is put there out of band (read back instead).
+    pub async fn leftover_stock(
+        &self,
+        client: &Client,
+        sku: &str,
+        timeout: Duration,
+    ) -> Option<String> {
+        if !self.adapter.supports(OpKind::GetSku) || matches!(self.adapter.seed, Seed::OutOfBand) {
+            return None;
+        }
+        let read = Op::GetSku {
+            sku: sku.to_owned(),
+        };
+        let reply = self.send(client, &read, timeout, &Session::new(0)).await;
+        let fields = match reply.outcome {
+            Outcome::Ok => reply.response?.read_fields()?,
+            Outcome::Fail | Outcome::Unknown => return None,
+        };
+        let held: Vec<String> = fields
+            .present()
+            .filter(|(_, value)| *value != 0)
+            .map(|(field, value)| format!("{field} {value}"))
+            .collect();
+        let id = self.sku_value(sku).get_attr("id").unwrap_or_default();
+        (!held.is_empty()).then(|| {
+            format!(
+                "it already holds stock before the run (id `{id}` in the service: {}); stock an earlier run left would be counted as this run's. Give the adapter's `[skus] id` a value of this run's own (`{{{{ run.id }}}}` or `{{{{ run.serial }}}}`, docs/adapters.md) or start the service on empty stores",
+                held.join(", ")
+            )
+        })
     }
 
     /// Runs the seed program with its rendered arguments; exit 0 means seeded.

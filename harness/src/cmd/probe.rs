@@ -55,13 +55,15 @@ pub(crate) async fn probe(args: &ProbeArgs) -> anyhow::Result<u8> {
     let name = adapter.name.clone();
     let client = reqwest::Client::new();
     let skus = [(sku.clone(), PROBE_STOCK)];
-    let bound = match Bound::prepare(adapter, &client, &args.target, &skus, SETUP_TIMEOUT).await {
-        Ok(bound) => bound,
-        Err(error) => {
-            eprintln!("stockproof probe: {error}");
-            return Ok(EXIT_INFRA);
-        }
-    };
+    let run = adapter::RunLabel::now(false);
+    let bound =
+        match Bound::prepare(adapter, &client, &args.target, &skus, SETUP_TIMEOUT, &run).await {
+            Ok(bound) => bound,
+            Err(error) => {
+                eprintln!("stockproof probe: {error}");
+                return Ok(EXIT_INFRA);
+            }
+        };
     println!(
         "probe: adapter {name} against {} on a fresh SKU {sku}",
         args.target

@@ -180,7 +180,8 @@ async fn bind(adapter: Adapter, url: &str, history: &History) -> anyhow::Result<
         }
     }
     let client = reqwest::Client::new();
-    Ok(Bound::prepare(adapter, &client, url, &skus, SETUP_TIMEOUT).await?)
+    let run = adapter::RunLabel::now(false);
+    Ok(Bound::prepare(adapter, &client, url, &skus, SETUP_TIMEOUT, &run).await?)
 }
 
 async fn send_all(args: &ReplayArgs, history: &History, target: Bound) -> anyhow::Result<Replayed> {

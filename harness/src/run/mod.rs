@@ -154,7 +154,11 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
     let scenario = fit_to(scenario, &adapter);
     check_fit(&scenario, &adapter)?;
     let seed = options.seed.or(scenario.seed).unwrap_or_else(fresh_seed);
-    let plan = Plan::new(&scenario, seed);
+    let in_process = matches!(options.target, TargetChoice::InProcess(_));
+    let label = adapter::RunLabel::now(in_process);
+    // Keys carry the run's id: on a service that outlives runs, a key an earlier run
+    // sent would otherwise be answered as its replay.
+    let plan = Plan::for_run(&scenario, seed, &label.id);
     let target = match &options.target {
         TargetChoice::InProcess(config) => {
             let mut config = config.clone();
@@ -184,7 +188,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
             return Err(RunError::Fault(refusal));
         }
     }
-    let outcome = drive(path, &scenario, &plan, &target, adapter, options).await;
+    let outcome = drive(path, &scenario, &plan, &target, (adapter, &label), options).await;
     let (history, mut info, stores) = match outcome {
         Ok(driven) => driven,
         Err(error) => {
@@ -203,7 +207,7 @@ async fn drive(
     scenario: &Scenario,
     plan: &Plan,
     target: &Target,
-    adapter: Adapter,
+    (adapter, label): (Adapter, &adapter::RunLabel),
     options: &RunOptions,
 ) -> Result<(History, RunInfo, Option<StoresSnapshot>), RunError> {
     target::probe(target.url(), adapter.health.as_deref()).await?;
@@ -214,6 +218,7 @@ async fn drive(
             target.url(),
             &scenario.sku_stock(),
             SETUP_TIMEOUT,
+            label,
         )
         .await?,
     );
@@ -267,6 +272,7 @@ async fn drive(
         i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
     );
     header.replays_told_apart = bound.adapter.tells_replays_apart();
+    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
     let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
     record_capabilities(&mut info, &bound.adapter);

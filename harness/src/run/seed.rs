@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::adapter::Bound;
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
 use crate::load::recorder::micros_since;
+use crate::load::wire::Reply;
 
 /// Seeds in flight at once: enough to seed 100k SKUs in seconds, few enough that a
 /// small target is not flooded before the load even starts.
@@ -86,7 +87,7 @@ pub async fn seed_stock(
                 sku,
                 qty,
                 reason: match (entry.status, failure) {
-                    (_, Some(reason)) => reason.to_owned(),
+                    (_, Some(reason)) => reason,
                     (Some(status), None) => format!("the target answered {status}"),
                     (None, None) => "no reply (timeout or connection error)".to_owned(),
                 },
@@ -105,14 +106,29 @@ async fn seed_one(
     sku: String,
     qty: i64,
     zero: Instant,
-) -> (HistoryEntry, Option<&'static str>) {
+) -> (HistoryEntry, Option<String>) {
+    let leftover = target.leftover_stock(client, &sku, SEED_TIMEOUT).await;
     let invoke_us = micros_since(zero);
-    let reply = target.seed(client, &sku, qty, SEED_TIMEOUT).await;
-    let op = Op::Restock { sku, qty };
+    let (reply, failure) = match leftover {
+        Some(reason) => {
+            let refused = Reply {
+                outcome: Outcome::Fail,
+                status: None,
+                response: None,
+                transport_error: None,
+            };
+            (refused, Some(reason))
+        }
+        None => {
+            let reply = target.seed(client, &sku, qty, SEED_TIMEOUT).await;
+            let failure = reply.transport_error.map(str::to_owned);
+            (reply, failure)
+        }
+    };
     let entry = HistoryEntry {
         id,
         user: None,
-        op,
+        op: Op::Restock { sku, qty },
         intended_us: None,
         invoke_us,
         complete_us: micros_since(zero),
@@ -121,5 +137,5 @@ async fn seed_one(
         response: reply.response,
         retry_of: None,
     };
-    (entry, reply.transport_error)
+    (entry, failure)
 }

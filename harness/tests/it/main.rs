@@ -8,6 +8,7 @@ mod fault_runs;
 mod faults;
 mod infra_up;
 mod load_driver;
+mod long_lived;
 mod one_verdict;
 mod own_stores;
 mod probe;

@@ -199,7 +199,7 @@ pub(crate) fn collect<'h>(
                 op: entry.id,
                 sent_us: entry.invoke_us as i64,
                 gone_us: entry.complete_us as i64
-                    + ttl_ms * 1000
+                    + history.header.hold_lasts_us(*ttl_ms)
                     + timing.grace_us
                     + timing.skew_us,
             })
