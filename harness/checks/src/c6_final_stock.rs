@@ -169,6 +169,12 @@ pub(crate) fn field_ranges(
             stock.available,
             supply.upper - sku_bounds.sold_lower,
         ),
+        (
+            "on_hand",
+            supply.lower - sku_bounds.sold_upper,
+            stock.on_hand,
+            supply.upper - sku_bounds.sold_lower,
+        ),
     ];
     ranges
         .into_iter()

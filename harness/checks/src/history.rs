@@ -263,6 +263,11 @@ pub struct StockFields {
     pub sold: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
+    /// Units on the shelf, held or not: available + reserved = total − sold. What many
+    /// services call their "total" when they keep no `sold` (units leave the stock when
+    /// an order is paid or shipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_hand: Option<i64>,
 }
 
 impl StockFields {
@@ -273,6 +278,7 @@ impl StockFields {
             ("reserved", self.reserved),
             ("sold", self.sold),
             ("total", self.total),
+            ("on_hand", self.on_hand),
         ]
         .into_iter()
         .filter_map(|(field, value)| Some((field, value?)))
@@ -301,6 +307,7 @@ impl FieldsSeen {
             (&mut seen.reserved, stock.reserved),
             (&mut seen.sold, stock.sold),
             (&mut seen.total, stock.total),
+            (&mut seen.on_hand, stock.on_hand),
         ] {
             if value.is_some() {
                 *slot = Some(0);
@@ -316,9 +323,13 @@ impl FieldsSeen {
             .into_iter()
             .filter(|field| !seen.contains(field))
             .collect();
+        let how = match seen.contains(&"on_hand") {
+            true => "judged only through on_hand (= total − sold)",
+            false => "not judged (the service does not expose them)",
+        };
         (self.any && !missing.is_empty()).then(|| {
             format!(
-                "{what} carry no {}: those fields were not judged (the service does not expose them)",
+                "{what} carry no {}: those fields were {how}",
                 missing.join(", ")
             )
         })
@@ -332,6 +343,7 @@ impl From<SkuStock> for StockFields {
             reserved: Some(stock.reserved),
             sold: Some(stock.sold),
             total: Some(stock.total),
+            on_hand: None,
         }
     }
 }

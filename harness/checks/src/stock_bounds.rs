@@ -79,11 +79,18 @@ pub(crate) enum Field {
     Reserved,
     Sold,
     Total,
+    /// available + reserved = total − sold (`StockFields::on_hand`).
+    OnHand,
 }
 
 impl Field {
-    pub(crate) const ALL: [Field; 4] =
-        [Field::Available, Field::Reserved, Field::Sold, Field::Total];
+    pub(crate) const ALL: [Field; 5] = [
+        Field::Available,
+        Field::Reserved,
+        Field::Sold,
+        Field::Total,
+        Field::OnHand,
+    ];
 
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
@@ -91,6 +98,7 @@ impl Field {
             Field::Reserved => "reserved",
             Field::Sold => "sold",
             Field::Total => "total",
+            Field::OnHand => "on_hand",
         }
     }
 
@@ -101,6 +109,7 @@ impl Field {
             Field::Reserved => stock.reserved,
             Field::Sold => stock.sold,
             Field::Total => stock.total,
+            Field::OnHand => stock.on_hand,
         }
     }
 
@@ -281,7 +290,7 @@ impl Busy {
 #[derive(Debug)]
 struct Sku {
     /// Indexed by [`Field::slot`].
-    fields: [Series; 4],
+    fields: [Series; 5],
     /// The first moment its units surely came back (release or expiry).
     first_back_us: i64,
     /// Ops that may change it, kept only if a shopper read it.
@@ -451,6 +460,7 @@ fn add_supply_and_busy<'h>(
                 let fields = &mut skus.entry(sku).fields;
                 fields[Field::Available.slot()].change(*delta, window, entry.id);
                 fields[Field::Total.slot()].change(*delta, window, entry.id);
+                fields[Field::OnHand.slot()].change(*delta, window, entry.id);
             }
             Op::Reserve { items, .. } if any_read => {
                 for line in items {
@@ -488,6 +498,7 @@ fn add_reservations<'h>(skus: &mut Skus<'h>, reservations: &Reservations<'h>) {
             fields[Field::Reserved.slot()].change(*qty, lifecycle.take, take_op);
             fields[Field::Reserved.slot()].change(-qty, lifecycle.end, end_op);
             fields[Field::Sold.slot()].change(*qty, lifecycle.confirm, confirm_op);
+            fields[Field::OnHand.slot()].change(-qty, lifecycle.confirm, confirm_op);
             sku.first_back_us = sku.first_back_us.min(lifecycle.back.certain_us);
         }
     }

@@ -191,6 +191,13 @@ fn check_own(store: &str, sku: &str, stock: &StockFields, violations: &mut Viola
             violations.push(violation("broken_stock", Some(sku), None, Vec::new(), (sum - total).abs(), format!("store `{store}` has available {available} + reserved {reserved} + sold {sold} = {sum} for {sku}, but total {total}")));
         }
     }
+    if let (Some(available), Some(reserved), Some(on_hand)) =
+        (stock.available, stock.reserved, stock.on_hand)
+        && available + reserved != on_hand
+    {
+        let sum = available + reserved;
+        violations.push(violation("broken_stock", Some(sku), None, Vec::new(), (sum - on_hand).abs(), format!("store `{store}` has available {available} + reserved {reserved} = {sum} for {sku}, but on hand {on_hand}")));
+    }
 }
 
 fn compare(

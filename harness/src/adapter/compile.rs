@@ -404,11 +404,11 @@ impl Builder<'_> {
                         .fields
                         .iter()
                         .map(|(field, hash)| match field.as_str() {
-                            "available" | "reserved" | "sold" | "total" => {
+                            "available" | "reserved" | "sold" | "total" | "on_hand" => {
                                 Ok((field.clone(), hash.clone()))
                             }
                             other => Err(error(format!(
-                                "fields.{other}: expected available, reserved, sold or total"
+                                "fields.{other}: expected available, reserved, sold, total or on_hand"
                             ))),
                         })
                         .collect::<Result<_, _>>()?;
@@ -697,7 +697,7 @@ impl Builder<'_> {
             let parsed = Field::ALL
                 .into_iter()
                 .find(|candidate| candidate.as_str() == field.get_ref())
-                .ok_or_else(|| self.source.error(&field_key, field.span(), "expected reservation, state, deadline_ms, sku, available, reserved, sold or total"))?;
+                .ok_or_else(|| self.source.error(&field_key, field.span(), "expected reservation, state, deadline_ms, sku, available, reserved, sold, total or on_hand"))?;
             let source = match value.get_ref() {
                 FieldFile::Pointer(text) if text == "absent" => FieldSource::Absent,
                 FieldFile::Pointer(text) => FieldSource::Pointer(

@@ -538,6 +538,7 @@ impl Bound {
                         reserved: int(Field::Reserved),
                         sold: int(Field::Sold),
                         total: int(Field::Total),
+                        on_hand: int(Field::OnHand),
                     };
                     response.stock_fields = (!partial.is_empty()).then_some(partial);
                 }

@@ -255,10 +255,12 @@ pub enum Field {
     Reserved,
     Sold,
     Total,
+    /// available + reserved: what a service without `sold` often calls its total.
+    OnHand,
 }
 
 impl Field {
-    const ALL: [Field; 8] = [
+    const ALL: [Field; 9] = [
         Field::Reservation,
         Field::State,
         Field::DeadlineMs,
@@ -267,6 +269,7 @@ impl Field {
         Field::Reserved,
         Field::Sold,
         Field::Total,
+        Field::OnHand,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -279,6 +282,7 @@ impl Field {
             Field::Reserved => "reserved",
             Field::Sold => "sold",
             Field::Total => "total",
+            Field::OnHand => "on_hand",
         }
     }
 }

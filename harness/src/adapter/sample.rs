@@ -13,7 +13,7 @@ use super::compile::Scope;
 use crate::history::OpKind;
 
 /// The stock fields an `expr` field may name.
-const STOCK_FIELDS: [&str; 4] = ["available", "reserved", "sold", "total"];
+const STOCK_FIELDS: [&str; 5] = ["available", "reserved", "sold", "total", "on_hand"];
 
 /// Sample values of exactly the names `scope` allows, to render every template once
 /// when the adapter is loaded (strict undefined values turn a misspelt name into an

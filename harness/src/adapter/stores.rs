@@ -15,7 +15,7 @@ use crate::checks::stores::{STORES_FORMAT_VERSION, StoreReading, StoresSnapshot}
 use crate::history::StockFields;
 
 /// The stock fields a store row may carry.
-const STOCK_COLUMNS: [&str; 4] = ["available", "reserved", "sold", "total"];
+const STOCK_COLUMNS: [&str; 5] = ["available", "reserved", "sold", "total", "on_hand"];
 
 impl Bound {
     /// Reads every declared store; `None` when the adapter declares none.
@@ -169,6 +169,7 @@ fn set_field(stock: &mut StockFields, field: &str, value: Option<i64>) {
         "reserved" => stock.reserved = value,
         "sold" => stock.sold = value,
         "total" => stock.total = value,
+        "on_hand" => stock.on_hand = value,
         _ => {}
     }
 }

@@ -330,9 +330,41 @@ fn partial(text: &str, op: u64, keep: &[&str]) -> History {
             reserved: full.reserved.filter(|_| keep.contains(&"reserved")),
             sold: full.sold.filter(|_| keep.contains(&"sold")),
             total: full.total.filter(|_| keep.contains(&"total")),
+            on_hand: None,
         });
     }
     history
+}
+
+/// `history` with op `op`'s read also carrying `on_hand`.
+fn with_on_hand(mut history: History, op: u64, on_hand: i64) -> History {
+    for entry in history.entries.iter_mut().filter(|entry| entry.id == op) {
+        let body = entry.response.as_mut().expect("a reply");
+        let fields = body.stock_fields.as_mut().expect("a partial read");
+        fields.on_hand = Some(on_hand);
+    }
+    history
+}
+
+// Goal: a service's on-hand figure (available + reserved, what it calls total when it
+// keeps no sold) is judged as total − sold: a read still counting units a confirm
+// surely took off the shelf fails C6 and C7; the right figure passes.
+// Method: r1 (2 units of 5) confirmed, then a final read of 3 available, 0 reserved, on
+// hand 5 (the sold units still counted) and on hand 3.
+#[test]
+fn on_hand_is_judged_as_total_minus_sold() {
+    let text = with(
+        "3 1 20 21 ok confirm r1 -> id=r1 state=confirmed\n4 - 5000 5001 ok get_sku a -> stock=3/0/2/5",
+    );
+    let read =
+        |on_hand: i64| with_on_hand(partial(&text, 4, &["available", "reserved"]), 4, on_hand);
+    for id in [CheckId::C6, CheckId::C7] {
+        let stale = report(id, &read(5), None);
+        assert_eq!(stale.verdict, Verdict::Fail, "{stale:#?}");
+        assert!(stale.violations[0].reason.contains("on_hand"), "{stale:#?}");
+        let right = report(id, &read(3), None);
+        assert_eq!(right.verdict, Verdict::Pass, "{right:#?}");
+    }
 }
 
 // Goal: a read carrying only some fields is judged on those: a stale `available` fails

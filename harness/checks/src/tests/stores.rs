@@ -17,6 +17,7 @@ fn fields(
         reserved,
         sold,
         total,
+        on_hand: None,
     }
 }
 
@@ -115,5 +116,28 @@ fn an_unreadable_store_is_unknown() {
             .unwrap_or_default()
             .contains("store `db` could not be read"),
         "{report:#?}"
+    );
+}
+
+// Goal: a store keeping an on-hand figure is held to available + reserved and to the
+// history's total − sold.
+// Method: CLEAN (1 available, 0 reserved, 1 sold of 2): on hand 1 passes; on hand 2
+// (the sold unit still counted) fails both ways.
+#[test]
+fn an_on_hand_store_is_held_to_its_sum_and_the_history() {
+    let on_hand = |value: i64| StockFields {
+        on_hand: Some(value),
+        ..fields(Some(1), Some(0), None, None)
+    };
+    let right = stores_report(CLEAN, vec![store("db", on_hand(1))]);
+    assert_eq!(right.verdict, Verdict::Pass, "{right:#?}");
+    let stale = stores_report(CLEAN, vec![store("db", on_hand(2))]);
+    assert_fails_with(
+        &stale,
+        "store `db` has available 1 + reserved 0 = 1 for a, but on hand 2",
+    );
+    assert_fails_with(
+        &stale,
+        "store `db` has on_hand 2 for a, but the history implies at most 1",
     );
 }
