@@ -19,7 +19,9 @@ use super::file::{
     AdapterFile, ExpectFile, FieldFile, HeaderFile, RuleFile, SeedFile, SourceFile, StatusFile,
     StepFile, StoreFile, VarFile,
 };
+use super::pruned::Reads;
 use super::rules::{Expect, Rule, RuleOutcome, StatusSpec};
+use super::shortcut::Shortcut;
 use super::{
     Adapter, AdapterError, Capability, Field, FieldSource, Identity, OpSpec, STORE_URL_PREFIX,
     Seed, Step, Store, StoreKind, ValueSource, sample,
@@ -91,7 +93,7 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         vars: builder.vars.clone(),
         secrets: std::mem::take(&mut builder.secrets),
         templates: builder.env,
-        literals: std::mem::take(&mut builder.literals),
+        shortcuts: std::mem::take(&mut builder.shortcuts),
         ops,
         setup,
         sku_setup,
@@ -156,8 +158,8 @@ struct Builder<'s> {
     source: &'s Source<'s>,
     env: Environment<'static>,
     vars: BTreeMap<String, String>,
-    /// Templates without a tag, by name (see `Adapter::literals`).
-    literals: std::collections::HashMap<String, String>,
+    /// Templates that need no render, by name (see `Adapter::shortcuts`).
+    shortcuts: std::collections::HashMap<String, Shortcut>,
     /// `[vars]` read from the environment: name, variable, the error if it is unset.
     secrets: Vec<(String, String, AdapterError)>,
     /// Names saved so far, by where they go.
@@ -175,7 +177,7 @@ impl<'s> Builder<'s> {
             source,
             env,
             vars: BTreeMap::new(),
-            literals: std::collections::HashMap::new(),
+            shortcuts: std::collections::HashMap::new(),
             secrets: Vec::new(),
             setup_names: BTreeSet::new(),
             sku_names: BTreeSet::new(),
@@ -338,10 +340,6 @@ impl Builder<'_> {
         saved: &BTreeSet<String>,
     ) -> Result<String, AdapterError> {
         let error = |reason: String| self.source.error(key, template.span(), reason);
-        let text = template.get_ref();
-        if !["{{", "{%", "{#"].iter().any(|tag| text.contains(tag)) {
-            self.literals.insert(key.to_owned(), text.clone());
-        }
         self.env
             .add_template_owned(key.to_owned(), template.get_ref().clone())
             .map_err(|problem| error(template_error(&problem)))?;
@@ -361,6 +359,14 @@ impl Builder<'_> {
                 self.source
                     .error(key, template.span(), template_error(&problem))
             })?;
+        // A shortcut is kept only if it writes what the render wrote.
+        if let Some(shortcut) = Shortcut::of(template.get_ref())
+            && shortcut
+                .output(&context)
+                .is_none_or(|output| output == rendered)
+        {
+            self.shortcuts.insert(key.to_owned(), shortcut);
+        }
         Ok(rendered)
     }
 
@@ -578,6 +584,18 @@ impl Builder<'_> {
             None => None,
         };
         let replies = self.rules(name, &parts.replies, last)?;
+        let save = self.sources(&format!("{name}.save"), &parts.save)?;
+        let session = self.sources(&format!("{name}.session"), &parts.session)?;
+        let mut reads = Reads::default();
+        let rule_pointers = replies.iter().flat_map(|rule| &rule.when);
+        for (pointer, _) in rule_pointers {
+            reads.add(pointer);
+        }
+        for (_, source) in save.iter().chain(&session) {
+            if let ValueSource::Pointer(pointer) = source {
+                reads.add(pointer);
+            }
+        }
         Ok(Step {
             name: name.to_owned(),
             method,
@@ -586,8 +604,9 @@ impl Builder<'_> {
             headers,
             body,
             replies,
-            save: self.sources(&format!("{name}.save"), &parts.save)?,
-            session: self.sources(&format!("{name}.session"), &parts.session)?,
+            save,
+            session,
+            reads,
         })
     }
 
@@ -649,7 +668,7 @@ impl Builder<'_> {
         op: &StepFile,
     ) -> Result<OpSpec, AdapterError> {
         let key = format!("ops.{}", name.get_ref());
-        let steps = if op.steps.is_empty() {
+        let mut steps = if op.steps.is_empty() {
             vec![self.step(
                 &key,
                 op,
@@ -682,6 +701,13 @@ impl Builder<'_> {
             _ => op,
         };
         let extract = self.extract(&key, extract_from, &saved)?;
+        if let Some(last) = steps.last_mut() {
+            for (_, source) in &extract {
+                if let FieldSource::Pointer(pointer) = source {
+                    last.reads.add(pointer);
+                }
+            }
+        }
         Ok(OpSpec { steps, extract })
     }
 

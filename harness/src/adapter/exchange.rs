@@ -23,6 +23,9 @@ use crate::load::wire::{Reply, no_reply};
 /// contract's, a megabyte is not a reply to one op.
 pub(crate) const ADAPTER_REPLY_BYTES_MAX: usize = 1024 * 1024;
 
+/// Most names an op's context holds (`vars`, `setup`, `user` and a reserve's four).
+const OP_CONTEXT_NAMES_MAX: usize = 7;
+
 /// Values one shopper keeps across its carts (`session` on a step). Shared by the
 /// shopper's concurrent sends (a duplicate in flight beside its original), hence the
 /// lock; it is held only to copy or store values, never across a request.
@@ -84,6 +87,7 @@ pub struct Bound {
 pub(super) struct StepReply {
     pub(super) outcome: RuleOutcome,
     pub(super) status: u16,
+    /// The reply parsed for the pointers the step reads (`super::pruned`).
     pub(super) body: Option<serde_json::Value>,
 }
 
@@ -181,7 +185,7 @@ impl Bound {
         let request = self.render(step, context);
         // A value a template needs is missing (an earlier reply lacked it): the op may
         // have half happened, so it is unknown, and counted.
-        let request = request.map_err(|_| {
+        let mut request = request.map_err(|_| {
             self.count_unmatched(&step.name);
             no_reply_named("template")
         })?;
@@ -194,10 +198,16 @@ impl Bound {
         for (header, value) in &request.headers {
             builder = builder.header(header, value);
         }
-        if let Some(body) = &request.body {
+        // Only a trace shows the body after the send.
+        let body = if trace.is_some() {
+            request.body.clone()
+        } else {
+            request.body.take()
+        };
+        if let Some(body) = body {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+                .body(body);
         }
         let received = match builder.send().await {
             Ok(response) => {
@@ -229,7 +239,7 @@ impl Bound {
             }
         };
         let body = (!bytes.is_empty() && bytes.len() <= ADAPTER_REPLY_BYTES_MAX)
-            .then(|| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .then(|| step.reads.parse(&bytes))
             .flatten();
         let rule = classify(&step.replies, status, body.as_ref());
         let outcome = match rule {
@@ -261,6 +271,7 @@ impl Bound {
                 body,
             },
             headers,
+            raw: bytes,
         })
     }
 
@@ -350,6 +361,9 @@ impl StepTrace {
 pub(super) struct Received {
     pub(super) step: StepReply,
     headers: reqwest::header::HeaderMap,
+    /// The reply's body as it came (its parsed `step.body` holds only what the step
+    /// reads).
+    pub(super) raw: axum::body::Bytes,
 }
 
 /// Keeps the values `sources` name from `reply` in `into`.
@@ -400,11 +414,12 @@ fn no_reply_named(reason: &'static str) -> Reply {
 impl Bound {
     /// The values every step of `op` sees, without the session and saved values.
     fn op_context(&self, op: &Op, user: u32) -> Vec<(&'static str, Value)> {
-        let mut context = vec![
+        let mut context = Vec::with_capacity(OP_CONTEXT_NAMES_MAX);
+        context.extend([
             ("vars", self.vars.clone()),
             ("setup", self.setup.clone()),
             ("user", Value::from(user)),
-        ];
+        ]);
         match op {
             Op::Restock { sku, qty } => {
                 context.push(("sku", self.sku_value(sku)));
@@ -419,12 +434,11 @@ impl Bound {
                 let lines: Vec<Value> = items
                     .iter()
                     .map(|line| {
-                        let id = self.sku_value(&line.sku).get_attr("id").unwrap_or_default();
-                        Value::from_iter([
-                            ("sku", Value::from(line.sku.as_str())),
-                            ("id", id),
-                            ("qty", Value::from(line.qty)),
-                        ])
+                        Value::from_object(LineScope {
+                            sku: Value::from(line.sku.as_str()),
+                            id: self.sku_value(&line.sku).get_attr("id").unwrap_or_default(),
+                            qty: Value::from(line.qty),
+                        })
                     })
                     .collect();
                 context.push(("key", Value::from(key.as_str())));
@@ -487,6 +501,31 @@ impl minijinja::value::Object for StepScope {
     }
 }
 
+/// A cart line as templates see it (`line.sku`, `line.id`, `line.qty`): a map of three
+/// values, without building one per line.
+#[derive(Debug)]
+struct LineScope {
+    sku: Value,
+    id: Value,
+    qty: Value,
+}
+
+impl minijinja::value::Object for LineScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "sku" => Some(self.sku.clone()),
+            "id" => Some(self.id.clone()),
+            "qty" => Some(self.qty.clone()),
+            _ => None,
+        }
+    }
+
+    /// In key order, as a map of them would list them.
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&["id", "qty", "sku"])
+    }
+}
+
 impl Bound {
     /// The history's reply for `op` from its last step's reply.
     fn reply_of(
@@ -506,8 +545,8 @@ impl Bound {
             };
         }
         let fields = self.fields(spec, reply.body.as_ref(), saved);
-        let text = |field: Field| fields.get(&field).and_then(text_of);
-        let int = |field: Field| fields.get(&field).and_then(integer_of);
+        let text = |field: Field| fields.text(field);
+        let int = |field: Field| fields.int(field);
         let mut response = Response {
             error: error.map(str::to_owned),
             ..Response::default()
@@ -530,7 +569,7 @@ impl Bound {
                 response.state.get_or_insert(ReservationState::Released);
             }
             (Op::GetSku { .. } | Op::Restock { .. } | Op::Adjust { .. }, RuleOutcome::Ok) => {
-                response.stock = stock_of(&fields);
+                response.stock = fields.stock();
                 // A service exposing only some fields: keep those it has.
                 if response.stock.is_none() {
                     let partial = StockFields {
@@ -560,19 +599,19 @@ impl Bound {
     }
 
     /// Every declared field found in `body`, derived ones computed from the others.
-    fn fields(
+    fn fields<'b>(
         &self,
         spec: &super::OpSpec,
-        body: Option<&serde_json::Value>,
+        body: Option<&'b serde_json::Value>,
         saved: &BTreeMap<String, Value>,
-    ) -> BTreeMap<Field, serde_json::Value> {
-        let mut found = BTreeMap::new();
+    ) -> Fields<'b> {
+        let mut found = Fields::default();
         for (field, source) in &spec.extract {
             if let FieldSource::Pointer(pointer) = source
                 && let Some(value) = body.and_then(|body| body.pointer(pointer))
                 && !value.is_null()
             {
-                found.insert(*field, value.clone());
+                found.0[*field as usize] = Some(Found::Json(value));
             }
         }
         let derives = spec
@@ -583,9 +622,9 @@ impl Bound {
             return found;
         }
         // What an `expr` sees: the integer fields found, and the op's saved values.
-        let stock: Value = found
-            .iter()
-            .filter_map(|(field, value)| Some((field.as_str(), Value::from(integer_of(value)?))))
+        let stock: Value = Field::ALL
+            .into_iter()
+            .filter_map(|field| Some((field.as_str(), Value::from(found.int(field)?))))
             .chain([("saved", map_value(saved))])
             .collect();
         for (field, source) in &spec.extract {
@@ -596,7 +635,7 @@ impl Bound {
                     .ok()
                     .and_then(|text| text.trim().parse::<i64>().ok())
             {
-                found.insert(*field, serde_json::Value::from(value));
+                found.0[*field as usize] = Some(Found::Int(value));
             }
         }
         found
@@ -616,15 +655,41 @@ fn integer_of(value: &serde_json::Value) -> Option<i64> {
     }
 }
 
-/// A SKU's stock when every field is there (found or derived).
-fn stock_of(fields: &BTreeMap<Field, serde_json::Value>) -> Option<SkuStock> {
-    let int = |field: Field| fields.get(&field).and_then(integer_of);
-    Some(SkuStock {
-        available: int(Field::Available)?,
-        reserved: int(Field::Reserved)?,
-        sold: int(Field::Sold)?,
-        total: int(Field::Total)?,
-    })
+/// A result field of a reply: found at its pointer, or derived.
+#[derive(Debug, Clone, Copy)]
+enum Found<'b> {
+    Json(&'b serde_json::Value),
+    Int(i64),
+}
+
+/// The result fields of one reply, by [`Field`] (borrowed from the reply's body).
+#[derive(Debug, Default)]
+struct Fields<'b>([Option<Found<'b>>; Field::ALL.len()]);
+
+impl Fields<'_> {
+    fn text(&self, field: Field) -> Option<String> {
+        match self.0[field as usize]? {
+            Found::Json(value) => text_of(value),
+            Found::Int(value) => Some(value.to_string()),
+        }
+    }
+
+    fn int(&self, field: Field) -> Option<i64> {
+        match self.0[field as usize]? {
+            Found::Json(value) => integer_of(value),
+            Found::Int(value) => Some(value),
+        }
+    }
+
+    /// A SKU's stock when every field is there (found or derived).
+    fn stock(&self) -> Option<SkuStock> {
+        Some(SkuStock {
+            available: self.int(Field::Available)?,
+            reserved: self.int(Field::Reserved)?,
+            sold: self.int(Field::Sold)?,
+            total: self.int(Field::Total)?,
+        })
+    }
 }
 
 /// A map of saved values as one template value.

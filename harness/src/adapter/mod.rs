@@ -15,9 +15,11 @@ mod compile;
 mod exchange;
 mod file;
 mod prepare;
+mod pruned;
 mod rules;
 mod sample;
 mod seeding;
+mod shortcut;
 mod stores;
 
 use std::collections::BTreeMap;
@@ -66,9 +68,9 @@ pub struct Adapter {
     /// `[vars]` still to read from the environment, with the error naming each one.
     secrets: Vec<(String, String, AdapterError)>,
     templates: Environment<'static>,
-    /// Templates with no tag at all (`/v1/reservations`, `{}`), by name: sent as they
-    /// are, without a render per request.
-    literals: std::collections::HashMap<String, String>,
+    /// Templates that need no render per request (no tag, or one value looked up), by
+    /// name.
+    shortcuts: std::collections::HashMap<String, shortcut::Shortcut>,
     ops: BTreeMap<OpKind, OpSpec>,
     setup: Vec<Step>,
     sku_setup: Vec<Step>,
@@ -225,6 +227,9 @@ struct Step {
     replies: Vec<Rule>,
     save: Vec<(String, ValueSource)>,
     session: Vec<(String, ValueSource)>,
+    /// The JSON pointers of its rules, saves and (last step) its operation's
+    /// extraction: all a reply is parsed for.
+    reads: pruned::Reads,
 }
 
 impl Step {
@@ -386,15 +391,18 @@ impl Adapter {
         self.lacks.contains(&capability)
     }
 
-    /// Renders the template `name` with `context` (a literal one is copied).
+    /// Renders the template `name` with `context` (through its shortcut if it has one).
     fn render(&self, name: &str, context: &minijinja::Value) -> Result<String, minijinja::Error> {
-        match self.literals.get(name) {
-            Some(text) => Ok(text.clone()),
-            None => self
-                .templates
-                .get_template(name)
-                .and_then(|template| template.render(context)),
+        if let Some(output) = self
+            .shortcuts
+            .get(name)
+            .and_then(|shortcut| shortcut.output(context))
+        {
+            return Ok(output);
         }
+        self.templates
+            .get_template(name)
+            .and_then(|template| template.render(context))
     }
 
     /// The contract's state a service's state name maps to.

@@ -170,12 +170,7 @@ impl Bound {
             received.step.outcome,
             RuleOutcome::Ok | RuleOutcome::Continue
         ) {
-            let body = received
-                .step
-                .body
-                .as_ref()
-                .map(|body| excerpt(&body.to_string()))
-                .unwrap_or_default();
+            let body = excerpt(&String::from_utf8_lossy(&received.raw));
             return Err(self.prepare_error(
                 &step.name,
                 format!(

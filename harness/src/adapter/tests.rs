@@ -226,3 +226,111 @@ fn when_matches_codes_as_text_and_presence() {
         None
     );
 }
+
+// Goal: a template's shortcut writes exactly what its full render writes, and a
+// template it cannot write (no value, another filter, more than one tag) has none or
+// falls back. Method: a table of templates, each rendered by minijinja (strict, no
+// escaping, as adapters compile) and through its shortcut, against one context.
+#[test]
+fn template_shortcuts_write_what_a_render_writes() {
+    use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+    use shortcut::Shortcut;
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    let context = Value::from_iter([
+        ("key", Value::from("k 1/ä&x=y")),
+        ("qty", Value::from(-3)),
+        ("none_value", Value::from(())),
+        ("flag", Value::from(true)),
+        (
+            "sku",
+            Value::from_iter([("id", Value::from("drop 001?")), ("n", Value::from(7))]),
+        ),
+    ]);
+    let cases: [(&str, bool); 16] = [
+        ("/v1/reservations", true),
+        ("{}", true),
+        ("{{ key }}", true),
+        ("{{key}}", true),
+        ("{{ key | urlencode }}", true),
+        ("{{ sku.id|urlencode }}", true),
+        ("{{ sku.n }}", true),
+        ("{{ qty | urlencode }}", true),
+        ("{{ none_value }}", true),
+        ("{{ flag }}", true),
+        ("{{ sku }}", true),
+        ("{{ none }}", false),
+        ("{{ key | upper }}", false),
+        ("/a/{{ key }}", false),
+        ("{{ key }}{{ qty }}", false),
+        ("{{- key -}}", false),
+    ];
+    for (template, has_shortcut) in cases {
+        let shortcut = Shortcut::of(template);
+        assert_eq!(shortcut.is_some(), has_shortcut, "{template}");
+        let rendered = env.render_str(template, &context).expect(template);
+        if let Some(shortcut) = shortcut {
+            assert_eq!(shortcut.output(&context), Some(rendered), "{template}");
+        }
+    }
+    // A name the context lacks: no shortcut output; the render decides (strict: an
+    // error when printed, `""` through urlencode).
+    for template in ["{{ missing }}", "{{ sku.missing | urlencode }}"] {
+        let shortcut = Shortcut::of(template).expect("a lookup");
+        assert_eq!(shortcut.output(&context), None, "{template}");
+    }
+    assert!(env.render_str("{{ missing }}", &context).is_err());
+}
+
+// Goal: a reply parsed for a step's pointers answers each of those pointers as the
+// whole parsed reply does. Method: replies of several shapes (envelopes, arrays,
+// escaped keys, duplicate keys, a scalar where an object is expected), each parsed
+// for a set of pointers and compared pointer by pointer with serde_json's full parse.
+#[test]
+fn a_reply_parsed_for_its_pointers_answers_them_as_the_whole_reply() {
+    use pruned::Reads;
+    let replies = [
+        r#"{"id":"r1","state":"held","items":[{"sku":"a","qty":1},{"sku":"b","qty":2}],"deadline_ms":4102444800000}"#,
+        r#"{"code":"0","data":{"availableQty":100,"list":[{"status":"RESERVED"}]},"a/b":{"m~n":true}}"#,
+        r#"{"error":"x","error":"insufficient_stock","data":"not an object","n":null}"#,
+        r#"[{"id":1},{"id":2},{"id":3}]"#,
+        r#""just a string""#,
+    ];
+    let pointers = [
+        "/id",
+        "/state",
+        "/items/1/sku",
+        "/items/01/sku",
+        "/items/9",
+        "/code",
+        "/data/availableQty",
+        "/data/list/0/status",
+        "/a~1b/m~0n",
+        "/error",
+        "/data/id",
+        "/n",
+        "/1/id",
+        "/missing",
+    ];
+    for reply in replies {
+        let whole: serde_json::Value = serde_json::from_str(reply).expect(reply);
+        let mut reads = Reads::default();
+        pointers.iter().for_each(|pointer| reads.add(pointer));
+        let pruned = reads.parse(reply.as_bytes()).expect(reply);
+        for pointer in pointers {
+            assert_eq!(
+                pruned.pointer(pointer),
+                whole.pointer(pointer),
+                "{reply} {pointer}"
+            );
+        }
+        let mut everything = Reads::default();
+        everything.add("");
+        assert_eq!(everything.parse(reply.as_bytes()), Some(whole.clone()));
+    }
+    let mut reads = Reads::default();
+    reads.add("/id");
+    assert_eq!(reads.parse(br#"{"id": 1"#), None, "not JSON");
+    assert_eq!(reads.parse(br#"{"id": 1} {}"#), None, "two values");
+}
