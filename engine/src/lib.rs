@@ -17,6 +17,7 @@ mod redis_lua;
 mod reservation;
 pub mod service;
 pub mod stores;
+pub mod strategy;
 pub mod sweeper;
 pub mod variants;
 
@@ -33,4 +34,5 @@ pub use reservation::{
     validate_idempotency_key, validate_sku_id,
 };
 pub use stockproof_model::{SkuStock, StockViolation};
+pub use strategy::{Strategy, UnknownStrategy};
 pub use sweeper::{Sweeper, SweeperConfig, SweeperCounters};

@@ -25,6 +25,7 @@ use crate::ledger::{
 use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 use crate::stores;
+use crate::strategy::Strategy;
 use crate::sweeper::{Sweeper, SweeperConfig};
 use crate::variants::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT, Variant};
 
@@ -54,6 +55,9 @@ pub struct ServiceConfig {
     pub shop: String,
     pub engine: RedisLuaConfig,
     pub sweeper: SweeperConfig,
+    /// Which inventory design serves (`--strategy`); the default is the reference,
+    /// `redis-lua`.
+    pub strategy: Strategy,
     /// A deliberately broken engine to serve instead of the reference (`--variant`);
     /// `None`, the default, serves the reference engine.
     pub variant: Option<Variant>,
@@ -87,6 +91,7 @@ impl ServiceConfig {
             shop: shop.to_owned(),
             engine: RedisLuaConfig::new(shop),
             sweeper: SweeperConfig::default(),
+            strategy: Strategy::default(),
             variant: None,
             variant_crashes: VariantCrashes::BuiltIn,
         }
@@ -107,6 +112,11 @@ pub enum ServiceError {
         address: SocketAddr,
         #[source]
         source: std::io::Error,
+    },
+    #[error("strategy {strategy}: {reason}")]
+    Strategy {
+        strategy: Strategy,
+        reason: &'static str,
     },
     #[error("the HTTP server failed: {0}")]
     Server(String),
@@ -142,6 +152,12 @@ impl Service {
     /// Migrates, recovers, then starts the writer, the sweeper and the HTTP server.
     /// Returns once the socket is bound and `/readyz` would answer 200.
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
+        if config.strategy != Strategy::RedisLua {
+            return Err(ServiceError::Strategy {
+                strategy: config.strategy,
+                reason: "not served yet on this branch",
+            });
+        }
         let pool = stores::connect_postgres(&config.database_url).await?;
         ledger::migrate(&pool).await?;
         let metrics = Arc::new(ServiceMetrics::new());

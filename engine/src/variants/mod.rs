@@ -35,6 +35,7 @@ use crate::error::EngineError;
 use crate::ledger::{CrashPoint, WriterFlaw};
 use crate::lua::{ScriptPatch, Scripts};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
+use crate::strategy::Strategy;
 
 pub use dual_write::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT};
 pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
@@ -189,6 +190,11 @@ impl Variant {
             | Variant::NonIdempotentProjection
             | Variant::PhantomHold => Arc::new(engine),
         })
+    }
+
+    /// The strategy this variant breaks: the reference for every variant so far.
+    pub const fn strategy(self) -> Strategy {
+        Strategy::RedisLua
     }
 
     /// Whether the variant's flaw is in the way Postgres is written (the ledger

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
 use stockproof_harness::faults::FaultSpec;
@@ -86,6 +87,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
+    /// The inventory design served in process: redis-lua (the reference), pg-row-lock
+    /// or pg-optimistic (Postgres only; faults that target Redis do not apply).
+    #[arg(long, default_value_t = Strategy::default(), value_name = "NAME")]
+    strategy: Strategy,
+
     /// Run the scenarios this many times, repetition r with seed + r (the way to hunt
     /// rare interleavings); stops at the first run that does not pass.
     #[arg(long, default_value_t = 1, value_name = "N",
@@ -108,6 +114,12 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if args.target.is_some() && args.strategy != Strategy::default() {
+        eprintln!(
+            "stockproof: error: --strategy chooses the engine served in process; drop --target"
+        );
+        return Ok(EXIT_USAGE);
+    }
     if args.variant.is_some() && args.target.is_some() {
         eprintln!("stockproof: error: --variant serves a broken engine in process; drop --target");
         return Ok(EXIT_USAGE);
@@ -246,6 +258,7 @@ fn options(args: &RunArgs) -> RunOptions {
         progress: ProgressMode::detect(),
         adapter: args.adapter.clone(),
         variant: args.variant,
+        strategy: args.strategy,
     }
 }
 

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::Args;
 use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
@@ -37,6 +38,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
+    /// The inventory design to serve: redis-lua (the reference), pg-row-lock or
+    /// pg-optimistic (Postgres only: Redis is neither needed nor touched).
+    #[arg(long, default_value_t = Strategy::default(), value_name = "NAME")]
+    strategy: Strategy,
+
     #[command(flatten)]
     infra: InfraArgs,
 }
@@ -62,6 +68,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         ServiceConfig::new(infra.redis_url(), infra.database_url(), &args.shop);
     service_config.listen = args.listen;
     service_config.variant = args.variant;
+    service_config.strategy = args.strategy;
     let service = Service::start(service_config)
         .await
         .with_context(|| format!("starting the service on {}", args.listen))?;
@@ -72,9 +79,11 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     if infra.provider() != ResolvedProvider::External {
         banner += &infra.export_lines();
     }
-    let engine = args.variant.map_or("reference".to_owned(), |variant| {
-        format!("BROKEN variant {variant}")
-    });
+    let engine = match (args.variant, args.strategy) {
+        (None, Strategy::RedisLua) => "reference".to_owned(),
+        (None, strategy) => format!("strategy {strategy}"),
+        (Some(variant), strategy) => format!("BROKEN variant {variant} of {strategy}"),
+    };
     banner += &format!(
         "# stockproof serve: listening on http://{} (shop {}, provider {}, engine {engine})\n",
         service.local_addr(),
