@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod limits;
 pub mod lua;
 mod outcome;
+pub mod pg;
 pub mod reconciler;
 pub mod recovery;
 mod redis_lua;

@@ -117,6 +117,8 @@ impl Exposure {
             // are there (C8). In process the ledger shows the hidden reservation too:
             // C3 (two reservations for one key) and C5 (events no op caused) fire.
             Variant::PhantomHold => (REPLAYS, &[CheckId::C7, CheckId::C8]),
+            // pg-row-lock without its guard: read, decide, write unguarded.
+            Variant::PgNoGuard => (RUSH, &[CheckId::C1, CheckId::C2, CheckId::C6]),
         };
         Exposure {
             variant,

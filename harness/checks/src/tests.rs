@@ -51,6 +51,7 @@ fn snapshot(ledger: &str, taken_at_ms: i64) -> WhiteBoxSnapshot {
         redis_seq: ledger.iter().map(|event| event.seq).max().unwrap_or(0),
         ledger,
         reservations: reservations.into_values().collect(),
+        postgres_only: false,
     }
 }
 

@@ -1,6 +1,7 @@
-//! `stockproof serve`: the reference engine behind the HTTP contract (DESIGN §6), with
-//! the ledger writer, the expiry sweeper and start-up recovery inside
-//! (`stockproof_engine::service`). Redis and Postgres come from `--redis-url` and
+//! `stockproof serve`: an inventory strategy behind the HTTP contract (DESIGN §6):
+//! the reference engine (`--strategy redis-lua`, the default) with the ledger writer,
+//! the expiry sweeper and start-up recovery inside, or a Postgres-only strategy with
+//! its sweeper (`stockproof_engine::service`). Redis and Postgres come from `--redis-url` and
 //! `--database-url`, or from `--infra local|containers|auto`, which starts its own pair
 //! for as long as the server runs. Stops in order on SIGINT or SIGTERM: stop accepting,
 //! finish in-flight requests, stop the sweeper, drain the ledger writer, then stop the
@@ -113,9 +114,18 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     }
     tracing::info!("signal received: draining");
     let report = service.shutdown().await.context("stopping the service")?;
+    let written = match (&report.writer, &report.optimistic) {
+        (Some(writer), _) => format!("{} ledger events written", writer.events_written),
+        (None, Some(optimistic)) => format!(
+            "ledger written in each request's transaction; {} optimistic conflicts, {} \
+             retry budgets exhausted (refused with 503)",
+            optimistic.conflicts, optimistic.exhausted
+        ),
+        (None, None) => "ledger written in each request's transaction".to_owned(),
+    };
     eprintln!(
-        "stockproof serve: stopped ({} ledger events written, {} reservations expired)",
-        report.writer.events_written, report.expired
+        "stockproof serve: stopped ({written}, {} reservations expired)",
+        report.expired
     );
     infra
         .shutdown()

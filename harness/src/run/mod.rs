@@ -160,6 +160,9 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
     let plan = Plan::new(&scenario, seed);
     let target = match &options.target {
         TargetChoice::InProcess(config) => {
+            if let Some(refusal) = faults::strategy_refusal(&scenario.faults, options.strategy) {
+                return Err(RunError::Fault(refusal));
+            }
             let mut config = config.clone();
             if let Some(aof) = scenario.engine.redis_aof {
                 config.aof = aof;
@@ -348,6 +351,7 @@ async fn settle(
                 &in_process.redis_url,
                 &in_process.database_url,
                 &in_process.shop,
+                in_process.strategy,
             )
             .await
             {
@@ -417,6 +421,7 @@ async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSna
         &in_process.redis_url,
         &in_process.database_url,
         &in_process.shop,
+        in_process.strategy,
     )
     .await
     {
