@@ -47,6 +47,17 @@ pub const PG_ENGINE_POOL_CONNECTIONS_MAX: u32 = 16;
 /// outcome is unknown: as the reference's Redis reply timeout.
 pub const PG_OPERATION_TIMEOUT_MS: u64 = 5_000;
 
+/// Expiry transactions a sweep runs at once, each on a connection of its own: an
+/// expiry waits behind the row locks of in-flight requests on its SKUs, and parallel
+/// ones keep a hold on a quiet SKU from waiting behind one on a hot SKU. A quarter of
+/// the pool, so requests keep most of it during a sweep.
+pub const PG_EXPIRE_WORKERS_MAX: usize = 4;
+/// Reservations one `pg-row-lock` expiry transaction takes (`FOR UPDATE SKIP
+/// LOCKED`): a short transaction commits, and releases its SKU locks, sooner.
+pub const PG_EXPIRE_TRANSACTION_MAX: usize = 32;
+
+const _: () = assert!(PG_EXPIRE_WORKERS_MAX * 4 <= PG_ENGINE_POOL_CONNECTIONS_MAX as usize);
+
 /// How to run a Postgres strategy; every field is explicit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PgConfig {

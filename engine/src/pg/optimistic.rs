@@ -39,10 +39,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use sqlx::PgConnection;
 
 use super::rows::{self, Movement};
-use super::{PgConfig, PgCore, check_expire_limit, commit, unavailable};
+use super::{
+    PG_EXPIRE_TRANSACTION_MAX, PG_EXPIRE_WORKERS_MAX, PgConfig, PgCore, check_expire_limit, commit,
+    unavailable,
+};
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
@@ -255,7 +259,11 @@ impl PgOptimisticEngine {
         now_ms: i64,
     ) -> Result<bool, EngineError> {
         let ids = std::slice::from_ref(&reservation.id);
-        if rows::terminate(connection, ids, ending, now_ms).await? != 1 {
+        if rows::terminate(connection, ids, ending, now_ms)
+            .await?
+            .len()
+            != 1
+        {
             return Ok(false);
         }
         for line in &reservation.items {
@@ -276,39 +284,28 @@ impl PgOptimisticEngine {
         Ok(true)
     }
 
-    /// Expires one due reservation: true when this call expired it.
-    async fn expire_one(&self, id: &ReservationId) -> Result<bool, EngineError> {
-        let mut transaction = self.core.begin().await?;
-        let Some(reservation) = rows::load_reservation(&mut transaction, id).await? else {
-            return Ok(false);
-        };
-        let now_ms = rows::now_ms(&mut transaction).await?;
-        if reservation.state != ReservationState::Held || reservation.deadline_ms > now_ms {
-            return Ok(false);
-        }
-        let ending = ReservationState::Expired;
-        if !self
-            .end_held(&mut transaction, "expire", &reservation, ending, now_ms)
-            .await?
-        {
-            return Ok(false);
-        }
-        commit(transaction, "expire").await?;
-        Ok(true)
-    }
-
-    /// The cleanup job's batch: each due reservation in a transaction of its own.
+    /// The cleanup job's batch: the due reservations read without locks, split into
+    /// transactions of at most [`PG_EXPIRE_TRANSACTION_MAX`], [`PG_EXPIRE_WORKERS_MAX`]
+    /// at a time.
     async fn expire_batch(&self, limit: usize) -> Result<ExpireReport, EngineError> {
         let mut connection = self.core.connection().await?;
         let now_ms = rows::now_ms(&mut connection).await?;
         let due = rows::due(&mut connection, now_ms, limit, false).await?;
         drop(connection);
         let mut expired = Vec::with_capacity(due.len());
-        for id in due {
-            match self.expire_one(&id).await {
-                Ok(true) => expired.push(id),
-                Ok(false) => {}
-                // Its budget ran out (counted and logged): left for the next sweep.
+        // Owned chunks: a future borrowing a slice of `due` is not `Send` for every
+        // lifetime the trait's boxed future needs.
+        let owned: Vec<Vec<ReservationId>> = due
+            .chunks(PG_EXPIRE_TRANSACTION_MAX)
+            .map(<[ReservationId]>::to_vec)
+            .collect();
+        let mut chunks = futures_util::stream::iter(owned)
+            .map(|chunk| async move { self.expire_chunk(&chunk).await })
+            .buffer_unordered(PG_EXPIRE_WORKERS_MAX);
+        while let Some(outcome) = chunks.next().await {
+            match outcome {
+                Ok(ids) => expired.extend(ids),
+                // A budget ran out (counted and logged): left for the next sweep.
                 Err(EngineError::Unavailable { .. }) => {}
                 Err(error) => return Err(error),
             }
@@ -316,6 +313,31 @@ impl PgOptimisticEngine {
         let mut connection = self.core.connection().await?;
         let still_due = rows::due_count(&mut connection, now_ms).await?;
         Ok(ExpireReport { expired, still_due })
+    }
+
+    /// One cleanup transaction: a compare-and-set of `ids` Held → Expired (those a
+    /// confirm or release ended meanwhile are left alone), then each SKU's units
+    /// returned by a versioned write.
+    async fn expire_chunk(&self, ids: &[ReservationId]) -> Result<Vec<ReservationId>, EngineError> {
+        let mut transaction = self.core.begin().await?;
+        let now_ms = rows::now_ms(&mut transaction).await?;
+        let won = rows::terminate(&mut transaction, ids, ReservationState::Expired, now_ms).await?;
+        if won.is_empty() {
+            return Ok(won);
+        }
+        for line in rows::items_by_sku(&mut transaction, &won).await? {
+            if let Versioned::Short(_) = self
+                .versioned(&mut transaction, "expire", &line, Movement::Return)
+                .await?
+            {
+                return Err(EngineError::Protocol {
+                    store: "postgres",
+                    reason: format!("expired reservations hold unknown sku `{}`", line.sku),
+                });
+            }
+        }
+        commit(transaction, "expire").await?;
+        Ok(won)
     }
 }
 

@@ -13,8 +13,8 @@
 //! reservation, its items, its ledger rows and the idempotency key are written in the
 //! same transaction. Confirm and release lock the reservation row (`FOR UPDATE`) and
 //! then the SKU rows in SKU order; the expiry sweep takes due reservations with `FOR
-//! UPDATE SKIP LOCKED` in batches of the sweeper's size, so it never waits behind (or
-//! expires under) a confirm in flight. Every lock order is reservation rows, then
+//! UPDATE SKIP LOCKED` in short transactions, several at once, so it never waits
+//! behind (or expires under) a confirm in flight. Every lock order is reservation rows, then
 //! the key row, then SKU rows sorted.
 //!
 //! Not here: the sweeper task (`crate::sweeper`), the SQL both Postgres strategies
@@ -26,7 +26,9 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 
 use super::rows::{self, Movement};
-use super::{PgConfig, PgCore, check_expire_limit, commit};
+use super::{
+    PG_EXPIRE_TRANSACTION_MAX, PG_EXPIRE_WORKERS_MAX, PgConfig, PgCore, check_expire_limit, commit,
+};
 use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::outcome::{AdjustOutcome, ExpireReport, ReserveOutcome, Transition, TransitionOutcome};
@@ -150,7 +152,7 @@ impl PgRowLockEngine {
         }
         let won =
             rows::terminate(&mut transaction, std::slice::from_ref(id), ending, now_ms).await?;
-        expect_row(won == 1, &id.0)?;
+        expect_row(won.len() == 1, &id.0)?;
         commit(transaction, transition_name(transition)).await?;
         Ok(match ending {
             ReservationState::Expired => TransitionOutcome::NotHeld { state: ending },
@@ -161,27 +163,45 @@ impl PgRowLockEngine {
         })
     }
 
-    async fn expire_in_transaction(&self, limit: usize) -> Result<ExpireReport, EngineError> {
+    /// Up to `limit` due reservations in [`PG_EXPIRE_WORKERS_MAX`] concurrent
+    /// transactions of at most [`PG_EXPIRE_TRANSACTION_MAX`] each: `FOR UPDATE SKIP
+    /// LOCKED` gives each transaction rows no other holds.
+    async fn expire_batch(&self, limit: usize) -> Result<ExpireReport, EngineError> {
+        let per_transaction = limit.min(PG_EXPIRE_TRANSACTION_MAX);
+        let workers = limit.div_ceil(per_transaction).min(PG_EXPIRE_WORKERS_MAX);
+        let sweeps = (0..workers).map(|_| self.expire_in_transaction(per_transaction));
+        let mut expired = Vec::new();
+        let mut now_ms = 0;
+        for sweep in futures_util::future::join_all(sweeps).await {
+            let (at_ms, ids) = sweep?;
+            now_ms = now_ms.max(at_ms);
+            expired.extend(ids);
+        }
+        let mut connection = self.core.connection().await?;
+        let still_due = rows::due_count(&mut connection, now_ms).await?;
+        Ok(ExpireReport { expired, still_due })
+    }
+
+    /// One expiry transaction: the server's clock and the reservations it expired.
+    async fn expire_in_transaction(
+        &self,
+        limit: usize,
+    ) -> Result<(i64, Vec<ReservationId>), EngineError> {
         let mut transaction = self.core.begin().await?;
         let now_ms = rows::now_ms(&mut transaction).await?;
         let due = rows::due(&mut transaction, now_ms, limit, true).await?;
-        if !due.is_empty() {
-            for line in rows::items_by_sku(&mut transaction, &due).await? {
-                let moved =
-                    move_stock(&mut transaction, &line.sku, line.qty, Movement::Return).await?;
-                expect_row(moved, &line.sku)?;
-            }
-            let expired =
-                rows::terminate(&mut transaction, &due, ReservationState::Expired, now_ms).await?;
-            expect_row(expired == due.len() as u64, "expired batch")?;
+        if due.is_empty() {
+            return Ok((now_ms, due));
         }
+        for line in rows::items_by_sku(&mut transaction, &due).await? {
+            let moved = move_stock(&mut transaction, &line.sku, line.qty, Movement::Return).await?;
+            expect_row(moved, &line.sku)?;
+        }
+        let expired =
+            rows::terminate(&mut transaction, &due, ReservationState::Expired, now_ms).await?;
+        expect_row(expired.len() == due.len(), "expired batch")?;
         commit(transaction, "expire").await?;
-        let mut connection = self.core.connection().await?;
-        let still_due = rows::due_count(&mut connection, now_ms).await?;
-        Ok(ExpireReport {
-            expired: due,
-            still_due,
-        })
+        Ok((now_ms, due))
     }
 }
 
@@ -253,9 +273,7 @@ impl InventoryEngine for PgRowLockEngine {
 
     async fn expire_due(&self, limit: usize) -> Result<ExpireReport, EngineError> {
         check_expire_limit(limit)?;
-        self.core
-            .write("expire", self.expire_in_transaction(limit))
-            .await
+        self.core.write("expire", self.expire_batch(limit)).await
     }
 
     async fn sku(&self, sku: &str) -> Result<Option<SkuStock>, EngineError> {

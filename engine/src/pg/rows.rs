@@ -205,14 +205,14 @@ pub(crate) async fn write_reservation(
 
 /// Moves the Held ones of `ids` to `state`, with one ledger event per item (kind
 /// `confirm`, `release` or `expire`), as a compare-and-set on `state = 'held'`:
-/// returns how many moved; one that another transition won is left as it is. The
-/// stock movement is the caller's, in this transaction.
+/// returns the ones that moved; one that another transition won is left as it is.
+/// The stock movement is the caller's, in this transaction.
 pub(crate) async fn terminate(
     connection: &mut PgConnection,
     ids: &[ReservationId],
     state: ReservationState,
     now_ms: i64,
-) -> Result<u64, EngineError> {
+) -> Result<Vec<ReservationId>, EngineError> {
     let kind = match state {
         ReservationState::Confirmed => "confirm",
         ReservationState::Released => "release",
@@ -222,7 +222,7 @@ pub(crate) async fn terminate(
         }
     };
     let ids: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
-    let (won,): (i64,) = sqlx::query_as(concat!(
+    let won: Vec<(String,)> = sqlx::query_as(concat!(
         "WITH won AS (
              UPDATE reservations SET state = $2, terminal_at_ms = $4
               WHERE id = ANY($1) AND state = 'held'
@@ -236,16 +236,16 @@ pub(crate) async fn terminate(
              INSERT INTO ledger (seq, kind, sku, qty, reservation_id, idempotency_key, deadline_ms, at_ms)
              SELECT seq, $3, sku, qty, reservation_id, '', 0, $4 FROM events
          )
-         SELECT count(*) FROM won"
+         SELECT id FROM won"
     ))
     .bind(&ids)
     .bind(state.as_str())
     .bind(kind)
     .bind(now_ms)
-    .fetch_one(connection)
+    .fetch_all(connection)
     .await
     .map_err(|error| unavailable(&error))?;
-    Ok(u64::try_from(won).unwrap_or(0))
+    Ok(won.into_iter().map(|(id,)| ReservationId(id)).collect())
 }
 
 /// The items of `ids`, summed per SKU (sorted by SKU: the order locks are taken in).

@@ -16,11 +16,11 @@ use stockproof_engine::pg::{PgConfig, PgOptimisticEngine, PgRowLockEngine};
 use stockproof_engine::strategy::Strategy;
 use stockproof_engine::{
     EngineError, InventoryEngine, RedisLuaConfig, RedisLuaEngine, ReservationId, ReservationState,
-    ReserveOutcome, ReserveRequest, SkuStock, Transition, TransitionOutcome, stores,
+    ReserveOutcome, ReserveRequest, Transition, TransitionOutcome, stores,
 };
 use stockproof_infra::{AofPolicy, Infra};
 
-use crate::support::{request, start_infra};
+use crate::support::{request, start_infra, stock};
 
 const RETENTION_MS: i64 = 60_000;
 /// A TTL no test outlives.
@@ -117,15 +117,6 @@ fn reserved_id(outcome: &ReserveOutcome) -> ReservationId {
     match outcome {
         ReserveOutcome::Reserved(reservation) => reservation.id.clone(),
         other => panic!("expected a reservation, got {other:?}"),
-    }
-}
-
-fn stock(available: i64, reserved: i64, sold: i64, total: i64) -> SkuStock {
-    SkuStock {
-        available,
-        reserved,
-        sold,
-        total,
     }
 }
 

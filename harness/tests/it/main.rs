@@ -15,5 +15,6 @@ mod replay;
 mod report_browser;
 mod run_cmd;
 mod serve;
+mod strategies;
 mod support;
 mod variants;
