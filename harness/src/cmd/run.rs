@@ -23,7 +23,7 @@ use stockproof_harness::run::{
 use stockproof_harness::scenario::{Overrides, parse_duration};
 use stockproof_infra::Provider;
 
-use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs};
+use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs, strategy_for};
 
 /// Exit codes from least to most serious: with several scenarios the run exits with the
 /// most serious one (a violation beats everything: it is what the gate is for).
@@ -83,7 +83,8 @@ pub(crate) struct RunArgs {
     /// stale-read, sold-out-flag, phantom-hold, dual-write, lossy-ledger,
     /// non-idempotent-projection. The last three show only after a crash: add `--fault
     /// crash-between-writes@1s`, `--fault writer-crash-before-commit@1s` or `--fault
-    /// writer-crash@1s` respectively.
+    /// writer-crash@1s` respectively. pg-no-guard breaks pg-row-lock (served without
+    /// `--strategy`).
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
@@ -124,7 +125,14 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
         eprintln!("stockproof: error: --variant serves a broken engine in process; drop --target");
         return Ok(EXIT_USAGE);
     }
-    let options = options(args);
+    let mut options = options(args);
+    options.strategy = match strategy_for(args.strategy, args.variant) {
+        Ok(strategy) => strategy,
+        Err(error) => {
+            eprintln!("stockproof: error: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     if args.calibrate {
         return run_calibration(&scenarios, &options).await;
     }

@@ -17,7 +17,7 @@ use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cmd::shared::{EXIT_OK, InfraArgs, print_banner};
+use crate::cmd::shared::{EXIT_OK, EXIT_USAGE, InfraArgs, print_banner, strategy_for};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -35,7 +35,8 @@ pub(crate) struct ServeArgs {
     /// sold-out-flag, phantom-hold, dual-write, lossy-ledger,
     /// non-idempotent-projection. The last three crash by themselves so
     /// that any load tool exposes them: dual-write skips every 50th Postgres write,
-    /// the other two crash their ledger writer every 5 s.
+    /// the other two crash their ledger writer every 5 s. pg-no-guard breaks
+    /// pg-row-lock (served without `--strategy`).
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
 
@@ -49,6 +50,13 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
+    let strategy = match strategy_for(args.strategy, args.variant) {
+        Ok(strategy) => strategy,
+        Err(error) => {
+            eprintln!("stockproof: error: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     let mut interrupt = signal(SignalKind::interrupt()).context("catching SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("catching SIGTERM")?;
     let mut config = args.infra.config();
@@ -69,7 +77,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         ServiceConfig::new(infra.redis_url(), infra.database_url(), &args.shop);
     service_config.listen = args.listen;
     service_config.variant = args.variant;
-    service_config.strategy = args.strategy;
+    service_config.strategy = strategy;
     let service = Service::start(service_config)
         .await
         .with_context(|| format!("starting the service on {}", args.listen))?;
@@ -80,7 +88,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     if infra.provider() != ResolvedProvider::External {
         banner += &infra.export_lines();
     }
-    let engine = match (args.variant, args.strategy) {
+    let engine = match (args.variant, strategy) {
         (None, Strategy::RedisLua) => "reference".to_owned(),
         (None, strategy) => format!("strategy {strategy}"),
         (Some(variant), strategy) => format!("BROKEN variant {variant} of {strategy}"),
