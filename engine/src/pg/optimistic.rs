@@ -124,15 +124,31 @@ impl PgOptimisticEngine {
         line: &CartLine,
         movement: Movement,
     ) -> Result<Versioned, EngineError> {
+        self.versioned_from(connection, operation, line, movement, None)
+            .await
+    }
+
+    /// [`Self::versioned`], its first attempt at `known` (a version read already)
+    /// when given; only for movements that need no `available` check.
+    async fn versioned_from(
+        &self,
+        connection: &mut PgConnection,
+        operation: &'static str,
+        line: &CartLine,
+        movement: Movement,
+        mut known: Option<i64>,
+    ) -> Result<Versioned, EngineError> {
         for _ in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let Some((available, version)) =
-                rows::available_and_version(connection, &line.sku).await?
-            else {
-                return Ok(Versioned::Short(None));
+            let version = match known.take() {
+                Some(version) if movement != Movement::Take => version,
+                _ => match rows::available_and_version(connection, &line.sku).await? {
+                    None => return Ok(Versioned::Short(None)),
+                    Some((available, _)) if movement == Movement::Take && available < line.qty => {
+                        return Ok(Versioned::Short(Some(available)));
+                    }
+                    Some((_, version)) => version,
+                },
             };
-            if movement == Movement::Take && available < line.qty {
-                return Ok(Versioned::Short(Some(available)));
-            }
             let updated = sqlx::query(movement.versioned())
                 .bind(&line.sku)
                 .bind(line.qty)
@@ -325,9 +341,13 @@ impl PgOptimisticEngine {
         if won.is_empty() {
             return Ok(won);
         }
-        for line in rows::items_by_sku(&mut transaction, &won).await? {
+        let lines = rows::items_by_sku(&mut transaction, &won).await?;
+        let skus: Vec<&str> = lines.iter().map(|line| line.sku.as_str()).collect();
+        let versions = rows::versions(&mut transaction, &skus).await?;
+        for line in &lines {
+            let known = versions.get(&line.sku).copied();
             if let Versioned::Short(_) = self
-                .versioned(&mut transaction, "expire", &line, Movement::Return)
+                .versioned_from(&mut transaction, "expire", line, Movement::Return, known)
                 .await?
             {
                 return Err(EngineError::Protocol {

@@ -193,10 +193,9 @@ impl PgRowLockEngine {
         if due.is_empty() {
             return Ok((now_ms, due));
         }
-        for line in rows::items_by_sku(&mut transaction, &due).await? {
-            let moved = move_stock(&mut transaction, &line.sku, line.qty, Movement::Return).await?;
-            expect_row(moved, &line.sku)?;
-        }
+        let lines = rows::items_by_sku(&mut transaction, &due).await?;
+        let moved = rows::return_sorted(&mut transaction, &lines).await?;
+        expect_row(moved == lines.len() as u64, "expired batch's skus")?;
         let expired =
             rows::terminate(&mut transaction, &due, ReservationState::Expired, now_ms).await?;
         expect_row(expired.len() == due.len(), "expired batch")?;

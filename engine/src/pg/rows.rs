@@ -268,6 +268,48 @@ pub(crate) async fn items_by_sku(
         .collect())
 }
 
+/// Returns `lines` (sorted by SKU, one per SKU) to available in two statements: the
+/// rows locked in SKU order (the order every transaction takes them in), then one
+/// UPDATE of them all. Returns how many rows changed.
+pub(crate) async fn return_sorted(
+    connection: &mut PgConnection,
+    lines: &[CartLine],
+) -> Result<u64, EngineError> {
+    let skus: Vec<&str> = lines.iter().map(|line| line.sku.as_str()).collect();
+    let qtys: Vec<i64> = lines.iter().map(|line| line.qty).collect();
+    sqlx::query("SELECT 1 FROM skus WHERE sku = ANY($1) ORDER BY sku FOR UPDATE")
+        .bind(&skus)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(|error| unavailable(&error))?;
+    let updated = sqlx::query(
+        "UPDATE skus SET reserved = skus.reserved - d.qty, available = skus.available + d.qty,
+                         version = skus.version + 1
+           FROM UNNEST($1::text[], $2::bigint[]) AS d(sku, qty)
+          WHERE skus.sku = d.sku",
+    )
+    .bind(&skus)
+    .bind(&qtys)
+    .execute(connection)
+    .await
+    .map_err(|error| unavailable(&error))?;
+    Ok(updated.rows_affected())
+}
+
+/// The versions of `skus`, read together without locks.
+pub(crate) async fn versions(
+    connection: &mut PgConnection,
+    skus: &[&str],
+) -> Result<BTreeMap<String, i64>, EngineError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT sku, version FROM skus WHERE sku = ANY($1)")
+            .bind(skus)
+            .fetch_all(connection)
+            .await
+            .map_err(|error| unavailable(&error))?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The `SET` lists of the movements, quantity `$2`.
 macro_rules! take {
     () => {
