@@ -25,8 +25,9 @@
 //! race. A transition is a compare-and-set on the reservation's state (`UPDATE …
 //! WHERE state = 'held'`), then a versioned write of each SKU it returns or sells.
 //! The cleanup job for expired holds is the service's sweeper calling
-//! [`InventoryEngine::expire_due`]: each due reservation is expired by the same
-//! compare-and-set, so a confirm and the cleanup never both win.
+//! [`InventoryEngine::expire_due`]: due reservations, read without locks, are expired
+//! in chunks by the same compare-and-set (so a confirm and the cleanup never both
+//! win), each chunk's SKUs returned by versioned writes, a few chunks at a time.
 //!
 //! The `version` column lives on `skus` (migration `…_postgres_strategies.sql`, default
 //! 0): the reference never reads it, and its writer names the columns it writes, so

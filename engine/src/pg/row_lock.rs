@@ -14,8 +14,11 @@
 //! same transaction. Confirm and release lock the reservation row (`FOR UPDATE`) and
 //! then the SKU rows in SKU order; the expiry sweep takes due reservations with `FOR
 //! UPDATE SKIP LOCKED` in short transactions, several at once, so it never waits
-//! behind (or expires under) a confirm in flight. Every lock order is reservation rows, then
-//! the key row, then SKU rows sorted.
+//! behind (or expires under) a confirm in flight. Lock orders: a reserve takes its SKU
+//! rows sorted, then its key row; a transition its reservation row, then its SKU rows
+//! sorted; an expiry its reservation rows, then their SKU rows sorted (one `SELECT …
+//! ORDER BY sku FOR UPDATE`). SKU rows always come last and sorted, and no one waits
+//! for a reservation or key row while holding a SKU row another needs first: no cycle.
 //!
 //! Not here: the sweeper task (`crate::sweeper`), the SQL both Postgres strategies
 //! share (`super::rows`).
