@@ -188,6 +188,11 @@ impl Service {
         let pool_for_probes = pool.clone();
         let state = AppState {
             engine: Arc::clone(&engine),
+            engine_store: if config.strategy.uses_redis() {
+                "redis"
+            } else {
+                "postgres"
+            },
             database: pool,
             recovered: Arc::new(AtomicBool::new(true)),
             ledger_reachable: Arc::clone(&ledger_reachable),
