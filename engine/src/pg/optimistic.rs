@@ -23,11 +23,15 @@
 //! and a reservation is bound to its idempotency key (the order) by the primary key
 //! of `idempotency_keys`, so a key holds each SKU at most once however its retries
 //! race. A transition is a compare-and-set on the reservation's state (`UPDATE …
-//! WHERE state = 'held'`), then a versioned write of each SKU it returns or sells.
+//! WHERE state = 'held'`); the winner then returns or sells the reservation's own
+//! units with a plain increment (no decision depends on a value read, so no version
+//! check; the version is still bumped, so a buyer who read before retries).
 //! The cleanup job for expired holds is the service's sweeper calling
 //! [`InventoryEngine::expire_due`]: due reservations, read without locks, are expired
 //! in chunks by the same compare-and-set (so a confirm and the cleanup never both
-//! win), each chunk's SKUs returned by versioned writes, a few chunks at a time.
+//! win), each chunk's units returned in one statement, a few chunks at a time.
+//! Conflicts are therefore a buyer's (reserve) cost only; an earlier version that
+//! also versioned the cleanup's writes let expiries fall seconds behind a hot SKU.
 //!
 //! The `version` column lives on `skus` (migration `…_postgres_strategies.sql`, default
 //! 0): the reference never reads it, and its writer names the columns it writes, so
@@ -125,30 +129,13 @@ impl PgOptimisticEngine {
         line: &CartLine,
         movement: Movement,
     ) -> Result<Versioned, EngineError> {
-        self.versioned_from(connection, operation, line, movement, None)
-            .await
-    }
-
-    /// [`Self::versioned`], its first attempt at `known` (a version read already)
-    /// when given; only for movements that need no `available` check.
-    async fn versioned_from(
-        &self,
-        connection: &mut PgConnection,
-        operation: &'static str,
-        line: &CartLine,
-        movement: Movement,
-        mut known: Option<i64>,
-    ) -> Result<Versioned, EngineError> {
         for _ in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let version = match known.take() {
-                Some(version) if movement != Movement::Take => version,
-                _ => match rows::available_and_version(connection, &line.sku).await? {
-                    None => return Ok(Versioned::Short(None)),
-                    Some((available, _)) if movement == Movement::Take && available < line.qty => {
-                        return Ok(Versioned::Short(Some(available)));
-                    }
-                    Some((_, version)) => version,
-                },
+            let version = match rows::available_and_version(connection, &line.sku).await? {
+                None => return Ok(Versioned::Short(None)),
+                Some((available, _)) if movement == Movement::Take && available < line.qty => {
+                    return Ok(Versioned::Short(Some(available)));
+                }
+                Some((_, version)) => version,
             };
             let updated = sqlx::query(movement.versioned())
                 .bind(&line.sku)
@@ -233,7 +220,7 @@ impl PgOptimisticEngine {
         };
         if reservation.state != ReservationState::Held
             || !self
-                .end_held(&mut transaction, name, &reservation, ending, now_ms)
+                .end_held(&mut transaction, &reservation, ending, now_ms)
                 .await?
         {
             // Another transition won (before our read, or by the compare-and-set).
@@ -265,12 +252,10 @@ impl PgOptimisticEngine {
     }
 
     /// Held → `ending` as a compare-and-set on the state (false: another transition
-    /// won, nothing written), then each SKU's units returned or sold by a versioned
-    /// write.
+    /// won, nothing written), then each SKU's units returned or sold.
     async fn end_held(
         &self,
         connection: &mut PgConnection,
-        operation: &'static str,
         reservation: &Reservation,
         ending: ReservationState,
         now_ms: i64,
@@ -283,20 +268,13 @@ impl PgOptimisticEngine {
         {
             return Ok(false);
         }
+        // The compare-and-set decided who ends the reservation; its units are its
+        // own, so they go back (or are sold) without a version check: a plain
+        // increment that still bumps the version, so buyers' reads go stale.
         for line in &reservation.items {
             let movement = Movement::ending_in(ending);
-            if let Versioned::Short(_) = self
-                .versioned(connection, operation, line, movement)
-                .await?
-            {
-                return Err(EngineError::Protocol {
-                    store: "postgres",
-                    reason: format!(
-                        "reservation {} holds unknown sku `{}`",
-                        reservation.id, line.sku
-                    ),
-                });
-            }
+            let moved = rows::move_stock(connection, &line.sku, line.qty, movement).await?;
+            super::row_lock::expect_row(moved, &line.sku)?;
         }
         Ok(true)
     }
@@ -333,8 +311,8 @@ impl PgOptimisticEngine {
     }
 
     /// One cleanup transaction: a compare-and-set of `ids` Held → Expired (those a
-    /// confirm or release ended meanwhile are left alone), then each SKU's units
-    /// returned by a versioned write.
+    /// confirm or release ended meanwhile are left alone), then their SKUs' units
+    /// returned in one statement (rows locked in SKU order first).
     async fn expire_chunk(&self, ids: &[ReservationId]) -> Result<Vec<ReservationId>, EngineError> {
         let mut transaction = self.core.begin().await?;
         let now_ms = rows::now_ms(&mut transaction).await?;
@@ -343,20 +321,8 @@ impl PgOptimisticEngine {
             return Ok(won);
         }
         let lines = rows::items_by_sku(&mut transaction, &won).await?;
-        let skus: Vec<&str> = lines.iter().map(|line| line.sku.as_str()).collect();
-        let versions = rows::versions(&mut transaction, &skus).await?;
-        for line in &lines {
-            let known = versions.get(&line.sku).copied();
-            if let Versioned::Short(_) = self
-                .versioned_from(&mut transaction, "expire", line, Movement::Return, known)
-                .await?
-            {
-                return Err(EngineError::Protocol {
-                    store: "postgres",
-                    reason: format!("expired reservations hold unknown sku `{}`", line.sku),
-                });
-            }
-        }
+        let moved = rows::return_sorted(&mut transaction, &lines).await?;
+        super::row_lock::expect_row(moved == lines.len() as u64, "expired chunk's skus")?;
         commit(transaction, "expire").await?;
         Ok(won)
     }

@@ -85,7 +85,7 @@ impl PgRowLockEngine {
                 Some((available, _)) if available >= line.qty => {}
                 _ => return Ok(false),
             }
-            return move_stock(connection, &line.sku, line.qty, Movement::Take).await;
+            return rows::move_stock(connection, &line.sku, line.qty, Movement::Take).await;
         }
         let updated = sqlx::query(rows::GUARDED_TAKE)
             .bind(&line.sku)
@@ -144,7 +144,7 @@ impl PgRowLockEngine {
             target
         };
         for line in &reservation.items {
-            let moved = move_stock(
+            let moved = rows::move_stock(
                 &mut transaction,
                 &line.sku,
                 line.qty,
@@ -207,25 +207,8 @@ impl PgRowLockEngine {
     }
 }
 
-/// Moves `qty` units of `sku` as `movement` says, no guard: for units this
-/// transaction already owns (a Held reservation's) or already checked.
-pub(crate) async fn move_stock(
-    connection: &mut PgConnection,
-    sku: &str,
-    qty: i64,
-    movement: Movement,
-) -> Result<bool, EngineError> {
-    let updated = sqlx::query(movement.update())
-        .bind(sku)
-        .bind(qty)
-        .execute(connection)
-        .await
-        .map_err(|error| super::unavailable(&error))?;
-    Ok(updated.rows_affected() == 1)
-}
-
 /// A row this transaction holds the lock of must have been there.
-fn expect_row(found: bool, what: &str) -> Result<(), EngineError> {
+pub(crate) fn expect_row(found: bool, what: &str) -> Result<(), EngineError> {
     if found {
         Ok(())
     } else {

@@ -268,6 +268,23 @@ pub(crate) async fn items_by_sku(
         .collect())
 }
 
+/// Moves `qty` units of `sku` as `movement` says, no guard: for units this
+/// transaction already owns (a Held reservation's) or already checked.
+pub(crate) async fn move_stock(
+    connection: &mut PgConnection,
+    sku: &str,
+    qty: i64,
+    movement: Movement,
+) -> Result<bool, EngineError> {
+    let updated = sqlx::query(movement.update())
+        .bind(sku)
+        .bind(qty)
+        .execute(connection)
+        .await
+        .map_err(|error| unavailable(&error))?;
+    Ok(updated.rows_affected() == 1)
+}
+
 /// Returns `lines` (sorted by SKU, one per SKU) to available in two statements: the
 /// rows locked in SKU order (the order every transaction takes them in), then one
 /// UPDATE of them all. Returns how many rows changed.
@@ -294,20 +311,6 @@ pub(crate) async fn return_sorted(
     .await
     .map_err(|error| unavailable(&error))?;
     Ok(updated.rows_affected())
-}
-
-/// The versions of `skus`, read together without locks.
-pub(crate) async fn versions(
-    connection: &mut PgConnection,
-    skus: &[&str],
-) -> Result<BTreeMap<String, i64>, EngineError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT sku, version FROM skus WHERE sku = ANY($1)")
-            .bind(skus)
-            .fetch_all(connection)
-            .await
-            .map_err(|error| unavailable(&error))?;
-    Ok(rows.into_iter().collect())
 }
 
 /// The `SET` lists of the movements, quantity `$2`.
