@@ -76,8 +76,7 @@ pub struct OptimisticCounters {
 pub struct OptimisticCountersSnapshot {
     /// Attempts rolled back because a row's version had moved.
     pub conflicts: u64,
-    /// Operations refused (503) after [`OPTIMISTIC_ATTEMPTS_MAX`] conflicts on a line
-    /// (and cleanup-job expiries left for the next sweep).
+    /// Reserves refused (503) after [`OPTIMISTIC_ATTEMPTS_MAX`] conflicts on a line.
     pub exhausted: u64,
 }
 
@@ -300,8 +299,10 @@ impl PgOptimisticEngine {
         while let Some(outcome) = chunks.next().await {
             match outcome {
                 Ok(ids) => expired.extend(ids),
-                // A budget ran out (counted and logged): left for the next sweep.
-                Err(EngineError::Unavailable { .. }) => {}
+                // Rolled back (nothing changed): left for the next sweep.
+                Err(EngineError::Unavailable { reason, .. }) => {
+                    tracing::warn!(%reason, "expiry chunk rolled back; left for the next sweep");
+                }
                 Err(error) => return Err(error),
             }
         }
