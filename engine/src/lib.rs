@@ -11,12 +11,14 @@ pub mod ledger;
 pub mod limits;
 pub mod lua;
 mod outcome;
+pub mod pg;
 pub mod reconciler;
 pub mod recovery;
 mod redis_lua;
 mod reservation;
 pub mod service;
 pub mod stores;
+pub mod strategy;
 pub mod sweeper;
 pub mod variants;
 
@@ -33,4 +35,5 @@ pub use reservation::{
     validate_idempotency_key, validate_sku_id,
 };
 pub use stockproof_model::{SkuStock, StockViolation};
+pub use strategy::{Strategy, UnknownStrategy};
 pub use sweeper::{Sweeper, SweeperConfig, SweeperCounters};

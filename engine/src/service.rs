@@ -1,8 +1,10 @@
-//! The whole reference service, in-process: given Redis and Postgres URLs, runs the
-//! migrations and start-up recovery (DESIGN §3), starts the ledger writer, the expiry
-//! sweeper and the HTTP server (DESIGN §6), and returns a [`Service`] handle with the
-//! bound address and an orderly [`Service::shutdown`]. `stockproof serve` and the
-//! harness (serving the engine in-process for its runs) both use it.
+//! The whole service, in-process, for any [`Strategy`]: given Redis and Postgres URLs,
+//! runs the migrations; for the reference (`redis-lua`) start-up recovery (DESIGN §3)
+//! and the ledger writer; for every strategy the expiry sweeper and the HTTP server
+//! (DESIGN §6); and returns a [`Service`] handle with the bound address and an orderly
+//! [`Service::shutdown`]. The Postgres strategies start no Redis connection, writer or
+//! recovery: they have no stream. `stockproof serve` and the harness (serving the
+//! engine in-process for its runs) both use it.
 //!
 //! Not here: starting Redis or Postgres (see `stockproof-infra`), signals, logging
 //! setup, command-line flags (the harness binary's `serve` command).
@@ -22,9 +24,13 @@ use crate::http::{self, AppState};
 use crate::ledger::{
     self, CrashPoint, LedgerError, WriterConfig, WriterFlaw, WriterStats, WriterSupervisor,
 };
+use crate::pg::{
+    OptimisticCounters, OptimisticCountersSnapshot, PgConfig, PgOptimisticEngine, PgRowLockEngine,
+};
 use crate::recovery::{self, RecoveryConfig, RecoveryReport};
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
 use crate::stores;
+use crate::strategy::Strategy;
 use crate::sweeper::{Sweeper, SweeperConfig};
 use crate::variants::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT, Variant};
 
@@ -54,6 +60,9 @@ pub struct ServiceConfig {
     pub shop: String,
     pub engine: RedisLuaConfig,
     pub sweeper: SweeperConfig,
+    /// Which inventory design serves (`--strategy`); the default is the reference,
+    /// `redis-lua`.
+    pub strategy: Strategy,
     /// A deliberately broken engine to serve instead of the reference (`--variant`);
     /// `None`, the default, serves the reference engine.
     pub variant: Option<Variant>,
@@ -87,6 +96,7 @@ impl ServiceConfig {
             shop: shop.to_owned(),
             engine: RedisLuaConfig::new(shop),
             sweeper: SweeperConfig::default(),
+            strategy: Strategy::default(),
             variant: None,
             variant_crashes: VariantCrashes::BuiltIn,
         }
@@ -108,6 +118,8 @@ pub enum ServiceError {
         #[source]
         source: std::io::Error,
     },
+    #[error("strategy {strategy}: {reason}")]
+    Strategy { strategy: Strategy, reason: String },
     #[error("the HTTP server failed: {0}")]
     Server(String),
 }
@@ -116,9 +128,12 @@ pub enum ServiceError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// The ledger writer's counters; after a clean drain Postgres holds every event.
-    pub writer: WriterStats,
+    /// `None` for the Postgres strategies (no writer: nothing to drain).
+    pub writer: Option<WriterStats>,
     /// Reservations the sweeper expired while the service ran.
     pub expired: u64,
+    /// `pg-optimistic`'s conflicts and exhausted retry budgets.
+    pub optimistic: Option<OptimisticCountersSnapshot>,
 }
 
 /// A running service. Dropping it without [`Service::shutdown`] aborts the tasks.
@@ -132,77 +147,30 @@ pub struct Service {
     monitor: AbortOnDrop<()>,
     /// The built-in writer crashes of a writer variant ([`VariantCrashes::BuiltIn`]).
     crasher: Option<AbortOnDrop<()>>,
-    writer: Arc<WriterSupervisor>,
+    writer: Option<Arc<WriterSupervisor>>,
     crash_between_writes: Option<Arc<CrashBetweenWrites>>,
+    optimistic: Option<Arc<OptimisticCounters>>,
     sweeper: Sweeper,
     recovery: RecoveryReport,
 }
 
 impl Service {
-    /// Migrates, recovers, then starts the writer, the sweeper and the HTTP server.
-    /// Returns once the socket is bound and `/readyz` would answer 200.
+    /// Migrates; for `redis-lua`, recovers and starts the ledger writer; then starts
+    /// the sweeper and the HTTP server. Returns once the socket is bound and
+    /// `/readyz` would answer 200. The Postgres strategies have no stream, writer or
+    /// recovery: only what they need is started, and Redis is never connected.
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
         let pool = stores::connect_postgres(&config.database_url).await?;
         ledger::migrate(&pool).await?;
         let metrics = Arc::new(ServiceMetrics::new());
-        let keys = crate::ShopKeys::new(&config.shop);
-        let recovery = {
-            let mut redis = stores::connect_redis(&config.redis_url).await?;
-            let recovery_config = RecoveryConfig {
-                retention_ms: config.engine.retention_ms,
-            };
-            recovery::recover(&mut redis, &pool, &keys, &recovery_config).await?
-        };
-        if recovery.rebuilt {
-            tracing::warn!(
-                events_lost = recovery.events_lost,
-                units_lost = recovery.units_lost,
-                "redis was behind the ledger and was rebuilt from it"
-            );
-            metrics.add_recovery();
-        }
-        let crash_between_writes = (config.variant == Some(Variant::DualWrite)).then(|| {
-            Arc::new(CrashBetweenWrites::every(match config.variant_crashes {
-                VariantCrashes::BuiltIn => DUAL_WRITE_CRASH_EVERY_DEFAULT,
-                VariantCrashes::Injected => 0,
-            }))
-        });
-        let engine: Arc<dyn InventoryEngine> = match config.variant {
-            None => {
-                Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?)
-            }
-            Some(variant) => {
-                tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
-                let crash = crash_between_writes.clone().unwrap_or_default();
-                variant
-                    .connect_with_crash(
-                        &config.redis_url,
-                        config.engine.clone(),
-                        Some(&pool),
-                        crash,
-                    )
-                    .await?
+        let parts = match config.strategy {
+            Strategy::RedisLua => start_redis_lua(&config, &pool, &metrics).await?,
+            Strategy::PgRowLock | Strategy::PgOptimistic => {
+                start_postgres_only(&config, &metrics).await?
             }
         };
-        // The writer's own pool, named so that its backends can be told apart.
-        let writer_pool = stores::connect_postgres_as(
-            &config.database_url,
-            Some(ledger::WRITER_APPLICATION_NAME),
-        )
-        .await?;
-        let writer = Arc::new(WriterSupervisor::spawn(
-            &config.redis_url,
-            writer_pool,
-            keys.clone(),
-            WriterConfig {
-                flaw: config
-                    .variant
-                    .map_or(WriterFlaw::None, Variant::writer_flaw),
-                ..WriterConfig::new(format!("serve-{}", std::process::id()))
-            },
-        )?);
-        let dyn_engine = Arc::clone(&engine);
-        let sweeper = Sweeper::spawn(Arc::clone(&dyn_engine), config.sweeper)?;
+        let engine = Arc::clone(&parts.engine);
+        let sweeper = Sweeper::spawn(Arc::clone(&engine), config.sweeper)?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -219,35 +187,47 @@ impl Service {
         let ledger_reachable = Arc::new(AtomicBool::new(true));
         let pool_for_probes = pool.clone();
         let state = AppState {
-            engine: dyn_engine,
+            engine: Arc::clone(&engine),
+            engine_store: if config.strategy.uses_redis() {
+                "redis"
+            } else {
+                "postgres"
+            },
             database: pool,
             recovered: Arc::new(AtomicBool::new(true)),
             ledger_reachable: Arc::clone(&ledger_reachable),
             metrics: Arc::clone(&metrics),
         };
         let (stop_http, stop_rx) = watch::channel(false);
-        let crasher = config
-            .variant
-            .and_then(Variant::writer_crash)
-            .filter(|_| config.variant_crashes == VariantCrashes::BuiltIn)
-            .map(|point| {
-                let crashes =
-                    crash_writer_periodically(Arc::clone(&writer), point, stop_http.subscribe());
-                AbortOnDrop::new(tokio::spawn(crashes))
-            });
+        let crasher = match &parts.writer {
+            Some(writer) => config
+                .variant
+                .and_then(Variant::writer_crash)
+                .filter(|_| config.variant_crashes == VariantCrashes::BuiltIn)
+                .map(|point| {
+                    let crashes =
+                        crash_writer_periodically(Arc::clone(writer), point, stop_http.subscribe());
+                    AbortOnDrop::new(tokio::spawn(crashes))
+                }),
+            None => None,
+        };
         let server = AbortOnDrop::new(tokio::spawn(serve(listener, http::router(state), stop_rx)));
         let monitor = AbortOnDrop::new(tokio::spawn(monitor(
             Probes {
-                redis_url: config.redis_url.clone(),
-                keys,
+                redis_url: config
+                    .strategy
+                    .uses_redis()
+                    .then(|| config.redis_url.clone()),
+                keys: crate::ShopKeys::new(&config.shop),
                 database: pool_for_probes,
                 ledger_reachable,
+                optimistic: parts.optimistic.clone(),
             },
             Arc::clone(&metrics),
             sweeper.counters(),
             stop_http.subscribe(),
         )));
-        tracing::info!(%local_addr, shop = %config.shop, "serving");
+        tracing::info!(%local_addr, shop = %config.shop, strategy = %config.strategy, "serving");
         Ok(Service {
             local_addr,
             engine,
@@ -256,10 +236,11 @@ impl Service {
             server,
             monitor,
             crasher,
-            writer,
-            crash_between_writes,
+            writer: parts.writer,
+            crash_between_writes: parts.crash_between_writes,
+            optimistic: parts.optimistic,
             sweeper,
-            recovery,
+            recovery: parts.recovery,
         })
     }
 
@@ -282,9 +263,10 @@ impl Service {
         Arc::clone(&self.metrics)
     }
 
-    /// The ledger writer, for fault injection (crash and restart it while serving).
-    pub fn writer(&self) -> Arc<WriterSupervisor> {
-        Arc::clone(&self.writer)
+    /// The ledger writer, for fault injection (crash and restart it while serving);
+    /// `None` for the Postgres strategies, which have none.
+    pub fn writer(&self) -> Option<Arc<WriterSupervisor>> {
+        self.writer.clone()
     }
 
     /// What start-up recovery found and did.
@@ -313,14 +295,162 @@ impl Service {
         }
         let expired = self.sweeper.expired();
         self.sweeper.shutdown().await;
-        let writer = self.writer.shutdown().await?;
+        let writer = match &self.writer {
+            Some(writer) => Some(writer.shutdown().await?),
+            None => None,
+        };
         let _ = self
             .monitor
             .join(Duration::from_millis(PROBE_TIMEOUT_MS * 4))
             .await;
         server_outcome?;
-        tracing::info!(events_written = writer.events_written, expired, "stopped");
-        Ok(ShutdownReport { writer, expired })
+        let optimistic = self.optimistic.as_ref().map(|counters| counters.read());
+        match (&writer, &optimistic) {
+            (Some(writer), _) => {
+                tracing::info!(events_written = writer.events_written, expired, "stopped");
+            }
+            (None, Some(optimistic)) => tracing::info!(
+                expired,
+                conflicts = optimistic.conflicts,
+                exhausted = optimistic.exhausted,
+                "stopped"
+            ),
+            (None, None) => tracing::info!(expired, "stopped"),
+        }
+        Ok(ShutdownReport {
+            writer,
+            expired,
+            optimistic,
+        })
+    }
+}
+
+/// What a strategy starts beside the HTTP server and the sweeper.
+struct Parts {
+    engine: Arc<dyn InventoryEngine>,
+    /// `redis-lua` only: the stream's writer into the Postgres ledger.
+    writer: Option<Arc<WriterSupervisor>>,
+    crash_between_writes: Option<Arc<CrashBetweenWrites>>,
+    /// `pg-optimistic` only: its conflicts and exhausted budgets.
+    optimistic: Option<Arc<OptimisticCounters>>,
+    recovery: RecoveryReport,
+}
+
+/// The reference: start-up recovery of Redis from the ledger, the engine (or a
+/// variant of it) and the ledger writer.
+async fn start_redis_lua(
+    config: &ServiceConfig,
+    pool: &sqlx::PgPool,
+    metrics: &ServiceMetrics,
+) -> Result<Parts, ServiceError> {
+    let keys = crate::ShopKeys::new(&config.shop);
+    let recovery = {
+        let mut redis = stores::connect_redis(&config.redis_url).await?;
+        let recovery_config = RecoveryConfig {
+            retention_ms: config.engine.retention_ms,
+        };
+        recovery::recover(&mut redis, pool, &keys, &recovery_config).await?
+    };
+    if recovery.rebuilt {
+        tracing::warn!(
+            events_lost = recovery.events_lost,
+            units_lost = recovery.units_lost,
+            "redis was behind the ledger and was rebuilt from it"
+        );
+        metrics.add_recovery();
+    }
+    let crash_between_writes = (config.variant == Some(Variant::DualWrite)).then(|| {
+        Arc::new(CrashBetweenWrites::every(match config.variant_crashes {
+            VariantCrashes::BuiltIn => DUAL_WRITE_CRASH_EVERY_DEFAULT,
+            VariantCrashes::Injected => 0,
+        }))
+    });
+    let engine: Arc<dyn InventoryEngine> = match config.variant {
+        None => Arc::new(RedisLuaEngine::connect(&config.redis_url, config.engine.clone()).await?),
+        Some(variant) => {
+            tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
+            let crash = crash_between_writes.clone().unwrap_or_default();
+            variant
+                .connect_with_crash(&config.redis_url, config.engine.clone(), Some(pool), crash)
+                .await?
+        }
+    };
+    // The writer's own pool, named so that its backends can be told apart.
+    let writer_pool =
+        stores::connect_postgres_as(&config.database_url, Some(ledger::WRITER_APPLICATION_NAME))
+            .await?;
+    let writer = Arc::new(WriterSupervisor::spawn(
+        &config.redis_url,
+        writer_pool,
+        keys,
+        WriterConfig {
+            flaw: config
+                .variant
+                .map_or(WriterFlaw::None, Variant::writer_flaw),
+            ..WriterConfig::new(format!("serve-{}", std::process::id()))
+        },
+    )?);
+    Ok(Parts {
+        engine,
+        writer: Some(writer),
+        crash_between_writes,
+        optimistic: None,
+        recovery,
+    })
+}
+
+/// A Postgres-only strategy (or its variant): the engine alone; its ledger rows are
+/// written in each request's transaction, so there is nothing to recover or drain.
+async fn start_postgres_only(
+    config: &ServiceConfig,
+    metrics: &ServiceMetrics,
+) -> Result<Parts, ServiceError> {
+    let pg_config = PgConfig {
+        retention_ms: config.engine.retention_ms,
+        ..PgConfig::default()
+    };
+    if let Some(variant) = config.variant {
+        if variant.strategy() != config.strategy {
+            return Err(ServiceError::Strategy {
+                strategy: config.strategy,
+                reason: format!(
+                    "variant {variant} breaks strategy {}, not this one",
+                    variant.strategy()
+                ),
+            });
+        }
+        tracing::warn!(%variant, "serving a deliberately BROKEN engine: {}", variant.description());
+        let engine = variant
+            .connect_postgres(&config.database_url, pg_config)
+            .await?;
+        return Ok(Parts::postgres_only(engine, None));
+    }
+    Ok(match config.strategy {
+        Strategy::PgOptimistic => {
+            let engine = PgOptimisticEngine::connect(&config.database_url, pg_config).await?;
+            let counters = engine.counters();
+            metrics.describe_optimistic();
+            Parts::postgres_only(Arc::new(engine), Some(counters))
+        }
+        Strategy::RedisLua | Strategy::PgRowLock => Parts::postgres_only(
+            Arc::new(PgRowLockEngine::connect(&config.database_url, pg_config).await?),
+            None,
+        ),
+    })
+}
+
+impl Parts {
+    fn postgres_only(
+        engine: Arc<dyn InventoryEngine>,
+        optimistic: Option<Arc<OptimisticCounters>>,
+    ) -> Parts {
+        Parts {
+            engine,
+            writer: None,
+            crash_between_writes: None,
+            optimistic,
+            recovery: RecoveryReport::default(),
+        }
     }
 }
 
@@ -363,10 +493,12 @@ async fn crash_writer_periodically(
 
 /// What the monitor probes.
 struct Probes {
-    redis_url: String,
+    /// `None` for the Postgres strategies: no stream, so no ledger lag to read.
+    redis_url: Option<String>,
     keys: crate::ShopKeys,
     database: sqlx::PgPool,
     ledger_reachable: Arc<AtomicBool>,
+    optimistic: Option<Arc<OptimisticCounters>>,
 }
 
 /// Until stopped, about once a second: probes Postgres (writes are refused while it
@@ -380,6 +512,7 @@ async fn monitor(
 ) {
     let mut redis = None;
     let mut expired_seen = 0;
+    let mut optimistic_seen = OptimisticCountersSnapshot::default();
     let probe_timeout = Duration::from_millis(PROBE_TIMEOUT_MS);
     let mut interval = tokio::time::interval(Duration::from_millis(METRICS_POLL_MS));
     loop {
@@ -395,8 +528,19 @@ async fn monitor(
         if probes.ledger_reachable.swap(reachable, Ordering::AcqRel) != reachable {
             tracing::warn!(reachable, "postgres reachability changed; writes follow it");
         }
+        if let Some(counters) = &probes.optimistic {
+            let now = counters.read();
+            metrics.add_optimistic(
+                now.conflicts - optimistic_seen.conflicts,
+                now.exhausted - optimistic_seen.exhausted,
+            );
+            optimistic_seen = now;
+        }
+        let Some(redis_url) = &probes.redis_url else {
+            continue;
+        };
         if redis.is_none() {
-            let connect = stores::connect_redis(&probes.redis_url);
+            let connect = stores::connect_redis(redis_url);
             redis = tokio::time::timeout(probe_timeout, connect)
                 .await
                 .ok()

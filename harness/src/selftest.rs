@@ -10,13 +10,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 
 use crate::checks::{CheckId, RunVerdict, Verdict};
 use crate::history::History;
 
 /// Version of `selftest.json`; raised on any change a reader could notice.
-pub const SELFTEST_JSON_VERSION: u32 = 2;
+pub const SELFTEST_JSON_VERSION: u32 = 3;
 
 /// A scenario the selftest ships (`scenarios/selftest/`), embedded in the binary so
 /// the selftest runs from any directory.
@@ -116,6 +117,8 @@ impl Exposure {
             // are there (C8). In process the ledger shows the hidden reservation too:
             // C3 (two reservations for one key) and C5 (events no op caused) fire.
             Variant::PhantomHold => (REPLAYS, &[CheckId::C7, CheckId::C8]),
+            // pg-row-lock without its guard: read, decide, write unguarded.
+            Variant::PgNoGuard => (RUSH, &[CheckId::C1, CheckId::C2, CheckId::C6]),
         };
         Exposure {
             variant,
@@ -225,6 +228,9 @@ pub fn detection(verdict: &RunVerdict, history: &History) -> Option<Detection> {
 pub struct Row {
     /// `reference` or a variant's name.
     pub engine: String,
+    /// The strategy served: the reference's own, or the one the variant breaks
+    /// (`redis-lua`, `pg-row-lock`, `pg-optimistic`).
+    pub strategy: String,
     pub scenario: String,
     pub fault: Option<String>,
     /// Checks that should fire (empty for the reference: none should).
@@ -245,6 +251,7 @@ impl Row {
     pub fn finished(
         exposure: Option<&Exposure>,
         case: Case,
+        strategy: Strategy,
         exit_code: u8,
         verdict: &RunVerdict,
         history: &History,
@@ -265,6 +272,7 @@ impl Row {
             engine: exposure.map_or("reference".to_owned(), |exposure| {
                 exposure.variant.name().to_owned()
             }),
+            strategy: strategy.to_string(),
             scenario: case.scenario.file.to_owned(),
             fault: case.fault.map(str::to_owned),
             expected: expected.to_vec(),
@@ -277,11 +285,18 @@ impl Row {
     }
 
     /// A run that ended without a verdict (infrastructure, scenario error).
-    pub fn failed(exposure: Option<&Exposure>, case: Case, exit_code: u8, reason: &str) -> Row {
+    pub fn failed(
+        exposure: Option<&Exposure>,
+        case: Case,
+        strategy: Strategy,
+        exit_code: u8,
+        reason: &str,
+    ) -> Row {
         Row {
             engine: exposure.map_or("reference".to_owned(), |exposure| {
                 exposure.variant.name().to_owned()
             }),
+            strategy: strategy.to_string(),
             scenario: case.scenario.file.to_owned(),
             fault: case.fault.map(str::to_owned),
             expected: exposure.map_or(Vec::new(), |exposure| exposure.expected.to_vec()),
@@ -318,9 +333,9 @@ impl Table {
     pub fn markdown(&self) -> String {
         let mut text = String::new();
         text.push_str(
-            "| engine | scenario | fault | check that fired | ops to detection | seconds to detection | exit | ok |\n",
+            "| engine | strategy | scenario | fault | check that fired | ops to detection | seconds to detection | exit | ok |\n",
         );
-        text.push_str("|---|---|---|---|---|---|---|---|\n");
+        text.push_str("|---|---|---|---|---|---|---|---|---|\n");
         for row in &self.rows {
             let fired = row
                 .detection
@@ -344,8 +359,9 @@ impl Table {
                     });
             writeln!(
                 text,
-                "| {} | {} | {} | {fired} | {ops} | {seconds} | {} | {} |",
+                "| {} | {} | {} | {} | {fired} | {ops} | {seconds} | {} | {} |",
                 row.engine,
+                row.strategy,
                 row.scenario,
                 row.fault.as_deref().unwrap_or("none"),
                 row.exit_code,
@@ -370,8 +386,12 @@ impl Table {
             .count();
         let references = self.rows.len() - variants;
         for row in self.rows.iter().filter(|row| !row.ok) {
-            writeln!(text, "\n- {} on {}: {}", row.engine, row.scenario, row.note)
-                .expect("writing to a String");
+            writeln!(
+                text,
+                "\n- {} ({}) on {}: {}",
+                row.engine, row.strategy, row.scenario, row.note
+            )
+            .expect("writing to a String");
         }
         writeln!(
             text,

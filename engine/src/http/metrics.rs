@@ -26,6 +26,10 @@ pub const LEDGER_LAG_EVENTS: &str = "stockproof_ledger_lag_events";
 pub const LEDGER_LAG_AGE_SECONDS: &str = "stockproof_ledger_lag_age_seconds";
 pub const SWEEPER_EXPIRATIONS_TOTAL: &str = "stockproof_sweeper_expirations_total";
 pub const RECOVERIES_TOTAL: &str = "stockproof_recoveries_total";
+/// `pg-optimistic` only (absent for the other strategies): attempts rolled back on a
+/// version conflict, and operations refused with 503 after the retry budget.
+pub const OPTIMISTIC_CONFLICTS_TOTAL: &str = "stockproof_optimistic_conflicts_total";
+pub const OPTIMISTIC_EXHAUSTED_TOTAL: &str = "stockproof_optimistic_exhausted_total";
 
 /// One server's metrics.
 #[derive(Debug)]
@@ -121,6 +125,30 @@ impl ServiceMetrics {
     pub fn add_recovery(&self) {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::counter!(RECOVERIES_TOTAL).increment(1);
+        });
+    }
+
+    /// Declares the `pg-optimistic` counters at 0 (called by that strategy only, so
+    /// the other strategies' exposition is unchanged).
+    pub fn describe_optimistic(&self) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::describe_counter!(
+                OPTIMISTIC_CONFLICTS_TOTAL,
+                "Optimistic attempts rolled back because a row's version had moved"
+            );
+            metrics::describe_counter!(
+                OPTIMISTIC_EXHAUSTED_TOTAL,
+                "Operations refused with 503 after the optimistic retry budget"
+            );
+            metrics::counter!(OPTIMISTIC_CONFLICTS_TOTAL).absolute(0);
+            metrics::counter!(OPTIMISTIC_EXHAUSTED_TOTAL).absolute(0);
+        });
+    }
+
+    pub fn add_optimistic(&self, conflicts: u64, exhausted: u64) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(OPTIMISTIC_CONFLICTS_TOTAL).increment(conflicts);
+            metrics::counter!(OPTIMISTIC_EXHAUSTED_TOTAL).increment(exhausted);
         });
     }
 

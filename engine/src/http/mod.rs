@@ -44,6 +44,9 @@ const _: () = assert!(BODY_BYTES_MAX >= CART_LINES_MAX * (SKU_ID_BYTES_MAX + 32)
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub engine: Arc<dyn InventoryEngine>,
+    /// The store the engine's `ping` reaches (`redis`, or `postgres` for a
+    /// Postgres-only strategy): named in `/readyz`'s reason.
+    pub engine_store: &'static str,
     /// For `/readyz` only: requests never wait on Postgres (the ledger writer does).
     pub database: sqlx::PgPool,
     /// Set once start-up recovery (DESIGN §3) has finished.

@@ -6,6 +6,9 @@
 //! exactly-once contract — modelled on a design that real services publish (each
 //! module's doc says which).
 //!
+//! One variant breaks a Postgres strategy instead (`pg-no-guard`, of `pg-row-lock`);
+//! [`Variant::strategy`] says which strategy each breaks.
+//!
 //! Never reachable by default: a variant is built only when a caller names it
 //! (`stockproof serve --variant NAME`, `stockproof run --variant NAME`, the selftest).
 //! Not here: the reference engine itself (`redis_lua`), the checks that catch them.
@@ -16,6 +19,7 @@ mod dual_write;
 mod lossy_ledger;
 mod no_idempotency;
 mod non_idempotent_projection;
+mod pg_no_guard;
 mod phantom_hold;
 mod short_idempotency;
 mod sold_out_flag;
@@ -34,7 +38,9 @@ use crate::engine::InventoryEngine;
 use crate::error::EngineError;
 use crate::ledger::{CrashPoint, WriterFlaw};
 use crate::lua::{ScriptPatch, Scripts};
+use crate::pg::PgConfig;
 use crate::redis_lua::{RedisLuaConfig, RedisLuaEngine};
+use crate::strategy::Strategy;
 
 pub use dual_write::{CrashBetweenWrites, DUAL_WRITE_CRASH_EVERY_DEFAULT};
 pub use short_idempotency::IDEMPOTENCY_MARKER_TTL_MS;
@@ -55,10 +61,11 @@ pub enum Variant {
     StaleRead,
     SoldOutFlag,
     PhantomHold,
+    PgNoGuard,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 12] = [
+    pub const ALL: [Variant; 13] = [
         Variant::CheckThenAct,
         Variant::NoIdempotency,
         Variant::ShortIdempotency,
@@ -71,6 +78,7 @@ impl Variant {
         Variant::StaleRead,
         Variant::SoldOutFlag,
         Variant::PhantomHold,
+        Variant::PgNoGuard,
     ];
 
     /// The name users pass to `--variant`.
@@ -88,6 +96,7 @@ impl Variant {
             Variant::StaleRead => "stale-read",
             Variant::SoldOutFlag => "sold-out-flag",
             Variant::PhantomHold => "phantom-hold",
+            Variant::PgNoGuard => "pg-no-guard",
         }
     }
 
@@ -130,6 +139,9 @@ impl Variant {
             Variant::PhantomHold => {
                 "a replayed reserve answers with the first reservation but holds the items again, hidden, until expiry returns them"
             }
+            Variant::PgNoGuard => {
+                "pg-row-lock without its `available >= q` guard: reads available, then updates unguarded; oversells under concurrency"
+            }
         }
     }
 
@@ -161,6 +173,15 @@ impl Variant {
         database: Option<&PgPool>,
         crash: Arc<CrashBetweenWrites>,
     ) -> Result<Arc<dyn InventoryEngine>, EngineError> {
+        if self.strategy() != Strategy::RedisLua {
+            return Err(EngineError::invalid(
+                "variant",
+                format!(
+                    "`{self}` breaks strategy {}: connect it with `connect_postgres`",
+                    self.strategy()
+                ),
+            ));
+        }
         if self == Variant::DualWrite && database.is_none() {
             return Err(EngineError::invalid(
                 "variant",
@@ -187,8 +208,33 @@ impl Variant {
             | Variant::DoubleRelease
             | Variant::LossyLedger
             | Variant::NonIdempotentProjection
-            | Variant::PhantomHold => Arc::new(engine),
+            | Variant::PhantomHold
+            | Variant::PgNoGuard => Arc::new(engine),
         })
+    }
+
+    /// Connects a variant of a Postgres strategy ([`Variant::strategy`] is not
+    /// `redis-lua`) to a migrated database.
+    pub async fn connect_postgres(
+        self,
+        database_url: &str,
+        config: PgConfig,
+    ) -> Result<Arc<dyn InventoryEngine>, EngineError> {
+        match self {
+            Variant::PgNoGuard => pg_no_guard::connect(database_url, config).await,
+            redis_variant => Err(EngineError::invalid(
+                "variant",
+                format!("`{redis_variant}` breaks strategy redis-lua: connect it with `connect`"),
+            )),
+        }
+    }
+
+    /// The strategy this variant breaks.
+    pub const fn strategy(self) -> Strategy {
+        match self {
+            Variant::PgNoGuard => Strategy::PgRowLock,
+            _ => Strategy::RedisLua,
+        }
     }
 
     /// Whether the variant's flaw is in the way Postgres is written (the ledger
@@ -216,7 +262,8 @@ impl Variant {
             | Variant::StaleCartLines
             | Variant::StaleRead
             | Variant::SoldOutFlag
-            | Variant::PhantomHold => WriterFlaw::None,
+            | Variant::PhantomHold
+            | Variant::PgNoGuard => WriterFlaw::None,
         }
     }
 
@@ -237,7 +284,8 @@ impl Variant {
             | Variant::DualWrite
             | Variant::StaleRead
             | Variant::SoldOutFlag
-            | Variant::PhantomHold => None,
+            | Variant::PhantomHold
+            | Variant::PgNoGuard => None,
         }
     }
 
@@ -254,6 +302,8 @@ impl Variant {
             // Their flaw is in the Rust side: a cache or a flag in front of the scripts.
             Variant::StaleRead | Variant::SoldOutFlag => &[],
             Variant::DualWrite | Variant::LossyLedger | Variant::NonIdempotentProjection => &[],
+            // A Postgres strategy's variant runs no script.
+            Variant::PgNoGuard => &[],
         }
     }
 }

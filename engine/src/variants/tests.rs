@@ -20,7 +20,10 @@ fn every_patch_applies_and_changes_the_scripts() {
     // process-local state in front of the scripts.
     // Method: build every variant's scripts and compare SHAs with the reference's.
     let reference = Scripts::new(1_000);
-    for variant in Variant::ALL {
+    let redis_variants = Variant::ALL
+        .into_iter()
+        .filter(|variant| variant.strategy() == Strategy::RedisLua);
+    for variant in redis_variants {
         let patched = Scripts::patched(1_000, variant.patches());
         let changed: Vec<ScriptName> = ScriptName::ALL
             .into_iter()

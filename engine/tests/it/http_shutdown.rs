@@ -106,7 +106,9 @@ async fn an_in_flight_request_finishes_during_graceful_shutdown() {
         .expect("shutdown task")
         .expect("orderly shutdown");
     assert!(
-        report.writer.events_written >= 2,
+        report
+            .writer
+            .is_some_and(|writer| writer.events_written >= 2),
         "the restock and the reserve reach the ledger: {report:?}"
     );
 

@@ -20,6 +20,7 @@ mod recovery;
 mod refusals;
 mod resilience;
 mod retention;
+mod strategies;
 mod support;
 mod sweeper;
 mod variants;

@@ -2,22 +2,13 @@
 
 use stockproof_engine::ledger::EventKind;
 use stockproof_engine::{
-    AdjustOutcome, CartLine, InventoryEngine, ReservationState, ReserveOutcome, SkuStock,
-    Transition, TransitionOutcome,
+    AdjustOutcome, CartLine, InventoryEngine, ReservationState, ReserveOutcome, Transition,
+    TransitionOutcome,
 };
 
-use crate::support::{assert_ledger_matches, ledger, request, setup};
+use crate::support::{assert_ledger_matches, ledger, request, setup, stock};
 
 const RETENTION_MS: i64 = 60_000;
-
-fn stock(available: i64, reserved: i64, sold: i64, total: i64) -> SkuStock {
-    SkuStock {
-        available,
-        reserved,
-        sold,
-        total,
-    }
-}
 
 #[tokio::test]
 async fn restock_adjust_reserve_confirm_release_and_their_events() {

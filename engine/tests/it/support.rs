@@ -171,3 +171,13 @@ pub(crate) async fn assert_ledger_matches(setup: &mut Setup) {
         );
     }
 }
+
+/// A stock in the order the contract's reads show it.
+pub(crate) fn stock(available: i64, reserved: i64, sold: i64, total: i64) -> SkuStock {
+    SkuStock {
+        available,
+        reserved,
+        sold,
+        total,
+    }
+}

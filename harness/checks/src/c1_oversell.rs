@@ -163,7 +163,7 @@ fn sold_bounds(index: &Index<'_>, sold: &[(i64, i64)]) -> Vec<Bound> {
             let (lower, upper) = sold[*sku as usize];
             let observed = index.final_reads[*sku as usize]
                 .and_then(|position| index.entry(position).response.as_ref()?.read_fields())
-                .or_else(|| Some(index.snapshot?.redis_stocks.get(name).copied()?.into()))
+                .or_else(|| Some(index.snapshot?.engine_stocks().get(name).copied()?.into()))
                 .and_then(|stock| stock.sold);
             Bound {
                 subject: format!("{name} sold"),

@@ -126,19 +126,24 @@ fn check_white_box(
     config: &CheckConfig,
     violations: &mut Violations,
 ) -> u64 {
-    let mut held_in_redis = vec![false; index.reservation_ids.len()];
+    let mut held_in_store = vec![false; index.reservation_ids.len()];
+    let store = if snapshot.postgres_only {
+        "Postgres"
+    } else {
+        "Redis"
+    };
     for reservation in snapshot
         .reservations
         .iter()
         .filter(|reservation| reservation.state == ReservationState::Held)
     {
         if let Some(id) = index.reservation_ids.get(&reservation.id.0) {
-            held_in_redis[id as usize] = true;
+            held_in_store[id as usize] = true;
         }
         let late_ms = snapshot.taken_at_ms - reservation.deadline_ms;
         if late_ms > config.expiry_grace_ms {
             violations.push(violation("held_past_deadline", None, Some(&reservation.id.0), Vec::new(), late_ms, format!(
-                "Redis still holds reservation {} {late_ms} ms after its deadline (grace {} ms)", reservation.id, config.expiry_grace_ms
+                "{store} still holds reservation {} {late_ms} ms after its deadline (grace {} ms)", reservation.id, config.expiry_grace_ms
             )));
         }
     }
@@ -167,7 +172,7 @@ fn check_white_box(
         lines.sort_unstable();
         kinds.sort_unstable_by_key(|kind| kind.as_str());
         kinds.dedup();
-        let still_held = held_in_redis[reservation as usize];
+        let still_held = held_in_store[reservation as usize];
         let name = index.reservation_name(reservation);
         judge_ledger_lines(
             index,

@@ -50,7 +50,7 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
         let observed = match final_read {
             Some((op, Some(stock))) => Some((Some(op), stock)),
             _ => snapshot
-                .and_then(|snapshot| snapshot.redis_stocks.get(index.sku_name(*sku)))
+                .and_then(|snapshot| snapshot.engine_stocks().get(index.sku_name(*sku)))
                 .map(|stock| (None, StockFields::from(*stock))),
         };
         let Some((op, stock)) = observed else {

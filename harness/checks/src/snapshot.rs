@@ -27,8 +27,15 @@ pub struct WhiteBoxSnapshot {
     pub ledger: Vec<LedgerEvent>,
     /// Redis's `seq` counter.
     pub redis_seq: i64,
-    /// Reservations still in Redis (Held ones, and terminal ones within retention).
+    /// Reservations still in Redis (Held ones, and terminal ones within retention);
+    /// for a Postgres-only strategy, every row of its `reservations` table.
     pub reservations: Vec<Reservation>,
+    /// The engine kept no Redis (a Postgres-only strategy: `pg-row-lock`,
+    /// `pg-optimistic`): `redis_stocks` is empty and `redis_seq` 0 because there is
+    /// nothing to read, and C2 compares what the strategy does keep — the `skus` rows,
+    /// the ledger replay and the Held reservations' items — instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub postgres_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +50,16 @@ pub enum SnapshotError {
 }
 
 impl WhiteBoxSnapshot {
+    /// The engine's own stock (what it serves reads from): Redis's hashes, or the
+    /// `skus` rows of a Postgres-only strategy.
+    pub fn engine_stocks(&self) -> &BTreeMap<String, SkuStock> {
+        if self.postgres_only {
+            &self.postgres_stocks
+        } else {
+            &self.redis_stocks
+        }
+    }
+
     pub fn read(path: &Path) -> Result<WhiteBoxSnapshot, SnapshotError> {
         let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
             path: path.to_owned(),

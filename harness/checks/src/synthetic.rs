@@ -135,6 +135,7 @@ pub fn synthetic_over(
         redis_seq: simulation.ledger.len() as i64,
         ledger: simulation.ledger,
         reservations: Vec::new(),
+        postgres_only: false,
     };
     let history = History {
         header: HistoryHeader::new("bench", seed, 0, 60_000),

@@ -52,6 +52,7 @@ fn snapshot(ledger: &str, taken_at_ms: i64) -> WhiteBoxSnapshot {
         redis_seq: ledger.iter().map(|event| event.seq).max().unwrap_or(0),
         ledger,
         reservations: reservations.into_values().collect(),
+        postgres_only: false,
     }
 }
 
@@ -256,6 +257,45 @@ fn c2_fails_on_drift_gaps_and_held_mismatch() {
         "`available` is negative (-1)",
     );
     expect(CheckId::C2, CLEAN, None, Verdict::Unknown, "");
+}
+
+// Goal: for a Postgres-only strategy C2 judges what it keeps — `skus` rows against
+// the ledger replay and the Held items — without inventing a Redis: an empty Redis is
+// no drift, a sequence gap is no violation, a row that disagrees with the replay is.
+// Method: CLEAN's snapshot with Redis emptied, then a gap, a drift, a held mismatch.
+#[test]
+fn c2_judges_postgres_only_stores_without_redis() {
+    let postgres_only = |mut snapshot: WhiteBoxSnapshot| {
+        snapshot.postgres_only = true;
+        snapshot.redis_stocks.clear();
+        snapshot.redis_seq = 0;
+        snapshot
+    };
+    let clean = postgres_only(snapshot(CLEAN_LEDGER, 40));
+    expect(CheckId::C2, CLEAN, Some(&clean), Verdict::Pass, "");
+    let mut gap = clean.clone();
+    for event in &mut gap.ledger {
+        event.seq *= 10;
+    }
+    expect(CheckId::C2, CLEAN, Some(&gap), Verdict::Pass, "");
+    let mut drift = clean.clone();
+    drift.postgres_stocks.get_mut("a").expect("a").sold = 2;
+    expect(
+        CheckId::C2,
+        CLEAN,
+        Some(&drift),
+        Verdict::Fail,
+        "Postgres has sold 2 for a, the ledger replay has 1",
+    );
+    let mut held = clean;
+    held.reservations[0].state = ReservationState::Held;
+    expect(
+        CheckId::C2,
+        CLEAN,
+        Some(&held),
+        Verdict::Fail,
+        "Postgres says 0 units of a are reserved, but its Held reservations hold 1",
+    );
 }
 
 // Goal: C3 flags two reservations for one key while retained, and a repeated reserve

@@ -16,6 +16,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_harness::adapter::{self, Adapter, Bound};
 use stockproof_harness::checks::CheckId;
@@ -68,6 +69,8 @@ pub(crate) struct ReplayArgs {
 struct Recording {
     run: RunFolder,
     variant: Option<Variant>,
+    /// The strategy the run served (run.json; the reference when it names none).
+    strategy: Strategy,
 }
 
 pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
@@ -135,7 +138,17 @@ fn read_recording(run_dir: &Path, variant: Option<&str>) -> Result<Recording, St
         Some(name) if name == "reference" => None,
         Some(name) => Some(name.parse::<Variant>().map_err(|error| error.to_string())?),
     };
-    Ok(Recording { run, variant })
+    let strategy = match &run.info.strategy {
+        None => Strategy::default(),
+        Some(name) => name
+            .parse::<Strategy>()
+            .map_err(|error| error.to_string())?,
+    };
+    Ok(Recording {
+        run,
+        variant,
+        strategy,
+    })
 }
 
 async fn start_target(
@@ -156,6 +169,7 @@ async fn start_target(
         retention,
         false,
         recording.variant,
+        recording.strategy,
     )
     .await
 }

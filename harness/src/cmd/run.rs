@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_harness::checks::window::WINDOW_CONTEXT_OPS;
 use stockproof_harness::faults::FaultSpec;
@@ -22,7 +23,7 @@ use stockproof_harness::run::{
 use stockproof_harness::scenario::{Overrides, parse_duration};
 use stockproof_infra::Provider;
 
-use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs};
+use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs, strategy_for};
 
 /// Exit codes from least to most serious: with several scenarios the run exits with the
 /// most serious one (a violation beats everything: it is what the gate is for).
@@ -82,9 +83,15 @@ pub(crate) struct RunArgs {
     /// stale-read, sold-out-flag, phantom-hold, dual-write, lossy-ledger,
     /// non-idempotent-projection. The last three show only after a crash: add `--fault
     /// crash-between-writes@1s`, `--fault writer-crash-before-commit@1s` or `--fault
-    /// writer-crash@1s` respectively.
+    /// writer-crash@1s` respectively. pg-no-guard breaks pg-row-lock (served without
+    /// `--strategy`).
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
+
+    /// The inventory design served in process: redis-lua (the reference), pg-row-lock
+    /// or pg-optimistic (Postgres only; faults that target Redis do not apply).
+    #[arg(long, default_value_t = Strategy::default(), value_name = "NAME")]
+    strategy: Strategy,
 
     /// Run the scenarios this many times, repetition r with seed + r (the way to hunt
     /// rare interleavings); stops at the first run that does not pass.
@@ -108,11 +115,24 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if args.target.is_some() && args.strategy != Strategy::default() {
+        eprintln!(
+            "stockproof: error: --strategy chooses the engine served in process; drop --target"
+        );
+        return Ok(EXIT_USAGE);
+    }
     if args.variant.is_some() && args.target.is_some() {
         eprintln!("stockproof: error: --variant serves a broken engine in process; drop --target");
         return Ok(EXIT_USAGE);
     }
-    let options = options(args);
+    let mut options = options(args);
+    options.strategy = match strategy_for(args.strategy, args.variant) {
+        Ok(strategy) => strategy,
+        Err(error) => {
+            eprintln!("stockproof: error: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     if args.calibrate {
         return run_calibration(&scenarios, &options).await;
     }
@@ -246,6 +266,7 @@ fn options(args: &RunArgs) -> RunOptions {
         progress: ProgressMode::detect(),
         adapter: args.adapter.clone(),
         variant: args.variant,
+        strategy: args.strategy,
     }
 }
 

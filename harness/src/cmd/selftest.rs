@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_harness::checks::{EXIT_PASS, EXIT_USAGE, EXIT_VIOLATION};
 use stockproof_harness::faults::FaultSpec;
@@ -41,6 +42,12 @@ pub(crate) struct SelftestArgs {
     /// default every variant.
     #[arg(long = "variant", value_name = "NAME")]
     variants: Vec<Variant>,
+
+    /// Only the variants of this strategy (repeatable), and that strategy's own engine
+    /// on their scenarios: redis-lua, pg-row-lock, pg-optimistic. Default: every
+    /// variant, each on the strategy it breaks.
+    #[arg(long = "strategy", value_name = "NAME")]
+    strategies: Vec<Strategy>,
 
     /// Where the selftest folder goes.
     #[arg(long, default_value = "reports", value_name = "DIR")]
@@ -72,22 +79,38 @@ pub(crate) async fn selftest(args: &SelftestArgs) -> anyhow::Result<u8> {
         },
         progress: ProgressMode::Off,
         variant: None,
+        strategy: Strategy::default(),
         adapter: None,
     };
     let exposures: Vec<Exposure> = Exposure::all()
         .into_iter()
         .filter(|exposure| args.variants.is_empty() || args.variants.contains(&exposure.variant))
+        .filter(|exposure| {
+            args.strategies.is_empty() || args.strategies.contains(&exposure.variant.strategy())
+        })
         .collect();
     let mut rows = Vec::new();
     for exposure in exposures.iter().copied() {
         let options = RunOptions {
             variant: Some(exposure.variant),
+            strategy: exposure.variant.strategy(),
             ..base.clone()
         };
         rows.push(run_one(Some(&exposure), exposure.case(), &scenario_dir, &options).await);
     }
-    for case in cases_of(&exposures) {
-        rows.push(run_one(None, case, &scenario_dir, &base).await);
+    for strategy in Strategy::ALL {
+        let of_strategy: Vec<Exposure> = exposures
+            .iter()
+            .copied()
+            .filter(|exposure| exposure.variant.strategy() == strategy)
+            .collect();
+        let options = RunOptions {
+            strategy,
+            ..base.clone()
+        };
+        for case in cases_of(&of_strategy) {
+            rows.push(run_one(None, case, &scenario_dir, &options).await);
+        }
     }
     let table = Table::new(args.quick, rows);
     let markdown = table.markdown();
@@ -109,7 +132,7 @@ async fn run_one(
     scenario_dir: &Path,
     options: &RunOptions,
 ) -> Row {
-    let engine = exposure.map_or("reference".to_owned(), |exposure| {
+    let engine = exposure.map_or(format!("reference {}", options.strategy), |exposure| {
         exposure.variant.name().to_owned()
     });
     let scenario = case.scenario;
@@ -117,19 +140,28 @@ async fn run_one(
     if let Some(fault) = case.fault {
         match FaultSpec::parse_cli(fault) {
             Ok(spec) => options.overrides.faults.push(spec),
-            Err(reason) => return Row::failed(exposure, case, EXIT_USAGE, &reason),
+            Err(reason) => {
+                return Row::failed(exposure, case, options.strategy, EXIT_USAGE, &reason);
+            }
         }
     }
     let row = match run_scenario(&scenario_dir.join(scenario.file), &options).await {
         Ok(outcome) => Row::finished(
             exposure,
             case,
+            options.strategy,
             outcome.exit_code,
             &outcome.verdict,
             &outcome.history,
             &outcome.folder.display().to_string(),
         ),
-        Err(error) => Row::failed(exposure, case, error.exit_code(), &error.to_string()),
+        Err(error) => Row::failed(
+            exposure,
+            case,
+            options.strategy,
+            error.exit_code(),
+            &error.to_string(),
+        ),
     };
     println!(
         "selftest: {engine} on {}{}: exit {} ({})",

@@ -1,6 +1,7 @@
-//! `stockproof serve`: the reference engine behind the HTTP contract (DESIGN §6), with
-//! the ledger writer, the expiry sweeper and start-up recovery inside
-//! (`stockproof_engine::service`). Redis and Postgres come from `--redis-url` and
+//! `stockproof serve`: an inventory strategy behind the HTTP contract (DESIGN §6):
+//! the reference engine (`--strategy redis-lua`, the default) with the ledger writer,
+//! the expiry sweeper and start-up recovery inside, or a Postgres-only strategy with
+//! its sweeper (`stockproof_engine::service`). Redis and Postgres come from `--redis-url` and
 //! `--database-url`, or from `--infra local|containers|auto`, which starts its own pair
 //! for as long as the server runs. Stops in order on SIGINT or SIGTERM: stop accepting,
 //! finish in-flight requests, stop the sweeper, drain the ledger writer, then stop the
@@ -11,11 +12,12 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::Args;
 use stockproof_engine::service::{Service, ServiceConfig};
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_infra::{Infra, Provider, ResolvedProvider};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cmd::shared::{EXIT_OK, InfraArgs, print_banner};
+use crate::cmd::shared::{EXIT_OK, EXIT_USAGE, InfraArgs, print_banner, strategy_for};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -33,15 +35,28 @@ pub(crate) struct ServeArgs {
     /// sold-out-flag, phantom-hold, dual-write, lossy-ledger,
     /// non-idempotent-projection. The last three crash by themselves so
     /// that any load tool exposes them: dual-write skips every 50th Postgres write,
-    /// the other two crash their ledger writer every 5 s.
+    /// the other two crash their ledger writer every 5 s. pg-no-guard breaks
+    /// pg-row-lock (served without `--strategy`).
     #[arg(long, value_name = "NAME")]
     variant: Option<Variant>,
+
+    /// The inventory design to serve: redis-lua (the reference), pg-row-lock or
+    /// pg-optimistic (Postgres only: Redis is neither needed nor touched).
+    #[arg(long, default_value_t = Strategy::default(), value_name = "NAME")]
+    strategy: Strategy,
 
     #[command(flatten)]
     infra: InfraArgs,
 }
 
 pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
+    let strategy = match strategy_for(args.strategy, args.variant) {
+        Ok(strategy) => strategy,
+        Err(error) => {
+            eprintln!("stockproof: error: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     let mut interrupt = signal(SignalKind::interrupt()).context("catching SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("catching SIGTERM")?;
     let mut config = args.infra.config();
@@ -62,6 +77,7 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         ServiceConfig::new(infra.redis_url(), infra.database_url(), &args.shop);
     service_config.listen = args.listen;
     service_config.variant = args.variant;
+    service_config.strategy = strategy;
     let service = Service::start(service_config)
         .await
         .with_context(|| format!("starting the service on {}", args.listen))?;
@@ -72,9 +88,11 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     if infra.provider() != ResolvedProvider::External {
         banner += &infra.export_lines();
     }
-    let engine = args.variant.map_or("reference".to_owned(), |variant| {
-        format!("BROKEN variant {variant}")
-    });
+    let engine = match (args.variant, strategy) {
+        (None, Strategy::RedisLua) => "reference".to_owned(),
+        (None, strategy) => format!("strategy {strategy}"),
+        (Some(variant), strategy) => format!("BROKEN variant {variant} of {strategy}"),
+    };
     banner += &format!(
         "# stockproof serve: listening on http://{} (shop {}, provider {}, engine {engine})\n",
         service.local_addr(),
@@ -104,9 +122,18 @@ pub(crate) async fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     }
     tracing::info!("signal received: draining");
     let report = service.shutdown().await.context("stopping the service")?;
+    let written = match (&report.writer, &report.optimistic) {
+        (Some(writer), _) => format!("{} ledger events written", writer.events_written),
+        (None, Some(optimistic)) => format!(
+            "ledger written in each request's transaction; {} optimistic conflicts, {} \
+             retry budgets exhausted (refused with 503)",
+            optimistic.conflicts, optimistic.exhausted
+        ),
+        (None, None) => "ledger written in each request's transaction".to_owned(),
+    };
     eprintln!(
-        "stockproof serve: stopped ({} ledger events written, {} reservations expired)",
-        report.writer.events_written, report.expired
+        "stockproof serve: stopped ({written}, {} reservations expired)",
+        report.expired
     );
     infra
         .shutdown()

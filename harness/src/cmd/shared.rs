@@ -4,6 +4,8 @@
 //! and never on each other.
 
 use clap::Args;
+use stockproof_engine::strategy::Strategy;
+use stockproof_engine::variants::Variant;
 use stockproof_infra::{
     AofPolicy, ContainerOptions, DEFAULT_POSTGRES_IMAGE, DEFAULT_REDIS_IMAGE, ExternalOptions,
     InfraConfig, LocalOptions, Provider,
@@ -108,5 +110,21 @@ pub(crate) fn print_banner(banner: &str) {
         .and_then(|()| stdout.flush())
     {
         eprintln!("stockproof: could not write to stdout ({error}); serving anyway");
+    }
+}
+
+/// The strategy to serve: `--strategy`, or, when only `--variant` is given, the
+/// strategy that variant breaks. Err: a variant of another strategy than the one asked.
+pub(crate) fn strategy_for(
+    strategy: Strategy,
+    variant: Option<Variant>,
+) -> Result<Strategy, String> {
+    match variant {
+        Some(variant) if strategy == Strategy::default() => Ok(variant.strategy()),
+        Some(variant) if variant.strategy() != strategy => Err(format!(
+            "--variant {variant} breaks strategy {}, not {strategy}; drop --strategy",
+            variant.strategy()
+        )),
+        _ => Ok(strategy),
     }
 }

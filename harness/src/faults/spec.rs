@@ -145,6 +145,43 @@ impl FaultAction {
         )
     }
 
+    /// Whether the fault acts on a part only the `redis-lua` strategy has: Redis, the
+    /// ledger writer, or the `dual-write` variant's second write.
+    pub const fn needs_redis_strategy(&self) -> bool {
+        match self {
+            FaultAction::RedisKill
+            | FaultAction::RedisPause { .. }
+            | FaultAction::RedisClientPause { .. }
+            | FaultAction::PostgresTerminateWriter
+            | FaultAction::WriterCrash { .. }
+            | FaultAction::CrashBetweenWrites => true,
+            FaultAction::Network { target, .. } | FaultAction::NetworkCut { target } => {
+                matches!(target, NetworkTarget::Redis)
+            }
+            FaultAction::PostgresRestart => false,
+        }
+    }
+
+    /// What the fault acts on, for messages.
+    pub const fn acts_on(&self) -> &'static str {
+        match self {
+            FaultAction::PostgresTerminateWriter | FaultAction::WriterCrash { .. } => {
+                "the ledger writer"
+            }
+            FaultAction::CrashBetweenWrites => "a Redis write followed by a Postgres write",
+            FaultAction::PostgresRestart => "Postgres",
+            FaultAction::Network { target, .. } | FaultAction::NetworkCut { target } => {
+                match target {
+                    NetworkTarget::Redis => "Redis",
+                    NetworkTarget::Postgres => "Postgres",
+                }
+            }
+            FaultAction::RedisKill
+            | FaultAction::RedisPause { .. }
+            | FaultAction::RedisClientPause { .. } => "Redis",
+        }
+    }
+
     /// Whether the fault needs the engine served in-process (its writer, its proxies).
     pub const fn needs_in_process_engine(&self) -> bool {
         matches!(

@@ -16,6 +16,7 @@ use stockproof_engine::ShopKeys;
 use stockproof_engine::ledger::{CrashPoint, WriterSupervisor};
 use stockproof_engine::recovery::{self, RecoveryConfig};
 use stockproof_engine::stores;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::CrashBetweenWrites;
 use stockproof_infra::proxy::{FaultProxy, Toxics};
 use tokio::sync::Mutex;
@@ -88,6 +89,26 @@ pub fn refusal(faults: &[FaultSpec], in_process: bool, local: bool) -> Option<St
     })
 }
 
+/// The refusal of a fault that acts on what `strategy` does not have (Redis, the
+/// ledger writer, a second write), said before any load: injecting it would test
+/// nothing, and a pass would claim a resilience nobody measured.
+pub fn strategy_refusal(faults: &[FaultSpec], strategy: Strategy) -> Option<String> {
+    if strategy.uses_redis() {
+        return None;
+    }
+    faults.iter().find_map(|spec| {
+        spec.action.needs_redis_strategy().then(|| {
+            format!(
+                "fault `{}` acts on {}, which strategy {strategy} does not have (it keeps \
+                 everything in Postgres and writes its ledger in each request's \
+                 transaction); run it with `--strategy redis-lua`",
+                spec.action.describe(),
+                spec.action.acts_on()
+            )
+        })
+    })
+}
+
 /// One unwritten stream entry read before a kill: seq, SKU, qty.
 type TailEvent = (i64, String, i64);
 /// Redis `seq` and the unwritten stream tail, read just before a kill.
@@ -96,7 +117,9 @@ type BeforeKill = (i64, Vec<TailEvent>);
 /// The in-process engine as fault injection sees it.
 #[derive(Debug)]
 pub struct InProcessHooks {
-    pub writer: Arc<WriterSupervisor>,
+    /// `None` for a Postgres strategy (no writer; its writer faults are refused
+    /// before the run, see [`strategy_refusal`]).
+    pub writer: Option<Arc<WriterSupervisor>>,
     /// The `dual-write` variant's crash hook (`None`: an engine with one write).
     pub crash_between_writes: Option<Arc<CrashBetweenWrites>>,
     /// Direct URLs (not through the proxies): recovery and loss reads.
@@ -112,7 +135,7 @@ pub struct InProcessHooks {
 
 impl InProcessHooks {
     pub fn new(
-        writer: Arc<WriterSupervisor>,
+        writer: Option<Arc<WriterSupervisor>>,
         crash_between_writes: Option<Arc<CrashBetweenWrites>>,
         redis_url: &str,
         database_url: &str,
@@ -131,6 +154,13 @@ impl InProcessHooks {
             pending_kill: Mutex::new(None),
             losses: Mutex::new(Vec::new()),
         }
+    }
+
+    fn writer(&self) -> Result<&WriterSupervisor, String> {
+        self.writer.as_deref().ok_or_else(|| {
+            "no ledger writer: this strategy writes its ledger in each request's transaction"
+                .to_owned()
+        })
     }
 
     async fn read_before_kill(&self) -> Result<BeforeKill, String> {
@@ -195,7 +225,7 @@ impl InProcessHooks {
 #[async_trait]
 impl EngineFaultHooks for InProcessHooks {
     async fn crash_writer(&self, point: CrashPoint) -> Result<(), String> {
-        self.writer
+        self.writer()?
             .crash_mid_batch(point)
             .await
             .map(|_| ())
@@ -226,7 +256,7 @@ impl EngineFaultHooks for InProcessHooks {
     }
 
     async fn start_writer(&self) -> Result<(), String> {
-        self.writer.restart().await.map_err(|e| e.to_string())
+        self.writer()?.restart().await.map_err(|e| e.to_string())
     }
 
     async fn before_redis_kill(&self) -> Result<(), String> {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use stockproof_checks::duration::format_duration;
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use tokio_util::sync::CancellationToken;
 
@@ -69,6 +70,9 @@ pub struct RunOptions {
     /// Serve this deliberately broken engine instead of the reference (in process
     /// only; never the default).
     pub variant: Option<Variant>,
+    /// The inventory design served in process (`--strategy`; ignored for an external
+    /// target).
+    pub strategy: Strategy,
     /// How to speak to an external target (`--adapter`); `None`: the contract.
     pub adapter: Option<PathBuf>,
 }
@@ -161,6 +165,9 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
     let plan = Plan::for_run(&scenario, seed, &label.id);
     let target = match &options.target {
         TargetChoice::InProcess(config) => {
+            if let Some(refusal) = faults::strategy_refusal(&scenario.faults, options.strategy) {
+                return Err(RunError::Fault(refusal));
+            }
             let mut config = config.clone();
             if let Some(aof) = scenario.engine.redis_aof {
                 config.aof = aof;
@@ -171,6 +178,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
                 scenario.engine.idempotency_retention,
                 !scenario.faults.is_empty(),
                 options.variant,
+                options.strategy,
             )
             .await?
         }
@@ -351,6 +359,7 @@ async fn settle(
                 &in_process.redis_url,
                 &in_process.database_url,
                 &in_process.shop,
+                in_process.strategy,
             )
             .await
             {
@@ -420,6 +429,7 @@ async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSna
         &in_process.redis_url,
         &in_process.database_url,
         &in_process.shop,
+        in_process.strategy,
     )
     .await
     {
@@ -511,17 +521,16 @@ fn run_info(
                     .infra
                     .try_lock()
                     .map_or_else(|_| "busy".to_owned(), |infra| infra.provider().to_string());
-                match in_process.variant {
-                    None => format!("in-process reference engine (provider {provider})"),
-                    Some(variant) => {
-                        format!("in-process BROKEN variant {variant} (provider {provider})")
-                    }
-                }
+                describe_in_process(in_process, &provider)
             }
             Target::External { url } => url.clone(),
         },
         variant: match target {
             Target::InProcess(in_process) => in_process.variant.map(|variant| variant.to_string()),
+            Target::External { .. } => None,
+        },
+        strategy: match target {
+            Target::InProcess(in_process) => Some(in_process.strategy.to_string()),
             Target::External { .. } => None,
         },
         checks_ran,
@@ -548,6 +557,19 @@ fn run_info(
             dropped_starts: load.counts.dropped_starts,
             intended_starts: load.counts.intended_starts,
         },
+    }
+}
+
+/// The run header's target line: the reference keeps its historical wording, another
+/// strategy is named.
+fn describe_in_process(in_process: &target::InProcess, provider: &str) -> String {
+    let strategy = in_process.strategy;
+    match (in_process.variant, strategy) {
+        (None, Strategy::RedisLua) => format!("in-process reference engine (provider {provider})"),
+        (None, _) => format!("in-process engine, strategy {strategy} (provider {provider})"),
+        (Some(variant), _) => {
+            format!("in-process BROKEN variant {variant} of {strategy} (provider {provider})")
+        }
     }
 }
 

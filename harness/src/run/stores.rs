@@ -4,6 +4,10 @@
 //! (Redis stocks, reservations and `seq`; Postgres projection and ledger) that C2 and
 //! C5 judge. Every call is bounded by a timeout.
 //!
+//! A Postgres-only strategy has no Redis: its clock, Held reservations and stock are
+//! read from Postgres, its ledger has no writer to wait for, and its snapshot says
+//! `postgres_only` (no Redis stock or seq is made up for it).
+//!
 //! Not here: deciding how long to wait (`super::quiesce`), judging (`crate::checks`).
 
 use std::collections::BTreeMap;
@@ -13,6 +17,7 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use sqlx::PgPool;
 use stockproof_engine::ledger::{EventKind, LedgerEvent};
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::{
     CartLine, Reservation, ReservationId, ReservationState, ShopKeys, SkuStock,
 };
@@ -43,7 +48,8 @@ pub enum StoreError {
 /// Connections to one shop's stores.
 #[derive(Debug)]
 pub struct Stores {
-    redis: MultiplexedConnection,
+    /// `None` for a Postgres-only strategy.
+    redis: Option<MultiplexedConnection>,
     postgres: PgPool,
     keys: ShopKeys,
 }
@@ -63,9 +69,14 @@ impl Stores {
         redis_url: &str,
         database_url: &str,
         shop: &str,
+        strategy: Strategy,
     ) -> Result<Stores, StoreError> {
-        let client = redis::Client::open(redis_url)?;
-        let redis = bounded("redis connect", client.get_multiplexed_async_connection()).await?;
+        let redis = if strategy.uses_redis() {
+            let client = redis::Client::open(redis_url)?;
+            Some(bounded("redis connect", client.get_multiplexed_async_connection()).await?)
+        } else {
+            None
+        };
         let postgres = sqlx::postgres::PgPoolOptions::new()
             .max_connections(SNAPSHOT_POOL_CONNECTIONS_MAX)
             .acquire_timeout(STORE_CALL_TIMEOUT)
@@ -77,17 +88,43 @@ impl Stores {
         })
     }
 
-    /// Redis server time in ms since the epoch.
-    pub async fn redis_time_ms(&self) -> Result<i64, StoreError> {
-        let mut redis = self.redis.clone();
+    /// Whether the engine keeps Redis (false: a Postgres-only strategy).
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// The engine's clock in ms since the epoch: Redis's `TIME`, or Postgres's clock
+    /// for a Postgres-only strategy.
+    pub async fn time_ms(&self) -> Result<i64, StoreError> {
+        let Some(mut redis) = self.redis.clone() else {
+            let (now_ms,): (i64,) = bounded(
+                "postgres clock",
+                sqlx::query_as(
+                    "SELECT floor(extract(epoch from clock_timestamp()) * 1000)::bigint",
+                )
+                .fetch_one(&self.postgres),
+            )
+            .await?;
+            return Ok(now_ms);
+        };
         let (seconds, micros): (i64, i64) =
             bounded("redis TIME", redis::cmd("TIME").query_async(&mut redis)).await?;
         Ok(seconds * 1_000 + micros / 1_000)
     }
 
-    /// Held reservations and the latest deadline among them (ms, Redis time).
+    /// Held reservations and the latest deadline among them (ms, the engine's clock).
     pub async fn held(&self) -> Result<(u64, Option<i64>), StoreError> {
-        let mut redis = self.redis.clone();
+        let Some(mut redis) = self.redis.clone() else {
+            let (count, latest): (i64, Option<i64>) = bounded(
+                "postgres held",
+                sqlx::query_as(
+                    "SELECT count(*), max(deadline_ms) FROM reservations WHERE state = 'held'",
+                )
+                .fetch_one(&self.postgres),
+            )
+            .await?;
+            return Ok((u64::try_from(count).unwrap_or(0), latest));
+        };
         let deadlines = self.keys.deadlines();
         let count: u64 = bounded("redis ZCARD", redis.zcard(&deadlines)).await?;
         let latest: Vec<(String, f64)> =
@@ -97,7 +134,7 @@ impl Stores {
 
     /// Redis's `seq` (events appended) and the highest seq in Postgres's ledger.
     pub async fn ledger_positions(&self) -> Result<(i64, i64), StoreError> {
-        let mut redis = self.redis.clone();
+        let mut redis = self.redis()?;
         let redis_seq: Option<i64> = bounded("redis GET seq", redis.get(self.keys.seq())).await?;
         let postgres_seq: (i64,) = bounded(
             "postgres max(seq)",
@@ -108,10 +145,20 @@ impl Stores {
         Ok((redis_seq.unwrap_or(0), postgres_seq.0))
     }
 
+    fn redis(&self) -> Result<MultiplexedConnection, StoreError> {
+        self.redis.clone().ok_or(StoreError::Format {
+            what: "redis",
+            reason: "this strategy keeps no Redis".to_owned(),
+        })
+    }
+
     /// The white-box snapshot of the shop.
     pub async fn snapshot(&self) -> Result<WhiteBoxSnapshot, StoreError> {
-        let taken_at_ms = self.redis_time_ms().await?;
-        let mut redis = self.redis.clone();
+        if self.redis.is_none() {
+            return self.postgres_only_snapshot().await;
+        }
+        let taken_at_ms = self.time_ms().await?;
+        let mut redis = self.redis()?;
         let redis_seq: Option<i64> = bounded("redis GET seq", redis.get(self.keys.seq())).await?;
         Ok(WhiteBoxSnapshot {
             format_version: SNAPSHOT_FORMAT_VERSION,
@@ -121,11 +168,61 @@ impl Stores {
             ledger: self.ledger().await?,
             redis_seq: redis_seq.unwrap_or(0),
             reservations: self.reservations().await?,
+            postgres_only: false,
         })
     }
 
+    /// A Postgres-only strategy's stores: its `skus` rows, ledger and reservations.
+    async fn postgres_only_snapshot(&self) -> Result<WhiteBoxSnapshot, StoreError> {
+        Ok(WhiteBoxSnapshot {
+            format_version: SNAPSHOT_FORMAT_VERSION,
+            taken_at_ms: self.time_ms().await?,
+            redis_stocks: BTreeMap::new(),
+            postgres_stocks: self.postgres_stocks().await?,
+            ledger: self.ledger().await?,
+            redis_seq: 0,
+            reservations: self.postgres_reservations().await?,
+            postgres_only: true,
+        })
+    }
+
+    /// Every row of `reservations` with its items (a Postgres-only strategy's own).
+    async fn postgres_reservations(&self) -> Result<Vec<Reservation>, StoreError> {
+        type Row = (String, String, String, i64, String, i64);
+        let rows: Vec<Row> = bounded(
+            "postgres reservations",
+            sqlx::query_as(
+                "SELECT r.id, r.idempotency_key, r.state, r.deadline_ms, i.sku, i.qty
+                   FROM reservations r JOIN reservation_items i ON i.reservation_id = r.id
+                  ORDER BY r.id, i.sku",
+            )
+            .fetch_all(&self.postgres),
+        )
+        .await?;
+        let mut reservations: Vec<Reservation> = Vec::new();
+        for (id, key, state, deadline_ms, sku, qty) in rows {
+            let line = CartLine { sku, qty };
+            match reservations.last_mut() {
+                Some(last) if last.id.0 == id => last.items.push(line),
+                _ => reservations.push(Reservation {
+                    state: state.parse::<ReservationState>().map_err(|reason| {
+                        StoreError::Format {
+                            what: "postgres reservation",
+                            reason: format!("{id}: {reason}"),
+                        }
+                    })?,
+                    id: ReservationId(id),
+                    idempotency_key: key,
+                    items: vec![line],
+                    deadline_ms,
+                }),
+            }
+        }
+        Ok(reservations)
+    }
+
     async fn redis_stocks(&self) -> Result<BTreeMap<String, SkuStock>, StoreError> {
-        let mut redis = self.redis.clone();
+        let mut redis = self.redis()?;
         let skus: Vec<String> =
             bounded("redis SMEMBERS skus", redis.smembers(self.keys.sku_index())).await?;
         let mut stocks = BTreeMap::new();
@@ -158,7 +255,7 @@ impl Stores {
     }
 
     async fn reservations(&self) -> Result<Vec<Reservation>, StoreError> {
-        let mut redis = self.redis.clone();
+        let mut redis = self.redis()?;
         let pattern = format!("{}resv:*", self.keys.prefix());
         let mut keys: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stockproof_engine::service::{Service, ServiceConfig, VariantCrashes};
+use stockproof_engine::strategy::Strategy;
 use stockproof_engine::variants::Variant;
 use stockproof_infra::proxy::FaultProxy;
 use stockproof_infra::{Infra, InfraConfig};
@@ -63,18 +64,22 @@ pub struct InProcess {
     pub proxies: Option<(Arc<FaultProxy>, Arc<FaultProxy>)>,
     /// The deliberately broken engine served instead of the reference, if asked for.
     pub variant: Option<Variant>,
+    /// The inventory design the service runs (`--strategy`).
+    pub strategy: Strategy,
 }
 
 impl Target {
     /// Starts Redis, Postgres and the engine for shop `shop`, with the scenario's
     /// idempotency retention.
     /// With `proxies`, the engine reaches Redis and Postgres through fault proxies.
+    /// `strategy` is the inventory design served (a `variant` is broken on top of it).
     pub async fn start_in_process(
         config: &InfraConfig,
         shop: &str,
         retention: Duration,
         proxies: bool,
         variant: Option<Variant>,
+        strategy: Strategy,
     ) -> Result<Target, TargetError> {
         let infra = Infra::start(config)
             .await
@@ -95,6 +100,7 @@ impl Target {
         service_config.engine.retention_ms =
             i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         service_config.variant = variant;
+        service_config.strategy = strategy;
         // A variant's crash comes from the run's faults, so it is on the timeline.
         service_config.variant_crashes = VariantCrashes::Injected;
         let service = Service::start(service_config).await?;
@@ -108,6 +114,7 @@ impl Target {
             shop: shop.to_owned(),
             url,
             variant,
+            strategy,
         })))
     }
 

@@ -181,6 +181,7 @@ fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
     let caught = Row::finished(
         Some(&exposure),
         exposure.case(),
+        Strategy::RedisLua,
         1,
         &verdict(&[(CheckId::C3, &[2])]),
         &history(3),
@@ -189,6 +190,7 @@ fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
     let wrong_check = Row::finished(
         Some(&exposure),
         exposure.case(),
+        Strategy::RedisLua,
         1,
         &verdict(&[(CheckId::C1, &[2])]),
         &history(3),
@@ -197,6 +199,7 @@ fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
     let missed = Row::finished(
         Some(&exposure),
         exposure.case(),
+        Strategy::RedisLua,
         0,
         &verdict(&[]),
         &history(3),
@@ -206,8 +209,16 @@ fn a_variant_row_is_ok_only_when_an_expected_check_fired() {
         scenario: RETRY,
         fault: None,
     };
-    let reference = Row::finished(None, retry, 0, &verdict(&[]), &history(3), "run");
-    let reference_failed = Row::failed(None, retry, 4, "redis did not start");
+    let reference = Row::finished(
+        None,
+        retry,
+        Strategy::RedisLua,
+        0,
+        &verdict(&[]),
+        &history(3),
+        "run",
+    );
+    let reference_failed = Row::failed(None, retry, Strategy::RedisLua, 4, "redis did not start");
     assert!(caught.ok);
     assert!(!wrong_check.ok);
     assert!(!missed.ok);
@@ -225,6 +236,7 @@ fn the_markdown_table_names_engine_scenario_and_check() {
     let row = Row::finished(
         Some(&exposure),
         exposure.case(),
+        Strategy::RedisLua,
         1,
         &verdict(&[(CheckId::C1, &[3])]),
         &history(8),
@@ -232,7 +244,9 @@ fn the_markdown_table_names_engine_scenario_and_check() {
     );
     let text = Table::new(false, vec![row]).markdown();
     assert!(
-        text.contains("| check-then-act | rush.toml | none | C1 | 3 of 8 | 0.00 | 1 | yes |"),
+        text.contains(
+            "| check-then-act | redis-lua | rush.toml | none | C1 | 3 of 8 | 0.00 | 1 | yes |"
+        ),
         "{text}"
     );
     assert!(text.contains("1 of 1 variants caught"), "{text}");

@@ -255,6 +255,7 @@ fn check_exits_0_on_a_clean_run_and_5_without_snapshot() {
         redis_seq: 3,
         ledger,
         reservations: Vec::new(),
+        postgres_only: false,
     };
     snapshot
         .write(&dir.path().join("snapshot.json"))

@@ -17,5 +17,6 @@ mod replay;
 mod report_browser;
 mod run_cmd;
 mod serve;
+mod strategies;
 mod support;
 mod variants;

@@ -191,6 +191,14 @@ fn phantom_hold_is_caught_by_c7() {
 }
 
 #[test]
+fn pg_no_guard_is_caught_overselling() {
+    // Goal: pg-row-lock without its `available >= q` guard (read, decide, update
+    // unguarded) oversells and C1 says so; pg-row-lock itself passes the same
+    // scenario. Method: selftest/rush (40 shoppers, 30 units) on both.
+    assert_caught("pg-no-guard", &["C1"]);
+}
+
+#[test]
 fn run_with_a_variant_and_a_fault_names_the_check_and_shows_the_window() {
     // Goal: `stockproof run --variant NAME --fault SPEC` serves the broken engine,
     // injects the fault, exits 1 naming the check, and prints the window of history

@@ -63,12 +63,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<StatusBody>, A
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             return Err(ApiError::NotReady {
-                reason: format!("redis: {error}"),
+                reason: format!("{}: {error}", state.engine_store),
             });
         }
         Err(_) => {
             return Err(ApiError::NotReady {
-                reason: format!("redis: no answer within {READY_PROBE_TIMEOUT_MS} ms"),
+                reason: format!(
+                    "{}: no answer within {READY_PROBE_TIMEOUT_MS} ms",
+                    state.engine_store
+                ),
             });
         }
     }

@@ -26,6 +26,10 @@ pub struct RunInfo {
     /// The deliberately broken engine variant the run served (`--variant`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The inventory strategy the in-process engine ran (`--strategy`: `redis-lua`,
+    /// `pg-row-lock`, `pg-optimistic`); `None` for an external target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
     pub checks_ran: Vec<String>,
     pub checks_not_applicable: Vec<String>,
     /// Why a check is not applicable, where the run knows better than "white-box" (a
@@ -65,6 +69,7 @@ impl RunInfo {
             stockproof_version: String::new(),
             target: "unknown (the folder has no run.json)".to_owned(),
             variant: None,
+            strategy: None,
             checks_ran,
             checks_not_applicable,
             not_applicable_reasons: BTreeMap::new(),
