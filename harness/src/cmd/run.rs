@@ -16,6 +16,7 @@ use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
 use stockproof_harness::report::units;
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
+use stockproof_harness::run::strategy::Strategy;
 use stockproof_harness::run::{
     RunOptions, RunOutcome, TargetChoice, fresh_seed, prepare, run_scenario,
 };
@@ -246,6 +247,7 @@ fn options(args: &RunArgs) -> RunOptions {
         progress: ProgressMode::detect(),
         adapter: args.adapter.clone(),
         variant: args.variant,
+        strategy: Strategy::default(),
     }
 }
 

@@ -73,6 +73,7 @@ pub(crate) async fn selftest(args: &SelftestArgs) -> anyhow::Result<u8> {
         progress: ProgressMode::Off,
         variant: None,
         adapter: None,
+        strategy: Default::default(),
     };
     let exposures: Vec<Exposure> = Exposure::all()
         .into_iter()

@@ -14,6 +14,7 @@ pub mod folder;
 pub mod quiesce;
 pub mod seed;
 pub mod stores;
+pub mod strategy;
 pub mod target;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct RunOptions {
     pub variant: Option<Variant>,
     /// How to speak to an external target (`--adapter`); `None`: the contract.
     pub adapter: Option<PathBuf>,
+    /// Which inventory design serves the contract in process (`--strategy`).
+    pub strategy: strategy::Strategy,
 }
 
 /// Why a scenario could not be run to a verdict.
@@ -99,6 +102,9 @@ pub enum RunError {
     /// A fault this run cannot inject (said before any load).
     #[error("{0}")]
     Fault(String),
+    /// A strategy this build cannot serve in process.
+    #[error("{0}")]
+    Strategy(String),
 }
 
 impl RunError {
@@ -107,6 +113,7 @@ impl RunError {
             RunError::Scenario(_)
             | RunError::Fault(_)
             | RunError::Adapter(_)
+            | RunError::Strategy(_)
             | RunError::Unfit { .. } => EXIT_USAGE,
             RunError::Target(_)
             | RunError::Seed(_)
@@ -142,6 +149,16 @@ pub fn prepare(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioE
 /// Runs the scenario in `path` end to end.
 pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
     let scenario = prepare(path, &options.overrides)?;
+    run_prepared(path, scenario, options).await
+}
+
+/// Runs `scenario`, read from `path` and already changed as the caller needs (`bench`
+/// sets each step's arrival rate and length), end to end.
+pub async fn run_prepared(
+    path: &Path,
+    scenario: Scenario,
+    options: &RunOptions,
+) -> Result<RunOutcome, RunError> {
     // Before anything starts, so that a Ctrl-C while the servers start still ends in a
     // report (of a load that never ran) instead of killing the process.
     crate::load::interrupt::install().map_err(LoadError::from)?;
@@ -160,6 +177,7 @@ pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcom
             if let Some(aof) = scenario.engine.redis_aof {
                 config.aof = aof;
             }
+            strategy::ensure_served(options.strategy).map_err(RunError::Strategy)?;
             Target::start_in_process(
                 &config,
                 &scenario.name,
