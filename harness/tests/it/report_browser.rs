@@ -25,7 +25,7 @@ use crate::support::{describe, flash_sale_without_slos, only_run_folder, run_bou
 const CHROMIUM_NAMES: [&str; 2] = ["chromium", "chromium-browser"];
 /// Bound on each browser step (start, navigation, evaluation); a report loads in well
 /// under a second, so reaching it means the browser hung.
-const BROWSER_STEP_WAIT_MAX: Duration = Duration::from_secs(60);
+pub(crate) const BROWSER_STEP_WAIT_MAX: Duration = Duration::from_secs(60);
 /// Big enough to draw the whole page of a one-SKU run in the screenshot at a readable
 /// size, so moving the mouse over a chart scrolls nothing.
 const WINDOW_SIZE_PX: (u32, u32) = (1280, 4000);
@@ -41,22 +41,22 @@ const SCREENSHOT_COPY_ENV: &str = "STOCKPROOF_REPORT_SCREENSHOT";
 
 /// What the page's DOM says about its charts, measured by the browser itself.
 #[derive(Debug, Deserialize)]
-struct RenderedCharts {
-    svgs: usize,
+pub(crate) struct RenderedCharts {
+    pub(crate) svgs: usize,
     /// Per `<polyline>`: the points the browser parsed and the drawn box's size.
-    polylines: Vec<RenderedPolyline>,
+    pub(crate) polylines: Vec<RenderedPolyline>,
     /// Per `figure.chart`: its id, the series ids drawn in it, and whether the
     /// tooltip script wired it (`data-tooltip="ready"`).
-    figures: Vec<RenderedFigure>,
+    pub(crate) figures: Vec<RenderedFigure>,
     /// The script ran to its end (`body[data-charts="ready"]`).
-    script_ready: bool,
+    pub(crate) script_ready: bool,
 }
 
 #[derive(Debug, Deserialize)]
-struct RenderedFigure {
-    id: String,
-    series: Vec<String>,
-    tooltip: bool,
+pub(crate) struct RenderedFigure {
+    pub(crate) id: String,
+    pub(crate) series: Vec<String>,
+    pub(crate) tooltip: bool,
 }
 
 /// The latency chart's tooltip after the mouse moved over the chart.
@@ -68,16 +68,16 @@ struct RenderedTooltip {
 }
 
 #[derive(Debug, Deserialize)]
-struct RenderedPolyline {
-    points: usize,
-    width: f64,
-    height: f64,
+pub(crate) struct RenderedPolyline {
+    pub(crate) points: usize,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
 }
 
 /// Counts SVGs and, for every polyline, the points the browser parsed and the size it
 /// drew them at (a polyline whose points failed to parse has an empty box); lists the
 /// chart figures with their series and whether the tooltip script wired them.
-const CHARTS_SCRIPT: &str = "JSON.stringify({
+pub(crate) const CHARTS_SCRIPT: &str = "JSON.stringify({
   svgs: document.querySelectorAll('svg').length,
   polylines: Array.from(document.querySelectorAll('svg polyline')).map(line => {
     const box = line.getBBox();
@@ -102,9 +102,9 @@ const TOOLTIP_SCRIPT: &str = "JSON.stringify((() => {
 
 /// What the browser saw while loading the page.
 #[derive(Debug, Default)]
-struct PageEvents {
-    requests: Vec<String>,
-    errors: Vec<String>,
+pub(crate) struct PageEvents {
+    pub(crate) requests: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 // Goal: the generated report opens in a real browser offline: no console error, no
@@ -192,7 +192,7 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
 }
 
 /// `script` (which returns a JSON string) evaluated in the page, parsed.
-fn evaluate_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn evaluate_json<T: serde::de::DeserializeOwned>(
     tab: &headless_chrome::Tab,
     script: &str,
     url: &str,
@@ -270,7 +270,7 @@ fn assert_tooltip_shown(tooltip: &RenderedTooltip, url: &str) {
     );
 }
 
-fn record(events: &mut PageEvents, event: &Event) {
+pub(crate) fn record(events: &mut PageEvents, event: &Event) {
     match event {
         Event::NetworkRequestWillBeSent(sent) => {
             events.requests.push(sent.params.request.url.clone());
@@ -317,7 +317,7 @@ fn generated_report(dir: &Path) -> PathBuf {
     report
 }
 
-fn launch(chromium: &Path) -> Browser {
+pub(crate) fn launch(chromium: &Path) -> Browser {
     // SAFETY: geteuid(2) only reads the process's effective uid.
     let root = unsafe { libc::geteuid() } == 0;
     let options = LaunchOptions::default_builder()
@@ -335,7 +335,7 @@ fn launch(chromium: &Path) -> Browser {
 
 /// The browser on PATH; `None` (skip, saying why) when absent, unless the environment
 /// requires it (`STOCKPROOF_REQUIRE_BROWSER=1`, as in CI), where it fails the test.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path)
         .flat_map(|dir| CHROMIUM_NAMES.map(|name| dir.join(name)))
