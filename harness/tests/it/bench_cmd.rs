@@ -7,15 +7,12 @@
 //! flag before anything starts.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::PoisonError;
 
-use headless_chrome::protocol::cdp::Network;
-use headless_chrome::protocol::cdp::types::Event;
 use serde_json::Value;
 
 use crate::report_browser::{
-    BROWSER_STEP_WAIT_MAX, CHARTS_SCRIPT, PageEvents, RenderedCharts, chromium, evaluate_json,
-    launch, record,
+    CHARTS_SCRIPT, RenderedCharts, chromium, evaluate_json, launch, open_recorded,
 };
 use crate::support::{describe, flash_sale_variant, repo, run_bounded, stockproof};
 
@@ -186,30 +183,7 @@ fn open_in_chromium(page: &Path) {
     };
     let url = format!("file://{}", page.display());
     let browser = launch(&chromium);
-    let tab = browser.new_tab().expect("a browser tab");
-    tab.set_default_timeout(BROWSER_STEP_WAIT_MAX);
-    let events = Arc::new(Mutex::new(PageEvents::default()));
-    let recorder = Arc::clone(&events);
-    tab.add_event_listener(Arc::new(move |event: &Event| {
-        record(
-            &mut recorder.lock().unwrap_or_else(PoisonError::into_inner),
-            event,
-        );
-    }))
-    .expect("listening to the tab");
-    tab.enable_log().expect("Log domain");
-    tab.enable_runtime().expect("Runtime domain");
-    tab.call_method(Network::Enable {
-        max_total_buffer_size: None,
-        max_resource_buffer_size: None,
-        max_post_data_size: None,
-        report_direct_socket_traffic: None,
-        enable_durable_messages: None,
-    })
-    .expect("Network domain");
-    tab.navigate_to(&url)
-        .and_then(|tab| tab.wait_until_navigated())
-        .unwrap_or_else(|error| panic!("loading {url}: {error}"));
+    let (tab, events) = open_recorded(&browser, &url);
     let charts: RenderedCharts = evaluate_json(&tab, CHARTS_SCRIPT, &url);
     let events = std::mem::take(&mut *events.lock().unwrap_or_else(PoisonError::into_inner));
     assert!(

@@ -25,7 +25,7 @@ use crate::support::{describe, flash_sale_without_slos, only_run_folder, run_bou
 const CHROMIUM_NAMES: [&str; 2] = ["chromium", "chromium-browser"];
 /// Bound on each browser step (start, navigation, evaluation); a report loads in well
 /// under a second, so reaching it means the browser hung.
-pub(crate) const BROWSER_STEP_WAIT_MAX: Duration = Duration::from_secs(60);
+const BROWSER_STEP_WAIT_MAX: Duration = Duration::from_secs(60);
 /// Big enough to draw the whole page of a one-SKU run in the screenshot at a readable
 /// size, so moving the mouse over a chart scrolls nothing.
 const WINDOW_SIZE_PX: (u32, u32) = (1280, 4000);
@@ -123,31 +123,7 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
     let url = format!("file://{}", report.display());
 
     let browser = launch(&chromium);
-    let tab = browser.new_tab().expect("a browser tab");
-    tab.set_default_timeout(BROWSER_STEP_WAIT_MAX);
-    let events = Arc::new(Mutex::new(PageEvents::default()));
-    let recorder = Arc::clone(&events);
-    tab.add_event_listener(Arc::new(move |event: &Event| {
-        // A failed assertion must not turn into a second panic on this thread.
-        record(
-            &mut recorder.lock().unwrap_or_else(PoisonError::into_inner),
-            event,
-        );
-    }))
-    .expect("listening to the tab");
-    tab.enable_log().expect("Log domain");
-    tab.enable_runtime().expect("Runtime domain");
-    tab.call_method(Network::Enable {
-        max_total_buffer_size: None,
-        max_resource_buffer_size: None,
-        max_post_data_size: None,
-        report_direct_socket_traffic: None,
-        enable_durable_messages: None,
-    })
-    .expect("Network domain");
-    tab.navigate_to(&url)
-        .and_then(|tab| tab.wait_until_navigated())
-        .unwrap_or_else(|error| panic!("loading {url}: {error}"));
+    let (tab, events) = open_recorded(&browser, &url);
 
     let charts: RenderedCharts = evaluate_json(&tab, CHARTS_SCRIPT, &url);
     tab.find_element("#chart-latency svg")
@@ -189,6 +165,40 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
         screenshot_path.display(),
         screenshot.len()
     );
+}
+
+/// A tab of `browser` that loaded `url` with the Network, Runtime and Log domains on,
+/// and what it recorded while loading (every request, exception and error entry).
+pub(crate) fn open_recorded(
+    browser: &Browser,
+    url: &str,
+) -> (Arc<headless_chrome::Tab>, Arc<Mutex<PageEvents>>) {
+    let tab = browser.new_tab().expect("a browser tab");
+    tab.set_default_timeout(BROWSER_STEP_WAIT_MAX);
+    let events = Arc::new(Mutex::new(PageEvents::default()));
+    let recorder = Arc::clone(&events);
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        // A failed assertion must not turn into a second panic on this thread.
+        record(
+            &mut recorder.lock().unwrap_or_else(PoisonError::into_inner),
+            event,
+        );
+    }))
+    .expect("listening to the tab");
+    tab.enable_log().expect("Log domain");
+    tab.enable_runtime().expect("Runtime domain");
+    tab.call_method(Network::Enable {
+        max_total_buffer_size: None,
+        max_resource_buffer_size: None,
+        max_post_data_size: None,
+        report_direct_socket_traffic: None,
+        enable_durable_messages: None,
+    })
+    .expect("Network domain");
+    tab.navigate_to(url)
+        .and_then(|tab| tab.wait_until_navigated())
+        .unwrap_or_else(|error| panic!("loading {url}: {error}"));
+    (tab, events)
 }
 
 /// `script` (which returns a JSON string) evaluated in the page, parsed.
@@ -270,7 +280,7 @@ fn assert_tooltip_shown(tooltip: &RenderedTooltip, url: &str) {
     );
 }
 
-pub(crate) fn record(events: &mut PageEvents, event: &Event) {
+fn record(events: &mut PageEvents, event: &Event) {
     match event {
         Event::NetworkRequestWillBeSent(sent) => {
             events.requests.push(sent.params.request.url.clone());
