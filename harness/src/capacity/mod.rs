@@ -221,6 +221,10 @@ pub struct BenchRecord {
 pub async fn run_bench(path: &Path, scenario: &Scenario, settings: &BenchSettings) -> BenchRecord {
     let started = Instant::now();
     let started_at = rfc3339(SystemTime::now());
+    // Before the ceilings, so a Ctrl-C during them still ends in the files.
+    if let Err(error) = interrupt::install() {
+        tracing::warn!(%error, "Ctrl-C will not stop the bench gracefully");
+    }
     let infra = match &settings.target {
         TargetChoice::InProcess(config) => Some(config),
         TargetChoice::External(_) => None,

@@ -295,7 +295,14 @@ fn judge_step(step: &mut StepRecord, outcome: &RunOutcome, slo: &Slo, unit: &str
         ));
     }
     if outcome.info.interrupted {
+        // What follows (unknown checks, a short window) is the interruption's doing.
         step.reasons.push("interrupted (Ctrl-C)".to_owned());
+        step.verdict = if step.violations.is_empty() {
+            StepVerdict::Interrupted
+        } else {
+            StepVerdict::Violation
+        };
+        return;
     }
     for check in verdict
         .checks
@@ -340,8 +347,6 @@ fn judge_step(step: &mut StepRecord, outcome: &RunOutcome, slo: &Slo, unit: &str
     }
     step.verdict = if !step.violations.is_empty() {
         StepVerdict::Violation
-    } else if outcome.info.interrupted {
-        StepVerdict::Interrupted
     } else if step.reasons.is_empty() {
         StepVerdict::Pass
     } else {
