@@ -505,6 +505,14 @@ fn announce(settings: &BenchSettings, line: &str) {
 }
 
 fn step_line(name: &str, step: &StepRecord) -> String {
+    if step.verdict == StepVerdict::Error {
+        return format!(
+            "{name} step {} {:.0} carts/s: error: {}",
+            step.index,
+            step.offered_carts_per_s,
+            step.reasons.join("; ")
+        );
+    }
     let p99 = step.p99_us.map_or_else(
         || "-".to_owned(),
         |us| crate::report::units::duration_us(us as f64),
