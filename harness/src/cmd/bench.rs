@@ -164,11 +164,15 @@ fn settings(args: &BenchArgs) -> BenchSettings {
         Some(url) => TargetChoice::External(url.clone()),
         None => TargetChoice::InProcess(args.infra.config()),
     };
-    let strategies = if args.strategies.is_empty() {
-        vec![Strategy::default()]
-    } else {
-        args.strategies.clone()
-    };
+    let mut strategies: Vec<Strategy> = Vec::new();
+    for strategy in &args.strategies {
+        if !strategies.contains(strategy) {
+            strategies.push(*strategy);
+        }
+    }
+    if strategies.is_empty() {
+        strategies.push(Strategy::default());
+    }
     BenchSettings {
         slo: args.slo.clone(),
         strategies,
