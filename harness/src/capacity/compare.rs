@@ -116,3 +116,85 @@ pub fn compare(old: &BenchRecord, new: &BenchRecord, tolerance: f64) -> Vec<Knee
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CompareError, compare, read_record};
+    use crate::capacity::BenchRecord;
+
+    /// A bench.json with one strategy per `(name, knee)`.
+    fn record(knees: &[(&str, Option<f64>)]) -> BenchRecord {
+        let strategies: Vec<serde_json::Value> = knees
+            .iter()
+            .map(|(name, knee)| {
+                serde_json::json!({
+                    "strategy": name, "knee_carts_per_s": knee, "end": "resolved",
+                    "ratios": {}, "steps": []
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "format": "stockproof-bench", "format_version": 1,
+            "started_at": "t", "finished_at": "t", "scenario": "s", "scenario_file": "f",
+            "slo": "reserve.p99<=25ms", "target": "in process",
+            "settings": {
+                "start_rate_per_s": 100.0, "max_rate_per_s": 1000.0, "resolution": 0.1,
+                "warmup_s": 2.0, "step_time_s": 8.0, "samples_target": 10000.0,
+                "achieved_tolerance": 0.05, "ceiling_time_s": 3.0, "budget_s": 540.0
+            },
+            "interrupted": false, "ceilings": { "notes": [] }, "strategies": strategies
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_knee_regresses_past_the_tolerance_or_when_it_is_gone() {
+        let old = record(&[
+            ("a", Some(1000.0)),
+            ("b", Some(1000.0)),
+            ("c", Some(1000.0)),
+        ]);
+        let new = record(&[
+            ("a", Some(950.0)),
+            ("b", Some(850.0)),
+            ("c", None),
+            ("d", None),
+        ]);
+        let changes = compare(&old, &new, 0.1);
+        let regressed: Vec<(&str, bool)> = changes
+            .iter()
+            .map(|change| (change.strategy.as_str(), change.regressed))
+            .collect();
+        assert_eq!(regressed, [("a", false), ("b", true), ("c", true)]);
+        assert_eq!(
+            changes[1].line(0.1),
+            "b: old 1000 carts/s, new 850 carts/s (-15.0 %): REGRESSED (fell by more than 10 %)"
+        );
+    }
+
+    #[test]
+    fn only_a_bench_json_of_this_version_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.json");
+        std::fs::write(
+            &path,
+            r#"{"format": "stockproof-bench", "format_version": 2}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            read_record(&path),
+            Err(CompareError::NotBench { .. })
+        ));
+        let missing = dir.path().join("missing.json");
+        assert!(matches!(
+            read_record(&missing),
+            Err(CompareError::Unreadable { .. })
+        ));
+        std::fs::write(
+            &path,
+            serde_json::to_string(&record(&[("a", None)])).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(read_record(&path).unwrap().strategies[0].strategy, "a");
+    }
+}
