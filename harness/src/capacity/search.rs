@@ -22,7 +22,8 @@ const ROUND_ABOVE_PER_S: f64 = 10.0;
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Start,
-    /// The start rate again, after it missed only the SLO ([`Search::confirm_start`]).
+    /// The same rate again, after a step that missed only the SLO (`super::search`'s
+    /// caller decides; the search itself never asks for it).
     Confirm,
     Doubling,
     Halving,
@@ -62,8 +63,6 @@ pub struct Search {
     max_per_s: f64,
     pass: Option<f64>,
     fail: Option<f64>,
-    /// The start was offered a second time.
-    confirmed: bool,
 }
 
 impl Search {
@@ -76,14 +75,12 @@ impl Search {
             max_per_s: max_per_s.max(start_per_s),
             pass: None,
             fail: None,
-            confirmed: false,
         }
     }
 
     /// The next rate to offer and why, or why the search is over.
     pub fn next(&self) -> Result<(f64, Phase), Settled> {
         match (self.pass, self.fail) {
-            (None, None) if self.confirmed => Ok((self.start_per_s, Phase::Confirm)),
             (None, None) => Ok((self.start_per_s, Phase::Start)),
             (Some(pass), None) if pass >= self.max_per_s => Err(Settled::RateCapReached),
             (Some(pass), None) => Ok(((pass * 2.0).min(self.max_per_s), Phase::Doubling)),
@@ -107,19 +104,6 @@ impl Search {
         } else {
             self.fail = Some(self.fail.map_or(rate_per_s, |fail| fail.min(rate_per_s)));
         }
-    }
-
-    /// Forgets the start's failure, once, so the start rate is offered again: the
-    /// caller asks when the start missed only the SLO, which a stall of the machine can
-    /// do to a few hundred samples, and halving on a false fail would end far below the
-    /// knee. Whether the start is offered again.
-    pub fn confirm_start(&mut self) -> bool {
-        if self.confirmed || self.pass.is_some() || self.fail != Some(self.start_per_s) {
-            return false;
-        }
-        self.confirmed = true;
-        self.fail = None;
-        true
     }
 
     /// The highest passing rate so far.
@@ -194,19 +178,6 @@ mod tests {
         let (_, settled) = settle(&mut search, 0.5);
         assert_eq!(settled, Settled::NothingPassed);
         assert_eq!(search.knee(), None);
-    }
-
-    #[test]
-    fn a_failed_start_is_confirmed_once_and_only_the_start() {
-        let mut search = Search::new(100.0, 0.1, 1_000.0);
-        search.record(100.0, false);
-        assert!(search.confirm_start());
-        assert_eq!(search.next(), Ok((100.0, Phase::Confirm)));
-        search.record(100.0, false);
-        assert!(!search.confirm_start());
-        assert_eq!(search.next(), Ok((50.0, Phase::Halving)));
-        search.record(50.0, false);
-        assert!(!search.confirm_start());
     }
 
     #[test]
