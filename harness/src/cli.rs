@@ -4,7 +4,9 @@
 use clap::{Parser, Subcommand};
 
 use crate::cmd::shared::InfraArgs;
-use crate::cmd::{check, engine_bench, infra, probe, reconcile, replay, run, selftest, serve};
+use crate::cmd::{
+    bench, check, engine_bench, infra, probe, reconcile, replay, run, selftest, serve,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +46,12 @@ enum Command {
     /// Run scenarios end to end: load, checks, report; exit 0 pass, 1 violation,
     /// 2 usage or scenario error, 3 SLO missed, 4 infrastructure failure, 5 inconclusive.
     Run(run::RunArgs),
+    /// The knee: the highest arrival rate each strategy (or `--target`) sustains within
+    /// an SLO with every invariant holding, beside the ceilings; writes
+    /// reports/bench-<utc time>/. Exit 0 measured, 1 a step broke an invariant, 3 a knee
+    /// fell past --tolerance against --compare, 2 bad input, 4 nothing could run, 5
+    /// interrupted.
+    Bench(bench::BenchArgs),
     /// Reserve throughput and latency of the Redis Lua engine vs a bare client.
     EngineBench(engine_bench::EngineBenchArgs),
     /// Compare Redis with the Postgres ledger and projections; exit 1 on drift.
@@ -75,6 +83,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Infra(InfraCommand::Up(args)) => infra::up(&args).await,
         Command::Serve(args) => serve::serve(&args).await,
         Command::Run(args) => run::run(&args).await,
+        Command::Bench(args) => bench::bench(&args).await,
         Command::EngineBench(args) => engine_bench::run(&args).await,
         Command::Reconcile(args) => reconcile::reconcile(&args).await,
         Command::Selftest(args) => selftest::selftest(&args).await,

@@ -11,6 +11,7 @@ pub use stockproof_checks::{history, judge, latency};
 
 pub mod adapter;
 pub mod bench;
+pub mod capacity;
 pub mod faults;
 pub mod load;
 pub mod plan;

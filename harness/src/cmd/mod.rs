@@ -3,6 +3,7 @@
 //! returns an exit code. They share flags and exit codes through [`shared`], a leaf, and
 //! never import the dispatcher (`crate::cli`) or one another.
 
+pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod engine_bench;
 pub(crate) mod infra;

@@ -138,6 +138,7 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
     let (records, received) = recorder::channel();
     let started_us = micros_since(spec.zero);
     let planned = spec.planned();
+    let deadline = planned.map(|planned| Instant::now() + planned);
     let recorder = tokio::spawn(recorder::run(
         received,
         RecorderSettings {
@@ -145,6 +146,9 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
             planned,
             progress: spec.progress,
             arrival: spec.arrival_rate_per_s.map(|rate| (rate, spec.users)),
+            deadline_us: deadline.map(|deadline| {
+                u64::try_from(deadline.duration_since(spec.zero).as_micros()).unwrap_or(u64::MAX)
+            }),
             ops_completed: Arc::clone(&spec.ops_completed),
         },
     ));
@@ -152,7 +156,7 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
         target: Arc::clone(&spec.target),
         plan: plan.clone(),
         zero: spec.zero,
-        deadline: planned.map(|planned| Instant::now() + planned),
+        deadline,
         users: spec.users,
         arrival_rate_per_s: spec.arrival_rate_per_s,
         client_timeout: spec.client_timeout,

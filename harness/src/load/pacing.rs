@@ -1,7 +1,11 @@
 //! The open-model arrival schedule (wrk2's constant throughput, built per goose user).
-//! With an arrival rate of R carts/s shared by N users, user u starts its k-th cart at
-//! `first_start_u + (k + u/N) · N/R`: each user runs at R/N carts/s and the users' phases
-//! interleave, so the whole attack offers R carts/s whatever the replies' latency. A user
+//! With an arrival rate of R carts/s shared by N users, user u's slots lie on one grid
+//! shared by every user, `zero + (j + u/N) · N/R`, and the user takes its slots from the
+//! first at or after its first start ([`Pacing::grid_origin`]): each user runs at R/N
+//! carts/s and the users' phases interleave, so the whole attack offers R carts/s
+//! whatever the replies' latency and however the users hatched (an origin per user at
+//! its own first start would bunch them: 200 users hatched over a second with a 2 s
+//! period offer between 0.67 R and 1.33 R, in waves). A user
 //! that is still busy when its next slot comes starts late (counted) and its requests are
 //! timed from the slot, not from the late send, so the wait the service caused is
 //! in the corrected latency. Slots are never skipped: a user that falls behind sends
@@ -56,6 +60,16 @@ impl Pacing {
 
     pub fn period(&self) -> Duration {
         self.period
+    }
+
+    /// The origin of a user's schedule that starts `since_zero` after the attack's
+    /// common zero: the grid point `m · period` (from zero) whose first slot (`origin +
+    /// phase`) is the first one at or after the start, so no slot is due before the
+    /// user exists and every user's slots lie on the common grid.
+    pub fn grid_origin(&self, since_zero: Duration) -> Duration {
+        let periods =
+            (since_zero.as_secs_f64() - self.phase.as_secs_f64()) / self.period.as_secs_f64();
+        self.period.mul_f64(periods.ceil().max(0.0))
     }
 }
 

@@ -29,7 +29,7 @@ const RECORDER_TICK: Duration = Duration::from_millis(250);
 /// How an open-model cart's start related to its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SlotStart {
-    /// µs since the run's zero when the user started its first cart (its schedule's origin).
+    /// µs since the run's zero of the user's schedule origin on the common grid (`Pacing::grid_origin`).
     pub(crate) origin_us: u64,
     pub(crate) slot: u64,
     pub(crate) lateness_us: u64,
@@ -84,6 +84,10 @@ pub(crate) struct RecorderSettings {
     pub(crate) progress: ProgressMode,
     /// Open model: users and rate, to count dropped starts.
     pub(crate) arrival: Option<(f64, u32)>,
+    /// µs since zero of the time-bound load's deadline: no cart starts after it, so
+    /// slots due after it (while goose, which counts whole seconds, winds down) are
+    /// not dropped starts.
+    pub(crate) deadline_us: Option<u64>,
     /// Bumped per op received, for the fault schedule's `after_ops` triggers.
     pub(crate) ops_completed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -116,7 +120,10 @@ pub(crate) async fn run(
     state
         .progress
         .finish(load_end_us, &state.counts, &state.latencies);
-    state.finish(load_end_us, settings.arrival)
+    let slots_end_us = settings
+        .deadline_us
+        .map_or(load_end_us, |deadline| deadline.min(load_end_us));
+    state.finish(slots_end_us, settings.arrival)
 }
 
 pub(crate) fn micros_since(zero: Instant) -> u64 {
@@ -204,11 +211,12 @@ impl State {
         }
     }
 
-    fn finish(mut self, load_end_us: u64, arrival: Option<(f64, u32)>) -> Recorded {
+    /// Counts the slots due before `slots_end_us` that no cart started.
+    fn finish(mut self, slots_end_us: u64, arrival: Option<(f64, u32)>) -> Recorded {
         if let Some((rate_per_s, users)) = arrival {
             for (user, (origin_us, started)) in &self.slots {
                 let pacing = Pacing::new(rate_per_s, users, user.saturating_sub(1));
-                let elapsed = Duration::from_micros(load_end_us.saturating_sub(*origin_us));
+                let elapsed = Duration::from_micros(slots_end_us.saturating_sub(*origin_us));
                 let due = pacing.slots_due_before(elapsed).max(*started);
                 self.counts.intended_starts += due;
                 self.counts.dropped_starts += due - started;

@@ -66,7 +66,8 @@ pub(crate) struct ShopperState {
     /// Carts started so far (the next cart's slot in the open model).
     iteration: u64,
     pacing: Option<Pacing>,
-    /// When the user started its first cart: its schedule's origin.
+    /// Its schedule's origin on the attack's common grid (`Pacing::grid_origin`), fixed
+    /// when it starts its first cart.
     origin: Option<Instant>,
     deferred: VecDeque<Deferred>,
     /// What the adapter keeps for this shopper across carts (a session token).
@@ -171,7 +172,9 @@ async fn wait_for_start(state: &mut ShopperState, shared: &Shared) -> Option<Opt
     let Some(pacing) = state.pacing else {
         return Some(None);
     };
-    let origin = *state.origin.get_or_insert(now);
+    let origin = *state.origin.get_or_insert_with(|| {
+        shared.zero + pacing.grid_origin(now.saturating_duration_since(shared.zero))
+    });
     let due = origin + pacing.slot_due(state.iteration);
     loop {
         let now = Instant::now();

@@ -43,6 +43,9 @@ pub(super) enum Shape {
     Steps,
     /// Areas stacked in series order (counts that add up).
     Stacked,
+    /// One line through each series' points, gaps skipped: series sampled at different
+    /// x (each strategy's steps in bench.html).
+    Joined,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,8 @@ pub(super) enum XAxis {
     Time,
     /// log10(1 / (1 - p)), as HdrHistogram's plotter draws percentiles.
     Percentile,
+    /// Carts per second offered (bench.html).
+    Rate,
 }
 
 /// One series; `None` values are gaps.
@@ -310,7 +315,19 @@ impl Chart<'_> {
                 );
                 continue;
             }
-            for run in runs(&points) {
+            let runs = if self.shape == Shape::Joined {
+                let present: Vec<(f64, f64)> = points
+                    .iter()
+                    .filter_map(|(x, y)| y.map(|y| (*x, y)))
+                    .collect();
+                vec![present]
+                    .into_iter()
+                    .filter(|run| !run.is_empty())
+                    .collect()
+            } else {
+                runs(&points)
+            };
+            for run in runs {
                 let pixels = pixel_points(frame, &run, self.shape == Shape::Steps);
                 match pixels.as_slice() {
                     [(x, y)] => {
@@ -434,6 +451,7 @@ impl Chart<'_> {
                 .map(|x| match self.x_axis {
                     XAxis::Time => units::duration_s(*x),
                     XAxis::Percentile => percentile_label(*x),
+                    XAxis::Rate => format!("{} carts/s", units::count(*x)),
                 })
                 .collect(),
             series: self
@@ -565,6 +583,14 @@ fn x_ticks(axis: XAxis, x_end: f64) -> Vec<(f64, String)> {
         XAxis::Percentile => (0..=x_end.floor() as i32)
             .map(|decade| (f64::from(decade), percentile_label(f64::from(decade))))
             .collect(),
+        XAxis::Rate => {
+            let step = nice_step(x_end, X_TICKS_TARGET);
+            let count = (x_end / step + 1e-9).floor() as i64;
+            (0..=count)
+                .map(|tick| tick as f64 * step)
+                .map(|x| (x, units::count(x)))
+                .collect()
+        }
     }
 }
 

@@ -20,8 +20,8 @@ use crate::checks::{Overall, Verdict};
 use crate::history::{Op, Outcome};
 use crate::latency::new_histogram;
 
-const STYLE: &str = include_str!("assets/report.css");
-const SCRIPT: &str = include_str!("assets/report.js");
+pub(super) const STYLE: &str = include_str!("assets/report.css");
+pub(super) const SCRIPT: &str = include_str!("assets/report.js");
 
 pub(super) fn render(data: &RunData<'_>, summary: &Summary) -> String {
     let mut out = String::with_capacity(256 * 1024);

@@ -5,6 +5,7 @@
 //! `crate::checks`. Every figure a person reads goes through [`units`] (`36.5 ms`,
 //! `12.3k ops/s`), the terminal of `stockproof run` and `check` included.
 
+pub mod bench_page;
 mod chart;
 mod figures;
 pub mod hgrm;

@@ -147,6 +147,16 @@ pub fn prepare(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioE
 /// Runs the scenario in `path` end to end.
 pub async fn run_scenario(path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
     let scenario = prepare(path, &options.overrides)?;
+    run_prepared(path, scenario, options).await
+}
+
+/// Runs `scenario`, read from `path` and already changed as the caller needs (`bench`
+/// sets each step's arrival rate and length), end to end.
+pub async fn run_prepared(
+    path: &Path,
+    scenario: Scenario,
+    options: &RunOptions,
+) -> Result<RunOutcome, RunError> {
     // Before anything starts, so that a Ctrl-C while the servers start still ends in a
     // report (of a load that never ran) instead of killing the process.
     crate::load::interrupt::install().map_err(LoadError::from)?;

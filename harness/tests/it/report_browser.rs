@@ -41,22 +41,22 @@ const SCREENSHOT_COPY_ENV: &str = "STOCKPROOF_REPORT_SCREENSHOT";
 
 /// What the page's DOM says about its charts, measured by the browser itself.
 #[derive(Debug, Deserialize)]
-struct RenderedCharts {
-    svgs: usize,
+pub(crate) struct RenderedCharts {
+    pub(crate) svgs: usize,
     /// Per `<polyline>`: the points the browser parsed and the drawn box's size.
-    polylines: Vec<RenderedPolyline>,
+    pub(crate) polylines: Vec<RenderedPolyline>,
     /// Per `figure.chart`: its id, the series ids drawn in it, and whether the
     /// tooltip script wired it (`data-tooltip="ready"`).
-    figures: Vec<RenderedFigure>,
+    pub(crate) figures: Vec<RenderedFigure>,
     /// The script ran to its end (`body[data-charts="ready"]`).
-    script_ready: bool,
+    pub(crate) script_ready: bool,
 }
 
 #[derive(Debug, Deserialize)]
-struct RenderedFigure {
-    id: String,
-    series: Vec<String>,
-    tooltip: bool,
+pub(crate) struct RenderedFigure {
+    pub(crate) id: String,
+    pub(crate) series: Vec<String>,
+    pub(crate) tooltip: bool,
 }
 
 /// The latency chart's tooltip after the mouse moved over the chart.
@@ -68,16 +68,16 @@ struct RenderedTooltip {
 }
 
 #[derive(Debug, Deserialize)]
-struct RenderedPolyline {
-    points: usize,
-    width: f64,
-    height: f64,
+pub(crate) struct RenderedPolyline {
+    pub(crate) points: usize,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
 }
 
 /// Counts SVGs and, for every polyline, the points the browser parsed and the size it
 /// drew them at (a polyline whose points failed to parse has an empty box); lists the
 /// chart figures with their series and whether the tooltip script wired them.
-const CHARTS_SCRIPT: &str = "JSON.stringify({
+pub(crate) const CHARTS_SCRIPT: &str = "JSON.stringify({
   svgs: document.querySelectorAll('svg').length,
   polylines: Array.from(document.querySelectorAll('svg polyline')).map(line => {
     const box = line.getBBox();
@@ -102,9 +102,9 @@ const TOOLTIP_SCRIPT: &str = "JSON.stringify((() => {
 
 /// What the browser saw while loading the page.
 #[derive(Debug, Default)]
-struct PageEvents {
-    requests: Vec<String>,
-    errors: Vec<String>,
+pub(crate) struct PageEvents {
+    pub(crate) requests: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 // Goal: the generated report opens in a real browser offline: no console error, no
@@ -123,31 +123,7 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
     let url = format!("file://{}", report.display());
 
     let browser = launch(&chromium);
-    let tab = browser.new_tab().expect("a browser tab");
-    tab.set_default_timeout(BROWSER_STEP_WAIT_MAX);
-    let events = Arc::new(Mutex::new(PageEvents::default()));
-    let recorder = Arc::clone(&events);
-    tab.add_event_listener(Arc::new(move |event: &Event| {
-        // A failed assertion must not turn into a second panic on this thread.
-        record(
-            &mut recorder.lock().unwrap_or_else(PoisonError::into_inner),
-            event,
-        );
-    }))
-    .expect("listening to the tab");
-    tab.enable_log().expect("Log domain");
-    tab.enable_runtime().expect("Runtime domain");
-    tab.call_method(Network::Enable {
-        max_total_buffer_size: None,
-        max_resource_buffer_size: None,
-        max_post_data_size: None,
-        report_direct_socket_traffic: None,
-        enable_durable_messages: None,
-    })
-    .expect("Network domain");
-    tab.navigate_to(&url)
-        .and_then(|tab| tab.wait_until_navigated())
-        .unwrap_or_else(|error| panic!("loading {url}: {error}"));
+    let (tab, events) = open_recorded(&browser, &url);
 
     let charts: RenderedCharts = evaluate_json(&tab, CHARTS_SCRIPT, &url);
     tab.find_element("#chart-latency svg")
@@ -191,8 +167,42 @@ fn report_html_opens_in_chromium_offline_with_its_charts() {
     );
 }
 
+/// A tab of `browser` that loaded `url` with the Network, Runtime and Log domains on,
+/// and what it recorded while loading (every request, exception and error entry).
+pub(crate) fn open_recorded(
+    browser: &Browser,
+    url: &str,
+) -> (Arc<headless_chrome::Tab>, Arc<Mutex<PageEvents>>) {
+    let tab = browser.new_tab().expect("a browser tab");
+    tab.set_default_timeout(BROWSER_STEP_WAIT_MAX);
+    let events = Arc::new(Mutex::new(PageEvents::default()));
+    let recorder = Arc::clone(&events);
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        // A failed assertion must not turn into a second panic on this thread.
+        record(
+            &mut recorder.lock().unwrap_or_else(PoisonError::into_inner),
+            event,
+        );
+    }))
+    .expect("listening to the tab");
+    tab.enable_log().expect("Log domain");
+    tab.enable_runtime().expect("Runtime domain");
+    tab.call_method(Network::Enable {
+        max_total_buffer_size: None,
+        max_resource_buffer_size: None,
+        max_post_data_size: None,
+        report_direct_socket_traffic: None,
+        enable_durable_messages: None,
+    })
+    .expect("Network domain");
+    tab.navigate_to(url)
+        .and_then(|tab| tab.wait_until_navigated())
+        .unwrap_or_else(|error| panic!("loading {url}: {error}"));
+    (tab, events)
+}
+
 /// `script` (which returns a JSON string) evaluated in the page, parsed.
-fn evaluate_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn evaluate_json<T: serde::de::DeserializeOwned>(
     tab: &headless_chrome::Tab,
     script: &str,
     url: &str,
@@ -317,7 +327,7 @@ fn generated_report(dir: &Path) -> PathBuf {
     report
 }
 
-fn launch(chromium: &Path) -> Browser {
+pub(crate) fn launch(chromium: &Path) -> Browser {
     // SAFETY: geteuid(2) only reads the process's effective uid.
     let root = unsafe { libc::geteuid() } == 0;
     let options = LaunchOptions::default_builder()
@@ -335,7 +345,7 @@ fn launch(chromium: &Path) -> Browser {
 
 /// The browser on PATH; `None` (skip, saying why) when absent, unless the environment
 /// requires it (`STOCKPROOF_REQUIRE_BROWSER=1`, as in CI), where it fails the test.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path)
         .flat_map(|dir| CHROMIUM_NAMES.map(|name| dir.join(name)))

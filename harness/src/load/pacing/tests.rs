@@ -55,3 +55,34 @@ fn lateness_within_the_timer_tolerance_is_on_time() {
     assert!(!is_late(LATE_START_TOLERANCE));
     assert!(is_late(LATE_START_TOLERANCE + Duration::from_micros(1)));
 }
+
+// Goal: users that start at different times still interleave into one even stream, and
+// none has a slot before its start.
+// Method: 4 users at 100 carts/s (period 40 ms) starting 0, 13, 27 and 55 ms after
+// zero; merge their slots from 80 ms to 200 ms (every user started, each still has
+// slots) and check the gaps.
+#[test]
+fn users_starting_apart_share_one_even_grid() {
+    let starts_ms = [0u64, 13, 27, 55];
+    let mut dues: Vec<Duration> = Vec::new();
+    for (user, start_ms) in starts_ms.iter().enumerate() {
+        let pacing = Pacing::new(100.0, 4, user as u32);
+        let start = Duration::from_millis(*start_ms);
+        let origin = pacing.grid_origin(start);
+        assert!(
+            origin + pacing.slot_due(0) >= start,
+            "user {user} has a slot before its start"
+        );
+        assert!(origin + pacing.slot_due(0) < start + pacing.period());
+        dues.extend((0..6).map(|slot| origin + pacing.slot_due(slot)));
+    }
+    dues.retain(|due| (Duration::from_millis(80)..=Duration::from_millis(200)).contains(due));
+    dues.sort();
+    for pair in dues.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap.abs_diff(Duration::from_millis(10)) < Duration::from_micros(1),
+            "{dues:?}"
+        );
+    }
+}
