@@ -63,9 +63,9 @@ use self::search::{Phase, Search, Settled};
 use self::step::{StepRecord, StepTiming, StepVerdict, prune_folder, read_step, step_scenario};
 use crate::load::interrupt;
 use crate::load::progress::ProgressMode;
-use stockproof_engine::strategy::Strategy;
 use crate::run::{RunOptions, TargetChoice, run_prepared};
 use crate::scenario::{Overrides, Scenario, Slo};
+use stockproof_engine::strategy::Strategy;
 
 /// bench.json's `format` and version (docs/bench.md).
 pub const BENCH_FORMAT: &str = "stockproof-bench";

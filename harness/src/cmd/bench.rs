@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
+use stockproof_engine::strategy::Strategy;
 use stockproof_harness::capacity::compare::{self, CompareError};
 use stockproof_harness::capacity::{
     self, BenchRecord, BenchSettings, MAX_RATE_DEFAULT, START_RATE_DEFAULT, SearchEnd,
@@ -19,7 +20,6 @@ use stockproof_harness::capacity::{
 use stockproof_harness::checks::{EXIT_INCONCLUSIVE, EXIT_SLO_MISSED, EXIT_VIOLATION};
 use stockproof_harness::load::progress::ProgressMode;
 use stockproof_harness::run::folder::utc_stamp;
-use stockproof_engine::strategy::Strategy;
 use stockproof_harness::run::{TargetChoice, prepare};
 use stockproof_harness::scenario::{Overrides, Slo, parse_duration};
 

@@ -14,8 +14,8 @@ use super::junit::escape;
 use super::units;
 use crate::capacity::step::StepVerdict;
 use crate::capacity::{BenchRecord, StrategyRecord};
-use stockproof_engine::strategy::Strategy;
 use crate::scenario::{Slo, SloMetric};
+use stockproof_engine::strategy::Strategy;
 
 /// One colour per strategy, in bench order, and the SLO line's.
 const STRATEGY_COLOURS: [&str; 4] = ["#1f6feb", "#bf5700", "#2da44e", "#8250df"];
