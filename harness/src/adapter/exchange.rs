@@ -6,6 +6,7 @@
 //!
 //! [`Bound`] is an adapter bound to one target (`super::prepare` binds it).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use minijinja::Value;
 use reqwest::Client;
 use stockproof_engine::{ReservationId, ReservationState, SkuStock};
 
+use super::pruned::find;
 use super::rules::{RuleOutcome, classify};
 use super::{Adapter, Field, FieldSource, Identity, Step, ValueSource};
 use crate::history::{Op, Outcome, Response, StockFields};
@@ -378,7 +380,7 @@ pub(super) fn keep(
                 .step
                 .body
                 .as_ref()
-                .and_then(|body| body.pointer(pointer))
+                .and_then(|body| find(body, pointer))
                 .filter(|value| !value.is_null())
                 .map(Value::from_serialize),
             ValueSource::Header(header) => reply
@@ -393,12 +395,12 @@ pub(super) fn keep(
     }
 }
 
-/// A JSON value as template text: strings as they are, numbers and booleans written.
-fn text_of(value: &serde_json::Value) -> Option<String> {
+/// A JSON value as text: strings as they are (borrowed), numbers and booleans written.
+fn text_of(value: &serde_json::Value) -> Option<Cow<'_, str>> {
     match value {
         serde_json::Value::Null => None,
-        serde_json::Value::String(text) => Some(text.clone()),
-        other => Some(other.to_string()),
+        serde_json::Value::String(text) => Some(Cow::Borrowed(text)),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -557,7 +559,9 @@ impl Bound {
             (Op::Reserve { key, .. }, RuleOutcome::Ok | RuleOutcome::Replayed) => {
                 response.reservation = match self.adapter.identity {
                     Identity::Key => Some(ReservationId(key.clone())),
-                    Identity::Reply => text(Field::Reservation).map(ReservationId),
+                    Identity::Reply => {
+                        text(Field::Reservation).map(|id| ReservationId(id.into_owned()))
+                    }
                 };
                 response.state.get_or_insert(ReservationState::Held);
                 response.replayed = reply.outcome == RuleOutcome::Replayed;
@@ -584,7 +588,12 @@ impl Bound {
             }
             (Op::Reserve { items, .. }, RuleOutcome::InsufficientStock) => {
                 response.sku = text(Field::Sku)
-                    .map(|id| self.names.get(&id).cloned().unwrap_or(id))
+                    .map(|id| {
+                        self.names
+                            .get(id.as_ref())
+                            .cloned()
+                            .unwrap_or_else(|| id.into_owned())
+                    })
                     .or_else(|| (items.len() == 1).then(|| items[0].sku.clone()));
                 response.available = int(Field::Available);
             }
@@ -608,7 +617,7 @@ impl Bound {
         let mut found = Fields::default();
         for (field, source) in &spec.extract {
             if let FieldSource::Pointer(pointer) = source
-                && let Some(value) = body.and_then(|body| body.pointer(pointer))
+                && let Some(value) = body.and_then(|body| find(body, pointer))
                 && !value.is_null()
             {
                 found.0[*field as usize] = Some(Found::Json(value));
@@ -666,11 +675,11 @@ enum Found<'b> {
 #[derive(Debug, Default)]
 struct Fields<'b>([Option<Found<'b>>; Field::ALL.len()]);
 
-impl Fields<'_> {
-    fn text(&self, field: Field) -> Option<String> {
+impl<'b> Fields<'b> {
+    fn text(&self, field: Field) -> Option<Cow<'b, str>> {
         match self.0[field as usize]? {
             Found::Json(value) => text_of(value),
-            Found::Int(value) => Some(value.to_string()),
+            Found::Int(value) => Some(Cow::Owned(value.to_string())),
         }
     }
 

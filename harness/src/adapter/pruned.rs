@@ -16,6 +16,41 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+/// The value at RFC 6901 `pointer` in `value`: what [`Value::pointer`] finds, without
+/// an allocation per token (serde_json unescapes each token into a new string; this
+/// does only for a token with an escape).
+pub(super) fn find<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.is_empty() {
+        return Some(value);
+    }
+    let rest = pointer.strip_prefix('/')?;
+    rest.split('/').try_fold(value, |found, token| {
+        let token = unescape(token);
+        match found {
+            Value::Object(map) => map.get(token.as_ref()),
+            // As serde_json reads an index: digits, no sign, no leading zero.
+            Value::Array(list)
+                if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) =>
+            {
+                token
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|index| list.get(index))
+            }
+            _ => None,
+        }
+    })
+}
+
+/// A pointer token with `~1` and `~0` read as `/` and `~`.
+fn unescape(token: &str) -> Cow<'_, str> {
+    if token.contains('~') {
+        Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(token)
+    }
+}
+
 /// The pointers a step reads, as a tree of their tokens.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct Reads {
@@ -35,7 +70,7 @@ impl Reads {
             return;
         };
         for token in rest.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
+            let token = unescape(token).into_owned();
             let at = match node.below.iter().position(|(known, _)| *known == token) {
                 Some(at) => at,
                 None => {

@@ -3,8 +3,11 @@
 //! body in, a yes or no out); so is the test that a rule can never match because an
 //! earlier one always matches first.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
+use super::pruned::find;
 use crate::history::Outcome;
 
 /// The HTTP statuses a rule accepts.
@@ -65,11 +68,11 @@ impl Expect {
     }
 }
 
-fn text_of(value: &Value) -> Option<String> {
+fn text_of(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        Value::Number(number) => Some(Cow::Owned(number.to_string())),
+        Value::Bool(flag) => Some(Cow::Borrowed(if *flag { "true" } else { "false" })),
         _ => None,
     }
 }
@@ -158,7 +161,7 @@ impl Rule {
             && self
                 .when
                 .iter()
-                .all(|(pointer, expect)| expect.holds(body.and_then(|body| body.pointer(pointer))))
+                .all(|(pointer, expect)| expect.holds(body.and_then(|body| find(body, pointer))))
     }
 
     /// Whether every reply this rule matches, `earlier` matches first: `earlier`

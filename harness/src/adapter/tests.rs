@@ -284,7 +284,7 @@ fn template_shortcuts_write_what_a_render_writes() {
 }
 
 // Goal: a reply parsed for a step's pointers answers each of those pointers as the
-// whole parsed reply does. Method: replies of several shapes (envelopes, arrays,
+// whole parsed reply does, and `find` reads a pointer as serde_json does. Method: replies of several shapes (envelopes, arrays,
 // escaped keys, duplicate keys, a scalar where an object is expected), each parsed
 // for a set of pointers and compared pointer by pointer with serde_json's full parse.
 #[test]
