@@ -37,19 +37,9 @@ pub(super) fn check(index: &Index<'_>, config: &CheckConfig) -> CheckReport {
     let mut judged = 0;
     let mut fields_seen = FieldsSeen::default();
     for sku in &index.supplied {
-        let final_read = index.final_reads[*sku as usize].map(|position| {
-            (
-                index.entry(position).id,
-                index
-                    .entry(position)
-                    .response
-                    .as_ref()
-                    .and_then(|body| body.read_fields()),
-            )
-        });
-        let observed = match final_read {
-            Some((op, Some(stock))) => Some((Some(op), stock)),
-            _ => snapshot
+        let observed = match index.final_read(*sku) {
+            Some((op, stock)) => Some((Some(op), stock)),
+            None => snapshot
                 .and_then(|snapshot| snapshot.engine_stocks().get(index.sku_name(*sku)))
                 .map(|stock| (None, StockFields::from(*stock))),
         };

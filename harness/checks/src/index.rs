@@ -18,7 +18,7 @@ use stockproof_model::ledger::EventKind;
 use stockproof_model::{CartLine, ReservationState};
 
 use super::WhiteBoxSnapshot;
-use crate::history::{History, HistoryEntry, Op, Outcome};
+use crate::history::{History, HistoryEntry, Op, OpId, Outcome, StockFields};
 
 /// A SKU, reservation or idempotency key, numbered by [`Names`].
 pub(crate) type NameId = u32;
@@ -266,6 +266,13 @@ impl<'h> Index<'h> {
             .sort_unstable_by_key(|sku| index.skus.name(*sku));
         index.ledger = snapshot.map(|snapshot| index.index_ledger(snapshot));
         index
+    }
+
+    /// `sku`'s last read after the load and the stock fields it carried, if any.
+    pub(crate) fn final_read(&self, sku: NameId) -> Option<(OpId, StockFields)> {
+        let entry = self.entry(self.final_reads[sku as usize]?);
+        let stock = entry.response.as_ref()?.read_fields()?;
+        Some((entry.id, stock))
     }
 
     pub(crate) fn entry(&self, position: usize) -> &'h HistoryEntry {

@@ -120,16 +120,9 @@ pub(crate) fn check(
 
 /// The last acknowledged harness read of each SKU after the load, as a store's fields.
 fn final_reads<'h>(index: &Index<'h>) -> BTreeMap<&'h str, (u64, StockFields)> {
-    let mut finals = BTreeMap::new();
-    for (sku, position) in index.final_reads.iter().enumerate() {
-        let Some(entry) = position.map(|position| index.entry(position)) else {
-            continue;
-        };
-        if let Some(read) = entry.response.as_ref().and_then(|body| body.read_fields()) {
-            finals.insert(index.sku_name(sku as NameId), (entry.id, read));
-        }
-    }
-    finals
+    (0..index.final_reads.len() as NameId)
+        .filter_map(|sku| Some((index.sku_name(sku), index.final_read(sku)?)))
+        .collect()
 }
 
 /// When the last op of the history completed: the stores were read after it.
