@@ -21,6 +21,7 @@ mod sample;
 mod seeding;
 mod shortcut;
 mod stores;
+mod target_url;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

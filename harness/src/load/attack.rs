@@ -33,7 +33,7 @@ pub(crate) fn configuration(spec: &LoadSpec) -> GooseConfiguration {
     };
     // Some fields are private to goose, so the configuration is a default one, filled.
     let mut configuration = GooseConfiguration::default();
-    configuration.host = Some(spec.target.base_url.clone());
+    configuration.host = Some(spec.target.base_url().to_owned());
     configuration.users = Some(spec.users as usize);
     configuration.increase_rate = Some(format!("{}", spec.hatch_rate_per_s));
     configuration.run_time = run_time;
