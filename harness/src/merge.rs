@@ -203,7 +203,7 @@ pub async fn merge(options: &MergeOptions) -> Result<MergeOutcome, MergeError> {
     let mut header = first.history.header.clone();
     header.started_at_unix_ms = i64::try_from(origin_us / 1_000).unwrap_or(i64::MAX);
     let history = History { header, entries };
-    let info = merged_info(&agents, &scenario, &quiesce, stores.is_some());
+    let info = merged_info(&agents, &quiesce, stores.is_some());
     let record = MergeRecord {
         format_version: MERGE_FORMAT_VERSION,
         agents: agents.iter().map(|agent| agent.record.clone()).collect(),
@@ -287,9 +287,14 @@ pub fn check_one_plan(agents: &[(PathBuf, AgentRecord, String)]) -> Result<(), M
         });
     };
     for (folder, record, text) in &agents[1..] {
-        let facts: [(&'static str, String, String); 6] = [
+        let facts: [(&'static str, String, String); 7] = [
             ("scenario", first.scenario.clone(), record.scenario.clone()),
             ("seed", first.seed.to_string(), record.seed.to_string()),
+            (
+                "users (all agents)",
+                first.users_total.to_string(),
+                record.users_total.to_string(),
+            ),
             (
                 "agents (N)",
                 first.agents.to_string(),
@@ -507,12 +512,7 @@ fn first_harness_id_after(entries: &[HistoryEntry]) -> OpId {
 
 /// Agent 1's facts, with the load figures of all agents added up and every agent's
 /// notes kept.
-fn merged_info(
-    agents: &[AgentFolder],
-    scenario: &Scenario,
-    quiesce: &QuiesceReport,
-    read_stores: bool,
-) -> RunInfo {
+fn merged_info(agents: &[AgentFolder], quiesce: &QuiesceReport, read_stores: bool) -> RunInfo {
     let mut info = agents[0].info.clone();
     let load_start = |agent: &AgentFolder| agent.record.load_started_at_unix_us;
     let started = agents.iter().map(load_start).min().unwrap_or(0);
@@ -522,7 +522,7 @@ fn merged_info(
         .max()
         .unwrap_or(started);
     let figures = &mut info.load;
-    figures.users = scenario.load.users;
+    figures.users = agents.iter().map(|agent| agent.record.users).sum();
     figures.duration_ms = (ended - started) / 1_000;
     for agent in &agents[1..] {
         let other = &agent.info.load;

@@ -12,6 +12,7 @@ fn record(agent: u32, agents: u32, started_at_unix_us: u64) -> AgentRecord {
         agent,
         agents,
         users: 2,
+        users_total: 2 * agents,
         start_at: "2026-12-03T21:00:00.000000Z".to_owned(),
         start_at_unix_ms: 1_796_331_600_000,
         run_label: "mipq1234".to_owned(),

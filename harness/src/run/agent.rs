@@ -74,6 +74,9 @@ pub struct AgentRecord {
     pub agents: u32,
     /// The plan's users this agent ran.
     pub users: u32,
+    /// The plan's users, all agents together (the scenario's, or `--users`): the
+    /// partition depends on it, so every agent must have the same.
+    pub users_total: u32,
     /// `--start-at`, RFC 3339 UTC.
     pub start_at: String,
     /// `--start-at` in ms since the Unix epoch: the run label's serial.
@@ -287,6 +290,7 @@ pub async fn run_agent(
         agent: agent.share.index,
         agents: agent.share.count,
         users: agent.share.users(scenario.load.users),
+        users_total: scenario.load.users,
         start_at: rfc3339(agent.start_at),
         start_at_unix_ms: start_at_ms,
         run_label: label.id.clone(),
