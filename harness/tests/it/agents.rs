@@ -106,14 +106,15 @@ fn folder_of(output: &Output) -> PathBuf {
     PathBuf::from(line.trim())
 }
 
-fn merge(folders: &[PathBuf], out: &Path, url: &str) -> Output {
+fn merge(folders: &[PathBuf], out: &Path, url: &str, more: &[&str]) -> Output {
     run_bounded(
         stockproof()
             .arg("merge")
             .args(folders)
             .arg("--out")
             .arg(out)
-            .args(["--target", url]),
+            .args(["--target", url])
+            .args(more),
     )
 }
 
@@ -143,10 +144,11 @@ fn assert_check_agrees_with_merge(merged: &Output, out: &Path) {
     );
 }
 
-// Goal: two agents merged give one process's verdict and op count, and `check` on the
-// merged folder agrees with the merge.
+// Goal: two agents merged give one process's verdict and op count, `check` on the
+// merged folder agrees with the merge, and a declared clock-skew bound raises no alarm.
 // Method: one `stockproof serve`; the plan once as one process, then as agents 1/2 and
-// 2/2 (separate processes, one --start-at), merged with the final reads.
+// 2/2 (separate processes, one --start-at), merged with the final reads, and merged
+// again with `--clock-skew 50ms`.
 #[test]
 fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
     let server = serve(&["--shop", "agents"], Stdio::null());
@@ -161,7 +163,10 @@ fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
     let single_folder = crate::support::run_folder(&String::from_utf8_lossy(&single.stdout));
     let folders = agents(&scenario, &server.url, 2, &dir.path().join("agents"));
     let out = dir.path().join("merged");
-    let merged = merge(&folders, &out, &server.url);
+    let merged = merge(&folders, &out, &server.url, &[]);
+    // A declared skew bound widens every interval: a bound may loosen, no alarm rises.
+    let skew = ["--clock-skew", "50ms"];
+    let skewed = merge(&folders, &dir.path().join("skewed"), &server.url, &skew);
     server.kill();
     let context = format!(
         "one process: {}\nmerge: {}",
@@ -176,6 +181,12 @@ fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
         "{context}"
     );
     assert_eq!(shopper_ops(&out), shopper_ops(&single_folder), "{context}");
+    assert_eq!(
+        verdict_lines(&String::from_utf8_lossy(&skewed.stdout)),
+        verdict_lines(&String::from_utf8_lossy(&merged.stdout)),
+        "skewed: {}",
+        describe(&skewed)
+    );
     assert!(out.join("latency.hlog").is_file() && out.join("merge.json").is_file());
     assert_check_agrees_with_merge(&merged, &out);
     let refused = run_bounded(stockproof().arg("check").arg(&folders[0]));
@@ -195,7 +206,7 @@ fn a_broken_engine_is_caught_in_merged_mode() {
     let scenario = plan(dir.path());
     let folders = agents(&scenario, &server.url, 2, &dir.path().join("agents"));
     let out = dir.path().join("merged");
-    let merged = merge(&folders, &out, &server.url);
+    let merged = merge(&folders, &out, &server.url, &[]);
     server.kill();
     let stdout = String::from_utf8_lossy(&merged.stdout);
     assert_eq!(merged.status.code(), Some(1), "{}", describe(&merged));
@@ -220,6 +231,7 @@ fn merge_refuses_a_missing_or_repeated_agent() {
         &folders[..1],
         &dir.path().join("alone"),
         "http://127.0.0.1:9",
+        &[],
     );
     assert_eq!(alone.status.code(), Some(2), "{}", describe(&alone));
     assert!(
@@ -228,7 +240,7 @@ fn merge_refuses_a_missing_or_repeated_agent() {
         describe(&alone)
     );
     let twice = [folders[0].clone(), folders[0].clone()];
-    let twice = merge(&twice, &dir.path().join("twice"), "http://127.0.0.1:9");
+    let twice = merge(&twice, &dir.path().join("twice"), "http://127.0.0.1:9", &[]);
     assert!(
         String::from_utf8_lossy(&twice.stderr).contains("agent 1/2 appears twice"),
         "{}",
