@@ -216,33 +216,17 @@ pub async fn merge(options: &MergeOptions) -> Result<MergeOutcome, MergeError> {
         clock_skew_source: skew_source,
         final_reads,
     };
-    let out = &options.out;
-    folder::write(
-        out,
-        &first.path.join("scenario.toml"),
-        &info,
-        &history,
-        None,
+    let verdict = write_and_judge(
+        &options.out,
+        &agents,
+        &scenario,
+        (&info, &history),
         stores.as_ref(),
+        &record,
     )?;
-    write_json(&out.join(MERGE_FILE), &record)?;
-    let latencies = Latencies::from_widened_history(&history, skew_us);
-    let verdict = crate::judge::judge(&RecordedRun {
-        criteria: &scenario.criteria(),
-        info: &info,
-        history: &history,
-        snapshot: None,
-        stores: stores.as_ref(),
-        latencies: &latencies,
-    });
-    crate::run::write_reports(
-        out, &scenario, info.seed, &info, &verdict, &latencies, &history,
-    );
-    write_merged_hlog(out, &agents, origin_us)?;
-    append_summary(out, &record);
     let exit_code = verdict.exit_code();
     Ok(MergeOutcome {
-        folder: out.clone(),
+        folder: options.out.clone(),
         record,
         scenario,
         info,
@@ -250,6 +234,42 @@ pub async fn merge(options: &MergeOptions) -> Result<MergeOutcome, MergeError> {
         verdict,
         exit_code,
     })
+}
+
+/// Writes the merged folder, judges it with the one judge, writes its reports (the
+/// agents' latency logs added, the "Agents" section in summary.md).
+fn write_and_judge(
+    out: &Path,
+    agents: &[AgentFolder],
+    scenario: &Scenario,
+    (info, history): (&RunInfo, &History),
+    stores: Option<&StoresSnapshot>,
+    record: &MergeRecord,
+) -> Result<RunVerdict, MergeError> {
+    folder::write(
+        out,
+        &agents[0].path.join("scenario.toml"),
+        info,
+        history,
+        None,
+        stores,
+    )?;
+    write_json(&out.join(MERGE_FILE), record)?;
+    let latencies = Latencies::from_widened_history(history, record.clock_skew_us);
+    let verdict = crate::judge::judge(&RecordedRun {
+        criteria: &scenario.criteria(),
+        info,
+        history,
+        snapshot: None,
+        stores,
+        latencies: &latencies,
+    });
+    crate::run::write_reports(
+        out, scenario, info.seed, info, &verdict, &latencies, history,
+    );
+    write_merged_hlog(out, agents, record.origin_unix_us)?;
+    append_summary(out, record);
+    Ok(verdict)
 }
 
 fn read_agent(path: &Path) -> Result<AgentFolder, MergeError> {

@@ -28,7 +28,7 @@ use super::{FINAL_READ_TIMEOUT, RunError, RunOptions, TargetChoice, folder};
 use crate::adapter::{self, Bound, Capability, RunLabel, Session};
 use crate::history::{History, HistoryHeader, Op, OpId, OpKind, Outcome};
 use crate::load::recorder::LoadCounts;
-use crate::load::{LoadError, LoadSpec, run_load};
+use crate::load::{LoadError, LoadRecord, LoadSpec, run_load};
 use crate::plan::Plan;
 use crate::plan::agent::AgentShare;
 use crate::scenario::Scenario;
@@ -227,49 +227,14 @@ pub async fn run_agent(
     let scenario = super::fit_to(scenario, &adapter);
     super::check_fit(&scenario, &adapter)?;
     let seed = refusals(&scenario, options, agent)?;
-    let start_at_ms = unix_us(agent.start_at) / 1_000;
-    let label = RunLabel::at(start_at_ms, false);
-    let plan = Plan::for_run(&scenario, seed, &label.id);
+    let label = RunLabel::at(unix_us(agent.start_at) / 1_000, false);
     let target = match &options.target {
         TargetChoice::External(url) => Target::External { url: url.clone() },
         TargetChoice::InProcess(_) => return Err(AgentError::InProcess.into()),
     };
     let bound = super::bind(adapter, &scenario, target.url(), &label).await?;
-    let zero = Instant::now();
-    let started_at = SystemTime::now();
-    let mut notes = Vec::new();
-    let seeds = if agent.share.seeds() {
-        let stock: Vec<(String, i64)> = scenario
-            .initial_stock()
-            .map(|(sku, qty)| (sku.to_owned(), qty))
-            .collect();
-        super::seed::seed_stock(&bound, &stock, 0, zero).await?
-    } else {
-        wait_for_seeding(&bound, &scenario, agent, &mut notes).await?;
-        Vec::new()
-    };
-    wait_until(agent.start_at, &mut notes).await;
-    let load_started_at = SystemTime::now();
-    let mut spec = LoadSpec::new(&scenario, Arc::clone(&bound), zero);
-    spec.progress = options.progress;
-    spec.share = agent.share;
-    spec.harness_op_id_first = seeds.len() as OpId;
-    if !agent.share.seeds() {
-        spec.restocks.clear();
-    }
-    let mut load = run_load(&spec, &plan).await?;
-    let started_at_unix_ms = i64::try_from(unix_us(started_at) / 1_000).unwrap_or(i64::MAX);
-    let mut header = HistoryHeader::new(
-        &scenario.name,
-        seed,
-        started_at_unix_ms,
-        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
-    );
-    header.replays_told_apart = bound.adapter.tells_replays_apart();
-    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
-    let mut entries = seeds;
-    entries.extend(std::mem::take(&mut load.entries));
-    let history = History { header, entries };
+    let plan = Plan::for_run(&scenario, seed, &label.id);
+    let mut driven = drive(&scenario, &plan, &bound, agent, options).await?;
     let quiesce = QuiesceReport {
         waited: Duration::ZERO,
         settled: true,
@@ -279,11 +244,96 @@ pub async fn run_agent(
             agent.share
         )],
     };
-    let mut info = super::run_info(path, &scenario, seed, &target, &load, &quiesce);
+    let mut info = super::run_info(path, &scenario, seed, &target, &driven.load, &quiesce);
     super::record_capabilities(&mut info, &bound.adapter);
     info.unmatched_replies = bound.unmatched();
     info.load.users = agent.share.users(scenario.load.users);
-    let record = AgentRecord {
+    let record = agent_record(&scenario, seed, agent, &label, &mut driven);
+    let name = format!(
+        "{}-agent{}of{}",
+        scenario.name, agent.share.index, agent.share.count
+    );
+    let folder = folder::create(&options.report_dir, &name)?;
+    folder::write(&folder, path, &info, &driven.history, None, None)?;
+    let started_at_unix_ms = driven.history.header.started_at_unix_ms;
+    write_agent_files(&folder, &record, &driven.load.latencies, started_at_unix_ms)?;
+    Ok(AgentOutcome {
+        folder,
+        record,
+        counts: driven.load.counts,
+    })
+}
+
+/// What an agent's load left: its history (seeds, if agent 1, then its shoppers'
+/// ops), the load's record, and when it started.
+struct Driven {
+    history: History,
+    load: LoadRecord,
+    started_at: SystemTime,
+    load_started_at: SystemTime,
+    notes: Vec<String>,
+}
+
+/// Seeds (agent 1) or waits for the seeding (the others), waits for the start time,
+/// runs this agent's share of the load.
+async fn drive(
+    scenario: &Scenario,
+    plan: &Plan,
+    bound: &Arc<Bound>,
+    agent: &AgentOptions,
+    options: &RunOptions,
+) -> Result<Driven, RunError> {
+    let zero = Instant::now();
+    let started_at = SystemTime::now();
+    let mut notes = Vec::new();
+    let seeds = if agent.share.seeds() {
+        let stock: Vec<(String, i64)> = scenario
+            .initial_stock()
+            .map(|(sku, qty)| (sku.to_owned(), qty))
+            .collect();
+        super::seed::seed_stock(bound, &stock, 0, zero).await?
+    } else {
+        wait_for_seeding(bound, scenario, agent, &mut notes).await?;
+        Vec::new()
+    };
+    wait_until(agent.start_at, &mut notes).await;
+    let load_started_at = SystemTime::now();
+    let mut spec = LoadSpec::new(scenario, Arc::clone(bound), zero);
+    spec.progress = options.progress;
+    spec.share = agent.share;
+    spec.harness_op_id_first = seeds.len() as OpId;
+    if !agent.share.seeds() {
+        spec.restocks.clear();
+    }
+    let mut load = run_load(&spec, plan).await?;
+    let mut header = HistoryHeader::new(
+        &scenario.name,
+        plan.seed(),
+        i64::try_from(unix_us(started_at) / 1_000).unwrap_or(i64::MAX),
+        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
+    );
+    header.replays_told_apart = bound.adapter.tells_replays_apart();
+    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
+    let mut entries = seeds;
+    entries.extend(std::mem::take(&mut load.entries));
+    Ok(Driven {
+        history: History { header, entries },
+        load,
+        started_at,
+        load_started_at,
+        notes,
+    })
+}
+
+/// `agent.json` of a driven agent (its notes move into the record).
+fn agent_record(
+    scenario: &Scenario,
+    seed: u64,
+    agent: &AgentOptions,
+    label: &RunLabel,
+    driven: &mut Driven,
+) -> AgentRecord {
+    AgentRecord {
         format_version: AGENT_FORMAT_VERSION,
         scenario: scenario.name.clone(),
         seed,
@@ -292,28 +342,16 @@ pub async fn run_agent(
         users: agent.share.users(scenario.load.users),
         users_total: scenario.load.users,
         start_at: rfc3339(agent.start_at),
-        start_at_unix_ms: start_at_ms,
+        start_at_unix_ms: unix_us(agent.start_at) / 1_000,
         run_label: label.id.clone(),
-        started_at_unix_us: unix_us(started_at),
-        load_started_at_unix_us: unix_us(load_started_at),
+        started_at_unix_us: unix_us(driven.started_at),
+        load_started_at_unix_us: unix_us(driven.load_started_at),
         clock_skew_us: agent.clock_skew.map_or(0, |skew| {
             u64::try_from(skew.as_micros()).unwrap_or(u64::MAX)
         }),
         clock_skew_declared: agent.clock_skew.is_some(),
-        notes,
-    };
-    let name = format!(
-        "{}-agent{}of{}",
-        scenario.name, agent.share.index, agent.share.count
-    );
-    let folder = folder::create(&options.report_dir, &name)?;
-    folder::write(&folder, path, &info, &history, None, None)?;
-    write_agent_files(&folder, &record, &load.latencies, started_at_unix_ms)?;
-    Ok(AgentOutcome {
-        folder,
-        record,
-        counts: load.counts,
-    })
+        notes: std::mem::take(&mut driven.notes),
+    }
 }
 
 /// The seed every agent must share; refuses what agents cannot run.
