@@ -66,6 +66,9 @@ pub struct LoadSpec {
     /// Which of the plan's users this process runs (`--agent I/N`; all of them by
     /// default). `users` stays the plan's total: pacing is the whole plan's.
     pub share: AgentShare,
+    /// Where the open model's slot grid counts from: `zero`, or for an agent the
+    /// common start time, so that every agent's users take their slots on one grid.
+    pub pacing_zero: Instant,
 }
 
 impl LoadSpec {
@@ -85,6 +88,7 @@ impl LoadSpec {
             harness_op_id_first: 0,
             ops_completed: Arc::new(AtomicU64::new(0)),
             share: AgentShare::WHOLE,
+            pacing_zero: zero,
         }
     }
 
@@ -166,6 +170,7 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
         target: Arc::clone(&spec.target),
         plan: plan.clone(),
         zero: spec.zero,
+        pacing_zero: spec.pacing_zero,
         deadline,
         users: spec.users,
         arrival_rate_per_s: spec.arrival_rate_per_s,

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) plan: Plan,
     /// The run's time zero: every recorded time is µs since it.
     pub(crate) zero: Instant,
+    /// Where the slot grid counts from (`LoadSpec::pacing_zero`).
+    pub(crate) pacing_zero: Instant,
     /// No cart starts at or after this instant (time-bound loads).
     pub(crate) deadline: Option<Instant>,
     pub(crate) users: u32,
@@ -177,7 +179,7 @@ async fn wait_for_start(state: &mut ShopperState, shared: &Shared) -> Option<Opt
         return Some(None);
     };
     let origin = *state.origin.get_or_insert_with(|| {
-        shared.zero + pacing.grid_origin(now.saturating_duration_since(shared.zero))
+        shared.pacing_zero + pacing.grid_origin(now.saturating_duration_since(shared.pacing_zero))
     });
     let due = origin + pacing.slot_due(state.iteration);
     loop {

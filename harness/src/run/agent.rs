@@ -301,6 +301,8 @@ async fn drive(
     let mut spec = LoadSpec::new(scenario, Arc::clone(bound), zero);
     spec.progress = options.progress;
     spec.share = agent.share;
+    // The start time is every agent's: their users' slots interleave on one grid.
+    spec.pacing_zero = Instant::now();
     spec.harness_op_id_first = seeds.len() as OpId;
     if !agent.share.seeds() {
         spec.restocks.clear();
