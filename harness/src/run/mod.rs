@@ -351,7 +351,7 @@ fn fault_targets(
         None => (None, None),
     };
     let hooks = Arc::new(faults::InProcessHooks::new(
-        in_process.service.writer(),
+        (in_process.service.writer(), in_process.strategy),
         in_process.service.crash_between_writes(),
         &in_process.redis_url,
         &in_process.database_url,
