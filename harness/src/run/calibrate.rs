@@ -5,7 +5,8 @@
 //! engine path reaches at least half the ceiling, the harness is not what limits the
 //! figures a user reads.
 //!
-//! `bench` measures the same ceiling with [`load_generator_ceiling`].
+//! `bench` measures the generator's ceiling as an open model, step by step, with
+//! [`load_generator_ceiling`].
 //!
 //! Not here: the no-op target itself (`crate::load::noop`).
 
@@ -66,22 +67,28 @@ pub async fn calibrate(path: &Path, options: &RunOptions) -> Result<Calibration,
     })
 }
 
-/// The load generator's ceiling for `bench`: the scenario's load as a closed model
-/// (every user starts its next cart as soon as the last is done) for `time` against
-/// the no-op target.
+/// One step of the load generator's ceiling for `bench` (`crate::capacity::generator`):
+/// the scenario's load as an open model, `arrival_rate_per_s` carts/s for `time` once
+/// every user has hatched, against the no-op target.
 pub async fn load_generator_ceiling(
     scenario: &Scenario,
     seed: u64,
+    arrival_rate_per_s: f64,
     time: Duration,
     progress: ProgressMode,
 ) -> Result<LoadRecord, CalibrationError> {
-    let mut closed = scenario.clone();
-    closed.load.arrival_rate_per_s = None;
+    let mut open = scenario.clone();
+    open.load.arrival_rate_per_s = Some(arrival_rate_per_s);
     // Every user at once: the ceiling is the generator's pace, not the scenario's ramp.
-    closed.load.hatch_rate_per_s = f64::from(closed.load.users) * CEILING_HATCH_PER_USER;
-    closed.load.stop = Stop::Duration(time);
-    closed.restocks.retain(|restock| restock.at < time);
-    run_against_noop(&closed, seed, progress).await
+    open.load.hatch_rate_per_s = ceiling_hatch_rate_per_s(open.load.users);
+    open.load.stop = Stop::Duration(time);
+    open.restocks.retain(|restock| restock.at < time);
+    run_against_noop(&open, seed, progress).await
+}
+
+/// The hatch rate of [`load_generator_ceiling`]: every user within 10 ms.
+pub fn ceiling_hatch_rate_per_s(users: u32) -> f64 {
+    f64::from(users) * CEILING_HATCH_PER_USER
 }
 
 /// `scenario`'s load against the no-op target served in process.
