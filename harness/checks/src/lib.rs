@@ -35,6 +35,7 @@ mod index;
 pub mod judge;
 pub mod latency;
 mod report;
+pub mod resources;
 pub mod slo;
 mod snapshot;
 mod stock_bounds;
