@@ -443,6 +443,7 @@ async fn run_step(
         progress: settings.progress,
         variant: None,
         adapter: settings.adapter.clone(),
+        metrics: None,
         strategy,
     };
     match run_prepared(path, step_scenario, &options).await {

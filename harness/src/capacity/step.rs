@@ -155,7 +155,9 @@ pub fn step_scenario(scenario: &Scenario, rate_per_s: f64, timing: StepTiming) -
 pub fn latency_op(slo: &Slo) -> OpKind {
     match slo.metric {
         SloMetric::Latency { op, .. } => op,
-        SloMetric::ErrorRate | SloMetric::Throughput => OpKind::Reserve,
+        SloMetric::ErrorRate | SloMetric::Throughput | SloMetric::Resource { .. } => {
+            OpKind::Reserve
+        }
     }
 }
 

@@ -47,6 +47,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE", requires = "target")]
     adapter: Option<PathBuf>,
 
+    /// The target's Prometheus `/metrics` URL, sampled once a second during the load
+    /// into `resources.jsonl` (default: the adapter's `metrics`, if it names one).
+    #[arg(long, value_name = "URL", requires = "target")]
+    metrics: Option<String>,
+
     /// Seed of the plan (default: the scenario's `seed`, else a fresh one).
     #[arg(long)]
     seed: Option<u64>,
@@ -265,6 +270,7 @@ fn options(args: &RunArgs) -> RunOptions {
         },
         progress: ProgressMode::detect(),
         adapter: args.adapter.clone(),
+        metrics: args.metrics.clone(),
         variant: args.variant,
         strategy: args.strategy,
     }

@@ -81,6 +81,7 @@ pub(crate) async fn selftest(args: &SelftestArgs) -> anyhow::Result<u8> {
         variant: None,
         strategy: Strategy::default(),
         adapter: None,
+        metrics: None,
     };
     let exposures: Vec<Exposure> = Exposure::all()
         .into_iter()

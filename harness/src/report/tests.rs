@@ -62,6 +62,7 @@ fn judged(
         snapshot,
         stores: None,
         latencies,
+        resources: None,
     })
 }
 
@@ -78,6 +79,7 @@ fn write(dir: &Path) -> Vec<std::path::PathBuf> {
         verdict: &verdict,
         latencies: &latencies,
         history: &history,
+        resources: None,
     };
     write_reports(dir, &data).expect("write reports")
 }
@@ -328,6 +330,7 @@ fn html_of(history: &History) -> String {
         verdict: &verdict,
         latencies: &latencies,
         history,
+        resources: None,
     };
     html::render(&data, &summary(&data))
 }
@@ -435,6 +438,7 @@ fn summaries_match_their_snapshots() {
         verdict: &verdict,
         latencies: &latencies,
         history: &history,
+        resources: None,
     };
     let summary = summary(&data);
     insta::assert_snapshot!(

@@ -79,6 +79,7 @@ fn shipped_scenarios_are_valid() {
             "idempotent-retry",
             "mixed-cart",
             "retry-one-line",
+            "soak",
             "vendure-drop",
         ]
     );
