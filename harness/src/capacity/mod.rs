@@ -53,6 +53,7 @@ pub mod output;
 pub mod search;
 pub mod step;
 
+use crate::resources::SAMPLE_INTERVAL;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -444,6 +445,7 @@ async fn run_step(
         variant: None,
         adapter: settings.adapter.clone(),
         metrics: None,
+        sample_interval: SAMPLE_INTERVAL,
         strategy,
     };
     match run_prepared(path, step_scenario, &options).await {

@@ -26,10 +26,13 @@ use tokio_util::sync::CancellationToken;
 
 pub use metrics::{METRICS_BODY_BYTES_MAX, METRICS_SERIES_MAX};
 
-/// Time between samples.
+/// Time between samples, by default (`--sample-interval`).
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
-/// Bound on one probe (a Redis command, a query, a scrape): a sample must not run
-/// into the next.
+/// Shortest time between samples: each queries Redis and Postgres or scrapes the target.
+pub const SAMPLE_INTERVAL_MIN: Duration = Duration::from_millis(100);
+/// Bound on one probe (a Redis command, a query, a scrape): a sample at the default
+/// interval must not run into the next (a shorter interval skips the ticks it
+/// overruns).
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 /// Samples kept in memory: a day at one a second. Past it every other sample is
 /// dropped and the interval doubles, so a week's soak still fits (~10 MB).
@@ -102,15 +105,17 @@ pub struct Sampler {
 
 impl Sampler {
     /// Checks that every series `slos` (resource SLOs as written: `(text, series)`)
-    /// names can be sampled from `source`, then starts sampling; times are ms since
-    /// `zero`.
+    /// names can be sampled from `source`, then starts sampling every `interval`;
+    /// times are ms since `zero`.
     pub async fn start(
         source: &Source,
         slos: &[(String, String)],
         zero: Instant,
+        interval: Duration,
     ) -> Result<Sampler, ResourcesError> {
         let wanted: Vec<String> = slos.iter().map(|(_, series)| series.clone()).collect();
-        let (probe, header) = open(source, &wanted).await?;
+        let (probe, mut header) = open(source, &wanted).await?;
+        header.interval_ms = interval.as_millis() as u64;
         for (slo, series) in slos {
             let sampled = header.series.iter().any(|info| info.name == *series);
             if !sampled {
@@ -223,7 +228,7 @@ async fn sample_loop(
     stop: CancellationToken,
 ) -> Resources {
     let mut samples: Vec<ResourceSample> = Vec::new();
-    let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
+    let mut ticker = tokio::time::interval(Duration::from_millis(header.interval_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stride: u64 = 1;
     let mut tick: u64 = 0;

@@ -80,6 +80,8 @@ pub struct RunOptions {
     /// An external target's Prometheus `/metrics` URL (`--metrics`), sampled during the
     /// load; `None`: the adapter's `metrics`, if it names one.
     pub metrics: Option<String>,
+    /// Time between two samples of the target's resources (`--sample-interval`).
+    pub sample_interval: std::time::Duration,
 }
 
 /// Why a scenario could not be run to a verdict.
@@ -287,7 +289,13 @@ async fn drive(
             _ => Vec::new(),
         }
     };
-    let sampler = Sampler::start(&resource_source, &resource_slos(scenario), zero).await?;
+    let sampler = Sampler::start(
+        &resource_source,
+        &resource_slos(scenario),
+        zero,
+        options.sample_interval,
+    )
+    .await?;
     let load = async {
         let load = run_load(&spec, plan).await;
         load_over.cancel();
