@@ -164,4 +164,17 @@ mod tests {
         assert_eq!(used_memory(info), Some(1_048_576));
         assert_eq!(used_memory("# Memory\r\n"), None);
     }
+
+    // Goal: a Postgres-only strategy samples what it has and marks Redis' series absent.
+    // Method: the series of redis-lua and of pg-row-lock.
+    #[test]
+    fn postgres_strategies_mark_redis_series_absent() {
+        let (series, absent) = EngineProbe::series(Strategy::RedisLua);
+        assert_eq!((series.len(), absent.len()), (6, 0));
+        let (series, absent) = EngineProbe::series(Strategy::PgRowLock);
+        let names: Vec<&str> = series.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["postgres.db_size", "harness.rss"]);
+        let absent: Vec<&str> = absent.iter().map(|absent| absent.name.as_str()).collect();
+        assert_eq!(absent, REDIS_SERIES);
+    }
 }

@@ -1,7 +1,7 @@
 //! An external target's Prometheus `/metrics`, scraped once a second during the load.
 //! The text exposition format is parsed by the `prometheus-parse` crate; counters,
-//! gauges and untyped samples are kept (histograms and summaries are not single
-//! series). A series is named as stockproof writes it: the metric's name, then its
+//! gauges and untyped samples are kept (a histogram's buckets and a summary's quantiles
+//! are not single series; their `_sum` and `_count` are kept as counters). A series is named as stockproof writes it: the metric's name, then its
 //! labels sorted by name (`http_inflight{route="reserve"}`). Which series are recorded
 //! is fixed by the first scrape: the ones the scenario's resource SLOs name, then
 //! gauges in name order up to [`METRICS_SERIES_MAX`] in all.
@@ -146,7 +146,7 @@ pub(super) fn unit_of(series: &str) -> Unit {
 mod tests {
     use super::*;
 
-    // Goal: gauges, counters and labelled series are read; histograms are skipped.
+    // Goal: gauges, counters and labelled series are read; histogram buckets are not.
     // Method: parse a small exposition with each kind.
     #[test]
     fn parses_gauges_counters_and_labels() {
@@ -160,7 +160,12 @@ mod tests {
             scrape.get("reqs_total{code=\"200\",route=\"b\"}"),
             Some(&(7.0, false))
         );
-        assert!(!scrape.keys().any(|name| name.starts_with("lat_seconds")));
+        // A histogram's buckets are not one series; its _sum and _count are counters.
+        assert!(
+            !scrape.keys().any(|name| name.contains("le=")),
+            "{scrape:?}"
+        );
+        assert_eq!(scrape.get("lat_seconds_count"), Some(&(3.0, false)));
         assert_eq!(unit_of("mem_bytes"), Unit::Bytes);
     }
 }
