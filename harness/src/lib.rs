@@ -19,6 +19,7 @@ pub mod plan;
 pub mod probe;
 pub mod replay;
 pub mod report;
+pub mod resources;
 pub mod run;
 pub mod scenario;
 pub mod selftest;

@@ -263,10 +263,15 @@ fn write_and_judge(
         snapshot: None,
         stores,
         latencies: &latencies,
+        // Agents sample no resources: each would see only its own share's effect.
+        resources: None,
     });
-    crate::run::write_reports(
-        out, scenario, info.seed, info, &verdict, &latencies, history,
-    );
+    let judged = crate::run::Judged {
+        verdict: &verdict,
+        latencies: &latencies,
+        resources: None,
+    };
+    crate::run::write_reports(out, scenario, info.seed, info, &judged, history);
     write_merged_hlog(out, agents, record.origin_unix_us)?;
     append_summary(out, record);
     Ok(verdict)

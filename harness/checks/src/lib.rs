@@ -36,6 +36,7 @@ pub mod judge;
 pub mod latency;
 mod outages;
 mod report;
+pub mod resources;
 pub mod slo;
 mod snapshot;
 mod stock_bounds;

@@ -588,6 +588,7 @@ fn verdicts_map_to_exit_codes() {
         threshold: 0.0,
         unit: "us".to_owned(),
         verdict,
+        note: None,
     };
     let goal = |verdict| coverage::CoverageResult {
         goal: "g".to_owned(),

@@ -96,6 +96,15 @@ pub fn percent(fraction: f64) -> String {
     format!("{} %", significant(round_significant(fraction * 100.0)))
 }
 
+/// A size in bytes, SI prefixes: `950 B`, `12.3 kB`, `512 MB`, `1.2 GB`.
+pub fn bytes(value: f64) -> String {
+    let counted = count(value);
+    match counted.strip_suffix(['k', 'M', 'G']) {
+        Some(number) => format!("{number} {}B", &counted[number.len()..]),
+        None => format!("{counted} B"),
+    }
+}
+
 /// An SLO's observed value (or threshold) in its base unit as `checks::slo::SloResult`
 /// carries it (`us`, `ratio`, `ops/s`): `36.5 ms`, `2.77 %`, `12.3k ops/s`. Any other
 /// unit is kept as given after the number.
@@ -104,6 +113,9 @@ pub fn slo_value(value: f64, unit: &str) -> String {
         "us" => duration_us(value),
         "ratio" => percent(value),
         "ops/s" => rate_per_s(value),
+        "bytes" => bytes(value),
+        "s" => duration_us(value * 1e6),
+        "" => count(value),
         unit => format!("{} {unit}", count(value)),
     }
 }

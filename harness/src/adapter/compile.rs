@@ -88,6 +88,7 @@ pub(super) fn compile(text: &str, path: &Path, shown_as: &str) -> Result<Adapter
         lacks: header.lacks,
         seed,
         health: header.health,
+        metrics: header.metrics,
         client_timeout: header.client_timeout,
         states: header.states,
         vars: builder.vars.clone(),
@@ -127,8 +128,14 @@ struct Header {
     lacks: Vec<Capability>,
     seed: Seed,
     health: Option<String>,
+    metrics: Option<String>,
     client_timeout: Option<Duration>,
     states: Vec<(String, ReservationState)>,
+}
+
+/// `/metrics`, `http://host:9100/metrics` or `https://…`.
+fn is_path_or_url(value: &str) -> bool {
+    value.starts_with('/') || value.starts_with("http://") || value.starts_with("https://")
 }
 
 /// Where a step's `save` goes.
@@ -271,6 +278,17 @@ impl<'s> Builder<'s> {
             }
             None => None,
         };
+        let metrics = match &header.metrics {
+            Some(metrics) if is_path_or_url(metrics.get_ref()) => Some(metrics.get_ref().clone()),
+            Some(metrics) => {
+                return Err(source.error(
+                    "adapter.metrics",
+                    metrics.span(),
+                    "expected a path starting with `/` (`/metrics`) or an http:// or https:// URL",
+                ));
+            }
+            None => None,
+        };
         let client_timeout = match &header.client_timeout {
             Some(value) if !value.get_ref().0.is_zero() => Some(value.get_ref().0),
             Some(value) => {
@@ -289,6 +307,7 @@ impl<'s> Builder<'s> {
             lacks,
             seed,
             health,
+            metrics,
             client_timeout,
             states,
         })

@@ -57,6 +57,8 @@ pub(crate) struct HeaderFile {
     pub(crate) lacks: Vec<Spanned<String>>,
     pub(crate) seed: Option<Spanned<SeedFile>>,
     pub(crate) health: Option<Spanned<String>>,
+    /// The service's Prometheus `/metrics`: a path on the target or a URL.
+    pub(crate) metrics: Option<Spanned<String>>,
     /// How long one request may take before its outcome is unknown, when the service
     /// needs longer than a scenario's `retry.client_timeout`.
     pub(crate) client_timeout: Option<Spanned<FileDuration>>,

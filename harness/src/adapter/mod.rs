@@ -59,6 +59,9 @@ pub struct Adapter {
     pub seed: Seed,
     /// A path that answers 2xx when the service is up (`/healthz`); `None`: any answer.
     pub health: Option<String>,
+    /// The service's Prometheus `/metrics` (`adapter.metrics`): a path on the target
+    /// (`/metrics`) or a URL; sampled during the load (`crate::resources`).
+    pub metrics: Option<String>,
     /// How long one request may take (`adapter.client_timeout`); a scenario with a
     /// shorter `retry.client_timeout` gets this one (see `run::fit_to`).
     pub client_timeout: Option<std::time::Duration>,

@@ -158,6 +158,27 @@ fn client_timeout_only_lengthens_a_request_timeout() {
     );
 }
 
+// Goal: `adapter.metrics` takes a path on the target or a URL, and refuses anything
+// else naming the key.
+#[test]
+fn metrics_is_a_path_or_a_url() {
+    let with = |value: &str| {
+        parsed(&minimal("").replace(
+            "seed = \"out_of_band\"",
+            &format!("seed = \"out_of_band\"\nmetrics = {value}"),
+        ))
+    };
+    for good in ["\"/metrics\"", "\"http://127.0.0.1:9100/metrics\""] {
+        let adapter = with(good).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(adapter.metrics.as_deref(), Some(good.trim_matches('"')));
+    }
+    let error = with("\"metrics\"").expect_err("a bare word");
+    assert!(
+        error.contains("adapter.metrics") && error.contains("a path starting with `/`"),
+        "{error}"
+    );
+}
+
 /// The rules of the built-in adapter's reserve.
 fn reserve_rules() -> Vec<Rule> {
     builtin().ops[&OpKind::Reserve].steps[0].replies.clone()

@@ -55,6 +55,7 @@ pub mod search;
 pub mod step;
 pub mod stock;
 
+use crate::resources::SAMPLE_INTERVAL;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -472,6 +473,8 @@ async fn run_step(
         progress: settings.progress,
         variant: None,
         adapter: settings.adapter.clone(),
+        metrics: None,
+        sample_interval: SAMPLE_INTERVAL,
         strategy,
     };
     let mut step = match run_prepared(path, step_scenario, &options).await {

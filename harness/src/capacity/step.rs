@@ -195,7 +195,9 @@ pub fn ramp(load: &crate::scenario::Load) -> Duration {
 pub fn latency_op(slo: &Slo) -> OpKind {
     match slo.metric {
         SloMetric::Latency { op, .. } => op,
-        SloMetric::ErrorRate | SloMetric::Throughput => OpKind::Reserve,
+        SloMetric::ErrorRate | SloMetric::Throughput | SloMetric::Resource { .. } => {
+            OpKind::Reserve
+        }
     }
 }
 

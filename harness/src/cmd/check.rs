@@ -77,6 +77,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
         snapshot: run.snapshot.as_ref(),
         stores: run.stores.as_ref(),
         latencies: &latencies,
+        resources: run.resources.as_ref(),
     });
     let mut stdout = std::io::stdout().lock();
     writeln!(

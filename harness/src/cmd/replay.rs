@@ -262,6 +262,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         snapshot: run.snapshot.as_ref(),
         stores: run.stores.as_ref(),
         latencies: &recorded_latencies,
+        resources: run.resources.as_ref(),
     });
     println!("\nrecorded run's verdict:");
     print!(
@@ -303,6 +304,8 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         snapshot: None,
         stores: run.stores.as_ref(),
         latencies: &latencies,
+        // The replay samples no resources: its resource SLOs are not judged.
+        resources: None,
     });
     println!("\nreplay's verdict (one client, in invoke order, no faults):");
     print!(

@@ -18,11 +18,12 @@ use stockproof_harness::load::progress::ProgressMode;
 use stockproof_harness::plan::agent::AgentShare;
 use stockproof_harness::report::units;
 use stockproof_harness::run::agent::{AgentOptions, parse_start_at, run_agent};
+use stockproof_harness::resources::SAMPLE_INTERVAL_MIN;
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
 use stockproof_harness::run::{
     RunOptions, RunOutcome, TargetChoice, fresh_seed, prepare, run_scenario,
 };
-use stockproof_harness::scenario::{Overrides, parse_duration};
+use stockproof_harness::scenario::{Overrides, format_duration, parse_duration};
 use stockproof_infra::Provider;
 
 use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs, load_line, strategy_for};
@@ -48,6 +49,15 @@ pub(crate) struct RunArgs {
     /// `adapters/`); default: the HTTP contract (`adapters/stockproof.toml`).
     #[arg(long, value_name = "FILE", requires = "target")]
     adapter: Option<PathBuf>,
+
+    /// The target's Prometheus `/metrics` URL, sampled once a second during the load
+    /// into `resources.jsonl` (default: the adapter's `metrics`, if it names one).
+    #[arg(long, value_name = "URL", requires = "target")]
+    metrics: Option<String>,
+
+    /// Time between two samples of the target's resources (`resources.jsonl`).
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = sample_interval)]
+    sample_interval: Duration,
 
     /// Seed of the plan (default: the scenario's `seed`, else a fresh one).
     #[arg(long)]
@@ -349,9 +359,23 @@ fn options(args: &RunArgs) -> RunOptions {
         },
         progress: ProgressMode::detect(),
         adapter: args.adapter.clone(),
+        metrics: args.metrics.clone(),
+        sample_interval: args.sample_interval,
         variant: args.variant,
         strategy: args.strategy,
     }
+}
+
+/// `--sample-interval`: a duration of at least [`SAMPLE_INTERVAL_MIN`].
+fn sample_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if interval < SAMPLE_INTERVAL_MIN {
+        return Err(format!(
+            "at least {} (each sample queries the stores)",
+            format_duration(SAMPLE_INTERVAL_MIN)
+        ));
+    }
+    Ok(interval)
 }
 
 /// The scenario files named, directories expanded to their `*.toml` files.

@@ -20,6 +20,7 @@ use stockproof_engine::variants::Variant;
 use stockproof_harness::checks::{EXIT_PASS, EXIT_USAGE, EXIT_VIOLATION};
 use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::load::progress::ProgressMode;
+use stockproof_harness::resources::SAMPLE_INTERVAL;
 use stockproof_harness::run::folder::utc_stamp;
 use stockproof_harness::run::{RunOptions, TargetChoice, run_scenario};
 use stockproof_harness::scenario::Overrides;
@@ -81,6 +82,8 @@ pub(crate) async fn selftest(args: &SelftestArgs) -> anyhow::Result<u8> {
         variant: None,
         strategy: Strategy::default(),
         adapter: None,
+        metrics: None,
+        sample_interval: SAMPLE_INTERVAL,
     };
     let exposures: Vec<Exposure> = Exposure::all()
         .into_iter()

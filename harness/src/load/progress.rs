@@ -1,5 +1,6 @@
-//! The live progress line during the load: elapsed / planned, ops/s over the last
-//! interval, errors (fail and unknown) and the p99 so far. On a terminal one line is
+//! The live progress line during the load: elapsed / planned and what remains, ops/s
+//! over the last interval, ops, errors (fail and unknown), the p99 so far and the
+//! harness's resident memory (a soak's line shows whether it stays flat). On a terminal one line is
 //! redrawn in place every second; otherwise (CI logs, pipes) a plain line is printed
 //! every few seconds, so a log shows the run's shape without drowning in it.
 //!
@@ -106,6 +107,7 @@ impl Progress {
             rate,
             counts,
             p99_us(latencies),
+            crate::resources::rss::process_rss_bytes(),
         )
     }
 }
@@ -121,22 +123,32 @@ fn p99_us(latencies: &Latencies) -> u64 {
     all.value_at_quantile(0.99)
 }
 
-/// `load 12.0s/30s  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.1 ms`
-/// (refused: a 4xx or 503, which the contract says changed nothing, such as a sold-out
-/// reserve; unknown: no usable reply).
+/// `load 12.0s/30s (18s left)  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown
+/// p99 2.1 ms  rss 312 MB` (refused: a 4xx or 503, which the contract says changed
+/// nothing, such as a sold-out reserve; unknown: no usable reply; rss: the harness's
+/// resident memory, the in-process engine's included).
 pub(crate) fn progress_line(
     elapsed: Duration,
     planned: Option<Duration>,
     ops_per_s: f64,
     counts: &LoadCounts,
     p99_us: u64,
+    rss_bytes: Option<u64>,
 ) -> String {
     let planned = match planned {
-        Some(planned) => format!("/{}s", planned.as_secs()),
+        Some(planned) => format!(
+            "/{}s ({}s left)",
+            planned.as_secs(),
+            planned.saturating_sub(elapsed).as_secs()
+        ),
+        None => String::new(),
+    };
+    let rss = match rss_bytes {
+        Some(bytes) => format!("  rss {}", crate::report::units::bytes(bytes as f64)),
         None => String::new(),
     };
     format!(
-        "load {:.1}s{planned}  {} ops/s  {} ops  errors: {} refused, {} unknown  p99 {}",
+        "load {:.1}s{planned}  {} ops/s  {} ops  errors: {} refused, {} unknown  p99 {}{rss}",
         elapsed.as_secs_f64(),
         thousands(ops_per_s.round() as u64),
         thousands(counts.ops),

@@ -86,6 +86,8 @@ fn curves(record: &BenchRecord) -> Chart<'static> {
             SloMetric::Latency { .. } => (units::duration_us, Some(slo.threshold)),
             SloMetric::ErrorRate => (units::percent, Some(slo.threshold)),
             SloMetric::Throughput => (units::rate_per_s, Some(slo.threshold)),
+            // A bench's curves are latencies; a resource objective draws no line.
+            SloMetric::Resource { .. } => (units::duration_us, None),
         },
         None => (units::duration_us, None),
     };

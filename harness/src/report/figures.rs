@@ -1,4 +1,5 @@
-//! report.html's charts: latency, outcomes and each busy SKU's stock over time on one
+//! report.html's charts: latency, outcomes, each busy SKU's stock and the sampled
+//! resources (`super::resources`) over time on one
 //! shared time axis (the load's span), with the run's faults shaded and its violations
 //! marked; then the latency percentile curves and their table. Picks the series
 //! (`super::series`), colours, captions and scales; `super::chart` draws.
@@ -64,6 +65,7 @@ pub(super) fn time_sections(
     latency_section(out, data, &context);
     outcomes_section(out, data, &context);
     stock_section(out, &stock, &context);
+    super::resources::section(out, data.resources, &summary.slos, end_s, faults);
 }
 
 /// The buckets' middles, or nothing for a run with no shopper op.

@@ -232,10 +232,7 @@ fn goals_section(out: &mut String, summary: &Summary) {
             "<tr><td>SLO <code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             escape(&slo.slo),
             badge(slo.verdict),
-            slo.observed.map_or_else(
-                || "nothing measured".to_owned(),
-                |value| units::slo_value(value, &slo.unit)
-            ),
+            slo_observed(slo),
             units::slo_value(slo.threshold, &slo.unit)
         );
     }
@@ -251,6 +248,20 @@ fn goals_section(out: &mut String, summary: &Summary) {
         );
     }
     out.push_str("</table>\n");
+}
+
+/// The observed value, with the SLO's note (a growth's two levels, or why it was not
+/// judged).
+fn slo_observed(slo: &crate::checks::slo::SloResult) -> String {
+    let value = slo.observed.map(|value| units::slo_value(value, &slo.unit));
+    match (value, &slo.note) {
+        (Some(value), Some(note)) => {
+            format!("{value} <span class=\"muted\">({})</span>", escape(note))
+        }
+        (Some(value), None) => value,
+        (None, Some(note)) => escape(note),
+        (None, None) => "nothing measured".to_owned(),
+    }
 }
 
 /// The faults in words (the bands' tooltips say the same).

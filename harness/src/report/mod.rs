@@ -12,6 +12,7 @@ pub mod hgrm;
 pub mod hlog;
 mod html;
 pub mod junit;
+mod resources;
 pub mod series;
 mod summary;
 mod timeline;
@@ -46,6 +47,8 @@ pub struct RunData<'a> {
     pub verdict: &'a RunVerdict,
     pub latencies: &'a Latencies,
     pub history: &'a History,
+    /// The target's resources sampled during the load, charted when present.
+    pub resources: Option<&'a crate::checks::resources::Resources>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -212,10 +212,14 @@ fn goals_markdown(out: &mut String, summary: &Summary) {
             "## SLOs\n\n| SLO | observed | verdict |\n|---|---|---|"
         );
         for slo in &summary.slos {
-            let observed = slo.observed.map_or_else(
-                || "-".to_owned(),
-                |value| units::slo_value(value, &slo.unit),
-            );
+            let observed = match (slo.observed, &slo.note) {
+                (Some(value), Some(note)) => {
+                    format!("{} ({})", units::slo_value(value, &slo.unit), cell(note))
+                }
+                (Some(value), None) => units::slo_value(value, &slo.unit),
+                (None, Some(note)) => cell(note),
+                (None, None) => "-".to_owned(),
+            };
             let _ = writeln!(
                 out,
                 "| `{}` | {observed} | {} |",

@@ -62,22 +62,34 @@ fn judged(
         snapshot,
         stores: None,
         latencies,
+        resources: None,
     })
 }
 
 fn write(dir: &Path) -> Vec<std::path::PathBuf> {
     let scenario = scenario();
     let (history, verdict, latencies) = run(&scenario);
+    write_judged(dir, &scenario, (&history, &verdict, &latencies), None)
+}
+
+/// The reports of a judged run, with the resources it sampled.
+fn write_judged(
+    dir: &Path,
+    scenario: &Scenario,
+    (history, verdict, latencies): (&History, &RunVerdict, &Latencies),
+    resources: Option<&crate::checks::resources::Resources>,
+) -> Vec<std::path::PathBuf> {
     let data = RunData {
-        scenario: &scenario,
+        scenario,
         seed: 5,
         started_at_unix_ms: STARTED_AT_UNIX_MS,
         target: "in-process engine",
         engine: "reference",
         white_box: true,
-        verdict: &verdict,
-        latencies: &latencies,
-        history: &history,
+        verdict,
+        latencies,
+        history,
+        resources,
     };
     write_reports(dir, &data).expect("write reports")
 }
@@ -328,6 +340,7 @@ fn html_of(history: &History) -> String {
         verdict: &verdict,
         latencies: &latencies,
         history,
+        resources: None,
     };
     html::render(&data, &summary(&data))
 }
@@ -435,6 +448,7 @@ fn summaries_match_their_snapshots() {
         verdict: &verdict,
         latencies: &latencies,
         history: &history,
+        resources: None,
     };
     let summary = summary(&data);
     insta::assert_snapshot!(
@@ -442,4 +456,57 @@ fn summaries_match_their_snapshots() {
         markdown(&summary, &history).replace(&summary.started_at, "[time]")
     );
     insta::assert_json_snapshot!("summary_json", summary, { ".started_at" => "[time]" });
+}
+
+// Goal: report.html charts each sampled resource series with its figures (first, last,
+// max, the second half's growth) and the verdict of the SLO on it.
+// Method: the deterministic run's reports with a growing `redis.used_memory` sampled
+// 40 times and a failed growth SLO on it; look for its chart and caption.
+#[test]
+fn report_html_charts_the_sampled_resources() {
+    use crate::checks::resources::{ResourceSample, Resources, ResourcesHeader, SeriesInfo, Unit};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = scenario();
+    let (history, mut verdict, latencies) = run(&scenario);
+    let resources = Resources {
+        header: ResourcesHeader {
+            version: 1,
+            source: "in-process engine, strategy redis-lua".to_owned(),
+            interval_ms: 100,
+            series: vec![SeriesInfo {
+                name: "redis.used_memory".to_owned(),
+                unit: Unit::Bytes,
+            }],
+            absent: Vec::new(),
+            probe_errors: std::collections::BTreeMap::new(),
+        },
+        samples: (0..40u64)
+            .map(|index| ResourceSample {
+                t_ms: index * 100,
+                values: [("redis.used_memory".to_owned(), 1e6 + index as f64 * 1e4)].into(),
+            })
+            .collect(),
+    };
+    let slo: crate::scenario::Slo = "redis.used_memory growth <= 5%".parse().expect("slo");
+    verdict.slos = crate::checks::slo::evaluate_with(&[slo], &latencies, Some(&resources));
+    write_judged(
+        dir.path(),
+        &scenario,
+        (&history, &verdict, &latencies),
+        Some(&resources),
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(html.contains("id=\"resources\""), "no resources section");
+    assert!(html.contains("chart-resource-0"), "no resource chart");
+    for figure in [
+        "40 samples: first 1 MB, last 1.39 MB",
+        "Growth over the second half",
+    ] {
+        assert!(html.contains(figure), "{figure} missing");
+    }
+    assert!(
+        html.contains("SLO `redis.used_memory growth &lt;= 5%`: fail")
+            || html.contains("SLO `redis.used_memory growth <= 5%`: fail"),
+        "the SLO's verdict is not in the caption"
+    );
 }

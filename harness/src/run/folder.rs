@@ -2,7 +2,8 @@
 //! can be read, re-checked offline (`stockproof check`) and reproduced: the scenario as
 //! run (`scenario.toml`, a copy of the file), `run.json` (seed, engine version, target,
 //! which checks ran, load figures), `history.jsonl`, `snapshot.json` (white-box runs),
-//! and the report files.
+//! `resources.jsonl` (the target's resources sampled during the load), and the report
+//! files.
 //!
 //! [`read`] reads a folder back for `stockproof check` and `replay`.
 //!
@@ -13,12 +14,15 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
+use crate::checks::resources::Resources;
 use crate::checks::stores::StoresSnapshot;
 use crate::checks::{SnapshotError, WhiteBoxSnapshot};
 use crate::history::{History, HistoryError, HistoryWriter, read_history};
 use crate::judge::record::{RUN_INFO_FORMAT_VERSION, RunInfo};
 use crate::scenario::{Scenario, ScenarioError};
 
+/// The sampled resources' file in a run folder.
+pub const RESOURCES_FILE: &str = "resources.jsonl";
 /// Folders tried when two runs of one scenario start in the same second.
 const FOLDER_ATTEMPTS_MAX: u32 = 100;
 
@@ -102,6 +106,28 @@ pub fn write(
     Ok(())
 }
 
+/// Writes `resources.jsonl` (`stockproof_checks::resources`).
+pub fn write_resources(folder: &Path, resources: &Resources) -> Result<(), FolderError> {
+    let path = folder.join(RESOURCES_FILE);
+    std::fs::write(&path, resources.to_jsonl()).map_err(|error| folder_error(&path, error))
+}
+
+/// Reads `resources.jsonl` back; `None` when the run sampled none.
+fn read_resources(folder: &Path) -> Result<Option<Resources>, ReadFolderError> {
+    let path = folder.join(RESOURCES_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let error = |reason: String| ReadFolderError::File {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|io| error(io.to_string()))?;
+    Resources::from_jsonl(&text)
+        .map(Some)
+        .map_err(|bad| error(bad.to_string()))
+}
+
 /// A run folder read back: everything the judge needs.
 #[derive(Debug)]
 pub struct RunFolder {
@@ -110,6 +136,8 @@ pub struct RunFolder {
     pub history: History,
     pub snapshot: Option<WhiteBoxSnapshot>,
     pub stores: Option<StoresSnapshot>,
+    /// `resources.jsonl`, when the run sampled the target's resources.
+    pub resources: Option<Resources>,
 }
 
 /// A run folder could not be read; names the file and what is wrong with it.
@@ -164,12 +192,14 @@ pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
     } else {
         RunInfo::without_run_json(&history, snapshot.is_some())
     };
+    let resources = read_resources(folder)?;
     Ok(RunFolder {
         scenario,
         info,
         history,
         snapshot,
         stores,
+        resources,
     })
 }
 

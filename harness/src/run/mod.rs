@@ -31,6 +31,7 @@ use stockproof_infra::InfraConfig;
 use self::quiesce::QuiesceReport;
 use self::target::{Target, TargetError};
 use crate::adapter::{self, Adapter, AdapterError, Bound, Capability, PrepareError, Session};
+use crate::checks::resources::Resources;
 use crate::checks::stores::StoresSnapshot;
 use crate::checks::{CheckId, EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
 use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId, OpKind};
@@ -43,7 +44,8 @@ use crate::load::progress::ProgressMode;
 use crate::load::recorder::micros_since;
 use crate::load::{LoadError, LoadRecord, LoadSpec, run_load};
 use crate::plan::Plan;
-use crate::scenario::{self, Overrides, Scenario, ScenarioError};
+use crate::resources::{Sampler, Source};
+use crate::scenario::{self, Overrides, Scenario, ScenarioError, SloMetric};
 
 /// Timeout of each final `GET` of a SKU after quiesce.
 pub const FINAL_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -76,6 +78,11 @@ pub struct RunOptions {
     pub strategy: Strategy,
     /// How to speak to an external target (`--adapter`); `None`: the contract.
     pub adapter: Option<PathBuf>,
+    /// An external target's Prometheus `/metrics` URL (`--metrics`), sampled during the
+    /// load; `None`: the adapter's `metrics`, if it names one.
+    pub metrics: Option<String>,
+    /// Time between two samples of the target's resources (`--sample-interval`).
+    pub sample_interval: std::time::Duration,
 }
 
 /// Why a scenario could not be run to a verdict.
@@ -108,6 +115,9 @@ pub enum RunError {
     /// What a load agent (`--agent`) cannot do, or its start that failed.
     #[error(transparent)]
     Agent(#[from] agent::AgentError),
+    /// The target's resources cannot be sampled as the scenario's resource SLOs ask.
+    #[error(transparent)]
+    Resources(#[from] crate::resources::ResourcesError),
 }
 
 impl RunError {
@@ -116,12 +126,14 @@ impl RunError {
             RunError::Scenario(_)
             | RunError::Fault(_)
             | RunError::Adapter(_)
-            | RunError::Unfit { .. } => EXIT_USAGE,
+            | RunError::Unfit { .. }
+            | RunError::Resources(crate::resources::ResourcesError::Unfit { .. }) => EXIT_USAGE,
             RunError::Target(_)
             | RunError::Seed(_)
             | RunError::Load(_)
             | RunError::Folder(_)
-            | RunError::Prepare(_) => EXIT_INFRA,
+            | RunError::Prepare(_)
+            | RunError::Resources(_) => EXIT_INFRA,
             RunError::Agent(error) => error.exit_code(),
         }
     }
@@ -212,7 +224,7 @@ pub async fn run_prepared(
         }
     }
     let outcome = drive(path, &scenario, &plan, &target, (adapter, &label), options).await;
-    let (history, mut info, stores) = match outcome {
+    let (history, mut info, stores, resources) = match outcome {
         Ok(driven) => driven,
         Err(error) => {
             target.stop().await;
@@ -220,11 +232,19 @@ pub async fn run_prepared(
         }
     };
     let snapshot = finish_target(target, &mut info).await;
-    let evidence = Evidence { snapshot, stores };
+    let evidence = Evidence {
+        snapshot,
+        stores,
+        resources,
+    };
     judge(path, scenario, seed, history, evidence, info, options)
 }
 
-/// Probe, seed, load, quiesce, final reads.
+/// What `drive` recorded: the history, the run's facts, the service's own stores (if
+/// its adapter reads them) and the resources sampled during the load.
+type Driven = (History, RunInfo, Option<StoresSnapshot>, Option<Resources>);
+
+/// Probe, seed, load (sampling the target's resources), quiesce, final reads.
 async fn drive(
     path: &Path,
     scenario: &Scenario,
@@ -232,7 +252,8 @@ async fn drive(
     target: &Target,
     (adapter, label): (Adapter, &adapter::RunLabel),
     options: &RunOptions,
-) -> Result<(History, RunInfo, Option<StoresSnapshot>), RunError> {
+) -> Result<Driven, RunError> {
+    let resource_source = resource_source(target, options, adapter.metrics.as_deref());
     let bound = bind(adapter, scenario, target.url(), label).await?;
     let zero = Instant::now();
     let started_at_unix_ms = quiesce::unix_ms();
@@ -262,12 +283,20 @@ async fn drive(
             _ => Vec::new(),
         }
     };
+    let sampler = Sampler::start(
+        &resource_source,
+        &resource_slos(scenario),
+        zero,
+        options.sample_interval,
+    )
+    .await?;
     let load = async {
         let load = run_load(&spec, plan).await;
         load_over.cancel();
         load
     };
     let (load, fault_records) = tokio::join!(load, schedule);
+    let resources = sampler.finish().await;
     let mut load = load?;
     let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
     let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
@@ -312,7 +341,42 @@ async fn drive(
             injected: record.injected,
         })
         .collect();
-    Ok((History { header, entries }, info, stores))
+    Ok((History { header, entries }, info, stores, resources))
+}
+
+/// What the run samples: the in-process engine's stores, or an external target's
+/// `/metrics` (`--metrics`, else the adapter's `metrics`, a path on the target or a
+/// URL).
+fn resource_source(target: &Target, options: &RunOptions, adapter_metrics: Option<&str>) -> Source {
+    match target {
+        Target::InProcess(in_process) => Source::InProcess {
+            redis_url: in_process.redis_url.clone(),
+            database_url: in_process.database_url.clone(),
+            shop: in_process.shop.clone(),
+            strategy: in_process.strategy,
+        },
+        Target::External { .. } => {
+            let metrics_url = options.metrics.clone().or_else(|| {
+                adapter_metrics.map(|metrics| match metrics.starts_with('/') {
+                    true => format!("{}{metrics}", target.url()),
+                    false => metrics.to_owned(),
+                })
+            });
+            Source::External { metrics_url }
+        }
+    }
+}
+
+/// The scenario's resource SLOs as `(text, series)`.
+fn resource_slos(scenario: &Scenario) -> Vec<(String, String)> {
+    scenario
+        .slos
+        .iter()
+        .filter_map(|slo| match &slo.metric {
+            SloMetric::Resource { series, .. } => Some((slo.text.clone(), series.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Probes the target and runs the adapter's setup for `scenario`'s SKUs.
@@ -476,6 +540,7 @@ async fn finish_target(target: Target, info: &mut RunInfo) -> Option<WhiteBoxSna
 struct Evidence {
     snapshot: Option<WhiteBoxSnapshot>,
     stores: Option<StoresSnapshot>,
+    resources: Option<Resources>,
 }
 
 /// Writes the run folder, then judges what it holds with the one judge
@@ -489,7 +554,11 @@ fn judge(
     info: RunInfo,
     options: &RunOptions,
 ) -> Result<RunOutcome, RunError> {
-    let Evidence { snapshot, stores } = evidence;
+    let Evidence {
+        snapshot,
+        stores,
+        resources,
+    } = evidence;
     let folder = folder::create(&options.report_dir, &scenario.name)?;
     folder::write(
         &folder,
@@ -499,6 +568,9 @@ fn judge(
         snapshot.as_ref(),
         stores.as_ref(),
     )?;
+    if let Some(resources) = &resources {
+        folder::write_resources(&folder, resources)?;
+    }
     let latencies = Latencies::from_history(&history);
     let verdict = crate::judge::judge(&RecordedRun {
         criteria: &scenario.criteria(),
@@ -507,11 +579,15 @@ fn judge(
         snapshot: snapshot.as_ref(),
         stores: stores.as_ref(),
         latencies: &latencies,
+        resources: resources.as_ref(),
     });
     let exit_code = verdict.exit_code();
-    write_reports(
-        &folder, &scenario, seed, &info, &verdict, &latencies, &history,
-    );
+    let judged = Judged {
+        verdict: &verdict,
+        latencies: &latencies,
+        resources: resources.as_ref(),
+    };
+    write_reports(&folder, &scenario, seed, &info, &judged, &history);
     Ok(RunOutcome {
         scenario,
         seed,
@@ -597,6 +673,13 @@ fn describe_in_process(in_process: &target::InProcess, provider: &str) -> String
     }
 }
 
+/// The verdict and what it was judged on, for the reports.
+pub(crate) struct Judged<'a> {
+    pub(crate) verdict: &'a RunVerdict,
+    pub(crate) latencies: &'a Latencies,
+    pub(crate) resources: Option<&'a Resources>,
+}
+
 /// summary.md / summary.json / report.html and the rest (`crate::report`), then the
 /// faults and the loss window appended to summary.md. A report that cannot be written
 /// is logged: the verdict is already in `run.json` and the exit code.
@@ -605,8 +688,7 @@ pub(crate) fn write_reports(
     scenario: &Scenario,
     seed: u64,
     info: &RunInfo,
-    verdict: &RunVerdict,
-    latencies: &Latencies,
+    judged: &Judged<'_>,
     history: &History,
 ) {
     let engine = match (&info.variant, info.checks_not_applicable.is_empty()) {
@@ -621,9 +703,10 @@ pub(crate) fn write_reports(
         target: &info.target,
         engine: &engine,
         white_box: info.checks_not_applicable.is_empty(),
-        verdict,
-        latencies,
+        verdict: judged.verdict,
+        latencies: judged.latencies,
         history,
+        resources: judged.resources,
     };
     if let Err(error) = crate::report::write_reports(folder, &data) {
         tracing::warn!(%error, "writing the reports");

@@ -80,6 +80,7 @@ fn shipped_scenarios_are_valid() {
             "idempotent-retry",
             "mixed-cart",
             "retry-one-line",
+            "soak",
             "vendure-drop",
             "wide-catalogue",
         ]
@@ -251,6 +252,30 @@ fn bad_duration_and_slo_syntax_are_refused() {
         "name = \"tiny\"\nslos = [\"checkout.p99 <= 25ms\"]\n",
     );
     assert!(error.contains("unknown operation `checkout`"), "{error}");
+}
+
+// Goal: a bad resource SLO is refused with the file's line, the key and what is wrong.
+// Method: an unknown series, a growth without a percentage, a max in the wrong unit.
+#[test]
+fn bad_resource_slos_name_the_key() {
+    for (slo, reason) in [
+        (
+            "redis.used_mem growth <= 5%",
+            "unknown resource series `redis.used_mem`",
+        ),
+        (
+            "redis.used_memory growth <= 5",
+            "a growth needs a percentage",
+        ),
+        ("ledger.lag.max <= 2MB", "expected a duration"),
+    ] {
+        let error = error_of(
+            "name = \"tiny\"\n",
+            &format!("name = \"tiny\"\nslos = [\"{slo}\"]\n"),
+        );
+        assert!(error.contains("`slos`") && error.contains(":3:"), "{error}");
+        assert!(error.contains(reason), "{slo}: {error}");
+    }
 }
 
 // Goal: SLO strings become typed objectives with thresholds in base units.

@@ -17,6 +17,7 @@ mod probe;
 mod reconcile;
 mod replay;
 mod report_browser;
+mod resources;
 mod run_cmd;
 mod serve;
 mod strategies;

@@ -14,6 +14,7 @@ pub mod render;
 use crate::coverage::CoverageGoal;
 use crate::history::History;
 use crate::latency::Latencies;
+use crate::resources::Resources;
 use crate::slo::{self, Slo};
 use crate::stores::StoresSnapshot;
 use crate::{CheckConfig, CheckId, CheckReport, RunVerdict, WhiteBoxSnapshot};
@@ -43,6 +44,9 @@ pub struct RecordedRun<'a> {
     /// The history's latencies (`Latencies::from_history`), computed once by the caller
     /// that also writes them into reports.
     pub latencies: &'a Latencies,
+    /// The target's resources sampled during the load (`resources.jsonl`), which the
+    /// resource SLOs judge; `None` when the run sampled none.
+    pub resources: Option<&'a Resources>,
 }
 
 /// Judges a recorded run: every check (those that cannot apply to its target marked not
@@ -63,7 +67,7 @@ pub fn judge(run: &RecordedRun<'_>) -> RunVerdict {
     };
     RunVerdict {
         checks,
-        slos: slo::evaluate(&run.criteria.slos, run.latencies),
+        slos: slo::evaluate_with(&run.criteria.slos, run.latencies, run.resources),
         coverage: findings.coverage,
         cut_short: cut_short(run.info),
     }

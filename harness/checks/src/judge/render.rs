@@ -80,17 +80,19 @@ fn check_line(check: &CheckReport) -> String {
     line
 }
 
-/// ``slo `reserve.p99 <= 25ms`: pass (observed 12.3 ms)``.
+/// ``slo `reserve.p99 <= 25ms`: pass (observed 12.3 ms)``, ``slo `redis.used_memory
+/// growth <= 5%`: fail (observed 12 %; second half from 10 MB to 11.2 MB)``, ``…: unknown
+/// (not judged: series absent: …)``.
 fn slo_line(slo: &SloResult) -> String {
-    let observed = slo.observed.map_or_else(
-        || "nothing measured".to_owned(),
-        |value| units::slo_value(value, &slo.unit),
-    );
-    format!(
-        "slo `{}`: {} (observed {observed})",
-        slo.slo,
-        slo.verdict.as_str()
-    )
+    let observed = match (slo.observed, &slo.note) {
+        (Some(value), Some(note)) => {
+            format!("observed {}; {note}", units::slo_value(value, &slo.unit))
+        }
+        (Some(value), None) => format!("observed {}", units::slo_value(value, &slo.unit)),
+        (None, Some(note)) => note.clone(),
+        (None, None) => "observed nothing measured".to_owned(),
+    };
+    format!("slo `{}`: {} ({observed})", slo.slo, slo.verdict.as_str())
 }
 
 /// `coverage stock_reached_zero >= 1: pass (observed 3)`.

@@ -22,6 +22,7 @@ fn judged(info: &RunInfo, history: &History, snapshot: Option<&WhiteBoxSnapshot>
         snapshot,
         stores: None,
         latencies: &latencies,
+        resources: None,
     })
 }
 

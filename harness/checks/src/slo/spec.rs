@@ -1,6 +1,7 @@
 //! Service-level objectives as a scenario writes them (`reserve.p99 <= 25ms`,
-//! `confirm.p50 < 5ms`, `error_rate <= 0.1%`, `throughput >= 500/s`) parsed into typed
-//! [`Slo`]s. Parsing only; the parent module evaluates them against a run's
+//! `confirm.p50 < 5ms`, `error_rate <= 0.1%`, `throughput >= 500/s`, and on the
+//! target's sampled resources `redis.used_memory growth <= 5%`, `ledger.lag.max <= 2s`:
+//! `super::resource`) parsed into typed [`Slo`]s. Parsing only; the parent module evaluates them against a run's
 //! histograms.
 
 use std::fmt;
@@ -11,8 +12,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::duration::parse_duration;
 use crate::history::OpKind;
 
+use super::resource;
+
 /// What an SLO measures.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "metric")]
 pub enum SloMetric {
     /// A latency statistic of one operation kind, in µs.
@@ -21,6 +24,22 @@ pub enum SloMetric {
     ErrorRate,
     /// Completed ops per second over the load phase.
     Throughput,
+    /// A statistic of one sampled resource series (`resources.jsonl`), in the series'
+    /// unit (a growth is a fraction).
+    Resource {
+        series: String,
+        statistic: ResourceStatistic,
+    },
+}
+
+/// What a resource SLO takes of its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceStatistic {
+    /// Growth over the run's second half (`crate::resources::growth`), a fraction.
+    Growth,
+    /// The largest sample.
+    Max,
 }
 
 /// A latency statistic.
@@ -83,8 +102,9 @@ impl fmt::Display for Slo {
 }
 
 const SLO_SYNTAX: &str = "expected `<op>.<p50|p99|p99.9|max|mean> <op> <duration>`, \
-                          `error_rate <op> <percent>%` or `throughput <op> <n>/s`, \
-                          e.g. `reserve.p99 <= 25ms`";
+                          `error_rate <op> <percent>%`, `throughput <op> <n>/s`, \
+                          `<series> growth <op> <percent>%` or `<series>.max <op> <value>`, \
+                          e.g. `reserve.p99 <= 25ms`, `ledger.lag.max <= 2s`";
 
 impl FromStr for Slo {
     type Err = String;
@@ -109,6 +129,11 @@ impl FromStr for Slo {
                     .filter(|rate| rate.is_finite() && *rate >= 0.0)
                     .ok_or_else(|| bad("throughput needs a rate like `500/s`"))?;
                 (SloMetric::Throughput, rate)
+            }
+            subject if resource::is_resource(subject) => {
+                let (series, statistic, threshold) =
+                    resource::parse(subject, value).map_err(|why| bad(&why))?;
+                (SloMetric::Resource { series, statistic }, threshold)
             }
             latency => {
                 let (op, statistic) = parse_latency_subject(latency).map_err(|why| bad(&why))?;

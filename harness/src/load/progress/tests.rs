@@ -12,7 +12,8 @@ fn thousands_groups_digits() {
     assert_eq!(thousands(1_234_567), "1,234,567");
 }
 
-// Goal: the progress line carries elapsed/planned, rate, ops, errors and p99.
+// Goal: the progress line carries elapsed/planned, what remains, rate, ops, errors, p99
+// and the harness's memory.
 // Method: render a line from fixed counts and compare it whole.
 #[test]
 fn progress_line_names_every_figure() {
@@ -28,9 +29,10 @@ fn progress_line_names_every_figure() {
         4_321.4,
         &counts,
         2_100,
+        Some(312_000_000),
     );
     assert_eq!(
         line,
-        "load 12.0s/30s  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.1 ms"
+        "load 12.0s/30s (17s left)  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.1 ms  rss 312 MB"
     );
 }
