@@ -289,6 +289,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         checks_not_applicable: white_box,
         interrupted: replayed.stopped_early,
         target_silent: None,
+        history_cut_short: None,
         faults: Vec::new(),
         loss_window: None,
         snapshot_error: None,

@@ -96,7 +96,7 @@ async fn run_against_noop(
         .map_err(RunError::from)?;
     let mut spec = LoadSpec::new(scenario, Arc::new(adapter), Instant::now());
     spec.progress = progress;
-    let ceiling = run_load(&spec, &Plan::new(scenario, seed))
+    let ceiling = run_load(&spec, &Plan::new(scenario, seed), None)
         .await
         .map_err(RunError::from);
     noop.stop().await;

@@ -32,7 +32,10 @@ use self::target::{Target, TargetError};
 use crate::adapter::{self, Adapter, AdapterError, Bound, Capability, PrepareError, Session};
 use crate::checks::stores::StoresSnapshot;
 use crate::checks::{CheckId, EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
-use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId, OpKind};
+use crate::history::{
+    HISTORY_FILE, History, HistoryEntry, HistoryError, HistoryHeader, HistoryWriter, Op, OpId,
+    OpKind, read_history,
+};
 use crate::judge::RecordedRun;
 use crate::judge::record::{
     FaultLine, LoadFigures, LossWindow, RUN_INFO_FORMAT_VERSION, RunInfo, applicable_checks,
@@ -207,7 +210,11 @@ pub async fn run_prepared(
         }
     }
     let outcome = drive(path, &scenario, &plan, &target, (adapter, &label), options).await;
-    let (history, mut info, stores) = match outcome {
+    let Driven {
+        folder,
+        mut info,
+        stores,
+    } = match outcome {
         Ok(driven) => driven,
         Err(error) => {
             target.stop().await;
@@ -216,10 +223,19 @@ pub async fn run_prepared(
     };
     let snapshot = finish_target(target, &mut info).await;
     let evidence = Evidence { snapshot, stores };
-    judge(path, scenario, seed, history, evidence, info, options)
+    judge(folder, scenario, seed, evidence, info)
 }
 
-/// Probe, seed, load, quiesce, final reads.
+/// What [`drive`] leaves: the run folder (scenario and history written), the facts of
+/// `run.json`, and the service's own stores if its adapter reads them.
+struct Driven {
+    folder: PathBuf,
+    info: RunInfo,
+    stores: Option<StoresSnapshot>,
+}
+
+/// Probe, then (into a new run folder whose history the run streams into) seed, load,
+/// quiesce, final reads. A run that fails after the folder was made removes it.
 async fn drive(
     path: &Path,
     scenario: &Scenario,
@@ -227,7 +243,7 @@ async fn drive(
     target: &Target,
     (adapter, label): (Adapter, &adapter::RunLabel),
     options: &RunOptions,
-) -> Result<(History, RunInfo, Option<StoresSnapshot>), RunError> {
+) -> Result<Driven, RunError> {
     target::probe(target.url(), adapter.health.as_deref()).await?;
     let bound = Arc::new(
         Bound::prepare(
@@ -242,14 +258,61 @@ async fn drive(
     );
     let zero = Instant::now();
     let started_at_unix_ms = quiesce::unix_ms();
+    let mut header = HistoryHeader::new(
+        &scenario.name,
+        plan.seed(),
+        started_at_unix_ms,
+        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
+    );
+    header.replays_told_apart = bound.adapter.tells_replays_apart();
+    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
+    let folder = folder::create(&options.report_dir, &scenario.name)?;
+    let recorded = match folder::start(&folder, path, &header) {
+        Ok(history) => {
+            let clock = (zero, started_at_unix_ms);
+            record(
+                path, scenario, plan, target, &bound, clock, history, options,
+            )
+            .await
+        }
+        Err(error) => Err(error.into()),
+    };
+    match recorded {
+        Ok((info, stores)) => Ok(Driven {
+            folder,
+            info,
+            stores,
+        }),
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&folder);
+            Err(error)
+        }
+    }
+}
+
+/// Seed, load, quiesce, final reads, every op appended to `history` as it is made
+/// (seeds, the load, final reads, then the faults); the history is finished here.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    path: &Path,
+    scenario: &Scenario,
+    plan: &Plan,
+    target: &Target,
+    bound: &Arc<Bound>,
+    (zero, started_at_unix_ms): (Instant, i64),
+    mut history: HistoryWriter,
+    options: &RunOptions,
+) -> Result<(RunInfo, Option<StoresSnapshot>), RunError> {
     let stock: Vec<(String, i64)> = scenario
         .initial_stock()
         .map(|(sku, qty)| (sku.to_owned(), qty))
         .collect();
-    let seeds = seed::seed_stock(&bound, &stock, 0, zero).await?;
-    let mut spec = LoadSpec::new(scenario, Arc::clone(&bound), zero);
+    let seeds = seed::seed_stock(bound, &stock, 0, zero).await?;
+    append(&mut history, &seeds)?;
+    let mut spec = LoadSpec::new(scenario, Arc::clone(bound), zero);
     spec.progress = options.progress;
     spec.harness_op_id_first = seeds.len() as OpId;
+    spec.started_at_unix_ms = started_at_unix_ms;
     let (fault_targets, hooks) = fault_targets(target, scenario);
     let load_over = CancellationToken::new();
     let load_started = tokio::time::Instant::now();
@@ -269,28 +332,25 @@ async fn drive(
         }
     };
     let load = async {
-        let load = run_load(&spec, plan).await;
+        let load = run_load(&spec, plan, Some(history)).await;
         load_over.cancel();
         load
     };
     let (load, fault_records) = tokio::join!(load, schedule);
     let mut load = load?;
-    let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
+    let mut history = std::mem::replace(&mut load.history, Ok(None))
+        .map_err(history_failed)?
+        .expect("the recorder hands back the writer it was given");
+    let quiesce = settle(target, scenario, &load).await;
     let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
-    let finals = final_reads(&bound, scenario, final_reads_first, zero).await;
+    let finals = final_reads(bound, scenario, final_reads_first, zero).await;
+    append(&mut history, &finals)?;
     let faults_first = final_reads_first + finals.len() as OpId;
-    let mut entries = seeds;
-    entries.extend(std::mem::take(&mut load.entries));
-    entries.extend(finals);
-    entries.extend(faults::fault_entries(&fault_records, zero, faults_first));
-    let mut header = HistoryHeader::new(
-        &scenario.name,
-        plan.seed(),
-        started_at_unix_ms,
-        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
-    );
-    header.replays_told_apart = bound.adapter.tells_replays_apart();
-    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
+    append(
+        &mut history,
+        &faults::fault_entries(&fault_records, zero, faults_first),
+    )?;
+    history.finish().map_err(history_failed)?;
     let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
     record_capabilities(&mut info, &bound.adapter);
@@ -318,7 +378,26 @@ async fn drive(
             injected: record.injected,
         })
         .collect();
-    Ok((History { header, entries }, info, stores))
+    Ok((info, stores))
+}
+
+fn append(history: &mut HistoryWriter, entries: &[HistoryEntry]) -> Result<(), RunError> {
+    entries
+        .iter()
+        .try_for_each(|entry| history.append(entry))
+        .map_err(history_failed)
+}
+
+fn history_failed(error: HistoryError) -> RunError {
+    let path = match &error {
+        HistoryError::Io { path, .. }
+        | HistoryError::Format { path, .. }
+        | HistoryError::CutShort { path, .. } => path.clone(),
+    };
+    RunError::Folder(folder::FolderError {
+        path,
+        reason: error.to_string(),
+    })
 }
 
 /// What faults act on, for an in-process target; `None` for an external one.
@@ -355,12 +434,7 @@ fn fault_targets(
     (Some(fault_targets), Some(hooks))
 }
 
-async fn settle(
-    target: &Target,
-    scenario: &Scenario,
-    load: &LoadRecord,
-    started_at_unix_ms: i64,
-) -> QuiesceReport {
+async fn settle(target: &Target, scenario: &Scenario, load: &LoadRecord) -> QuiesceReport {
     let timeout = scenario.checks.quiesce_timeout;
     let grace = scenario.checks.expiry_grace;
     match target {
@@ -381,7 +455,7 @@ async fn settle(
             }
         }
         Target::External { .. } => {
-            quiesce::black_box(&load.entries, started_at_unix_ms, timeout, grace).await
+            quiesce::black_box(load.latest_deadline_ms, timeout, grace).await
         }
     }
 }
@@ -464,27 +538,19 @@ struct Evidence {
     stores: Option<StoresSnapshot>,
 }
 
-/// Writes the run folder, then judges what it holds with the one judge
-/// (`crate::judge`), exactly as `stockproof check` judges the folder later.
+/// Completes the run folder (its history is already written), reads the history back
+/// and judges it with the one judge (`crate::judge`), exactly as `stockproof check`
+/// judges the folder later.
 fn judge(
-    path: &Path,
+    folder: PathBuf,
     scenario: Scenario,
     seed: u64,
-    history: History,
     evidence: Evidence,
     info: RunInfo,
-    options: &RunOptions,
 ) -> Result<RunOutcome, RunError> {
     let Evidence { snapshot, stores } = evidence;
-    let folder = folder::create(&options.report_dir, &scenario.name)?;
-    folder::write(
-        &folder,
-        path,
-        &info,
-        &history,
-        snapshot.as_ref(),
-        stores.as_ref(),
-    )?;
+    folder::write(&folder, &info, snapshot.as_ref(), stores.as_ref())?;
+    let history = read_history(&folder.join(HISTORY_FILE)).map_err(history_failed)?;
     let latencies = Latencies::from_history(&history);
     let verdict = crate::judge::judge(&RecordedRun {
         criteria: &scenario.criteria(),
@@ -548,6 +614,7 @@ fn run_info(
         not_applicable_reasons: std::collections::BTreeMap::new(),
         interrupted: load.interrupted,
         target_silent: load.target_silent.clone(),
+        history_cut_short: None,
         quiesce: quiesce.notes.clone(),
         unmatched_replies: std::collections::BTreeMap::new(),
         snapshot_error: None,
