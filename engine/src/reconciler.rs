@@ -21,6 +21,7 @@
 //! retention) and the history of operations (the harness's checks do that).
 //! [`Reconciler::repair`] (in `reconciler/repair.rs`) fixes what can be fixed.
 
+mod postgres_only;
 mod repair;
 mod snapshot;
 
@@ -199,6 +200,13 @@ pub(crate) struct Snapshots {
 impl Reconciler {
     pub fn new(redis: MultiplexedConnection, pool: PgPool, keys: ShopKeys) -> Reconciler {
         Reconciler { redis, pool, keys }
+    }
+
+    /// A Postgres-only strategy's stores (`pg-row-lock`, `pg-optimistic`): no Redis,
+    /// no stream (see `postgres_only`).
+    pub async fn reconcile_postgres_only(pool: &PgPool) -> Result<ReconcileReport, LedgerError> {
+        let postgres = snapshot::read_postgres(pool).await?;
+        Ok(postgres_only::compare(&postgres))
     }
 
     /// Reads both stores and reports every drift.
@@ -391,20 +399,21 @@ fn seq_drifts(ledger: &LedgerFold, full: &LedgerFold, redis: &RedisSnapshot) -> 
 
 /// Reads one field of a stock.
 type StockField = fn(&SkuStock) -> i64;
+/// The fields every account of a SKU is compared on.
+const STOCK_FIELDS: [(&str, StockField); 4] = [
+    ("available", |stock| stock.available),
+    ("reserved", |stock| stock.reserved),
+    ("sold", |stock| stock.sold),
+    ("total", |stock| stock.total),
+];
 /// Reads one field of a Held reservation, as text.
 type HeldField = fn(&HeldView) -> String;
 
 /// Projection vs ledger (Postgres, one transaction) and Redis vs ledger + stream; on a
 /// disagreement every source's value is listed.
 fn stock_drifts(sku: &str, accounts: &[(Source, Option<&SkuStock>); 4], drifts: &mut Vec<Drift>) {
-    let fields: [(&'static str, StockField); 4] = [
-        ("available", |stock| stock.available),
-        ("reserved", |stock| stock.reserved),
-        ("sold", |stock| stock.sold),
-        ("total", |stock| stock.total),
-    ];
     let [redis, projection, ledger, full] = accounts.map(|(_, stock)| stock);
-    for (field, read) in fields {
+    for (field, read) in STOCK_FIELDS {
         let value = |stock: Option<&SkuStock>| stock.map(read);
         let projection_drifts = value(projection) != value(ledger);
         let redis_drifts = value(redis) != value(full);

@@ -63,6 +63,17 @@ impl Strategy {
         matches!(self, Strategy::RedisLua)
     }
 
+    /// `application_name` of the Postgres connections that write the strategy's
+    /// ledger: the ledger writer's for `redis-lua`, the engine pool's for the Postgres
+    /// strategies (which write it in each request's transaction). What
+    /// `postgres-terminate-writer` terminates.
+    pub const fn ledger_application_name(self) -> &'static str {
+        match self {
+            Strategy::RedisLua => crate::ledger::WRITER_APPLICATION_NAME,
+            Strategy::PgRowLock | Strategy::PgOptimistic => crate::pg::PG_ENGINE_APPLICATION_NAME,
+        }
+    }
+
     /// Every strategy's name, in [`Strategy::ALL`] order.
     pub fn names() -> Vec<&'static str> {
         Strategy::ALL

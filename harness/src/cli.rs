@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cmd::shared::InfraArgs;
 use crate::cmd::{
-    bench, check, engine_bench, infra, probe, reconcile, replay, run, selftest, serve,
+    bench, check, engine_bench, infra, merge, probe, reconcile, replay, run, selftest, serve,
 };
 
 #[derive(Debug, Parser)]
@@ -61,6 +61,9 @@ enum Command {
     Selftest(selftest::SelftestArgs),
     /// Re-run the checks on a recorded run folder; exits with the run's code.
     Check(check::CheckArgs),
+    /// Merge the run folders of load agents of one plan (`run --agent I/N`) into one
+    /// run folder, judged once: exit codes as `run`'s.
+    Merge(merge::MergeArgs),
     /// Re-send a recorded run's operations one at a time, in invoke order, and compare
     /// each reply with the recorded one.
     Replay(replay::ReplayArgs),
@@ -88,6 +91,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Reconcile(args) => reconcile::reconcile(&args).await,
         Command::Selftest(args) => selftest::selftest(&args).await,
         Command::Check(args) => check::check(&args),
+        Command::Merge(args) => merge::merge_cmd(&args).await,
         Command::Replay(args) => replay::replay(&args).await,
         Command::BenchChecks(args) => check::bench_checks(&args),
         Command::Probe(args) => probe::probe(&args).await,

@@ -14,6 +14,7 @@ pub mod bench;
 pub mod capacity;
 pub mod faults;
 pub mod load;
+pub mod merge;
 pub mod plan;
 pub mod probe;
 pub mod replay;

@@ -8,6 +8,8 @@
 //! abandon to expiry) after which hold time, and how each request is duplicated. It
 //! does not send anything or keep time: the load driver does.
 
+pub mod agent;
+
 use std::sync::Arc;
 use std::time::Duration;
 

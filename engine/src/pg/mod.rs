@@ -39,6 +39,10 @@ pub use optimistic::{
 pub use row_lock::PgRowLockEngine;
 pub(crate) use row_lock::Take;
 
+/// `application_name` of a Postgres strategy's pool connections: they write the
+/// strategy's ledger (in each request's transaction), so `postgres-terminate-writer`
+/// aims at them as it aims at the reference's ledger writer.
+pub const PG_ENGINE_APPLICATION_NAME: &str = "stockproof-engine";
 /// Connections of a Postgres strategy's pool. A request holds one for its whole
 /// transaction, waiting on row locks included; on 2 cores, 16 backends keep the CPU
 /// busy while a hot SKU's waiters queue in the pool instead of in Postgres.
@@ -94,7 +98,7 @@ impl PgCore {
         let options = database_url
             .parse::<PgConnectOptions>()
             .map_err(|error| EngineError::invalid("database_url", error.to_string()))?
-            .application_name("stockproof-engine")
+            .application_name(PG_ENGINE_APPLICATION_NAME)
             .options([(
                 "statement_timeout",
                 POSTGRES_STATEMENT_TIMEOUT_MS.to_string(),
@@ -313,6 +317,28 @@ pub(crate) async fn commit(
             waited_ms: 0,
         }
     })
+}
+
+/// A statement that commits itself (run outside a transaction: restock, adjust)
+/// failed. Only an error Postgres answered for the statement itself says it failed
+/// and nothing committed; a lost connection or a terminated backend (SQLSTATE
+/// classes 08 and 57) may have come after the commit, so the outcome is unknown —
+/// never a 503 that promises nothing changed.
+pub(crate) fn autocommit_failed(operation: &'static str, error: &sqlx::Error) -> EngineError {
+    let answered = match error {
+        sqlx::Error::Database(database) => !database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
+    };
+    if answered {
+        return unavailable(error);
+    }
+    tracing::warn!(%error, operation, "statement failed after it was sent; the outcome is unknown");
+    EngineError::OutcomeUnknown {
+        operation,
+        waited_ms: 0,
+    }
 }
 
 /// A statement failed before the commit: the transaction is rolled back (or its

@@ -1,7 +1,9 @@
 //! The SQL both Postgres strategies share, one function per statement (or per
 //! statement pair): the clock, the idempotency key, a new reservation's rows, a
 //! terminal transition's rows, stock movements, restock, adjust and the reads. Each
-//! takes the connection (or the open transaction) it runs on; none commits.
+//! takes the connection (or the open transaction) it runs on; none commits a
+//! transaction (restock and adjust, one statement on a bare connection, commit
+//! themselves: their lost replies are unknown outcomes, `super::autocommit_failed`).
 //!
 //! Not here: the order in which a strategy takes its locks or retries its conflicts.
 
@@ -9,7 +11,7 @@ use std::collections::BTreeMap;
 
 use sqlx::PgConnection;
 
-use super::unavailable;
+use super::{autocommit_failed, unavailable};
 use crate::error::EngineError;
 use crate::limits::SKU_TOTAL_MAX;
 use crate::outcome::{AdjustOutcome, ReserveOutcome};
@@ -455,7 +457,7 @@ pub(crate) async fn restock(
     .bind(SKU_TOTAL_MAX)
     .fetch_optional(connection)
     .await
-    .map_err(|error| unavailable(&error))?;
+    .map_err(|error| autocommit_failed("restock", &error))?;
     Ok(row.map(stock))
 }
 
@@ -487,7 +489,7 @@ pub(crate) async fn adjust(
     .bind(SKU_TOTAL_MAX)
     .fetch_optional(&mut *connection)
     .await
-    .map_err(|error| unavailable(&error))?;
+    .map_err(|error| autocommit_failed("adjust", &error))?;
     if let Some(row) = row {
         return Ok(AdjustOutcome::Adjusted(stock(row)));
     }

@@ -1,7 +1,7 @@
 //! C4 expiry (DESIGN §8). Black-box: every reservation reaches one terminal state —
 //! no two replies report different terminal states, so an acknowledged confirm never
 //! ends Expired or Released — and no reply shows it Held later than its deadline plus
-//! the grace. White-box (with a snapshot): nothing in Redis is Held past deadline +
+//! the grace (time under a fault not counted: `crate::outages`). White-box (with a snapshot): nothing in Redis is Held past deadline +
 //! grace; in the ledger each SKU of a reservation has exactly one terminal event, of
 //! the same kind for all its items, and it agrees with an acknowledged confirm.
 //! Not checked here: whether the units came back (C6), Redis = Postgres (C2).
@@ -100,8 +100,7 @@ fn check_held_past_deadline(
     violations: &mut Violations,
 ) {
     let (reservation, deadline_ms) = (held.reservation, held.deadline_ms);
-    let limit_us =
-        index.deadline_us(deadline_ms) + (config.expiry_grace_ms + config.clock_skew_ms) * 1000;
+    let limit_us = index.expired_by_us(deadline_ms, config);
     let late = held
         .observed
         .iter()

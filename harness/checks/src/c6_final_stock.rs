@@ -188,7 +188,7 @@ pub(crate) fn sku_bounds(
             && facts.release_ok.is_none()
             && facts
                 .deadline_ms
-                .is_none_or(|deadline| index.deadline_us(deadline) + grace_us > read_at_us);
+                .is_none_or(|deadline| index.expired_by_us(deadline, config) > read_at_us);
         for (sku, qty) in index.items(facts) {
             let sku_bounds = &mut bounds[*sku as usize];
             sku_bounds.sold_lower += if facts.confirm_ok.is_some() { *qty } else { 0 };
@@ -204,8 +204,10 @@ pub(crate) fn sku_bounds(
     // its TTL (plus grace) has passed. (A SKU the index never numbered is not judged.)
     for entry in &index.history.entries {
         if let (Op::Reserve { items, ttl_ms, .. }, Outcome::Unknown) = (&entry.op, entry.outcome)
-            && entry.complete_us as i64 + index.history.header.hold_lasts_us(*ttl_ms) + grace_us
-                > read_at_us
+            && index.outages.after(
+                entry.complete_us as i64 + index.history.header.hold_lasts_us(*ttl_ms),
+                grace_us,
+            ) > read_at_us
         {
             for line in items {
                 if let Some(sku) = index.skus.get(&line.sku) {

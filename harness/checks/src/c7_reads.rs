@@ -3,7 +3,7 @@
 //! sold, total), within the bounds the history implies over that read's interval
 //! `[invoke, complete]` (`super::stock_bounds`: Jepsen's counter checker with both
 //! signs, unknown outcomes widening, expiry placed with the clock skew and the grace
-//! as in C1 and C4). Every field is also at least 0 (DESIGN §1). Every acknowledged
+//! as in C1 and C4, the grace not counting time under a fault: `crate::outages`). Every field is also at least 0 (DESIGN §1). Every acknowledged
 //! `GET` of a reservation names a state it could be in then: not Held once a confirm
 //! or release was acknowledged before the read was sent, or once deadline + grace +
 //! skew had passed with no confirm or release ever sent; not Confirmed (Released)

@@ -18,7 +18,9 @@ use stockproof_model::ledger::EventKind;
 use stockproof_model::{CartLine, ReservationState};
 
 use super::WhiteBoxSnapshot;
+use crate::CheckConfig;
 use crate::history::{History, HistoryEntry, Op, OpId, Outcome, StockFields};
+use crate::outages::Outages;
 
 /// A SKU, reservation or idempotency key, numbered by [`Names`].
 pub(crate) type NameId = u32;
@@ -206,6 +208,8 @@ pub(crate) struct Index<'h> {
     pub(crate) unknown_outcomes: u64,
     /// The ledger, when there is a snapshot.
     pub(crate) ledger: Option<LedgerIndex>,
+    /// The run's faults, which stop the expiry grace's clock.
+    pub(crate) outages: Outages,
 }
 
 /// Sums the lines of a cart per SKU, sorted by SKU (the engine's canonical cart).
@@ -252,6 +256,7 @@ impl<'h> Index<'h> {
             unknown_keys: Vec::new(),
             unknown_outcomes: 0,
             ledger: None,
+            outages: Outages::from_history(history),
         };
         let mut pending = Pending::default();
         for (position, entry) in history.entries.iter().enumerate() {
@@ -282,6 +287,15 @@ impl<'h> Index<'h> {
     /// A deadline (Redis epoch ms) on the history's axis (µs since run start).
     pub(crate) fn deadline_us(&self, deadline_ms: i64) -> i64 {
         (deadline_ms - self.history.header.started_at_unix_ms).saturating_mul(1000)
+    }
+
+    /// When a hold with deadline `deadline_ms` (Redis epoch ms) is surely expired: the
+    /// grace and the skew past its deadline, not counting the time faults took.
+    pub(crate) fn expired_by_us(&self, deadline_ms: i64, config: &CheckConfig) -> i64 {
+        self.outages.after(
+            self.deadline_us(deadline_ms),
+            (config.expiry_grace_ms + config.clock_skew_ms) * 1000,
+        )
     }
 
     /// The snapshot and its numbered ledger, for the white-box checks.

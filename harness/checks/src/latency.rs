@@ -81,6 +81,30 @@ impl Latencies {
         latencies
     }
 
+    /// The latencies of a merged history whose every interval was widened by
+    /// `widening_us` on each side for the agents' clock skew (`stockproof merge
+    /// --clock-skew`): each op is measured as its agent timed it, so skew loosens the
+    /// checks' bounds but never lengthens a latency (an SLO never fails for it).
+    pub fn from_widened_history(history: &History, widening_us: u64) -> Latencies {
+        if widening_us == 0 {
+            return Latencies::from_history(history);
+        }
+        let mut latencies = Latencies::default();
+        for entry in &history.entries {
+            let mut measured = entry.clone();
+            measured.invoke_us = entry.invoke_us.saturating_add(widening_us);
+            measured.intended_us = entry
+                .intended_us
+                .map(|intended| intended.saturating_add(widening_us));
+            measured.complete_us = entry
+                .complete_us
+                .saturating_sub(widening_us)
+                .max(measured.invoke_us);
+            latencies.record(&measured);
+        }
+        latencies
+    }
+
     /// Records one op (ignored unless a shopper sent it).
     pub fn record(&mut self, entry: &HistoryEntry) {
         let kind = entry.op.kind();

@@ -34,6 +34,7 @@ pub mod history;
 mod index;
 pub mod judge;
 pub mod latency;
+mod outages;
 mod report;
 pub mod slo;
 mod snapshot;

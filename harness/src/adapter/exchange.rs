@@ -17,6 +17,7 @@ use stockproof_engine::{ReservationId, ReservationState, SkuStock};
 
 use super::pruned::find;
 use super::rules::{RuleOutcome, classify};
+use super::target_url::TargetUrl;
 use super::{Adapter, Field, FieldSource, Identity, Step, ValueSource};
 use crate::history::{Op, Outcome, Response, StockFields};
 use crate::load::wire::{Reply, no_reply};
@@ -69,8 +70,8 @@ impl Session {
 #[derive(Debug)]
 pub struct Bound {
     pub adapter: Adapter,
-    /// `http://host:port`, no trailing slash.
-    pub base_url: String,
+    /// The target's base URL (`http://host:port`), parsed once for every request.
+    pub(super) target: TargetUrl,
     pub(super) vars: Value,
     pub(super) setup: Value,
     /// Scenario SKU name → its template object (`{name, id, index, …}`).
@@ -94,6 +95,11 @@ pub(super) struct StepReply {
 }
 
 impl Bound {
+    /// `http://host:port`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.target.as_str()
+    }
+
     /// Counts of replies no rule matched, by step (`ops.reserve`, `ops.reserve.steps[2]`).
     pub fn unmatched(&self) -> BTreeMap<String, u64> {
         self.unmatched.lock().map_or_else(
@@ -191,9 +197,11 @@ impl Bound {
             self.count_unmatched(&step.name);
             no_reply_named("template")
         })?;
-        let mut builder = client
-            .request(step.method.clone(), &request.url)
-            .timeout(timeout);
+        let builder = match &request.url {
+            Ok(url) => client.request(step.method.clone(), url.clone()),
+            Err(text) => client.request(step.method.clone(), text.as_str()),
+        };
+        let mut builder = builder.timeout(timeout);
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
@@ -291,7 +299,7 @@ impl Bound {
         }
         let body = step.body.as_deref().map(render).transpose()?;
         Ok(Rendered {
-            url: format!("{}{path}", self.base_url),
+            url: self.target.join(&path),
             query,
             headers,
             body,
@@ -307,7 +315,8 @@ impl Bound {
 
 /// A step's request, rendered.
 struct Rendered {
-    url: String,
+    /// `Err`: the text that is not a URL, for the client to report.
+    url: Result<reqwest::Url, String>,
     query: Vec<(String, String)>,
     headers: Vec<(reqwest::header::HeaderName, String)>,
     body: Option<String>,
@@ -342,10 +351,14 @@ impl StepTrace {
             .iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
+        let url = match &request.url {
+            Ok(url) => url.as_str(),
+            Err(text) => text.as_str(),
+        };
         let url = if query.is_empty() {
-            request.url.clone()
+            url.to_owned()
         } else {
-            format!("{}?{}", request.url, query.join("&"))
+            format!("{url}?{}", query.join("&"))
         };
         StepTrace {
             step: step.name.clone(),

@@ -21,6 +21,7 @@ mod sample;
 mod seeding;
 mod shortcut;
 mod stores;
+mod target_url;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,12 @@ impl RunLabel {
         let unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as u64);
+        RunLabel::at(unix_ms, in_process)
+    }
+
+    /// The label of a run that starts at `unix_ms`: what every agent of one plan shares
+    /// (`--start-at`), so that their keys and SKU ids are one run's.
+    pub fn at(unix_ms: u64, in_process: bool) -> RunLabel {
         RunLabel {
             id: base36(unix_ms),
             serial: unix_ms,

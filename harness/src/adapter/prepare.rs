@@ -11,6 +11,7 @@ use reqwest::Client;
 
 use super::exchange::{Bound, excerpt, keep, map_value};
 use super::rules::RuleOutcome;
+use super::target_url::TargetUrl;
 use super::{Adapter, RunLabel, Step};
 
 /// Why an adapter could not be bound to its target.
@@ -52,7 +53,7 @@ impl Bound {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         let mut bound = Bound {
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            target: TargetUrl::new(base_url),
             vars: vars.clone(),
             setup: Value::from_iter(std::iter::empty::<(String, String)>()),
             skus: HashMap::with_capacity(skus.len()),

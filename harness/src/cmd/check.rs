@@ -17,6 +17,7 @@ use stockproof_harness::checks::{CheckId, Verdict};
 use stockproof_harness::judge::render::verdict_text;
 use stockproof_harness::judge::{RecordedRun, judge};
 use stockproof_harness::latency::Latencies;
+use stockproof_harness::merge::{self, FolderKind};
 use stockproof_harness::run::folder;
 
 use crate::cmd::shared::EXIT_USAGE;
@@ -42,6 +43,25 @@ pub(crate) struct BenchChecksArgs {
 }
 
 pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let widening_us = match merge::folder_kind(&args.run_dir) {
+        Ok(FolderKind::Run) => 0,
+        Ok(FolderKind::Merged { widening_us }) => widening_us,
+        Ok(FolderKind::Agent(agent)) => {
+            eprintln!(
+                "stockproof check: {} holds agent {}/{}'s share of the load, not judged alone \
+                 (its checks would miss the other agents' ops): merge every agent's folder \
+                 with `stockproof merge RUN_DIR… --out DIR`, then check DIR",
+                args.run_dir.display(),
+                agent.agent,
+                agent.agents
+            );
+            return Ok(EXIT_USAGE);
+        }
+        Err(error) => {
+            eprintln!("stockproof check: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
     let run = match folder::read(&args.run_dir) {
         Ok(run) => run,
         Err(error) => {
@@ -49,7 +69,8 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    let latencies = Latencies::from_history(&run.history);
+    // A merged folder's intervals were widened for clock skew; latencies are not.
+    let latencies = Latencies::from_widened_history(&run.history, widening_us);
     let verdict = judge(&RecordedRun {
         criteria: &run.scenario.criteria(),
         info: &run.info,

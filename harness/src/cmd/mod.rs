@@ -7,6 +7,7 @@ pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod engine_bench;
 pub(crate) mod infra;
+pub(crate) mod merge;
 pub(crate) mod probe;
 pub(crate) mod reconcile;
 pub(crate) mod replay;

@@ -2,7 +2,11 @@
 //! and projections (the engine's reconciler, DESIGN §4), prints every drift, and with
 //! `--repair` fixes what can be fixed (projections rebuilt from the ledger; Redis units
 //! without events recorded as `adjust` events) and prints what is left.
-//! Exit codes: 0 no drift (after repair, when asked), 1 drift, 4 a store unreachable.
+//! With `--strategy pg-row-lock` or `pg-optimistic` it compares what those keep — the
+//! `skus` rows, the Held reservations and the ledger, all in Postgres — and needs no
+//! Redis; `--repair` is refused there (their rows are the stock, not a projection).
+//! Exit codes: 0 no drift (after repair, when asked), 1 drift, 2 usage, 4 a store
+//! unreachable.
 
 use std::io::Write;
 
@@ -11,8 +15,9 @@ use clap::Args;
 use stockproof_engine::ShopKeys;
 use stockproof_engine::reconciler::{ReconcileReport, Reconciler};
 use stockproof_engine::stores;
+use stockproof_engine::strategy::Strategy;
 
-use crate::cmd::shared::{EXIT_INFRA, EXIT_OK};
+use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE};
 
 /// Drift found (or left after a repair): the stores disagree.
 const EXIT_DRIFT: u8 = 1;
@@ -24,9 +29,9 @@ pub(crate) struct ReconcileArgs {
     #[arg(long)]
     repair: bool,
 
-    /// The shop's Redis.
+    /// The shop's Redis (not needed for a Postgres-only strategy).
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
-    redis_url: String,
+    redis_url: Option<String>,
 
     /// The shop's Postgres database (one database per shop).
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
@@ -35,10 +40,27 @@ pub(crate) struct ReconcileArgs {
     /// The shop whose keys are compared: `sp:{SHOP}:…`.
     #[arg(long, default_value = "default")]
     shop: String,
+
+    /// The inventory design that keeps the shop: redis-lua (Redis, stream and ledger
+    /// compared) or pg-row-lock / pg-optimistic (Postgres only: rows, Held
+    /// reservations and ledger compared; seq gaps are not drifts there).
+    #[arg(long, default_value_t = Strategy::default(), value_name = "NAME")]
+    strategy: Strategy,
 }
 
 pub(crate) async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
-    let redis = match stores::connect_redis(&args.redis_url).await {
+    if !args.strategy.uses_redis() {
+        return reconcile_postgres_only(args).await;
+    }
+    let Some(redis_url) = &args.redis_url else {
+        eprintln!(
+            "stockproof: reconcile: strategy {} keeps its stock in Redis: give --redis-url \
+             (or REDIS_URL)",
+            args.strategy
+        );
+        return Ok(EXIT_USAGE);
+    };
+    let redis = match stores::connect_redis(redis_url).await {
         Ok(redis) => redis,
         Err(error) => return Ok(unreachable(&error)),
     };
@@ -78,6 +100,44 @@ pub(crate) async fn reconcile(args: &ReconcileArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// A Postgres-only strategy's stores, read in one snapshot; nothing to repair.
+async fn reconcile_postgres_only(args: &ReconcileArgs) -> anyhow::Result<u8> {
+    if args.repair {
+        eprintln!(
+            "stockproof: reconcile: --repair rebuilds the reference's projections from its \
+             ledger; strategy {} keeps its stock in the `skus` rows themselves, so there is \
+             no projection to rebuild (drop --repair to see the drifts)",
+            args.strategy
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let pool = match stores::connect_postgres(&args.database_url).await {
+        Ok(pool) => pool,
+        Err(error) => return Ok(unreachable(&error)),
+    };
+    let report = Reconciler::reconcile_postgres_only(&pool)
+        .await
+        .context("reconciling")?;
+    pool.close().await;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "reconcile ({}, postgres only: no redis, no stream): {} skus, {} held reservations, \
+         ledger ends at {}: {} drift(s)",
+        args.strategy,
+        report.skus_compared,
+        report.held_reservations,
+        report.ledger_max_seq,
+        report.drifts.len()
+    )?;
+    print_drifts(&mut stdout, &report)?;
+    Ok(if report.is_clean() {
+        EXIT_OK
+    } else {
+        EXIT_DRIFT
+    })
+}
+
 fn unreachable(error: &stores::StoreError) -> u8 {
     eprintln!("stockproof: reconcile: {error}");
     EXIT_INFRA
@@ -99,6 +159,10 @@ fn print_report(
         report.stream_only_events,
         report.drifts.len()
     )?;
+    print_drifts(out, report)
+}
+
+fn print_drifts(out: &mut impl Write, report: &ReconcileReport) -> std::io::Result<()> {
     for drift in &report.drifts {
         writeln!(out, "  drift: {drift}")?;
     }

@@ -200,7 +200,7 @@ async fn bind(adapter: Adapter, url: &str, history: &History) -> anyhow::Result<
 
 async fn send_all(args: &ReplayArgs, history: &History, target: Bound) -> anyhow::Result<Replayed> {
     let mut stopped_early = false;
-    let url = target.base_url.clone();
+    let url = target.base_url().to_owned();
     let mut replayer = Replayer::new(target);
     let (mut sent, mut differ, mut faults) = (0_u64, 0_u64, 0_u64);
     println!(

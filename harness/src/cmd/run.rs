@@ -15,7 +15,9 @@ use stockproof_harness::faults::FaultSpec;
 use stockproof_harness::judge::render::verdict_text;
 use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
+use stockproof_harness::plan::agent::AgentShare;
 use stockproof_harness::report::units;
+use stockproof_harness::run::agent::{AgentOptions, parse_start_at, run_agent};
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
 use stockproof_harness::run::{
     RunOptions, RunOutcome, TargetChoice, fresh_seed, prepare, run_scenario,
@@ -23,7 +25,7 @@ use stockproof_harness::run::{
 use stockproof_harness::scenario::{Overrides, parse_duration};
 use stockproof_infra::Provider;
 
-use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs, strategy_for};
+use crate::cmd::shared::{EXIT_INFRA, EXIT_OK, EXIT_USAGE, InfraArgs, load_line, strategy_for};
 
 /// Exit codes from least to most serious: with several scenarios the run exits with the
 /// most serious one (a violation beats everything: it is what the gate is for).
@@ -103,6 +105,24 @@ pub(crate) struct RunArgs {
     #[arg(long, requires = "repeat")]
     keep_going: bool,
 
+    /// Run as load agent I of N: the I-th share of the seeded plan (users I, I + N, …,
+    /// the same seed on every agent) against `--target`, from `--start-at`. Agent 1
+    /// seeds the stock; the merge (`stockproof merge`) takes the final reads and judges.
+    #[arg(long, value_name = "I/N", value_parser = parse_agent,
+          requires_all = ["start_at", "target"])]
+    agent: Option<AgentShare>,
+
+    /// With --agent: when every agent's load starts, an RFC 3339 instant (e.g.
+    /// `2026-12-03T21:00:00Z`), computed once and passed to all; the agent waits for it.
+    #[arg(long, value_name = "TIME", requires = "agent")]
+    start_at: Option<String>,
+
+    /// With --agent: the declared bound on how far this machine's clock may be from the
+    /// other agents' (e.g. `5ms`), recorded in its folder; the merge widens every op's
+    /// interval by it. Default: not declared (0, said in the merged report).
+    #[arg(long, value_name = "D", value_parser = parse_duration, requires = "agent")]
+    clock_skew: Option<Duration>,
+
     #[command(flatten)]
     infra: InfraArgs,
 }
@@ -136,6 +156,9 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
     if args.calibrate {
         return run_calibration(&scenarios, &options).await;
     }
+    if let Some(share) = args.agent {
+        return run_as_agent(args, share, &scenarios, &options).await;
+    }
     let mut worst = 0;
     let mut tally = RepeatTally::default();
     'repeats: for repeat in 0..args.repeat {
@@ -167,6 +190,67 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<u8> {
         println!("stockproof: {} scenarios, exit {worst}", scenarios.len());
     }
     Ok(worst)
+}
+
+fn parse_agent(text: &str) -> Result<AgentShare, String> {
+    AgentShare::parse(text).map_err(|error| error.reason)
+}
+
+/// `--agent I/N`: one scenario, once; prints what was recorded and where.
+async fn run_as_agent(
+    args: &RunArgs,
+    share: AgentShare,
+    scenarios: &[PathBuf],
+    options: &RunOptions,
+) -> anyhow::Result<u8> {
+    let [path] = scenarios else {
+        eprintln!(
+            "stockproof: error: --agent runs one scenario (given {})",
+            scenarios.len()
+        );
+        return Ok(EXIT_USAGE);
+    };
+    if args.repeat > 1 {
+        eprintln!("stockproof: error: --agent runs once; drop --repeat");
+        return Ok(EXIT_USAGE);
+    }
+    let text = args.start_at.as_deref().unwrap_or_default();
+    let start_at = match parse_start_at(text, std::time::SystemTime::now()) {
+        Ok(start_at) => start_at,
+        Err(error) => {
+            eprintln!("stockproof: error: {error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let agent = AgentOptions {
+        share,
+        start_at,
+        clock_skew: args.clock_skew,
+    };
+    match run_agent(path, options, &agent).await {
+        Ok(outcome) => {
+            let counts = &outcome.counts;
+            println!(
+                "agent {share} of {} (seed {}, start {}): {} carts, {} ops ({} ok, {} fail, \
+                 {} unknown); not judged alone: merge every agent's folder with \
+                 `stockproof merge`",
+                outcome.record.scenario,
+                outcome.record.seed,
+                outcome.record.start_at,
+                counts.carts,
+                counts.ops,
+                counts.ok,
+                counts.fail,
+                counts.unknown
+            );
+            println!("folder: {}", outcome.folder.display());
+            Ok(EXIT_OK)
+        }
+        Err(error) => {
+            eprintln!("stockproof: {}: error: {error}", path.display());
+            Ok(error.exit_code())
+        }
+    }
 }
 
 /// The seed of one repetition: repetition 0 runs the seed a single run would (the
@@ -317,16 +401,7 @@ fn print_outcome(outcome: &RunOutcome) {
     );
     println!("  target: {}", info.target);
     let load = &info.load;
-    println!(
-        "  load: {} ops ({} ok, {} fail, {} unknown) in {:.1} s, {:.0} ops/s, {} users",
-        load.ops,
-        load.ok,
-        load.fail,
-        load.unknown,
-        load.duration_ms as f64 / 1000.0,
-        load.ops_per_s,
-        load.users
-    );
+    println!("{}", load_line(load));
     for fault in &info.faults {
         let state = if fault.injected {
             "injected"

@@ -128,3 +128,17 @@ pub(crate) fn strategy_for(
         _ => Ok(strategy),
     }
 }
+
+/// The load line of a run's or a merge's report on the terminal.
+pub(crate) fn load_line(load: &stockproof_harness::judge::record::LoadFigures) -> String {
+    format!(
+        "  load: {} ops ({} ok, {} fail, {} unknown) in {:.1} s, {:.0} ops/s, {} users",
+        load.ops,
+        load.ok,
+        load.fail,
+        load.unknown,
+        load.duration_ms as f64 / 1000.0,
+        load.ops_per_s,
+        load.users
+    )
+}

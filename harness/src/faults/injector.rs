@@ -48,6 +48,12 @@ pub trait EngineFaultHooks: Send + Sync + std::fmt::Debug {
     /// After Redis came back: rebuild it from the ledger if it is behind; says what was
     /// rebuilt and what was lost.
     async fn recover(&self) -> Result<String, String>;
+    /// `application_name` of the Postgres connections that write the engine's ledger
+    /// (what `postgres-terminate-writer` terminates): the ledger writer's, unless the
+    /// engine writes its ledger in each request's transaction.
+    fn ledger_application_name(&self) -> &'static str {
+        LEDGER_WRITER_APPLICATION_NAME
+    }
 }
 
 /// Everything a fault may act on. Process faults need the `local` provider; network
@@ -136,8 +142,21 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
         }
         FaultAction::PostgresTerminateWriter => {
             let url = targets.infra.lock().await.database_url().to_owned();
-            let terminated = terminate_writer_backends(&url).await.map_err(failed)?;
-            Ok(format!("{terminated} writer backend(s) terminated"))
+            let name = targets
+                .engine
+                .as_ref()
+                .map_or(LEDGER_WRITER_APPLICATION_NAME, |engine| {
+                    engine.ledger_application_name()
+                });
+            let terminated = terminate_backends(&url, name).await.map_err(failed)?;
+            Ok(if name == LEDGER_WRITER_APPLICATION_NAME {
+                format!("{terminated} writer backend(s) terminated")
+            } else {
+                format!(
+                    "{terminated} backend(s) of `{name}` terminated (the engine's pool: it \
+                     writes the ledger in each request's transaction)"
+                )
+            })
         }
         FaultAction::WriterCrash { down_for, point } => {
             let engine = in_process_engine(targets, &fault)?;
@@ -298,7 +317,8 @@ async fn client_pause(redis_url: &str, duration: Duration) -> Result<(), String>
         .map_err(|_| format!("CLIENT PAUSE got no reply within {timeout:?}"))?
 }
 
-async fn terminate_writer_backends(database_url: &str) -> Result<u64, String> {
+/// `pg_terminate_backend` of every connection whose `application_name` is `name`.
+async fn terminate_backends(database_url: &str, name: &str) -> Result<u64, String> {
     let timeout = Duration::from_millis(ADMIN_COMMAND_TIMEOUT_MS);
     let command = async {
         let mut connection = sqlx::PgConnection::connect(database_url)
@@ -308,7 +328,7 @@ async fn terminate_writer_backends(database_url: &str) -> Result<u64, String> {
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE application_name = $1 AND pid <> pg_backend_pid()) AS terminated",
         )
-        .bind(LEDGER_WRITER_APPLICATION_NAME)
+        .bind(name)
         .fetch_one(&mut connection)
         .await
         .map_err(|error| error.to_string())?;

@@ -79,7 +79,9 @@ pub enum FaultAction {
     RedisClientPause { duration: Duration },
     /// Fast shutdown of Postgres and a start on the same port and data.
     PostgresRestart,
-    /// `pg_terminate_backend` of the ledger writer's connections.
+    /// `pg_terminate_backend` of the connections that write the ledger: the ledger
+    /// writer's (`redis-lua`), or the engine pool's for a Postgres strategy, which
+    /// writes its ledger in each request's transaction.
     PostgresTerminateWriter,
     /// The ledger writer dies mid-batch at `point` (`writer-crash`: after its commit,
     /// before its XACK; `writer-crash-before-commit`: before its commit) and a new one
@@ -146,19 +148,22 @@ impl FaultAction {
     }
 
     /// Whether the fault acts on a part only the `redis-lua` strategy has: Redis, the
-    /// ledger writer, or the `dual-write` variant's second write.
+    /// ledger writer's process, or the `dual-write` variant's second write. A Postgres
+    /// fault applies to every strategy: `postgres-terminate-writer` terminates what
+    /// writes the strategy's ledger (`Strategy::ledger_application_name`), and the
+    /// Postgres network faults sit between the engine and Postgres whatever it keeps
+    /// there.
     pub const fn needs_redis_strategy(&self) -> bool {
         match self {
             FaultAction::RedisKill
             | FaultAction::RedisPause { .. }
             | FaultAction::RedisClientPause { .. }
-            | FaultAction::PostgresTerminateWriter
             | FaultAction::WriterCrash { .. }
             | FaultAction::CrashBetweenWrites => true,
             FaultAction::Network { target, .. } | FaultAction::NetworkCut { target } => {
                 matches!(target, NetworkTarget::Redis)
             }
-            FaultAction::PostgresRestart => false,
+            FaultAction::PostgresRestart | FaultAction::PostgresTerminateWriter => false,
         }
     }
 

@@ -33,9 +33,11 @@ pub(crate) fn configuration(spec: &LoadSpec) -> GooseConfiguration {
     };
     // Some fields are private to goose, so the configuration is a default one, filled.
     let mut configuration = GooseConfiguration::default();
-    configuration.host = Some(spec.target.base_url.clone());
-    configuration.users = Some(spec.users as usize);
-    configuration.increase_rate = Some(format!("{}", spec.hatch_rate_per_s));
+    configuration.host = Some(spec.target.base_url().to_owned());
+    // An agent hatches its share of the users at its share of the rate: the same ramp.
+    let share = f64::from(spec.share_users()) / f64::from(spec.users);
+    configuration.users = Some(spec.share_users() as usize);
+    configuration.increase_rate = Some(format!("{}", spec.hatch_rate_per_s * share));
     configuration.run_time = run_time;
     configuration.iterations = iterations;
     configuration.timeout = Some(format!("{}", spec.client_timeout.as_secs_f64()));

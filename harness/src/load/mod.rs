@@ -29,6 +29,7 @@ use crate::adapter::{Bound, Session};
 use crate::history::{HistoryEntry, HistoryError, HistoryWriter, Op, OpId};
 use crate::latency::Latencies;
 use crate::plan::Plan;
+use crate::plan::agent::AgentShare;
 use crate::scenario::{Restock, Scenario, Stop};
 
 /// How often the interrupt watcher re-trips goose's killswitch after a Ctrl-C: goose
@@ -64,6 +65,12 @@ pub struct LoadSpec {
     pub ops_completed: Arc<AtomicU64>,
     /// Wall clock (ms since the epoch) at `zero`.
     pub started_at_unix_ms: i64,
+    /// Which of the plan's users this process runs (`--agent I/N`; all of them by
+    /// default). `users` stays the plan's total: pacing is the whole plan's.
+    pub share: AgentShare,
+    /// Where the open model's slot grid counts from: `zero`, or for an agent the
+    /// common start time, so that every agent's users take their slots on one grid.
+    pub pacing_zero: Instant,
 }
 
 impl LoadSpec {
@@ -83,7 +90,14 @@ impl LoadSpec {
             harness_op_id_first: 0,
             ops_completed: Arc::new(AtomicU64::new(0)),
             started_at_unix_ms: crate::run::quiesce::unix_ms(),
+            share: AgentShare::WHOLE,
+            pacing_zero: zero,
         }
+    }
+
+    /// The goose users this process runs: its share of the plan's users.
+    pub fn share_users(&self) -> u32 {
+        self.share.users(self.users)
     }
 
     /// How long the users take to hatch.
@@ -169,12 +183,14 @@ pub async fn run_load(
         target: Arc::clone(&spec.target),
         plan: plan.clone(),
         zero: spec.zero,
+        pacing_zero: spec.pacing_zero,
         deadline,
         users: spec.users,
         arrival_rate_per_s: spec.arrival_rate_per_s,
         client_timeout: spec.client_timeout,
         retry_backoff: spec.retry_backoff,
-        next_op: AtomicU64::new(SHOPPER_OP_ID_FIRST),
+        share: spec.share,
+        next_op: AtomicU64::new(spec.share.op_id_first()),
         records: records.clone(),
     });
     let (stop, stopped) = watch::channel(false);

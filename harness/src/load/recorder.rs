@@ -260,7 +260,7 @@ impl State {
 /// The deadline (ms since the epoch) of a hold `entry` made or may have made: a reply
 /// carries it; a reserve with no reply could have been made as late as its completion
 /// plus its TTL.
-fn hold_deadline_ms(entry: &HistoryEntry, started_at_unix_ms: i64) -> Option<i64> {
+pub(crate) fn hold_deadline_ms(entry: &HistoryEntry, started_at_unix_ms: i64) -> Option<i64> {
     match (&entry.op, entry.outcome) {
         (Op::Reserve { .. }, Outcome::Ok) => entry.response.as_ref()?.deadline_ms,
         (Op::Reserve { ttl_ms, .. }, Outcome::Unknown) => {

@@ -45,9 +45,13 @@ pub(crate) struct Shared {
     pub(crate) plan: Plan,
     /// The run's time zero: every recorded time is µs since it.
     pub(crate) zero: Instant,
+    /// Where the slot grid counts from (`LoadSpec::pacing_zero`).
+    pub(crate) pacing_zero: Instant,
     /// No cart starts at or after this instant (time-bound loads).
     pub(crate) deadline: Option<Instant>,
     pub(crate) users: u32,
+    /// Which of the plan's users this process's goose users are.
+    pub(crate) share: crate::plan::agent::AgentShare,
     pub(crate) arrival_rate_per_s: Option<f64>,
     pub(crate) client_timeout: Duration,
     /// Pause before a retry after a reply or a timeout.
@@ -84,18 +88,20 @@ struct Deferred {
 
 /// goose `on_start` transaction: the user's state.
 pub(crate) async fn start(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
-    let index = u32::try_from(user.weighted_users_index).unwrap_or(u32::MAX - 1);
+    let local = u32::try_from(user.weighted_users_index).unwrap_or(u32::MAX - 1);
+    // The plan's user (1-based): an agent's goose users are users I, I + N, …
+    let planned = shared.share.user(local);
     let pacing = shared
         .arrival_rate_per_s
-        .map(|rate| Pacing::new(rate, shared.users, index));
+        .map(|rate| Pacing::new(rate, shared.users, planned - 1));
     user.set_session_data(ShopperState {
-        user: index + 1,
-        carts: Arc::new(Mutex::new(shared.plan.user(index + 1))),
+        user: planned,
+        carts: Arc::new(Mutex::new(shared.plan.user(planned))),
         iteration: 0,
         pacing,
         origin: None,
         deferred: VecDeque::new(),
-        session: Arc::new(Session::new(index + 1)),
+        session: Arc::new(Session::new(planned)),
     });
     Ok(())
 }
@@ -173,7 +179,7 @@ async fn wait_for_start(state: &mut ShopperState, shared: &Shared) -> Option<Opt
         return Some(None);
     };
     let origin = *state.origin.get_or_insert_with(|| {
-        shared.zero + pacing.grid_origin(now.saturating_duration_since(shared.zero))
+        shared.pacing_zero + pacing.grid_origin(now.saturating_duration_since(shared.pacing_zero))
     });
     let due = origin + pacing.slot_due(state.iteration);
     loop {

@@ -120,6 +120,8 @@ pub struct InProcessHooks {
     /// `None` for a Postgres strategy (no writer; its writer faults are refused
     /// before the run, see [`strategy_refusal`]).
     pub writer: Option<Arc<WriterSupervisor>>,
+    /// The design served: whose connections write the ledger.
+    pub strategy: Strategy,
     /// The `dual-write` variant's crash hook (`None`: an engine with one write).
     pub crash_between_writes: Option<Arc<CrashBetweenWrites>>,
     /// Direct URLs (not through the proxies): recovery and loss reads.
@@ -135,7 +137,7 @@ pub struct InProcessHooks {
 
 impl InProcessHooks {
     pub fn new(
-        writer: Option<Arc<WriterSupervisor>>,
+        (writer, strategy): (Option<Arc<WriterSupervisor>>, Strategy),
         crash_between_writes: Option<Arc<CrashBetweenWrites>>,
         redis_url: &str,
         database_url: &str,
@@ -145,6 +147,7 @@ impl InProcessHooks {
     ) -> InProcessHooks {
         InProcessHooks {
             writer,
+            strategy,
             crash_between_writes,
             redis_url: redis_url.to_owned(),
             database_url: database_url.to_owned(),
@@ -253,6 +256,10 @@ impl EngineFaultHooks for InProcessHooks {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok("a confirm reached Redis and its Postgres write was never made".to_owned())
+    }
+
+    fn ledger_application_name(&self) -> &'static str {
+        self.strategy.ledger_application_name()
     }
 
     async fn start_writer(&self) -> Result<(), String> {

@@ -8,6 +8,7 @@
 //! Not here: the command line (the binary's `run_cmd`), the load itself (`crate::load`),
 //! judging (`crate::judge`), rendering (`crate::report`).
 
+pub mod agent;
 pub mod calibrate;
 pub mod faults;
 pub mod folder;
@@ -107,6 +108,9 @@ pub enum RunError {
     /// A fault this run cannot inject (said before any load).
     #[error("{0}")]
     Fault(String),
+    /// What a load agent (`--agent`) cannot do, or its start that failed.
+    #[error(transparent)]
+    Agent(#[from] agent::AgentError),
 }
 
 impl RunError {
@@ -121,6 +125,7 @@ impl RunError {
             | RunError::Load(_)
             | RunError::Folder(_)
             | RunError::Prepare(_) => EXIT_INFRA,
+            RunError::Agent(error) => error.exit_code(),
         }
     }
 }
@@ -244,18 +249,7 @@ async fn drive(
     (adapter, label): (Adapter, &adapter::RunLabel),
     options: &RunOptions,
 ) -> Result<Driven, RunError> {
-    target::probe(target.url(), adapter.health.as_deref()).await?;
-    let bound = Arc::new(
-        Bound::prepare(
-            adapter,
-            &reqwest::Client::new(),
-            target.url(),
-            &scenario.sku_stock(),
-            SETUP_TIMEOUT,
-            label,
-        )
-        .await?,
-    );
+    let bound = bind(adapter, scenario, target.url(), label).await?;
     let zero = Instant::now();
     let started_at_unix_ms = quiesce::unix_ms();
     let mut header = HistoryHeader::new(
@@ -381,14 +375,17 @@ async fn record(
     Ok((info, stores))
 }
 
-fn append(history: &mut HistoryWriter, entries: &[HistoryEntry]) -> Result<(), RunError> {
+pub(crate) fn append(
+    history: &mut HistoryWriter,
+    entries: &[HistoryEntry],
+) -> Result<(), RunError> {
     entries
         .iter()
         .try_for_each(|entry| history.append(entry))
         .map_err(history_failed)
 }
 
-fn history_failed(error: HistoryError) -> RunError {
+pub(crate) fn history_failed(error: HistoryError) -> RunError {
     let path = match &error {
         HistoryError::Io { path, .. }
         | HistoryError::Format { path, .. }
@@ -398,6 +395,26 @@ fn history_failed(error: HistoryError) -> RunError {
         path,
         reason: error.to_string(),
     })
+}
+
+/// Probes the target and runs the adapter's setup for `scenario`'s SKUs.
+pub(crate) async fn bind(
+    adapter: Adapter,
+    scenario: &Scenario,
+    url: &str,
+    label: &adapter::RunLabel,
+) -> Result<Arc<Bound>, RunError> {
+    target::probe(url, adapter.health.as_deref()).await?;
+    let bound = Bound::prepare(
+        adapter,
+        &reqwest::Client::new(),
+        url,
+        &scenario.sku_stock(),
+        SETUP_TIMEOUT,
+        label,
+    )
+    .await?;
+    Ok(Arc::new(bound))
 }
 
 /// What faults act on, for an in-process target; `None` for an external one.
@@ -416,7 +433,7 @@ fn fault_targets(
         None => (None, None),
     };
     let hooks = Arc::new(faults::InProcessHooks::new(
-        in_process.service.writer(),
+        (in_process.service.writer(), in_process.strategy),
         in_process.service.crash_between_writes(),
         &in_process.redis_url,
         &in_process.database_url,
@@ -461,7 +478,7 @@ async fn settle(target: &Target, scenario: &Scenario, load: &LoadRecord) -> Quie
 }
 
 /// One `GET` of every SKU the run supplied, recorded as the harness's ops.
-async fn final_reads(
+pub(crate) async fn final_reads(
     target: &Bound,
     scenario: &Scenario,
     first_id: OpId,
@@ -576,7 +593,7 @@ fn judge(
     })
 }
 
-fn run_info(
+pub(crate) fn run_info(
     path: &Path,
     scenario: &Scenario,
     seed: u64,
@@ -653,7 +670,7 @@ fn describe_in_process(in_process: &target::InProcess, provider: &str) -> String
 /// summary.md / summary.json / report.html and the rest (`crate::report`), then the
 /// faults and the loss window appended to summary.md. A report that cannot be written
 /// is logged: the verdict is already in `run.json` and the exit code.
-fn write_reports(
+pub(crate) fn write_reports(
     folder: &Path,
     scenario: &Scenario,
     seed: u64,
@@ -705,7 +722,7 @@ pub fn fresh_seed() -> u64 {
 /// carts planned to release are abandoned instead; a service that declares it needs
 /// more time per request than the scenario's client timeout gets it (a timed-out
 /// request is an unknown outcome, which can only widen the checks' bounds).
-fn fit_to(mut scenario: Scenario, adapter: &Adapter) -> Scenario {
+pub(crate) fn fit_to(mut scenario: Scenario, adapter: &Adapter) -> Scenario {
     if let Some(needed) = adapter.client_timeout
         && needed > scenario.retry.client_timeout
     {
@@ -732,7 +749,7 @@ fn fit_to(mut scenario: Scenario, adapter: &Adapter) -> Scenario {
 }
 
 /// What the service lacks takes the checks that need it out, saying why.
-fn record_capabilities(info: &mut RunInfo, adapter: &Adapter) {
+pub(crate) fn record_capabilities(info: &mut RunInfo, adapter: &Adapter) {
     let lacking = [
         (
             Capability::Idempotency,
@@ -759,7 +776,7 @@ fn record_capabilities(info: &mut RunInfo, adapter: &Adapter) {
 
 /// Refuses, before anything starts, a scenario that asks what the adapter cannot do:
 /// longer carts than the API takes, or an operation the adapter does not have.
-fn check_fit(scenario: &Scenario, adapter: &Adapter) -> Result<(), RunError> {
+pub(crate) fn check_fit(scenario: &Scenario, adapter: &Adapter) -> Result<(), RunError> {
     let unfit = |reason: String| RunError::Unfit {
         adapter: adapter.name.clone(),
         scenario: scenario.name.clone(),

@@ -47,7 +47,7 @@ pub async fn seed_stock(
         .timeout(SEED_TIMEOUT)
         .build()
         .map_err(|error| SeedError {
-            url: target.base_url.clone(),
+            url: target.base_url().to_owned(),
             sku: String::new(),
             qty: 0,
             reason: error.to_string(),
@@ -72,7 +72,7 @@ pub async fn seed_stock(
             break;
         };
         let (entry, failure) = joined.map_err(|error| SeedError {
-            url: target.base_url.clone(),
+            url: target.base_url().to_owned(),
             sku: String::new(),
             qty: 0,
             reason: format!("the seeding task failed: {error}"),
@@ -83,7 +83,7 @@ pub async fn seed_stock(
                 _ => (String::new(), 0),
             };
             return Err(SeedError {
-                url: target.base_url.clone(),
+                url: target.base_url().to_owned(),
                 sku,
                 qty,
                 reason: match (entry.status, failure) {

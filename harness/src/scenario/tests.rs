@@ -71,6 +71,7 @@ fn shipped_scenarios_are_valid() {
             "expiry",
             "faults-network",
             "faults-postgres",
+            "faults-postgres-network",
             "faults-redis-kill",
             "faults-redis-kill-everysec",
             "faults-redis-pause",

@@ -1,7 +1,8 @@
 //! The shipped fault scenarios (`scenarios/faults-*.toml`) run end to end through the
 //! binary on local Redis and Postgres: each fault is injected, recorded, and every
-//! check passes (AOF `always`); a Redis kill without persistence reports its loss window
-//! instead of crashing; a fault the run cannot serve is refused before any load.
+//! check passes (AOF `always`), faults-postgres on the Postgres strategies too; a Redis
+//! kill without persistence reports its loss window instead of crashing; a fault the
+//! run cannot serve is refused before any load.
 
 use std::path::Path;
 use std::process::Output;
@@ -23,14 +24,14 @@ fn run(scenario: &Path, extra: &[&str], reports: &Path) -> Output {
     )
 }
 
-/// Runs a shipped fault scenario and asserts: exit 0, every fault injected, C1–C6 pass,
-/// and summary.md lists the faults.
-fn shipped_scenario_passes(name: &str) {
+/// Runs a shipped fault scenario (with `extra` flags) and asserts: exit 0, every fault
+/// injected, C1–C6 pass, and summary.md lists the faults.
+fn shipped_scenario_passes(name: &str, extra: &[&str]) {
     let reports = tempfile::tempdir().unwrap();
     let scenario = repo().join(format!("scenarios/{name}.toml"));
-    let output = run(&scenario, &[], reports.path());
+    let output = run(&scenario, extra, reports.path());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let context = format!("scenario {name}, seed 8\n{}", describe(&output));
+    let context = format!("scenario {name} {extra:?}, seed 8\n{}", describe(&output));
     assert_eq!(output.status.code(), Some(0), "{context}");
     assert!(
         stdout.contains("(injected)"),
@@ -55,7 +56,7 @@ fn summary_md(reports: &Path, output: &Output) -> String {
 // Method: the shipped scenario through the binary, 4 users.
 #[test]
 fn redis_kill_with_aof_always_passes() {
-    shipped_scenario_passes("faults-redis-kill");
+    shipped_scenario_passes("faults-redis-kill", &[]);
 }
 
 // Goal: a Redis kill under AOF everysec is measured (loss window reported) and, within
@@ -81,25 +82,40 @@ fn redis_kill_with_aof_everysec_reports_its_loss_window() {
 // Goal: SIGSTOP and CLIENT PAUSE of Redis leave every invariant intact.
 #[test]
 fn redis_pause_passes() {
-    shipped_scenario_passes("faults-redis-pause");
+    shipped_scenario_passes("faults-redis-pause", &[]);
 }
 
 // Goal: a Postgres restart and terminated writer backends lose and double nothing.
 #[test]
 fn postgres_faults_pass() {
-    shipped_scenario_passes("faults-postgres");
+    shipped_scenario_passes("faults-postgres", &[]);
+}
+
+// Goal: a Postgres-only strategy loses and doubles nothing when Postgres restarts
+// and when its pool's backends (which write its ledger) are terminated: a commit
+// whose reply was lost reaches the client as unknown, never as done or refused.
+// Method: the shipped faults-postgres on pg-row-lock, 4 users.
+#[test]
+fn postgres_faults_pass_on_pg_row_lock() {
+    shipped_scenario_passes("faults-postgres", &["--strategy", "pg-row-lock"]);
+}
+
+// Goal and method: as for pg-row-lock, on pg-optimistic (its retries included).
+#[test]
+fn postgres_faults_pass_on_pg_optimistic() {
+    shipped_scenario_passes("faults-postgres", &["--strategy", "pg-optimistic"]);
 }
 
 // Goal: a writer crash between commit and XACK is redelivered exactly once.
 #[test]
 fn writer_crash_passes() {
-    shipped_scenario_passes("faults-writer-crash");
+    shipped_scenario_passes("faults-writer-crash", &[]);
 }
 
 // Goal: latency, jitter, bandwidth, partitions and resets on both stores pass.
 #[test]
 fn network_faults_pass() {
-    shipped_scenario_passes("faults-network");
+    shipped_scenario_passes("faults-network", &[]);
 }
 
 // Goal: a Redis kill with no persistence (AOF off) ends in a verdict with a measured

@@ -1,6 +1,7 @@
 //! Integration tests of the `stockproof` binary, run as a user runs it: as separate
 //! processes, stopped with signals.
 
+mod agents;
 mod bench_cmd;
 mod check_cmd;
 mod engine_bench;

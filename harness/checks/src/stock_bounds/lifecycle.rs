@@ -13,6 +13,7 @@ use super::{NEVER_US, Window};
 use crate::CheckConfig;
 use crate::history::{History, HistoryEntry, Op, OpId, Outcome};
 use crate::index::merge_items;
+use crate::outages::Outages;
 
 /// One acknowledged reservation, computed from its [`Evidence`] when asked for.
 #[derive(Debug)]
@@ -198,10 +199,8 @@ pub(crate) fn collect<'h>(
                 items: merge_items(items),
                 op: entry.id,
                 sent_us: entry.invoke_us as i64,
-                gone_us: entry.complete_us as i64
-                    + history.header.hold_lasts_us(*ttl_ms)
-                    + timing.grace_us
-                    + timing.skew_us,
+                gone_us: timing
+                    .swept_by(entry.complete_us as i64 + history.header.hold_lasts_us(*ttl_ms)),
             })
         })
         .collect();
@@ -215,6 +214,8 @@ struct Timing {
     skew_us: i64,
     grace_us: i64,
     retention_us: i64,
+    /// Faults stop the grace's clock (`crate::outages`).
+    outages: Outages,
 }
 
 impl Timing {
@@ -224,7 +225,14 @@ impl Timing {
             skew_us: config.clock_skew_ms * 1000,
             grace_us: config.expiry_grace_ms * 1000,
             retention_us: history.header.idempotency_retention_ms.max(0) * 1000,
+            outages: Outages::from_history(history),
         }
+    }
+
+    /// When a hold due at `due_us` is surely gone: the grace and the skew later, not
+    /// counting the time faults took meanwhile.
+    fn swept_by(&self, due_us: i64) -> i64 {
+        self.outages.after(due_us, self.grace_us + self.skew_us)
     }
 
     fn deadline_us(&self, deadline_ms: i64) -> i64 {
@@ -329,7 +337,7 @@ fn lifecycle<'e, 'h>(facts: &'e Evidence<'h>, timing: &Timing) -> Option<Lifecyc
         release_ok: facts.release_ok,
         expire_from_us: deadline_us.map_or(facts.take_possible_us, |d| d - timing.skew_us),
         expired_by_us: match (deadline_us, facts.confirm_sent, facts.release_sent) {
-            (Some(deadline), None, None) => deadline + timing.grace_us + timing.skew_us,
+            (Some(deadline), None, None) => timing.swept_by(deadline),
             _ => NEVER_US,
         },
     };
@@ -354,8 +362,9 @@ fn lifecycle<'e, 'h>(facts: &'e Evidence<'h>, timing: &Timing) -> Option<Lifecyc
         causes.expired_by_us.min(facts.seen_expired_us),
     );
     let back = release.earliest(expire);
-    // Whatever the race, the sweeper ends a Held reservation by deadline + grace.
-    let swept_us = deadline_us.map_or(NEVER_US, |d| d + timing.grace_us + timing.skew_us);
+    // Whatever the race, the sweeper ends a Held reservation by deadline + grace
+    // (faults not counted).
+    let swept_us = deadline_us.map_or(NEVER_US, |d| timing.swept_by(d));
     let end = confirm
         .earliest(back)
         .earliest(Window::new(NEVER_US, swept_us));

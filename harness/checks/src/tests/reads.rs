@@ -89,6 +89,41 @@ fn c7_fails_on_a_hold_past_its_expiry() {
     );
 }
 
+// Goal: a fault stops the expiry grace's clock (no sweeper can reach a restarted
+// store), so the reads C7 flags past deadline + grace pass when a fault covered the
+// deadline, and fail again once the grace has run outside it; C4 agrees. (The
+// pg-row-lock C7 failure under `postgres-restart` of issue 14: holds due during a
+// 1.5 s restart read as still held 80 ms after it.)
+// Method: r1 (deadline 1010) with a fault from 900 to 1500 ms: the grace (500 ms)
+// runs from 1500 to 2000 ms.
+#[test]
+fn c7_stops_the_grace_during_a_fault() {
+    let fault = "9 - 900 1500 ok fault postgres restart";
+    for read in [
+        "3 2 1600 1601 ok get_sku a -> stock=3/2/0/5",
+        "3 2 1600 1601 ok get_reservation r1 -> id=r1 state=held deadline=1010",
+    ] {
+        for check in [CheckId::C4, CheckId::C7] {
+            expect(
+                check,
+                &with(&format!("{fault}\n{read}")),
+                None,
+                Verdict::Pass,
+                "",
+            );
+        }
+    }
+    expect(
+        CheckId::C7,
+        &with(&format!(
+            "{fault}\n3 2 2050 2051 ok get_sku a -> stock=3/2/0/5"
+        )),
+        None,
+        Verdict::Fail,
+        "op 3 read available 3 for a at 2050.000-2051.000 ms",
+    );
+}
+
 // Goal: C7 flags reservation reads naming a state the reservation could not be in.
 // Method: one history per rule: held after an acknowledged confirm, confirmed with no
 // confirm sent, released with no release sent, expired before its deadline.
