@@ -1,11 +1,12 @@
 //! The ceilings a knee is read against, measured in the same bench run: the load
-//! generator's own (the scenario's closed-model load against the no-op target, as
-//! `run --calibrate` measures it), the bare Redis client running the reserve script
-//! (`EVALSHA` on one multiplexed connection, as `engine-bench` does), and Postgres's
-//! guarded `UPDATE skus SET available = available - 1 … WHERE sku = $1 AND available
-//! >= 1` on one connection pool. The Redis and Postgres ceilings run on the scenario's
-//! SKUs (one hot row for a flash sale) on servers of their own, started and stopped
-//! here. Each is a closed loop of [`CEILING_CALLERS`] callers for the ceiling time.
+//! generator's own (the scenario's open-model load against the no-op target, stepped
+//! by the knee's own search: `super::generator`), the bare Redis client running the
+//! reserve script (`EVALSHA` on one multiplexed connection, as `engine-bench` does),
+//! and Postgres's guarded `UPDATE skus SET available = available - 1 … WHERE sku = $1
+//! AND available >= 1` on one connection pool. The Redis and Postgres ceilings run on
+//! the scenario's SKUs (one hot row for a flash sale) on servers of their own, started
+//! and stopped here. Each of those two is a closed loop of [`CEILING_CALLERS`] callers
+//! for the ceiling time: they bound what a store does per call, not a schedule.
 //!
 //! Not here: the engine (`crate::run`), a verdict (a ceiling only scales a knee).
 
@@ -18,9 +19,8 @@ use stockproof_engine::lua::{Script, ScriptName};
 use stockproof_engine::{InventoryEngine, RedisLuaConfig, RedisLuaEngine, ShopKeys, stores};
 use stockproof_infra::{Infra, InfraConfig};
 
+use super::generator::{GeneratorRecord, GeneratorSearch, generator_ceiling};
 use crate::load::interrupt;
-use crate::load::progress::ProgressMode;
-use crate::run::calibrate::load_generator_ceiling;
 use crate::scenario::Scenario;
 
 /// Concurrent callers of the Redis and Postgres ceilings: enough to keep one
@@ -47,6 +47,9 @@ pub struct Ceiling {
     pub ops_per_s: f64,
     pub seconds: f64,
     pub callers: usize,
+    /// The load generator's steps (its ceiling is a search, not one closed loop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<GeneratorRecord>,
 }
 
 /// The three ceilings; a ceiling that could not be measured is `None` with a note.
@@ -70,29 +73,18 @@ pub enum CeilingError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Measures the ceilings; the stores' two only with `infra` (not against `--target`).
+/// Measures the ceilings; the stores' two only with `infra` (not against `--target`),
+/// each for `time`.
 pub async fn measure(
     scenario: &Scenario,
     infra: Option<&InfraConfig>,
     time: Duration,
-    progress: ProgressMode,
+    generator: &GeneratorSearch,
 ) -> Ceilings {
     let mut ceilings = Ceilings::default();
-    match load_generator_ceiling(scenario, scenario.seed.unwrap_or(1), time, progress).await {
-        Ok(load) => {
-            let seconds = Duration::from_micros(load.ended_us.saturating_sub(load.started_us))
-                .as_secs_f64()
-                .max(1e-6);
-            ceilings.load_generator = Some(Ceiling {
-                per_s: load.counts.carts as f64 / seconds,
-                ops_per_s: load.ops_per_s(),
-                seconds,
-                callers: scenario.load.users as usize,
-            });
-        }
-        Err(error) => ceilings
-            .notes
-            .push(format!("load generator ceiling: {error}")),
+    match generator_ceiling(scenario, scenario.seed.unwrap_or(1), generator).await {
+        Ok(ceiling) => ceilings.load_generator = Some(ceiling),
+        Err(error) => ceilings.notes.push(error.to_string()),
     }
     let Some(config) = infra else {
         ceilings.notes.push(
@@ -242,5 +234,6 @@ async fn collect(
         ops_per_s: calls as f64 / seconds,
         seconds,
         callers: CEILING_CALLERS,
+        search: None,
     })
 }

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use super::ceilings::Ceiling;
 use super::step::StepRecord;
+use super::stock::StockMode;
 use super::{BenchRecord, StrategyRecord};
 use crate::report::units;
 
@@ -22,7 +23,8 @@ pub fn render(record: &BenchRecord) -> String {
     let _ = writeln!(
         out,
         "Target: {}. Started {}, finished {}{}. Steps: {} s warm-up, then up to {} s measured \
-         (aiming at {} carts); resolution {} %; achieved rate within {} % of offered.\n",
+         (aiming at {} carts); resolution {} %; achieved rate within {} % of offered. \
+         Stock: {}.\n",
         record.target,
         record.started_at,
         record.finished_at,
@@ -36,6 +38,7 @@ pub fn render(record: &BenchRecord) -> String {
         record.settings.samples_target,
         record.settings.resolution * 100.0,
         record.settings.achieved_tolerance * 100.0,
+        stock_text(record),
     );
     knees(&mut out, record);
     ceilings(&mut out, record);
@@ -45,21 +48,32 @@ pub fn render(record: &BenchRecord) -> String {
     out
 }
 
+fn stock_text(record: &BenchRecord) -> String {
+    match record.settings.stock {
+        StockMode::Sized => format!(
+            "sized per step, {} × the step's mean demand per SKU + {} units (never below the scenario's)",
+            record.settings.stock_safety_factor, record.settings.stock_slack_units
+        ),
+        StockMode::Scenario => "the scenario's own, as it is".to_owned(),
+    }
+}
+
 fn knees(out: &mut String, record: &BenchRecord) {
     out.push_str("## Knees\n\n");
     out.push_str(
-        "| strategy | knee | reserves/s at knee | first fail | ÷ load generator | ÷ Redis script | ÷ Postgres UPDATE | search ended | note |\n\
-         |---|--:|--:|--:|--:|--:|--:|---|---|\n",
+        "| strategy | knee | reserves/s at knee | refused at knee | first fail | ÷ load generator | ÷ Redis script | ÷ Postgres UPDATE | search ended | note |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|---|---|\n",
     );
     for strategy in &record.strategies {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             strategy.strategy,
             carts(strategy.knee_carts_per_s),
             strategy
                 .knee_reserves_per_s
                 .map_or("-".to_owned(), units::rate_per_s),
+            strategy.knee_refused_share.map_or("-".to_owned(), percent),
             carts(strategy.first_fail_carts_per_s),
             ratio(strategy.ratios.load_generator),
             ratio(strategy.ratios.redis_reserve_script),
@@ -75,7 +89,7 @@ fn ceilings(out: &mut String, record: &BenchRecord) {
     out.push_str("## Ceilings\n\n| ceiling | rate | callers | seconds |\n|---|--:|--:|--:|\n");
     let rows: [(&str, &Option<Ceiling>, &str); 3] = [
         (
-            "load generator (no-op target, closed model)",
+            "load generator (no-op target, open model, highest rate achieved)",
             &record.ceilings.load_generator,
             "carts/s",
         ),
@@ -115,8 +129,8 @@ fn ceilings(out: &mut String, record: &BenchRecord) {
 fn steps(out: &mut String, strategy: &StrategyRecord) {
     let _ = writeln!(out, "## {}\n", strategy.strategy);
     out.push_str(
-        "| step | phase | offered | achieved | ops/s | op | samples | p50 | p99 | p99.9 | max | refused | unknown | dropped | violations | verdict | why |\n\
-         |--:|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|---|\n",
+        "| step | phase | offered | achieved | ops/s | op | samples | p50 | p99 | p99.9 | max | stock max | refused reserves | unknown ops | dropped | violations | verdict | why |\n\
+         |--:|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|---|\n",
     );
     for step in &strategy.steps {
         step_row(out, step);
@@ -133,7 +147,7 @@ fn step_row(out: &mut String, step: &StepRecord) {
         .collect();
     let _ = writeln!(
         out,
-        "| {} | {} | {:.0} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {:.0} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         step.index,
         step.phase.as_str(),
         step.offered_carts_per_s,
@@ -145,8 +159,10 @@ fn step_row(out: &mut String, step: &StepRecord) {
         latency(step.p99_us),
         latency(step.p999_us),
         latency(step.max_us),
-        step.refused,
-        step.unknown,
+        step.stock_units_max
+            .map_or("-".to_owned(), |units| units::count(units as f64)),
+        percent(step.refused_share),
+        percent(step.unknown_share),
         step.dropped_starts,
         if violations.is_empty() {
             "none".to_owned()
@@ -154,12 +170,22 @@ fn step_row(out: &mut String, step: &StepRecord) {
             violations.join(", ")
         },
         step.verdict.as_str(),
-        step.reasons.join("; ").replace('|', "\\|"),
+        step.reasons
+            .iter()
+            .chain(&step.notes)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+            .replace('|', "\\|"),
     );
 }
 
 fn carts(rate: Option<f64>) -> String {
     rate.map_or_else(|| "none".to_owned(), |rate| format!("{rate:.0} carts/s"))
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
 }
 
 fn ratio(ratio: Option<f64>) -> String {

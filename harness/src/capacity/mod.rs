@@ -48,10 +48,12 @@
 
 pub mod ceilings;
 pub mod compare;
+pub mod generator;
 pub mod markdown;
 pub mod output;
 pub mod search;
 pub mod step;
+pub mod stock;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -59,8 +61,12 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use self::ceilings::Ceilings;
+use self::generator::GeneratorSearch;
 use self::search::{Phase, Search, Settled};
-use self::step::{StepRecord, StepTiming, StepVerdict, prune_folder, read_step, step_scenario};
+use self::step::{
+    StepRecord, StepTiming, StepVerdict, prune_folder, ramp, read_step, step_scenario,
+};
+use self::stock::{STOCK_SAFETY_FACTOR, STOCK_SLACK_UNITS, StockMode};
 use crate::load::interrupt;
 use crate::load::progress::ProgressMode;
 use crate::run::{RunOptions, TargetChoice, run_prepared};
@@ -102,6 +108,8 @@ pub struct BenchSettings {
     pub ceiling_time: Duration,
     pub budget: Duration,
     pub seed: Option<u64>,
+    /// Each step's stock: sized to outlast it, or the scenario's (`super::stock`).
+    pub stock: StockMode,
     /// The bench's folder (`reports/bench-<utc time>/`).
     pub folder: PathBuf,
     pub keep_runs: bool,
@@ -139,6 +147,14 @@ pub struct SettingsRecord {
     pub ceiling_time_s: f64,
     pub budget_s: f64,
     pub seed: Option<u64>,
+    /// `sized` or `scenario` (`--stock`).
+    #[serde(default)]
+    pub stock: StockMode,
+    /// The sizing rule's factor and slack (docs/bench.md).
+    #[serde(default)]
+    pub stock_safety_factor: f64,
+    #[serde(default)]
+    pub stock_slack_units: f64,
 }
 
 /// Why a strategy's search ended.
@@ -200,6 +216,9 @@ pub struct StrategyRecord {
     pub knee_carts_per_s: Option<f64>,
     /// Reserves/s achieved in the knee's step.
     pub knee_reserves_per_s: Option<f64>,
+    /// The knee step's share of reserves refused for insufficient stock.
+    #[serde(default)]
+    pub knee_refused_share: Option<f64>,
     pub first_fail_carts_per_s: Option<f64>,
     pub end: SearchEnd,
     /// Why there is no knee (or why it is only a bound).
@@ -239,10 +258,18 @@ pub async fn run_bench(path: &Path, scenario: &Scenario, settings: &BenchSetting
     };
     announce(
         settings,
-        "measuring the ceilings (load generator, Redis script, Postgres UPDATE)",
+        "measuring the ceilings (load generator stepped in the open model, Redis script, Postgres UPDATE)",
     );
-    let ceilings =
-        ceilings::measure(scenario, infra, settings.ceiling_time, ProgressMode::Off).await;
+    let generator = GeneratorSearch {
+        start_per_s: settings.start_rate_per_s,
+        max_per_s: settings.max_rate_per_s,
+        resolution: settings.resolution,
+        warmup: settings.warmup,
+        hold: settings.ceiling_time,
+        bench_budget: settings.budget,
+        announce: settings.progress != ProgressMode::Off,
+    };
+    let ceilings = ceilings::measure(scenario, infra, settings.ceiling_time, &generator).await;
     let names: Vec<(String, Strategy)> = match &settings.target {
         TargetChoice::InProcess(_) => settings
             .strategies
@@ -307,7 +334,7 @@ async fn search(
         };
         let timing = settings.timing(rate, scenario.load.users);
         let estimate = last_cost
-            .unwrap_or(ramp(scenario) + timing.warmup + timing.hold + STEP_OVERHEAD_ESTIMATE);
+            .unwrap_or(ramp(&scenario.load) + timing.warmup + timing.hold + STEP_OVERHEAD_ESTIMATE);
         if began.elapsed() + estimate > share {
             break SearchEnd::Budget;
         }
@@ -398,16 +425,18 @@ fn strategy_record(
         (SearchEnd::Error, _) => steps.last().map(|step| step.reasons.join("; ")),
         (SearchEnd::Resolved | SearchEnd::Violation, _) => None,
     };
-    let knee_reserves_per_s = knee.and_then(|knee| {
+    let knee_step = knee.and_then(|knee| {
         steps
             .iter()
             .find(|step| step.verdict == StepVerdict::Pass && step.offered_carts_per_s == knee)
-            .map(|step| step.reserves_per_s)
     });
+    let knee_reserves_per_s = knee_step.map(|step| step.reserves_per_s);
+    let knee_refused_share = knee_step.map(|step| step.refused_share);
     StrategyRecord {
         strategy: name.to_owned(),
         knee_carts_per_s: knee,
         knee_reserves_per_s,
+        knee_refused_share,
         first_fail_carts_per_s: search.first_fail(),
         end,
         note,
@@ -425,7 +454,7 @@ async fn run_step(
     (index, phase, rate): (u32, Phase, f64),
 ) -> StepRecord {
     let timing = settings.timing(rate, scenario.load.users);
-    let mut step_scenario = step_scenario(scenario, rate, timing);
+    let (mut step_scenario, stocked) = step_scenario(scenario, rate, timing, settings.stock);
     if let TargetChoice::External(_) = settings.target {
         fresh_skus(
             &mut step_scenario,
@@ -445,10 +474,12 @@ async fn run_step(
         adapter: settings.adapter.clone(),
         strategy,
     };
-    match run_prepared(path, step_scenario, &options).await {
+    let mut step = match run_prepared(path, step_scenario, &options).await {
         Ok(outcome) => read_step(&outcome, (index, phase, rate), &settings.slo, timing),
         Err(error) => StepRecord::error((index, phase, rate), timing, error.to_string()),
-    }
+    };
+    step.stock_units_max = Some(stocked);
+    step
 }
 
 fn strategy_dir(target: &TargetChoice, strategy: Strategy) -> String {
@@ -485,10 +516,6 @@ fn fresh_skus(scenario: &mut Scenario, suffix: &str) {
         .for_each(|restock| rename(&mut restock.sku));
 }
 
-fn ramp(scenario: &Scenario) -> Duration {
-    Duration::from_secs_f64(f64::from(scenario.load.users) / scenario.load.hatch_rate_per_s)
-}
-
 fn ratios(record: &StrategyRecord, ceilings: &Ceilings) -> Ratios {
     let over = |value: Option<f64>, ceiling: Option<&ceilings::Ceiling>| {
         value
@@ -521,6 +548,9 @@ fn settings_record(settings: &BenchSettings) -> SettingsRecord {
         ceiling_time_s: settings.ceiling_time.as_secs_f64(),
         budget_s: settings.budget.as_secs_f64(),
         seed: settings.seed,
+        stock: settings.stock,
+        stock_safety_factor: STOCK_SAFETY_FACTOR,
+        stock_slack_units: STOCK_SLACK_UNITS,
     }
 }
 
@@ -549,13 +579,20 @@ fn step_line(name: &str, step: &StepRecord) -> String {
     } else {
         format!(": {}", step.reasons.join("; "))
     };
+    let notes = if step.notes.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", step.notes.join("; "))
+    };
     format!(
-        "{name} step {} {:.0} carts/s: achieved {:.1}/s, {} p99 {p99} ({} samples), {}{why}",
+        "{name} step {} {:.0} carts/s: achieved {:.1}/s, {} p99 {p99} ({} samples), refused {:.1} %, unknown {:.1} %, {}{why}{notes}",
         step.index,
         step.offered_carts_per_s,
         step.achieved_carts_per_s,
         step.latency_op,
         step.samples,
+        step.refused_share * 100.0,
+        step.unknown_share * 100.0,
         step.verdict.as_str(),
     )
 }

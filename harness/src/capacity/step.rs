@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::search::Phase;
+use super::stock::StockMode;
 use crate::checks::slo::evaluate;
 use crate::checks::{CheckReport, RunVerdict, Verdict};
 use crate::history::{HistoryEntry, OpKind, Outcome};
@@ -21,6 +22,11 @@ use crate::scenario::{Scenario, Slo, SloMetric, Stop};
 /// A step whose carts started at least this share below the offered rate did not get
 /// the load it asked for (the users, the load generator or the target held it back).
 pub const ACHIEVED_RATE_TOLERANCE: f64 = 0.05;
+/// A step whose reserves were refused for insufficient stock more often than this
+/// measured mostly refusals, not sales, and says so in its notes.
+pub const MOSTLY_REFUSED_SHARE: f64 = 0.5;
+/// The refusal a sold-out SKU answers (DESIGN §6).
+const INSUFFICIENT_STOCK: &str = "insufficient_stock";
 
 /// How a step's measurement is laid out in time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -90,6 +96,21 @@ pub struct StepRecord {
     pub slo_verdict: Verdict,
     pub refused: u64,
     pub unknown: u64,
+    /// Reserves in the window refused for insufficient stock.
+    #[serde(default)]
+    pub refused_reserves: u64,
+    /// `refused_reserves` over the window's reserves: what share measured a refusal.
+    #[serde(default)]
+    pub refused_share: f64,
+    /// Shopper ops in the window with no usable reply, over the window's shopper ops.
+    #[serde(default)]
+    pub unknown_share: f64,
+    /// The largest SKU stock the step seeded (`super::stock`).
+    #[serde(default)]
+    pub stock_units_max: Option<i64>,
+    /// What a reader should know of what the step measured (not reasons to fail).
+    #[serde(default)]
+    pub notes: Vec<String>,
     pub late_starts: u64,
     pub dropped_starts: u64,
     pub violations: Vec<StepViolation>,
@@ -127,6 +148,11 @@ impl StepRecord {
             slo_verdict: Verdict::Unknown,
             refused: 0,
             unknown: 0,
+            refused_reserves: 0,
+            refused_share: 0.0,
+            unknown_share: 0.0,
+            stock_units_max: None,
+            notes: Vec::new(),
             late_starts: 0,
             dropped_starts: 0,
             violations: Vec::new(),
@@ -139,8 +165,15 @@ impl StepRecord {
 }
 
 /// `scenario` as one step runs it: `rate_per_s` carts/s for the warm-up plus the hold,
-/// its own SLOs and coverage goals off (the bench judges its one SLO on the window).
-pub fn step_scenario(scenario: &Scenario, rate_per_s: f64, timing: StepTiming) -> Scenario {
+/// its own SLOs and coverage goals off (the bench judges its one SLO on the window),
+/// its stock as `stock` says for the whole load (ramp included). Returns the largest
+/// SKU stock seeded beside it.
+pub fn step_scenario(
+    scenario: &Scenario,
+    rate_per_s: f64,
+    timing: StepTiming,
+    stock: StockMode,
+) -> (Scenario, i64) {
     let mut step = scenario.clone();
     let duration = timing.warmup + timing.hold;
     step.load.arrival_rate_per_s = Some(rate_per_s);
@@ -148,7 +181,14 @@ pub fn step_scenario(scenario: &Scenario, rate_per_s: f64, timing: StepTiming) -
     step.restocks.retain(|restock| restock.at < duration);
     step.slos.clear();
     step.coverage.clear();
-    step
+    let load_time = ramp(&step.load) + duration;
+    let stocked = super::stock::apply(&mut step, stock, rate_per_s, load_time);
+    (step, stocked)
+}
+
+/// The users' ramp: users / hatch rate.
+pub fn ramp(load: &crate::scenario::Load) -> Duration {
+    Duration::from_secs_f64(f64::from(load.users) / load.hatch_rate_per_s)
 }
 
 /// The op kind a step's latency columns show.
@@ -160,22 +200,23 @@ pub fn latency_op(slo: &Slo) -> OpKind {
 }
 
 /// What a step measured, before its verdict.
-struct Window {
-    latencies: Latencies,
-    carts: u64,
-    reserves: u64,
-    refused: u64,
-    unknown: u64,
-    measured_s: f64,
+pub(super) struct Window {
+    pub(super) latencies: Latencies,
+    pub(super) carts: u64,
+    pub(super) ops: u64,
+    pub(super) reserves: u64,
+    pub(super) refused: u64,
+    /// Reserves refused for insufficient stock.
+    pub(super) refused_reserves: u64,
+    pub(super) unknown: u64,
+    pub(super) measured_s: f64,
 }
 
 /// The shopper ops whose intended start falls in the measured window: from the first
 /// shopper op plus the ramp and the warm-up, for the hold (or to the last reply of a
 /// load cut short).
-fn window(outcome: &RunOutcome, ramp: Duration, timing: StepTiming) -> Window {
-    let shoppers: Vec<&HistoryEntry> = outcome
-        .history
-        .entries
+pub(super) fn window(entries: &[HistoryEntry], ramp: Duration, timing: StepTiming) -> Window {
+    let shoppers: Vec<&HistoryEntry> = entries
         .iter()
         .filter(|entry| entry.user.is_some() && entry.op.kind() != OpKind::Fault)
         .collect();
@@ -195,8 +236,10 @@ fn window(outcome: &RunOutcome, ramp: Duration, timing: StepTiming) -> Window {
     let mut measured = Window {
         latencies: Latencies::default(),
         carts: 0,
+        ops: 0,
         reserves: 0,
         refused: 0,
+        refused_reserves: 0,
         unknown: 0,
         measured_s: Duration::from_micros(end - start).as_secs_f64(),
     };
@@ -205,9 +248,11 @@ fn window(outcome: &RunOutcome, ramp: Duration, timing: StepTiming) -> Window {
             continue;
         }
         measured.latencies.record(entry);
+        measured.ops += 1;
         if entry.op.kind() == OpKind::Reserve {
             measured.reserves += 1;
             measured.carts += u64::from(entry.retry_of.is_none());
+            measured.refused_reserves += u64::from(insufficient_stock(entry));
         }
         match entry.outcome {
             Outcome::Ok => {}
@@ -218,6 +263,25 @@ fn window(outcome: &RunOutcome, ramp: Duration, timing: StepTiming) -> Window {
     measured
 }
 
+/// A reserve the target refused because a SKU had too few units.
+fn insufficient_stock(entry: &HistoryEntry) -> bool {
+    entry.outcome == Outcome::Fail
+        && entry
+            .response
+            .as_ref()
+            .and_then(|response| response.error.as_deref())
+            == Some(INSUFFICIENT_STOCK)
+}
+
+/// `part` over `whole`, 0 for an empty whole.
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
 /// Reads a finished step's run: the window's figures and the verdict.
 pub fn read_step(
     outcome: &RunOutcome,
@@ -225,9 +289,11 @@ pub fn read_step(
     slo: &Slo,
     timing: StepTiming,
 ) -> StepRecord {
-    let load = &outcome.scenario.load;
-    let ramp = Duration::from_secs_f64(f64::from(load.users) / load.hatch_rate_per_s);
-    let measured = window(outcome, ramp, timing);
+    let measured = window(
+        &outcome.history.entries,
+        ramp(&outcome.scenario.load),
+        timing,
+    );
     let per_s = |count: u64| count as f64 / measured.measured_s.max(1e-6);
     let op = latency_op(slo);
     let histogram = measured
@@ -257,6 +323,11 @@ pub fn read_step(
         slo_verdict: slo_result.verdict,
         refused: measured.refused,
         unknown: measured.unknown,
+        refused_reserves: measured.refused_reserves,
+        refused_share: share(measured.refused_reserves, measured.reserves),
+        unknown_share: share(measured.unknown, measured.ops),
+        stock_units_max: None,
+        notes: Vec::new(),
         late_starts: outcome.info.load.late_starts,
         dropped_starts: outcome.info.load.dropped_starts,
         violations: violations(&outcome.verdict.checks),
@@ -266,7 +337,19 @@ pub fn read_step(
         wall_s: 0.0,
     };
     judge_step(&mut step, outcome, slo, &slo_result.unit);
+    note_refusals(&mut step);
     step
+}
+
+/// Says so when most of the window's reserves were refusals: such a step's latencies
+/// are those of a cheap refusal, not of a sale.
+fn note_refusals(step: &mut StepRecord) {
+    if step.refused_share > MOSTLY_REFUSED_SHARE {
+        step.notes.push(format!(
+            "{:.0} % of reserves refused for insufficient stock: this step measured refusals, not sales",
+            step.refused_share * 100.0
+        ));
+    }
 }
 
 fn violations(checks: &[CheckReport]) -> Vec<StepViolation> {

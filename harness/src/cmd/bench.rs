@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use stockproof_engine::strategy::Strategy;
 use stockproof_harness::capacity::compare::{self, CompareError};
+use stockproof_harness::capacity::stock::StockMode;
 use stockproof_harness::capacity::{
     self, BenchRecord, BenchSettings, MAX_RATE_DEFAULT, START_RATE_DEFAULT, SearchEnd,
 };
@@ -89,6 +90,12 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "D", default_value = "9m",
           value_parser = parse_positive_duration)]
     budget: Duration,
+
+    /// Each step's stock: `sized` stocks every SKU to outlast the step at its offered
+    /// rate (so a step measures sales, not refusals); `scenario` benches the
+    /// scenario's own stock as it is (docs/bench.md).
+    #[arg(long, value_name = "MODE", default_value = "sized", value_parser = parse_stock)]
+    stock: StockMode,
 
     /// Seed of every step's plan (default: the scenario's).
     #[arg(long)]
@@ -186,6 +193,7 @@ fn settings(args: &BenchArgs) -> BenchSettings {
         ceiling_time: args.ceiling_time,
         budget: args.budget,
         seed: args.seed,
+        stock: args.stock,
         folder: args
             .report_dir
             .join(format!("bench-{}", utc_stamp(SystemTime::now()))),
@@ -212,8 +220,11 @@ fn knees_text(record: &BenchRecord) -> String {
         .filter_map(|(name, ratio)| ratio.map(|ratio| format!("{ratio:.2} of the {name}")))
         .collect::<Vec<_>>()
         .join(", ");
+        let refused = strategy.knee_refused_share.map_or(String::new(), |share| {
+            format!(", {:.1} % of reserves refused there", share * 100.0)
+        });
         text.push_str(&format!(
-            "{}: {knee} ({}, {} steps){}{}\n",
+            "{}: {knee}{refused} ({}, {} steps){}{}\n",
             strategy.strategy,
             strategy.end.as_str(),
             strategy.steps.len(),
@@ -263,6 +274,10 @@ fn exit_code(record: &BenchRecord, regressed: bool) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+fn parse_stock(text: &str) -> Result<StockMode, String> {
+    StockMode::parse(text).ok_or_else(|| format!("expected `sized` or `scenario`, got `{text}`"))
 }
 
 fn parse_slo(text: &str) -> Result<Slo, String> {

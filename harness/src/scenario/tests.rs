@@ -81,6 +81,7 @@ fn shipped_scenarios_are_valid() {
             "mixed-cart",
             "retry-one-line",
             "vendure-drop",
+            "wide-catalogue",
         ]
     );
     let mixed = load(&scenarios_dir().join("mixed-cart.toml")).expect("mixed-cart");

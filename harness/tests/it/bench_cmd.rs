@@ -4,12 +4,20 @@
 //! far higher, so it must exit 3 and print old vs new, and still write bench.json (read
 //! back against its documented fields), bench.md and bench.html (opened in headless
 //! Chromium, offline, its curves drawn); and bad flags, which must exit 2 naming the
-//! flag before anything starts.
+//! flag before anything starts. And the rule that sizes a step's stock (pure: no
+//! server), so a step measures sales, not refusals.
 
 use std::path::Path;
 use std::sync::PoisonError;
+use std::time::Duration;
 
 use serde_json::Value;
+use stockproof_harness::capacity::step::MOSTLY_REFUSED_SHARE;
+use stockproof_harness::capacity::stock::{
+    STOCK_SAFETY_FACTOR, STOCK_SLACK_UNITS, StockMode, apply, demand_units, sized_units,
+};
+use stockproof_harness::run::prepare;
+use stockproof_harness::scenario::Overrides;
 
 use crate::report_browser::{
     CHARTS_SCRIPT, RenderedCharts, chromium, evaluate_json, launch, open_recorded,
@@ -153,9 +161,24 @@ fn assert_sane_record(path: &Path) {
         strategy["knee_carts_per_s"].as_f64() >= Some(20.0),
         "{strategy:#}"
     );
+    assert_eq!(record["settings"]["stock"], "sized", "{record:#}");
+    assert!(
+        strategy["knee_refused_share"].as_f64() < Some(MOSTLY_REFUSED_SHARE),
+        "{strategy:#}"
+    );
     let steps = strategy["steps"].as_array().unwrap();
     assert!(!steps.is_empty(), "{strategy:#}");
     for step in steps {
+        // Sized stock outlasts the step: its reserves are sales, not refusals.
+        assert!(
+            step["refused_share"].as_f64() < Some(MOSTLY_REFUSED_SHARE),
+            "{step:#}"
+        );
+        assert!(
+            (0.0..=1.0).contains(&step["unknown_share"].as_f64().unwrap()),
+            "{step:#}"
+        );
+        assert!(step["stock_units_max"].as_i64() > Some(100), "{step:#}");
         assert!(
             step["offered_carts_per_s"].as_f64() >= Some(20.0),
             "{step:#}"
@@ -273,4 +296,58 @@ fn bad_flags_exit_2_naming_the_flag() {
             "{flags:?} does not name {named}: {stderr}"
         );
     }
+}
+
+// Goal: a step's stock outlasts the step at its offered rate, by the documented rule,
+// and `--stock scenario` leaves the scenario's stock as it is.
+// Method: flash-sale (one SKU, 1 line of 1-2 units) at 1,000 carts/s for 10 s asks for
+// 15,000 units on average; wide-catalogue's SKUs share demand by their Zipf weight, and
+// the tail keeps its own stock where the sized figure is below it.
+#[test]
+fn a_step_s_stock_is_sized_to_outlast_it_at_the_offered_rate() {
+    let step = Duration::from_secs(10);
+    let flash = prepare(
+        &repo().join("scenarios/flash-sale.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(demand_units(&flash, 1_000.0, step), [15_000.0]);
+    let expected = (STOCK_SAFETY_FACTOR * 15_000.0 + STOCK_SLACK_UNITS) as i64;
+    let mut sized = flash.clone();
+    assert_eq!(apply(&mut sized, StockMode::Sized, 1_000.0, step), expected);
+    assert_eq!(sized.catalogue.skus[0].stock, expected);
+    let mut own = flash.clone();
+    assert_eq!(apply(&mut own, StockMode::Scenario, 1_000.0, step), 100);
+    assert_eq!(own.catalogue, flash.catalogue);
+    assert_eq!(
+        sized_units(5_000, 10.0),
+        5_000,
+        "never below the scenario's"
+    );
+
+    let wide = prepare(
+        &repo().join("scenarios/wide-catalogue.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let demand = demand_units(&wide, 1_000.0, step);
+    let total: f64 = demand.iter().sum();
+    // 1-3 lines (mean 2) of 1-2 units (mean 1.5): 3 units a cart.
+    assert!((total - 30_000.0).abs() < 1e-6, "{total}");
+    assert!(
+        demand.windows(2).all(|pair| pair[0] >= pair[1]),
+        "Zipf order"
+    );
+    let mut sized = wide.clone();
+    apply(&mut sized, StockMode::Sized, 1_000.0, step);
+    assert_eq!(
+        sized.catalogue.skus[0].stock,
+        sized_units(200, demand[0]),
+        "the hottest SKU"
+    );
+    assert!(sized.catalogue.skus[0].stock > 200);
+    assert_eq!(
+        sized.catalogue.skus[4_999].stock, 200,
+        "the tail keeps its own"
+    );
 }
