@@ -39,7 +39,7 @@ impl BenchReport {
     }
 }
 
-/// Writing the synthetic history to `history.jsonl` and reading it back, as
+/// Writing the synthetic history to `history.jsonl.zst` and reading it back, as
 /// `stockproof check` does.
 #[derive(Debug)]
 pub struct ReadBack {

@@ -30,11 +30,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapter::{self, AdapterError, Bound, PrepareError, RunLabel};
 use crate::checks::stores::StoresSnapshot;
-use crate::checks::{EXIT_INFRA, EXIT_USAGE, RunVerdict};
-use crate::history::{History, HistoryEntry, OpId};
+use crate::checks::{EXIT_INCONCLUSIVE, EXIT_INFRA, EXIT_USAGE, RunVerdict};
+use crate::history::{HISTORY_FILE, History, HistoryEntry, HistoryError, OpId};
 use crate::judge::RecordedRun;
 use crate::judge::record::RunInfo;
 use crate::latency::Latencies;
+use crate::load::recorder::hold_deadline_ms;
 use crate::report::hlog::{self, AgentLog};
 use crate::run::agent::{AgentError, AgentRecord, read_record, unix_us};
 use crate::run::folder::{self, FolderError, ReadFolderError};
@@ -109,6 +110,19 @@ pub enum MergeError {
     },
     #[error("agents missing: {missing} of {agents} (pass every agent's folder)")]
     Missing { missing: String, agents: u32 },
+    /// An agent that did not finish (killed mid-run): its share is incomplete, and a
+    /// merged history cannot say so once written whole, so it is not merged.
+    #[error(
+        "{}: agent {agent}/{agents}'s history is cut short ({reason}): the agent did not \
+         finish, so its share of the load is incomplete; run the agents again",
+        folder.display()
+    )]
+    CutShort {
+        folder: PathBuf,
+        agent: u32,
+        agents: u32,
+        reason: String,
+    },
     #[error("--out {}: {reason}", path.display())]
     Out { path: PathBuf, reason: String },
     #[error("{}: latency.hlog: {reason}", folder.display())]
@@ -128,6 +142,7 @@ impl MergeError {
         match self {
             MergeError::Target(_) | MergeError::Prepare(_) | MergeError::Folder(_) => EXIT_INFRA,
             MergeError::Agent(error) => error.exit_code(),
+            MergeError::CutShort { .. } => EXIT_INCONCLUSIVE,
             _ => EXIT_USAGE,
         }
     }
@@ -246,14 +261,8 @@ fn write_and_judge(
     stores: Option<&StoresSnapshot>,
     record: &MergeRecord,
 ) -> Result<RunVerdict, MergeError> {
-    folder::write(
-        out,
-        &agents[0].path.join("scenario.toml"),
-        info,
-        history,
-        None,
-        stores,
-    )?;
+    write_history(out, &agents[0].path.join("scenario.toml"), history)?;
+    folder::write(out, info, None, stores)?;
     write_json(&out.join(MERGE_FILE), record)?;
     let latencies = Latencies::from_widened_history(history, record.clock_skew_us);
     let verdict = crate::judge::judge(&RecordedRun {
@@ -277,12 +286,37 @@ fn write_and_judge(
     Ok(verdict)
 }
 
+/// `scenario.toml` (a copy of the agents') and the merged history, written as a run
+/// writes its own (`history.jsonl.zst`).
+fn write_history(out: &Path, scenario_file: &Path, history: &History) -> Result<(), MergeError> {
+    let mut writer = folder::start(out, scenario_file, &history.header)?;
+    let failed = |error: HistoryError| FolderError {
+        path: out.join(HISTORY_FILE),
+        reason: error.to_string(),
+    };
+    for entry in &history.entries {
+        writer.append(entry).map_err(failed)?;
+    }
+    writer.finish().map_err(failed)?;
+    Ok(())
+}
+
+/// Reads an agent's folder (its history through the history reader: a `.zst` or an
+/// older plain `history.jsonl`); refuses one whose history is cut short.
 fn read_agent(path: &Path) -> Result<AgentFolder, MergeError> {
     let record = read_record(path)?;
     let read = folder::read(path).map_err(|source| MergeError::Read {
         folder: path.to_owned(),
         source,
     })?;
+    if let Some(reason) = read.info.history_cut_short {
+        return Err(MergeError::CutShort {
+            folder: path.to_owned(),
+            agent: record.agent,
+            agents: record.agents,
+            reason,
+        });
+    }
     let scenario_path = path.join("scenario.toml");
     let scenario_text =
         std::fs::read_to_string(&scenario_path).map_err(|error| MergeError::Read {
@@ -501,9 +535,12 @@ async fn take_final_reads(
     )
     .await?;
     let origin_ms = i64::try_from(origin_us / 1_000).unwrap_or(i64::MAX);
+    let latest_deadline_ms = entries
+        .iter()
+        .filter_map(|entry| hold_deadline_ms(entry, origin_ms))
+        .max();
     let quiesce = quiesce::black_box(
-        entries,
-        origin_ms,
+        latest_deadline_ms,
         scenario.checks.quiesce_timeout,
         scenario.checks.expiry_grace,
     )

@@ -1,7 +1,8 @@
 //! The history of a run (DESIGN §7): one [`HistoryEntry`] per operation the harness
 //! sent (and per fault it injected), with its arguments, invoke and complete times in
 //! µs since the run started, its outcome (`ok | fail | unknown`), HTTP status and the
-//! parsed response body. Stored as `history.jsonl`: a header line
+//! parsed response body. Stored as `history.jsonl.zst` (zstd; older folders and other
+//! tools: plain `history.jsonl`, see `file`): a header line
 //! `{"format":"stockproof-history","version":1,...}` then one entry per line, in the
 //! order the harness recorded them (completion order, roughly).
 //!
@@ -9,9 +10,7 @@
 //! other load tool) fills it, the checks read it. It does no HTTP and knows nothing of
 //! goose.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use stockproof_model::{CartLine, ReservationId, ReservationState, SkuStock};
@@ -20,12 +19,6 @@ use stockproof_model::{CartLine, ReservationId, ReservationState, SkuStock};
 pub const HISTORY_FORMAT: &str = "stockproof-history";
 /// The version this build writes and reads. Bumped on any incompatible change.
 pub const HISTORY_VERSION: u32 = 1;
-/// Bytes the writer buffers before it writes to the file: 256 KiB holds ~1,000 entries,
-/// so a busy run makes a few hundred write calls a second, not one per op.
-pub const HISTORY_WRITE_BUFFER_BYTES: usize = 256 * 1024;
-/// Longest line the reader accepts: a cart of `CART_LINES_MAX` lines with long SKU ids
-/// and its response fit in ~40 KiB; anything far larger is a corrupt file, not an op.
-pub const HISTORY_LINE_BYTES_MAX: usize = 1024 * 1024;
 
 /// Op ids are unique within a run and increase in the order ops were invoked by one user.
 pub type OpId = u64;
@@ -518,129 +511,8 @@ pub enum HistoryError {
         line: usize,
         reason: String,
     },
-}
-
-/// Appends entries to `history.jsonl` through a bounded buffer.
-#[derive(Debug)]
-pub struct HistoryWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
-    entries: u64,
-}
-
-impl HistoryWriter {
-    /// Creates (truncates) `path` and writes the header line.
-    pub fn create(path: &Path, header: &HistoryHeader) -> Result<HistoryWriter, HistoryError> {
-        let io = |source| HistoryError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let file = File::create(path).map_err(io)?;
-        let mut writer = HistoryWriter {
-            path: path.to_owned(),
-            out: BufWriter::with_capacity(HISTORY_WRITE_BUFFER_BYTES, file),
-            entries: 0,
-        };
-        writer.write_line(header)?;
-        Ok(writer)
-    }
-
-    pub fn append(&mut self, entry: &HistoryEntry) -> Result<(), HistoryError> {
-        self.write_line(entry)?;
-        self.entries += 1;
-        Ok(())
-    }
-
-    pub fn entries(&self) -> u64 {
-        self.entries
-    }
-
-    /// Flushes the buffer and syncs the file; returns the number of entries written.
-    pub fn finish(mut self) -> Result<u64, HistoryError> {
-        let path = self.path.clone();
-        let io = |source| HistoryError::Io { path, source };
-        self.out.flush().map_err(io.clone())?;
-        self.out.get_ref().sync_all().map_err(io)?;
-        Ok(self.entries)
-    }
-
-    fn write_line<T: Serialize>(&mut self, value: &T) -> Result<(), HistoryError> {
-        let io = |source| HistoryError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        serde_json::to_writer(&mut self.out, value).map_err(|error| io(error.into()))?;
-        self.out.write_all(b"\n").map_err(io)
-    }
-}
-
-/// Bytes read from the file at a time; large reads, few system calls.
-const HISTORY_READ_BUFFER_BYTES: usize = 1024 * 1024;
-
-/// Reads a whole `history.jsonl`, checking its header's format and version. The lines
-/// are counted first (a fast pass, the file is then in the page cache) so the entries
-/// are allocated once, not regrown and copied while a million are parsed.
-pub fn read_history(path: &Path) -> Result<History, HistoryError> {
-    let io = |source| HistoryError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let format = |line: usize, reason: String| HistoryError::Format {
-        path: path.to_owned(),
-        line,
-        reason,
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let lines = count_lines(&mut file).map_err(io)?;
-    let mut reader = BufReader::with_capacity(HISTORY_READ_BUFFER_BYTES, file);
-    let mut line: Vec<u8> = Vec::new();
-    let mut header: Option<HistoryHeader> = None;
-    let mut entries = Vec::with_capacity(lines);
-    let mut number = 0;
-    loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(HISTORY_LINE_BYTES_MAX as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(io)?;
-        if read == 0 {
-            break;
-        }
-        number += 1;
-        if read > HISTORY_LINE_BYTES_MAX {
-            return Err(format(
-                number,
-                format!("line longer than {HISTORY_LINE_BYTES_MAX} bytes"),
-            ));
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match &header {
-            None => header = Some(parse_header(&line).map_err(|reason| format(number, reason))?),
-            Some(_) => entries.push(
-                serde_json::from_slice::<HistoryEntry>(&line)
-                    .map_err(|error| format(number, error.to_string()))?,
-            ),
-        }
-    }
-    let header = header.ok_or_else(|| format(1, "empty file: no header line".to_owned()))?;
-    Ok(History { header, entries })
-}
-
-/// Newlines in `file`, which is left at its start.
-fn count_lines(file: &mut File) -> std::io::Result<usize> {
-    let mut buffer = vec![0_u8; HISTORY_READ_BUFFER_BYTES];
-    let mut lines = 0;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        lines += buffer[..read].iter().filter(|byte| **byte == b'\n').count();
-    }
-    file.seek(SeekFrom::Start(0))?;
-    Ok(lines)
+    #[error("history {path}: {reason}")]
+    CutShort { path: PathBuf, reason: String },
 }
 
 fn parse_header(line: &[u8]) -> Result<HistoryHeader, String> {
@@ -661,7 +533,14 @@ fn parse_header(line: &[u8]) -> Result<HistoryHeader, String> {
     Ok(header)
 }
 
+mod file;
 mod op_fields;
+
+pub use file::{
+    HISTORY_FILE, HISTORY_FILE_PLAIN, HISTORY_FLUSH_INTERVAL, HISTORY_LINE_BYTES_MAX,
+    HISTORY_WRITE_BUFFER_BYTES, HISTORY_ZSTD_LEVEL, HistoryFile, HistoryReader, HistoryWriter,
+    find_history_file, read_history, read_history_file,
+};
 
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,6 @@ fn small_bench_history_passes_every_check() {
 fn bench_history_reads_back_equal() {
     let (history, _) = synthetic(2_000, 13);
     let dir = tempfile::tempdir().expect("temp dir");
-    let read_back = read_back(&history, &dir.path().join("history.jsonl")).expect("read back");
+    let read_back = read_back(&history, &dir.path().join("history.jsonl.zst")).expect("read back");
     assert!(read_back.bytes > 0);
 }

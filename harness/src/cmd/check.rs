@@ -1,5 +1,6 @@
 //! `stockproof check <RUN_DIR>`: judges a recorded run again — its `scenario.toml`,
-//! `run.json`, `history.jsonl` and (if present) `snapshot.json` — with the one judge
+//! `run.json`, `history.jsonl.zst` (or an older folder's `history.jsonl`) and (if
+//! present) `snapshot.json` — with the one judge
 //! (`stockproof_harness::judge`) that `stockproof run` used, prints the same verdict
 //! lines, and exits with the same code (0 pass, 1 violation, 3 SLO missed,
 //! 5 inconclusive; 2 when the folder cannot be read). `stockproof bench-checks` times the checkers on a synthetic
@@ -23,7 +24,7 @@ use crate::cmd::shared::EXIT_USAGE;
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// A run folder written by `stockproof run` (scenario.toml, history.jsonl, snapshot.json).
+    /// A run folder written by `stockproof run` (scenario.toml, history.jsonl.zst, snapshot.json).
     run_dir: PathBuf,
     /// Ops on the violation's SKU or reservation shown before the first and after the
     /// last op it names.
@@ -100,14 +101,15 @@ pub(crate) fn bench_checks(args: &BenchChecksArgs) -> anyhow::Result<u8> {
     let report = bench::judge(&history, &snapshot, started.elapsed());
     let mut stdout = std::io::stdout().lock();
     print_bench(&mut stdout, args.seed, &report).context("writing the bench result")?;
-    let path = std::env::temp_dir().join(format!("stockproof-bench-{}.jsonl", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("stockproof-bench-{}.jsonl.zst", std::process::id()));
     let read_back = bench::read_back(&history, &path);
     // The file is only for timing; a failure to remove it leaves a temp file behind.
     let _ = std::fs::remove_file(&path);
     let read_back = read_back.context("writing and reading back the synthetic history")?;
     writeln!(
         stdout,
-        "history.jsonl of {:.0} MB: written in {:.2} s, read back (read_history) in {:.2} s",
+        "history.jsonl.zst of {:.1} MB: written in {:.2} s, read back (read_history) in {:.2} s",
         read_back.bytes as f64 / 1e6,
         read_back.write.as_secs_f64(),
         read_back.read.as_secs_f64()

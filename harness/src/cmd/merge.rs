@@ -2,7 +2,8 @@
 //! (`stockproof run --agent I/N`) merged into one run folder (`stockproof_harness::
 //! merge`), judged by the one judge; prints the verdict lines `stockproof check DIR`
 //! prints again, and exits with the verdict's code (2 when the folders are not the
-//! agents of one plan, 4 when the target for the final reads cannot be reached).
+//! agents of one plan, 4 when the target for the final reads cannot be reached, 5 when
+//! an agent's history is cut short).
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! `stockproof replay <RUN_DIR>`: re-sends a recorded run's operations
-//! (`history.jsonl`) in their recorded invoke order with one client, against `--target
+//! (`history.jsonl.zst`) in their recorded invoke order with one client, against `--target
 //! URL` or a fresh engine on the provider (as `stockproof run` starts one: the variant
 //! the run served, `run.json`, unless `--variant` says otherwise), and prints each op
 //! with its recorded and replayed outcome, `!` marking the ones that differ. The fresh
@@ -35,7 +35,7 @@ use crate::cmd::shared::{EXIT_INFRA, EXIT_USAGE, InfraArgs};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReplayArgs {
-    /// A run folder written by `stockproof run` (history.jsonl, scenario.toml, run.json).
+    /// A run folder written by `stockproof run` (history.jsonl.zst, scenario.toml, run.json).
     run_dir: PathBuf,
 
     /// Replay against this service (speaking the HTTP contract, or its adapter's API)
@@ -90,7 +90,7 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
             .any(|entry| entry.id == until)
     {
         eprintln!(
-            "stockproof replay: --until {until}: no op {until} in {}/history.jsonl \
+            "stockproof replay: --until {until}: no op {until} in the history of {} \
              (op ids are the `id` of its lines)",
             args.run_dir.display()
         );
@@ -290,6 +290,7 @@ fn print_both_verdicts(run: &RunFolder, replayed: &Replayed, external: bool) {
         checks_not_applicable: white_box,
         interrupted: replayed.stopped_early,
         target_silent: None,
+        history_cut_short: None,
         faults: Vec::new(),
         loss_window: None,
         snapshot_error: None,

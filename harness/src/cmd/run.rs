@@ -17,8 +17,8 @@ use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::progress::ProgressMode;
 use stockproof_harness::plan::agent::AgentShare;
 use stockproof_harness::report::units;
-use stockproof_harness::run::agent::{AgentOptions, parse_start_at, run_agent};
 use stockproof_harness::resources::SAMPLE_INTERVAL_MIN;
+use stockproof_harness::run::agent::{AgentOptions, parse_start_at, run_agent};
 use stockproof_harness::run::calibrate::{CALIBRATION_RATIO_TARGET, calibrate};
 use stockproof_harness::run::{
     RunOptions, RunOutcome, TargetChoice, fresh_seed, prepare, run_scenario,

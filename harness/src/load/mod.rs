@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 use self::progress::ProgressMode;
 use self::recorder::{LoadCounts, Record, RecorderSettings, micros_since};
 use crate::adapter::{Bound, Session};
-use crate::history::{HistoryEntry, Op, OpId};
+use crate::history::{HistoryEntry, HistoryError, HistoryWriter, Op, OpId};
 use crate::latency::Latencies;
 use crate::plan::Plan;
 use crate::plan::agent::AgentShare;
@@ -63,6 +63,8 @@ pub struct LoadSpec {
     pub harness_op_id_first: OpId,
     /// Ops the recorder has received so far (fault triggers `after_ops` read it).
     pub ops_completed: Arc<AtomicU64>,
+    /// Wall clock (ms since the epoch) at `zero`.
+    pub started_at_unix_ms: i64,
     /// Which of the plan's users this process runs (`--agent I/N`; all of them by
     /// default). `users` stays the plan's total: pacing is the whole plan's.
     pub share: AgentShare,
@@ -87,6 +89,7 @@ impl LoadSpec {
             zero,
             harness_op_id_first: 0,
             ops_completed: Arc::new(AtomicU64::new(0)),
+            started_at_unix_ms: crate::run::quiesce::unix_ms(),
             share: AgentShare::WHOLE,
             pacing_zero: zero,
         }
@@ -114,8 +117,11 @@ impl LoadSpec {
 /// What the load recorded.
 #[derive(Debug)]
 pub struct LoadRecord {
-    /// In the order the recorder received them (cart by cart).
-    pub entries: Vec<HistoryEntry>,
+    /// The history writer handed to [`run_load`], every entry appended (in the order
+    /// the recorder received them, cart by cart), or why appending failed.
+    pub history: Result<Option<HistoryWriter>, HistoryError>,
+    /// The latest deadline (ms since the epoch) of a hold the load made or may have made.
+    pub latest_deadline_ms: Option<i64>,
     pub latencies: Latencies,
     pub counts: LoadCounts,
     /// µs since zero when the attack started and ended.
@@ -146,8 +152,13 @@ pub enum LoadError {
     Recorder(String),
 }
 
-/// Runs the load of `spec`, each user running its carts of `plan`.
-pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadError> {
+/// Runs the load of `spec`, each user running its carts of `plan`; every op is appended
+/// to `history` as it is recorded (`None`: a load that is measured, not judged).
+pub async fn run_load(
+    spec: &LoadSpec,
+    plan: &Plan,
+    history: Option<HistoryWriter>,
+) -> Result<LoadRecord, LoadError> {
     interrupt::install()?;
     let (records, received) = recorder::channel();
     let started_us = micros_since(spec.zero);
@@ -164,7 +175,9 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
                 u64::try_from(deadline.duration_since(spec.zero).as_micros()).unwrap_or(u64::MAX)
             }),
             ops_completed: Arc::clone(&spec.ops_completed),
+            started_at_unix_ms: spec.started_at_unix_ms,
         },
+        history,
     ));
     let shared = Arc::new(shopper::Shared {
         target: Arc::clone(&spec.target),
@@ -207,7 +220,8 @@ pub async fn run_load(spec: &LoadSpec, plan: &Plan) -> Result<LoadRecord, LoadEr
         .map_err(|error| LoadError::Recorder(error.to_string()))?;
     attack?;
     Ok(LoadRecord {
-        entries: recorded.entries,
+        history: recorded.history,
+        latest_deadline_ms: recorded.latest_deadline_ms,
         latencies: recorded.latencies,
         counts: recorded.counts,
         started_us,

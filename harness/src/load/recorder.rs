@@ -1,11 +1,13 @@
 //! The one task that records the load: shoppers send each finished cart's entries
 //! (a per-user buffer, one message per cart) over a bounded channel; the recorder
-//! appends them to the history, feeds the latency histograms and the pacing counts,
-//! prints live progress, and notices a target that stopped answering. One consumer and
-//! one message per cart keep recording off the request path: a shopper's only cost is a
-//! channel send after its cart.
+//! appends them to the history file as they come (the run's `HistoryWriter`, flushed
+//! on its timer too), feeds the latency histograms and the pacing counts, prints live
+//! progress, and notices a target that stopped answering. It keeps no entry: its memory
+//! is the histograms and per-user counters, whatever the length of the run. One
+//! consumer and one message per cart keep recording off the request path: a shopper's
+//! only cost is a channel send after its cart.
 //!
-//! Not here: writing `history.jsonl` (the run writes the finished history), checks.
+//! Not here: the history's other entries (seeding, final reads, faults: the run), checks.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::pacing::{Pacing, is_late};
 use super::progress::{Progress, ProgressMode};
-use crate::history::{HistoryEntry, Outcome};
+use crate::history::{HistoryEntry, HistoryError, HistoryWriter, Op, Outcome};
 use crate::latency::Latencies;
 
 /// Messages in flight to the recorder: a few seconds of carts at 20k carts/s. A full
@@ -68,7 +70,10 @@ pub struct LoadCounts {
 /// Everything the recorder kept.
 #[derive(Debug)]
 pub(crate) struct Recorded {
-    pub(crate) entries: Vec<HistoryEntry>,
+    /// The history writer handed in (every entry appended), or why appending failed.
+    pub(crate) history: Result<Option<HistoryWriter>, HistoryError>,
+    /// The latest deadline (ms since the epoch) of a hold the load made or may have made.
+    pub(crate) latest_deadline_ms: Option<i64>,
     pub(crate) latencies: Latencies,
     pub(crate) counts: LoadCounts,
     /// Why the recorder stopped the load early, if it did.
@@ -90,6 +95,8 @@ pub(crate) struct RecorderSettings {
     pub(crate) deadline_us: Option<u64>,
     /// Bumped per op received, for the fault schedule's `after_ops` triggers.
     pub(crate) ops_completed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Wall clock (ms since the epoch) at `zero`, to place an unanswered hold's deadline.
+    pub(crate) started_at_unix_ms: i64,
 }
 
 pub(crate) fn channel() -> (mpsc::Sender<Record>, mpsc::Receiver<Record>) {
@@ -100,8 +107,9 @@ pub(crate) fn channel() -> (mpsc::Sender<Record>, mpsc::Receiver<Record>) {
 pub(crate) async fn run(
     mut records: mpsc::Receiver<Record>,
     settings: RecorderSettings,
+    history: Option<HistoryWriter>,
 ) -> Recorded {
-    let mut state = State::new(&settings);
+    let mut state = State::new(&settings, history);
     let mut tick = tokio::time::interval(RECORDER_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut load_end_us = None;
@@ -131,7 +139,9 @@ pub(crate) fn micros_since(zero: Instant) -> u64 {
 }
 
 struct State {
-    entries: Vec<HistoryEntry>,
+    history: Result<Option<HistoryWriter>, HistoryError>,
+    started_at_unix_ms: i64,
+    latest_deadline_ms: Option<i64>,
     latencies: Latencies,
     counts: LoadCounts,
     progress: Progress,
@@ -144,9 +154,11 @@ struct State {
 }
 
 impl State {
-    fn new(settings: &RecorderSettings) -> State {
+    fn new(settings: &RecorderSettings, history: Option<HistoryWriter>) -> State {
         State {
-            entries: Vec::new(),
+            history: Ok(history),
+            started_at_unix_ms: settings.started_at_unix_ms,
+            latest_deadline_ms: None,
             latencies: Latencies::default(),
             counts: LoadCounts::default(),
             progress: Progress::new(settings.progress, settings.planned),
@@ -189,10 +201,23 @@ impl State {
             self.failed_without_reply += 1;
         }
         self.latencies.record(&entry);
-        self.entries.push(entry);
+        let deadline = hold_deadline_ms(&entry, self.started_at_unix_ms);
+        self.latest_deadline_ms = self.latest_deadline_ms.max(deadline);
+        self.write(|history| history.append(&entry));
+    }
+
+    /// Applies `action` to the history writer; on its first error, drops the writer
+    /// and keeps the error (the run then fails naming it).
+    fn write(&mut self, action: impl FnOnce(&mut HistoryWriter) -> Result<(), HistoryError>) {
+        if let Ok(Some(history)) = &mut self.history
+            && let Err(error) = action(history)
+        {
+            self.history = Err(error);
+        }
     }
 
     fn tick(&mut self, now_us: u64) {
+        self.write(HistoryWriter::flush_if_due);
         self.progress.tick(now_us, &self.counts, &self.latencies);
         let silent = Duration::from_micros(now_us.saturating_sub(self.last_reply_us));
         if self.target_silent.is_none()
@@ -223,10 +248,29 @@ impl State {
             }
         }
         Recorded {
-            entries: self.entries,
+            history: self.history,
+            latest_deadline_ms: self.latest_deadline_ms,
             latencies: self.latencies,
             counts: self.counts,
             target_silent: self.target_silent,
         }
+    }
+}
+
+/// The deadline (ms since the epoch) of a hold `entry` made or may have made: a reply
+/// carries it; a reserve with no reply could have been made as late as its completion
+/// plus its TTL.
+pub(crate) fn hold_deadline_ms(entry: &HistoryEntry, started_at_unix_ms: i64) -> Option<i64> {
+    match (&entry.op, entry.outcome) {
+        (Op::Reserve { .. }, Outcome::Ok) => entry.response.as_ref()?.deadline_ms,
+        (Op::Reserve { ttl_ms, .. }, Outcome::Unknown) => {
+            let complete_ms = i64::try_from(entry.complete_us / 1_000).unwrap_or(i64::MAX);
+            Some(
+                started_at_unix_ms
+                    .saturating_add(complete_ms)
+                    .saturating_add(*ttl_ms),
+            )
+        }
+        _ => None,
     }
 }

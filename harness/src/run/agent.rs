@@ -10,8 +10,9 @@
 //! the final stock: an agent cannot know when the others are done, so `stockproof
 //! merge` takes those reads once, after all of them. An agent's folder is therefore not
 //! judged on its own (its checks would miss the other agents' takes): it holds the
-//! history, `run.json`, `latency.hlog` and `agent.json` (agent I/N, its wall-clock start
-//! in µs, its declared clock-skew bound) for the merge.
+//! history (`history.jsonl.zst`, streamed as a run's is), `run.json`, `latency.hlog`
+//! and `agent.json` (agent I/N, its wall-clock start in µs, its declared clock-skew
+//! bound; written before the load starts) for the merge.
 //!
 //! Not here: merging (`crate::merge`), the single-process pipeline (`super`).
 
@@ -26,7 +27,7 @@ use super::quiesce::QuiesceReport;
 use super::target::Target;
 use super::{FINAL_READ_TIMEOUT, RunError, RunOptions, TargetChoice, folder};
 use crate::adapter::{self, Bound, Capability, RunLabel, Session};
-use crate::history::{History, HistoryHeader, Op, OpId, OpKind, Outcome};
+use crate::history::{HistoryHeader, Op, OpId, OpKind, Outcome};
 use crate::load::recorder::LoadCounts;
 use crate::load::{LoadError, LoadRecord, LoadSpec, run_load};
 use crate::plan::Plan;
@@ -211,7 +212,9 @@ pub fn read_record(folder: &Path) -> Result<AgentRecord, AgentError> {
     Ok(record)
 }
 
-/// Runs this agent's share of the scenario in `path` and writes its folder.
+/// Runs this agent's share of the scenario in `path` into its folder, which is made
+/// before the seeding and whose history the agent streams into (like a run's); a
+/// failure before the load ends removes the folder.
 pub async fn run_agent(
     path: &Path,
     options: &RunOptions,
@@ -234,7 +237,25 @@ pub async fn run_agent(
     };
     let bound = super::bind(adapter, &scenario, target.url(), &label).await?;
     let plan = Plan::for_run(&scenario, seed, &label.id);
-    let mut driven = drive(&scenario, &plan, &bound, agent, options).await?;
+    let name = format!(
+        "{}-agent{}of{}",
+        scenario.name, agent.share.index, agent.share.count
+    );
+    let folder = folder::create(&options.report_dir, &name)?;
+    let run = AgentRun {
+        path,
+        folder: &folder,
+        scenario: &scenario,
+        plan: &plan,
+        label: &label,
+    };
+    let driven = match drive(&run, &bound, agent, options).await {
+        Ok(driven) => driven,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&folder);
+            return Err(error);
+        }
+    };
     let quiesce = QuiesceReport {
         waited: Duration::ZERO,
         settled: true,
@@ -248,43 +269,48 @@ pub async fn run_agent(
     super::record_capabilities(&mut info, &bound.adapter);
     info.unmatched_replies = bound.unmatched();
     info.load.users = agent.share.users(scenario.load.users);
-    let record = agent_record(&scenario, seed, agent, &label, &mut driven);
-    let name = format!(
-        "{}-agent{}of{}",
-        scenario.name, agent.share.index, agent.share.count
-    );
-    let folder = folder::create(&options.report_dir, &name)?;
-    folder::write(&folder, path, &info, &driven.history, None, None)?;
-    let started_at_unix_ms = driven.history.header.started_at_unix_ms;
-    write_agent_files(&folder, &record, &driven.load.latencies, started_at_unix_ms)?;
+    folder::write(&folder, &info, None, None)?;
+    write_latency_log(&folder, &driven.load.latencies, driven.started_at_unix_ms)?;
     Ok(AgentOutcome {
         folder,
-        record,
+        record: driven.record,
         counts: driven.load.counts,
     })
 }
 
-/// What an agent's load left: its history (seeds, if agent 1, then its shoppers'
-/// ops), the load's record, and when it started.
-struct Driven {
-    history: History,
-    load: LoadRecord,
-    started_at: SystemTime,
-    load_started_at: SystemTime,
-    notes: Vec<String>,
+/// What the agent runs and where it writes.
+struct AgentRun<'a> {
+    path: &'a Path,
+    folder: &'a Path,
+    scenario: &'a Scenario,
+    plan: &'a Plan,
+    label: &'a RunLabel,
 }
 
-/// Seeds (agent 1) or waits for the seeding (the others), waits for the start time,
-/// runs this agent's share of the load.
+/// What an agent's load left (its history, seeds if agent 1 then its shoppers' ops,
+/// is in its folder, finished): the load's record, `agent.json`'s record, and the
+/// history's time zero.
+struct Driven {
+    load: LoadRecord,
+    record: AgentRecord,
+    started_at_unix_ms: i64,
+}
+
+/// Opens the folder's history, seeds (agent 1) or waits for the seeding (the others),
+/// waits for the start time, writes `agent.json` (from then on the folder is an
+/// agent's, which `check` refuses alone), runs this agent's share of the load with its
+/// ops appended as they are recorded, and finishes the history.
 async fn drive(
-    scenario: &Scenario,
-    plan: &Plan,
+    run: &AgentRun<'_>,
     bound: &Arc<Bound>,
     agent: &AgentOptions,
     options: &RunOptions,
 ) -> Result<Driven, RunError> {
+    let scenario = run.scenario;
     let zero = Instant::now();
     let started_at = SystemTime::now();
+    let header = agent_header(scenario, run.plan, bound, started_at);
+    let mut history = folder::start(run.folder, run.path, &header)?;
     let mut notes = Vec::new();
     let seeds = if agent.share.seeds() {
         let stock: Vec<(String, i64)> = scenario
@@ -296,18 +322,42 @@ async fn drive(
         wait_for_seeding(bound, scenario, agent, &mut notes).await?;
         Vec::new()
     };
+    super::append(&mut history, &seeds)?;
     wait_until(agent.start_at, &mut notes).await;
     let load_started_at = SystemTime::now();
+    let times = (started_at, load_started_at);
+    let record = agent_record(scenario, run.plan.seed(), (agent, run.label), times, notes);
+    write_agent_record(run.folder, &record)?;
     let mut spec = LoadSpec::new(scenario, Arc::clone(bound), zero);
     spec.progress = options.progress;
     spec.share = agent.share;
+    spec.started_at_unix_ms = header.started_at_unix_ms;
     // The start time is every agent's: their users' slots interleave on one grid.
     spec.pacing_zero = Instant::now();
     spec.harness_op_id_first = seeds.len() as OpId;
     if !agent.share.seeds() {
         spec.restocks.clear();
     }
-    let mut load = run_load(&spec, plan).await?;
+    let mut load = run_load(&spec, run.plan, Some(history)).await?;
+    std::mem::replace(&mut load.history, Ok(None))
+        .map_err(super::history_failed)?
+        .expect("the recorder hands back the writer it was given")
+        .finish()
+        .map_err(super::history_failed)?;
+    Ok(Driven {
+        load,
+        record,
+        started_at_unix_ms: header.started_at_unix_ms,
+    })
+}
+
+/// The agent's history header: its time zero is its own start (whole ms).
+fn agent_header(
+    scenario: &Scenario,
+    plan: &Plan,
+    bound: &Bound,
+    started_at: SystemTime,
+) -> HistoryHeader {
     let mut header = HistoryHeader::new(
         &scenario.name,
         plan.seed(),
@@ -316,24 +366,17 @@ async fn drive(
     );
     header.replays_told_apart = bound.adapter.tells_replays_apart();
     header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
-    let mut entries = seeds;
-    entries.extend(std::mem::take(&mut load.entries));
-    Ok(Driven {
-        history: History { header, entries },
-        load,
-        started_at,
-        load_started_at,
-        notes,
-    })
+    header
 }
 
-/// `agent.json` of a driven agent (its notes move into the record).
+/// `agent.json`: this agent's facts, its start (`times`: the history's time zero and
+/// the load's start) and its notes so far.
 fn agent_record(
     scenario: &Scenario,
     seed: u64,
-    agent: &AgentOptions,
-    label: &RunLabel,
-    driven: &mut Driven,
+    (agent, label): (&AgentOptions, &RunLabel),
+    (started_at, load_started_at): (SystemTime, SystemTime),
+    notes: Vec<String>,
 ) -> AgentRecord {
     AgentRecord {
         format_version: AGENT_FORMAT_VERSION,
@@ -346,13 +389,13 @@ fn agent_record(
         start_at: rfc3339(agent.start_at),
         start_at_unix_ms: unix_us(agent.start_at) / 1_000,
         run_label: label.id.clone(),
-        started_at_unix_us: unix_us(driven.started_at),
-        load_started_at_unix_us: unix_us(driven.load_started_at),
+        started_at_unix_us: unix_us(started_at),
+        load_started_at_unix_us: unix_us(load_started_at),
         clock_skew_us: agent.clock_skew.map_or(0, |skew| {
             u64::try_from(skew.as_micros()).unwrap_or(u64::MAX)
         }),
         clock_skew_declared: agent.clock_skew.is_some(),
-        notes: std::mem::take(&mut driven.notes),
+        notes,
     }
 }
 
@@ -380,18 +423,24 @@ fn refusals(
         })
 }
 
-/// `agent.json` and `latency.hlog` (the agent's interval log, for the merge).
-fn write_agent_files(
-    folder: &Path,
-    record: &AgentRecord,
-    latencies: &crate::latency::Latencies,
-    started_at_unix_ms: i64,
-) -> Result<(), folder::FolderError> {
-    let failed = |path: PathBuf, reason: String| folder::FolderError { path, reason };
+fn failed(path: PathBuf, reason: String) -> folder::FolderError {
+    folder::FolderError { path, reason }
+}
+
+/// Writes `agent.json`.
+fn write_agent_record(folder: &Path, record: &AgentRecord) -> Result<(), folder::FolderError> {
     let path = folder.join(AGENT_FILE);
     let text = serde_json::to_string_pretty(record)
         .map_err(|error| failed(path.clone(), error.to_string()))?;
-    std::fs::write(&path, text + "\n").map_err(|error| failed(path.clone(), error.to_string()))?;
+    std::fs::write(&path, text + "\n").map_err(|error| failed(path.clone(), error.to_string()))
+}
+
+/// Writes `latency.hlog` (the agent's interval log, for the merge).
+fn write_latency_log(
+    folder: &Path,
+    latencies: &crate::latency::Latencies,
+    started_at_unix_ms: i64,
+) -> Result<(), folder::FolderError> {
     let path = folder.join("latency.hlog");
     let log = crate::report::hlog::render(latencies, started_at_unix_ms)
         .map_err(|reason| failed(path.clone(), reason))?;

@@ -6,16 +6,19 @@
 //! figures a user reads.
 //!
 //! `bench` measures the generator's ceiling as an open model, step by step, with
-//! [`load_generator_ceiling`].
+//! [`load_generator_ceiling`], which records each step's history to a temporary
+//! `.jsonl.zst` (the recorder keeps no entries) and reads it back for its window.
 //!
 //! Not here: the no-op target itself (`crate::load::noop`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{RunError, RunOptions, RunOutcome, prepare, run_scenario};
 use crate::adapter::Bound;
+use crate::history::{History, HistoryHeader, HistoryWriter, read_history};
 use crate::load::noop::{NoopError, NoopTarget};
 use crate::load::progress::ProgressMode;
 use crate::load::{LoadRecord, LoadSpec, run_load};
@@ -57,7 +60,7 @@ pub enum CalibrationError {
 pub async fn calibrate(path: &Path, options: &RunOptions) -> Result<Calibration, CalibrationError> {
     let scenario = prepare(path, &options.overrides).map_err(RunError::from)?;
     let seed = options.seed.or(scenario.seed).unwrap_or(1);
-    let ceiling = run_against_noop(&scenario, seed, options.progress).await?;
+    let ceiling = run_against_noop(&scenario, seed, options.progress, None).await?;
     let engine_run = run_scenario(path, options).await?;
     Ok(Calibration {
         ceiling_ops_per_s: ceiling.ops_per_s(),
@@ -69,21 +72,60 @@ pub async fn calibrate(path: &Path, options: &RunOptions) -> Result<Calibration,
 
 /// One step of the load generator's ceiling for `bench` (`crate::capacity::generator`):
 /// the scenario's load as an open model, `arrival_rate_per_s` carts/s for `time` once
-/// every user has hatched, against the no-op target.
+/// every user has hatched, against the no-op target; with the step's history, recorded
+/// to a temporary file (removed after it is read back).
 pub async fn load_generator_ceiling(
     scenario: &Scenario,
     seed: u64,
     arrival_rate_per_s: f64,
     time: Duration,
     progress: ProgressMode,
-) -> Result<LoadRecord, CalibrationError> {
+) -> Result<(LoadRecord, History), CalibrationError> {
     let mut open = scenario.clone();
     open.load.arrival_rate_per_s = Some(arrival_rate_per_s);
     // Every user at once: the ceiling is the generator's pace, not the scenario's ramp.
     open.load.hatch_rate_per_s = ceiling_hatch_rate_per_s(open.load.users);
     open.load.stop = Stop::Duration(time);
     open.restocks.retain(|restock| restock.at < time);
-    run_against_noop(&open, seed, progress).await
+    let path = step_history_path();
+    let recorded = record_against_noop(&open, seed, progress, &path).await;
+    // The file is only for this step's window; a failure to remove it leaves a temp file.
+    let _ = std::fs::remove_file(&path);
+    recorded
+}
+
+/// A temporary history file of this process's next generator step.
+fn step_history_path() -> PathBuf {
+    static STEPS: AtomicU64 = AtomicU64::new(0);
+    let step = STEPS.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "stockproof-generator-{}-{step}.jsonl.zst",
+        std::process::id()
+    ))
+}
+
+/// [`run_against_noop`] with every op appended to a history at `path`, read back.
+async fn record_against_noop(
+    scenario: &Scenario,
+    seed: u64,
+    progress: ProgressMode,
+    path: &Path,
+) -> Result<(LoadRecord, History), CalibrationError> {
+    let header = HistoryHeader::new(
+        &scenario.name,
+        seed,
+        super::quiesce::unix_ms(),
+        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
+    );
+    let writer = HistoryWriter::create(path, &header).map_err(super::history_failed)?;
+    let mut load = run_against_noop(scenario, seed, progress, Some(writer)).await?;
+    std::mem::replace(&mut load.history, Ok(None))
+        .map_err(super::history_failed)?
+        .expect("the recorder hands back the writer it was given")
+        .finish()
+        .map_err(super::history_failed)?;
+    let history = read_history(path).map_err(super::history_failed)?;
+    Ok((load, history))
 }
 
 /// The hatch rate of [`load_generator_ceiling`]: every user within 10 ms.
@@ -91,11 +133,13 @@ pub fn ceiling_hatch_rate_per_s(users: u32) -> f64 {
     f64::from(users) * CEILING_HATCH_PER_USER
 }
 
-/// `scenario`'s load against the no-op target served in process.
+/// `scenario`'s load against the no-op target served in process, appended to `history`
+/// when given.
 async fn run_against_noop(
     scenario: &Scenario,
     seed: u64,
     progress: ProgressMode,
+    history: Option<HistoryWriter>,
 ) -> Result<LoadRecord, CalibrationError> {
     let noop = NoopTarget::start(Duration::ZERO).await?;
     let adapter = Bound::contract(&noop.url(), &scenario.sku_stock())
@@ -103,7 +147,7 @@ async fn run_against_noop(
         .map_err(RunError::from)?;
     let mut spec = LoadSpec::new(scenario, Arc::new(adapter), Instant::now());
     spec.progress = progress;
-    let ceiling = run_load(&spec, &Plan::new(scenario, seed))
+    let ceiling = run_load(&spec, &Plan::new(scenario, seed), history)
         .await
         .map_err(RunError::from);
     noop.stop().await;

@@ -1,11 +1,14 @@
 //! The run folder `reports/<scenario>-<utc time>/`: what a run leaves behind so that it
 //! can be read, re-checked offline (`stockproof check`) and reproduced: the scenario as
 //! run (`scenario.toml`, a copy of the file), `run.json` (seed, engine version, target,
-//! which checks ran, load figures), `history.jsonl`, `snapshot.json` (white-box runs),
-//! `resources.jsonl` (the target's resources sampled during the load), and the report
-//! files.
+//! which checks ran, load figures), `history.jsonl.zst`, `snapshot.json` (white-box
+//! runs), `resources.jsonl` (the target's resources sampled during the load), and the
+//! report files. [`start`] writes the scenario and opens the history before the load,
+//! which streams into it; [`write`] adds the rest after it. A run killed mid-way leaves
+//! `scenario.toml` and a history cut short, which `check` judges as such.
 //!
-//! [`read`] reads a folder back for `stockproof check` and `replay`.
+//! [`read`] reads a folder back for `stockproof check` and `replay` (an older folder's
+//! plain `history.jsonl` too).
 //!
 //! Not here: rendering the reports (`crate::report`), judging (`crate::judge`).
 
@@ -17,7 +20,10 @@ use chrono::{DateTime, Utc};
 use crate::checks::resources::Resources;
 use crate::checks::stores::StoresSnapshot;
 use crate::checks::{SnapshotError, WhiteBoxSnapshot};
-use crate::history::{History, HistoryError, HistoryWriter, read_history};
+use crate::history::{
+    HISTORY_FILE, History, HistoryError, HistoryHeader, HistoryWriter, find_history_file,
+    read_history_file,
+};
 use crate::judge::record::{RUN_INFO_FORMAT_VERSION, RunInfo};
 use crate::scenario::{Scenario, ScenarioError};
 
@@ -63,34 +69,32 @@ pub fn create(report_dir: &Path, scenario: &str) -> Result<PathBuf, FolderError>
     ))
 }
 
-/// Writes `scenario.toml`, `run.json`, `history.jsonl`, `snapshot.json` (in-process
-/// runs) and `stores.json` (a service whose adapter declares its stores).
-pub fn write(
+/// Writes `scenario.toml` (a copy of `scenario_file`) and opens the folder's history
+/// (`history.jsonl.zst`, its header written), which the run appends to as it goes.
+pub fn start(
     folder: &Path,
     scenario_file: &Path,
-    info: &RunInfo,
-    history: &History,
-    snapshot: Option<&WhiteBoxSnapshot>,
-    stores: Option<&StoresSnapshot>,
-) -> Result<(), FolderError> {
+    header: &HistoryHeader,
+) -> Result<HistoryWriter, FolderError> {
     let scenario_copy = folder.join("scenario.toml");
     std::fs::copy(scenario_file, &scenario_copy)
         .map_err(|error| folder_error(&scenario_copy, error))?;
+    let history_path = folder.join(HISTORY_FILE);
+    HistoryWriter::create(&history_path, header).map_err(|error| folder_error(&history_path, error))
+}
+
+/// Writes `run.json`, `snapshot.json` (in-process runs) and `stores.json` (a service
+/// whose adapter declares its stores), after the load.
+pub fn write(
+    folder: &Path,
+    info: &RunInfo,
+    snapshot: Option<&WhiteBoxSnapshot>,
+    stores: Option<&StoresSnapshot>,
+) -> Result<(), FolderError> {
     let run_json = folder.join("run.json");
     let text =
         serde_json::to_string_pretty(info).map_err(|error| folder_error(&run_json, error))?;
     std::fs::write(&run_json, text + "\n").map_err(|error| folder_error(&run_json, error))?;
-    let history_path = folder.join("history.jsonl");
-    let mut writer = HistoryWriter::create(&history_path, &history.header)
-        .map_err(|error| folder_error(&history_path, error))?;
-    for entry in &history.entries {
-        writer
-            .append(entry)
-            .map_err(|error| folder_error(&history_path, error))?;
-    }
-    writer
-        .finish()
-        .map_err(|error| folder_error(&history_path, error))?;
     if let Some(snapshot) = snapshot {
         let path = folder.join("snapshot.json");
         snapshot
@@ -146,8 +150,8 @@ pub enum ReadFolderError {
     #[error("{} is not a directory (expected a run folder written by `stockproof run`)", .0.display())]
     NotAFolder(PathBuf),
     #[error(
-        "{}: no history.jsonl: not a run folder written by `stockproof run` \
-         (it holds scenario.toml, run.json, history.jsonl)",
+        "{}: no history.jsonl.zst or history.jsonl: not a run folder written by \
+         `stockproof run` (it holds scenario.toml, run.json, history.jsonl.zst)",
         .0.display()
     )]
     NoHistory(PathBuf),
@@ -161,19 +165,22 @@ pub enum ReadFolderError {
     File { path: PathBuf, reason: String },
 }
 
-/// Reads `scenario.toml`, `run.json`, `history.jsonl` and `snapshot.json` (when the
-/// run took one) from a run folder. A folder without `run.json` (a history written by
-/// another load tool in the documented format) is judged as a complete run whose
-/// white-box checks apply only if it has a snapshot.
+/// Reads `scenario.toml`, `run.json`, the history (`history.jsonl.zst`, else
+/// `history.jsonl`) and `snapshot.json` (when the run took one) from a run folder. A
+/// folder without `run.json` (a history written by another load tool in the documented
+/// format, or a run killed mid-way) is judged as a run whose white-box checks apply
+/// only if it has a snapshot; a history cut short is recorded in
+/// [`RunInfo::history_cut_short`], so that it cannot pass.
 pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
     if !folder.is_dir() {
         return Err(ReadFolderError::NotAFolder(folder.to_owned()));
     }
-    if !folder.join("history.jsonl").is_file() {
+    let Some(history_path) = find_history_file(folder) else {
         return Err(ReadFolderError::NoHistory(folder.to_owned()));
-    }
+    };
     let scenario = crate::scenario::load(&folder.join("scenario.toml"))?;
-    let history = read_history(&folder.join("history.jsonl"))?;
+    let history_file = read_history_file(&history_path)?;
+    let history = history_file.history;
     let snapshot_path = folder.join("snapshot.json");
     let snapshot = if snapshot_path.exists() {
         Some(WhiteBoxSnapshot::read(&snapshot_path)?)
@@ -187,11 +194,12 @@ pub fn read(folder: &Path) -> Result<RunFolder, ReadFolderError> {
         None
     };
     let run_json = folder.join("run.json");
-    let info = if run_json.exists() {
+    let mut info = if run_json.exists() {
         read_run_info(&run_json)?
     } else {
         RunInfo::without_run_json(&history, snapshot.is_some())
     };
+    info.history_cut_short = history_file.cut_short;
     let resources = read_resources(folder)?;
     Ok(RunFolder {
         scenario,

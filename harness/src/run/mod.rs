@@ -34,7 +34,10 @@ use crate::adapter::{self, Adapter, AdapterError, Bound, Capability, PrepareErro
 use crate::checks::resources::Resources;
 use crate::checks::stores::StoresSnapshot;
 use crate::checks::{CheckId, EXIT_INFRA, EXIT_USAGE, RunVerdict, WhiteBoxSnapshot};
-use crate::history::{History, HistoryEntry, HistoryHeader, Op, OpId, OpKind};
+use crate::history::{
+    HISTORY_FILE, History, HistoryEntry, HistoryError, HistoryHeader, HistoryWriter, Op, OpId,
+    OpKind, read_history,
+};
 use crate::judge::RecordedRun;
 use crate::judge::record::{
     FaultLine, LoadFigures, LossWindow, RUN_INFO_FORMAT_VERSION, RunInfo, applicable_checks,
@@ -224,7 +227,12 @@ pub async fn run_prepared(
         }
     }
     let outcome = drive(path, &scenario, &plan, &target, (adapter, &label), options).await;
-    let (history, mut info, stores, resources) = match outcome {
+    let Driven {
+        folder,
+        mut info,
+        stores,
+        resources,
+    } = match outcome {
         Ok(driven) => driven,
         Err(error) => {
             target.stop().await;
@@ -237,14 +245,22 @@ pub async fn run_prepared(
         stores,
         resources,
     };
-    judge(path, scenario, seed, history, evidence, info, options)
+    judge(folder, scenario, seed, evidence, info)
 }
 
-/// What `drive` recorded: the history, the run's facts, the service's own stores (if
-/// its adapter reads them) and the resources sampled during the load.
-type Driven = (History, RunInfo, Option<StoresSnapshot>, Option<Resources>);
+/// What [`drive`] leaves: the run folder (scenario and history written), the facts of
+/// `run.json`, the service's own stores if its adapter reads them, and the resources
+/// sampled during the load.
+struct Driven {
+    folder: PathBuf,
+    info: RunInfo,
+    stores: Option<StoresSnapshot>,
+    resources: Option<Resources>,
+}
 
-/// Probe, seed, load (sampling the target's resources), quiesce, final reads.
+/// Probe, then (into a new run folder whose history the run streams into) seed, load
+/// (sampling the target's resources), quiesce, final reads. A run that fails after the
+/// folder was made removes it.
 async fn drive(
     path: &Path,
     scenario: &Scenario,
@@ -257,14 +273,66 @@ async fn drive(
     let bound = bind(adapter, scenario, target.url(), label).await?;
     let zero = Instant::now();
     let started_at_unix_ms = quiesce::unix_ms();
+    let mut header = HistoryHeader::new(
+        &scenario.name,
+        plan.seed(),
+        started_at_unix_ms,
+        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
+    );
+    header.replays_told_apart = bound.adapter.tells_replays_apart();
+    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
+    let folder = folder::create(&options.report_dir, &scenario.name)?;
+    let recorded = match folder::start(&folder, path, &header) {
+        Ok(history) => {
+            let clock = (zero, started_at_unix_ms);
+            let sources = (history, &resource_source);
+            record(
+                path, scenario, plan, target, &bound, clock, sources, options,
+            )
+            .await
+        }
+        Err(error) => Err(error.into()),
+    };
+    match recorded {
+        Ok((info, stores, resources)) => Ok(Driven {
+            folder,
+            info,
+            stores,
+            resources,
+        }),
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&folder);
+            Err(error)
+        }
+    }
+}
+
+/// The facts of `run.json`, the service's own stores, the sampled resources.
+type Recorded = (RunInfo, Option<StoresSnapshot>, Option<Resources>);
+
+/// Seed, load, quiesce, final reads, every op appended to `history` as it is made
+/// (seeds, the load, final reads, then the faults); the history is finished here.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    path: &Path,
+    scenario: &Scenario,
+    plan: &Plan,
+    target: &Target,
+    bound: &Arc<Bound>,
+    (zero, started_at_unix_ms): (Instant, i64),
+    (mut history, resource_source): (HistoryWriter, &Source),
+    options: &RunOptions,
+) -> Result<Recorded, RunError> {
     let stock: Vec<(String, i64)> = scenario
         .initial_stock()
         .map(|(sku, qty)| (sku.to_owned(), qty))
         .collect();
-    let seeds = seed::seed_stock(&bound, &stock, 0, zero).await?;
-    let mut spec = LoadSpec::new(scenario, Arc::clone(&bound), zero);
+    let seeds = seed::seed_stock(bound, &stock, 0, zero).await?;
+    append(&mut history, &seeds)?;
+    let mut spec = LoadSpec::new(scenario, Arc::clone(bound), zero);
     spec.progress = options.progress;
     spec.harness_op_id_first = seeds.len() as OpId;
+    spec.started_at_unix_ms = started_at_unix_ms;
     let (fault_targets, hooks) = fault_targets(target, scenario);
     let load_over = CancellationToken::new();
     let load_started = tokio::time::Instant::now();
@@ -284,36 +352,33 @@ async fn drive(
         }
     };
     let sampler = Sampler::start(
-        &resource_source,
+        resource_source,
         &resource_slos(scenario),
         zero,
         options.sample_interval,
     )
     .await?;
     let load = async {
-        let load = run_load(&spec, plan).await;
+        let load = run_load(&spec, plan, Some(history)).await;
         load_over.cancel();
         load
     };
     let (load, fault_records) = tokio::join!(load, schedule);
     let resources = sampler.finish().await;
     let mut load = load?;
-    let quiesce = settle(target, scenario, &load, started_at_unix_ms).await;
+    let mut history = std::mem::replace(&mut load.history, Ok(None))
+        .map_err(history_failed)?
+        .expect("the recorder hands back the writer it was given");
+    let quiesce = settle(target, scenario, &load).await;
     let final_reads_first = (seeds.len() + scenario.restocks.len()) as OpId;
-    let finals = final_reads(&bound, scenario, final_reads_first, zero).await;
+    let finals = final_reads(bound, scenario, final_reads_first, zero).await;
+    append(&mut history, &finals)?;
     let faults_first = final_reads_first + finals.len() as OpId;
-    let mut entries = seeds;
-    entries.extend(std::mem::take(&mut load.entries));
-    entries.extend(finals);
-    entries.extend(faults::fault_entries(&fault_records, zero, faults_first));
-    let mut header = HistoryHeader::new(
-        &scenario.name,
-        plan.seed(),
-        started_at_unix_ms,
-        i64::try_from(scenario.engine.idempotency_retention.as_millis()).unwrap_or(i64::MAX),
-    );
-    header.replays_told_apart = bound.adapter.tells_replays_apart();
-    header.ttl_ignored = bound.adapter.lacks(Capability::Ttl);
+    append(
+        &mut history,
+        &faults::fault_entries(&fault_records, zero, faults_first),
+    )?;
+    history.finish().map_err(history_failed)?;
     let stores = bound.read_stores().await;
     let mut info = run_info(path, scenario, plan.seed(), target, &load, &quiesce);
     record_capabilities(&mut info, &bound.adapter);
@@ -341,7 +406,7 @@ async fn drive(
             injected: record.injected,
         })
         .collect();
-    Ok((History { header, entries }, info, stores, resources))
+    Ok((info, stores, resources))
 }
 
 /// What the run samples: the in-process engine's stores, or an external target's
@@ -377,6 +442,28 @@ fn resource_slos(scenario: &Scenario) -> Vec<(String, String)> {
             _ => None,
         })
         .collect()
+}
+
+pub(crate) fn append(
+    history: &mut HistoryWriter,
+    entries: &[HistoryEntry],
+) -> Result<(), RunError> {
+    entries
+        .iter()
+        .try_for_each(|entry| history.append(entry))
+        .map_err(history_failed)
+}
+
+pub(crate) fn history_failed(error: HistoryError) -> RunError {
+    let path = match &error {
+        HistoryError::Io { path, .. }
+        | HistoryError::Format { path, .. }
+        | HistoryError::CutShort { path, .. } => path.clone(),
+    };
+    RunError::Folder(folder::FolderError {
+        path,
+        reason: error.to_string(),
+    })
 }
 
 /// Probes the target and runs the adapter's setup for `scenario`'s SKUs.
@@ -433,12 +520,7 @@ fn fault_targets(
     (Some(fault_targets), Some(hooks))
 }
 
-async fn settle(
-    target: &Target,
-    scenario: &Scenario,
-    load: &LoadRecord,
-    started_at_unix_ms: i64,
-) -> QuiesceReport {
+async fn settle(target: &Target, scenario: &Scenario, load: &LoadRecord) -> QuiesceReport {
     let timeout = scenario.checks.quiesce_timeout;
     let grace = scenario.checks.expiry_grace;
     match target {
@@ -459,7 +541,7 @@ async fn settle(
             }
         }
         Target::External { .. } => {
-            quiesce::black_box(&load.entries, started_at_unix_ms, timeout, grace).await
+            quiesce::black_box(load.latest_deadline_ms, timeout, grace).await
         }
     }
 }
@@ -543,34 +625,26 @@ struct Evidence {
     resources: Option<Resources>,
 }
 
-/// Writes the run folder, then judges what it holds with the one judge
-/// (`crate::judge`), exactly as `stockproof check` judges the folder later.
+/// Completes the run folder (its history is already written), reads the history back
+/// and judges it with the one judge (`crate::judge`), exactly as `stockproof check`
+/// judges the folder later.
 fn judge(
-    path: &Path,
+    folder: PathBuf,
     scenario: Scenario,
     seed: u64,
-    history: History,
     evidence: Evidence,
     info: RunInfo,
-    options: &RunOptions,
 ) -> Result<RunOutcome, RunError> {
     let Evidence {
         snapshot,
         stores,
         resources,
     } = evidence;
-    let folder = folder::create(&options.report_dir, &scenario.name)?;
-    folder::write(
-        &folder,
-        path,
-        &info,
-        &history,
-        snapshot.as_ref(),
-        stores.as_ref(),
-    )?;
+    folder::write(&folder, &info, snapshot.as_ref(), stores.as_ref())?;
     if let Some(resources) = &resources {
         folder::write_resources(&folder, resources)?;
     }
+    let history = read_history(&folder.join(HISTORY_FILE)).map_err(history_failed)?;
     let latencies = Latencies::from_history(&history);
     let verdict = crate::judge::judge(&RecordedRun {
         criteria: &scenario.criteria(),
@@ -638,6 +712,7 @@ pub(crate) fn run_info(
         not_applicable_reasons: std::collections::BTreeMap::new(),
         interrupted: load.interrupted,
         target_silent: load.target_silent.clone(),
+        history_cut_short: None,
         quiesce: quiesce.notes.clone(),
         unmatched_replies: std::collections::BTreeMap::new(),
         snapshot_error: None,

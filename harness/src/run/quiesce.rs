@@ -12,7 +12,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::stores::Stores;
-use crate::history::{HistoryEntry, Op, Outcome};
 
 /// How often the stores are polled while waiting.
 pub const QUIESCE_POLL: Duration = Duration::from_millis(50);
@@ -129,15 +128,15 @@ async fn wait_for_ledger(stores: &Stores, end: Instant) -> (bool, String) {
     }
 }
 
-/// Black-box quiesce: until the latest deadline the history implies plus `grace`.
+/// Black-box quiesce: until the latest deadline the load implies (its recorder's
+/// `latest_deadline_ms`, ms since the epoch) plus `grace`.
 pub async fn black_box(
-    entries: &[HistoryEntry],
-    started_at_unix_ms: i64,
+    latest_deadline_ms: Option<i64>,
     timeout: Duration,
     grace: Duration,
 ) -> QuiesceReport {
     let start = Instant::now();
-    let Some(latest_ms) = latest_deadline_ms(entries, started_at_unix_ms) else {
+    let Some(latest_ms) = latest_deadline_ms else {
         return QuiesceReport {
             waited: Duration::ZERO,
             settled: true,
@@ -162,27 +161,6 @@ pub async fn black_box(
         settled,
         notes: vec![note],
     }
-}
-
-/// The latest deadline (ms since the epoch) of any reservation the history made or may
-/// have made: replies carry theirs; a reserve with no reply could have been made as late
-/// as its completion plus its TTL.
-pub fn latest_deadline_ms(entries: &[HistoryEntry], started_at_unix_ms: i64) -> Option<i64> {
-    entries
-        .iter()
-        .filter_map(|entry| match (&entry.op, entry.outcome) {
-            (Op::Reserve { .. }, Outcome::Ok) => entry.response.as_ref()?.deadline_ms,
-            (Op::Reserve { ttl_ms, .. }, Outcome::Unknown) => {
-                let complete_ms = i64::try_from(entry.complete_us / 1_000).unwrap_or(i64::MAX);
-                Some(
-                    started_at_unix_ms
-                        .saturating_add(complete_ms)
-                        .saturating_add(*ttl_ms),
-                )
-            }
-            _ => None,
-        })
-        .max()
 }
 
 /// The machine's clock, ms since the epoch.

@@ -1,7 +1,9 @@
 //! Load agents and their merge (issue 15 §3): N agents as separate `stockproof run
 //! --agent I/N` processes against one served engine, merged with `stockproof merge`,
 //! give the verdict and the op count of one process on the same plan; a broken engine
-//! is caught in merged mode; `check` on the merged folder agrees with the merge.
+//! is caught in merged mode; `check` on the merged folder agrees with the merge. Agents
+//! stream their history to `history.jsonl.zst` like a run; the merge reads either
+//! format, writes the `.zst`, and refuses an agent whose history is cut short.
 //!
 //! The plan is chosen so that its op count is fixed by the seed: stock far above
 //! demand (no reserve is refused, so every planned confirm, release and read is sent),
@@ -11,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime};
+
+use stockproof_harness::history::{HISTORY_FILE, HISTORY_FILE_PLAIN, read_history};
 
 use crate::one_verdict::verdict_block;
 use crate::support::{RUN_WAIT_MAX, describe, run_bounded, serve, spawn_logged, stockproof};
@@ -132,6 +136,18 @@ fn verdict_lines(stdout: &str) -> (String, String) {
     (lines[0].to_owned(), lines[lines.len() - 1].to_owned())
 }
 
+/// Rewrites an agent's `history.jsonl.zst` as an older folder's plain `history.jsonl`.
+fn to_plain_history(folder: &Path) {
+    let zst = folder.join(HISTORY_FILE);
+    let history = read_history(&zst).unwrap();
+    let mut text = serde_json::to_string(&history.header).unwrap() + "\n";
+    for entry in &history.entries {
+        text += &(serde_json::to_string(entry).unwrap() + "\n");
+    }
+    std::fs::write(folder.join(HISTORY_FILE_PLAIN), text).unwrap();
+    std::fs::remove_file(zst).unwrap();
+}
+
 /// `check DIR` exits with `merged`'s code and prints its verdict lines.
 fn assert_check_agrees_with_merge(merged: &Output, out: &Path) {
     let check = run_bounded(stockproof().arg("check").arg(out));
@@ -162,6 +178,11 @@ fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
     );
     let single_folder = crate::support::run_folder(&String::from_utf8_lossy(&single.stdout));
     let folders = agents(&scenario, &server.url, 2, &dir.path().join("agents"));
+    for folder in &folders {
+        assert!(folder.join(HISTORY_FILE).is_file(), "{}", folder.display());
+    }
+    // The merge reads an older agent folder's plain history as well as the `.zst`.
+    to_plain_history(&folders[1]);
     let out = dir.path().join("merged");
     let merged = merge(&folders, &out, &server.url, &[]);
     // A declared skew bound widens every interval: a bound may loosen, no alarm rises.
@@ -188,6 +209,7 @@ fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
         describe(&skewed)
     );
     assert!(out.join("latency.hlog").is_file() && out.join("merge.json").is_file());
+    assert!(out.join(HISTORY_FILE).is_file() && !out.join(HISTORY_FILE_PLAIN).exists());
     assert_check_agrees_with_merge(&merged, &out);
     let refused = run_bounded(stockproof().arg("check").arg(&folders[0]));
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
@@ -218,8 +240,10 @@ fn a_broken_engine_is_caught_in_merged_mode() {
     assert_check_agrees_with_merge(&merged, &out);
 }
 
-// Goal: folders that are not the agents of one plan are refused with a clear error.
-// Method: agent 1/2's folder alone, then twice.
+// Goal: folders that are not the agents of one plan, or an agent that did not finish,
+// are refused with a clear error.
+// Method: agent 1/2's folder alone, then twice; then both, agent 2/2's history cut to
+// half its bytes (as a killed agent leaves it).
 #[test]
 fn merge_refuses_a_missing_or_repeated_agent() {
     let server = serve(&["--shop", "agents"], Stdio::null());
@@ -245,5 +269,15 @@ fn merge_refuses_a_missing_or_repeated_agent() {
         String::from_utf8_lossy(&twice.stderr).contains("agent 1/2 appears twice"),
         "{}",
         describe(&twice)
+    );
+    let history = folders[1].join(HISTORY_FILE);
+    let bytes = std::fs::read(&history).unwrap();
+    std::fs::write(&history, &bytes[..bytes.len() / 2]).unwrap();
+    let cut = merge(&folders, &dir.path().join("cut"), "http://127.0.0.1:9", &[]);
+    assert_eq!(cut.status.code(), Some(5), "{}", describe(&cut));
+    assert!(
+        String::from_utf8_lossy(&cut.stderr).contains("agent 2/2's history is cut short"),
+        "{}",
+        describe(&cut)
     );
 }

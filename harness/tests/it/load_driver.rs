@@ -8,9 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stockproof_harness::adapter::Bound;
-use stockproof_harness::history::{Op, OpKind, Outcome};
+use stockproof_harness::history::{
+    HistoryEntry, HistoryHeader, HistoryWriter, Op, OpKind, Outcome, read_history,
+};
+use stockproof_harness::latency::Latencies;
 use stockproof_harness::load::noop::NoopTarget;
 use stockproof_harness::load::progress::ProgressMode;
+use stockproof_harness::load::recorder::LoadCounts;
 use stockproof_harness::load::{LoadRecord, LoadSpec, run_load};
 use stockproof_harness::plan::Plan;
 use stockproof_harness::scenario::{self, Scenario};
@@ -47,10 +51,34 @@ async fn spec(scenario: &Scenario, target: &NoopTarget) -> LoadSpec {
     spec
 }
 
-async fn run(spec: &LoadSpec, scenario: &Scenario) -> LoadRecord {
-    run_load(spec, &Plan::new(scenario, 1))
+/// What a load recorded: its figures, and the entries its recorder streamed into a
+/// history file, read back.
+struct Recorded {
+    entries: Vec<HistoryEntry>,
+    counts: LoadCounts,
+    latencies: Latencies,
+    ended_us: u64,
+}
+
+async fn run(spec: &LoadSpec, scenario: &Scenario) -> Recorded {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("history.jsonl.zst");
+    let header = HistoryHeader::new(&scenario.name, 1, 0, 0);
+    let writer = HistoryWriter::create(&path, &header).expect("history file");
+    let record: LoadRecord = run_load(spec, &Plan::new(scenario, 1), Some(writer))
         .await
-        .expect("the load runs")
+        .expect("the load runs");
+    let writer = record
+        .history
+        .expect("appended")
+        .expect("the writer comes back");
+    writer.finish().expect("finished");
+    Recorded {
+        entries: read_history(&path).expect("read back").entries,
+        counts: record.counts,
+        latencies: record.latencies,
+        ended_us: record.ended_us,
+    }
 }
 
 const CONFIRM_AND_READ: &str = "confirm = 1.0\nrelease = 0.0\nabandon = 0.0\nread_sku = 1.0";

@@ -38,8 +38,9 @@ fn a_recorded_run_replays_op_by_op_against_a_fresh_engine() {
     assert!(run.status.code().is_some(), "{run_stdout}");
     let folder = run_folder(&run_stdout);
     let folder_text = folder.to_str().expect("utf-8 path");
-    let history = std::fs::read_to_string(folder.join("history.jsonl")).expect("history");
-    let recorded_ops = history.lines().count() - 1;
+    let history = stockproof_harness::history::read_history(&folder.join("history.jsonl.zst"))
+        .expect("history");
+    let recorded_ops = history.entries.len();
 
     let replay = stockproof(&["replay", folder_text, "--provider", "local"]);
     let stdout = text(&replay.stdout);
@@ -69,9 +70,7 @@ fn a_recorded_run_replays_op_by_op_against_a_fresh_engine() {
     assert!(stdout.contains("      replayed: ok 200"), "{stdout}");
 
     // Op ids carry the user in their high bits: take a real one from the history.
-    let entry: serde_json::Value =
-        serde_json::from_str(history.lines().nth(3).expect("three ops")).expect("an entry");
-    let op = entry["id"].to_string();
+    let op = history.entries.get(2).expect("three ops").id.to_string();
     let until = stockproof(&["replay", folder_text, "--provider", "local", "--until", &op]);
     let stdout = text(&until.stdout);
     assert_eq!(until.status.code(), Some(0), "{stdout}");
@@ -104,7 +103,7 @@ fn a_folder_that_is_not_a_run_exits_2_naming_the_problem() {
     ]);
     assert_eq!(replay.status.code(), Some(2));
     assert!(
-        text(&replay.stderr).contains("no history.jsonl: not a run folder"),
+        text(&replay.stderr).contains("no history.jsonl.zst or history.jsonl: not a run folder"),
         "{}",
         text(&replay.stderr)
     );

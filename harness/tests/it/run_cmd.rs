@@ -1,10 +1,13 @@
 //! `stockproof run`, run as a user runs it: a bad scenario exits 2, a target that is down
 //! exits 4, an SLO set impossibly tight exits 3 and names the SLO, and a target killed
-//! mid-run gives an honest verdict (unknowns counted, inconclusive), never a hang.
+//! mid-run gives an honest verdict (unknowns counted, inconclusive), never a hang, and a
+//! run killed mid-load leaves a history that `check` reads and calls cut short.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use stockproof_harness::history::read_history_file;
 
 use crate::support::{
     RUN_WAIT_MAX, describe, flash_sale_variant, flash_sale_without_slos, only_run_folder,
@@ -176,7 +179,7 @@ fn ctrl_c_stops_the_load_and_still_reports() {
     crate::one_verdict::assert_check_agrees(&output);
     let folder = only_run_folder(&reports, &output);
     for file in [
-        "history.jsonl",
+        "history.jsonl.zst",
         "run.json",
         "scenario.toml",
         "snapshot.json",
@@ -191,6 +194,47 @@ fn ctrl_c_stops_the_load_and_still_reports() {
 
 /// The containers provider's label on every container, with the owning process's pid.
 const OWNER_LABEL: &str = "io.stockproof.owner-pid";
+
+// Goal: a run killed mid-load (SIGKILL: no handler runs, no report is written) leaves
+// a folder whose history reads up to its last flushed entry, and `check` says the
+// history was cut short and does not pass it (exit 5, nothing else being wrong).
+// Method: flash-sale (no SLOs) for 60 s on a local Redis/Postgres; SIGKILL to
+// stockproof alone (its servers die with it) once the first progress line shows the
+// load running, seconds after the history's first flushes; then read and check it.
+#[test]
+fn a_run_killed_mid_load_leaves_a_history_check_calls_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = flash_sale_without_slos(dir.path());
+    let reports = dir.path().join("reports");
+    let mut run = spawn_logged(&mut short_run(&scenario, "local", 20, "60s", &reports));
+    run.wait_for_stdout(" ops/s ", RUN_WAIT_MAX);
+    let pid = libc::pid_t::try_from(run.child.id()).unwrap();
+    // SAFETY: kill(2) on our own child; no memory is involved.
+    assert_eq!(
+        unsafe { libc::kill(pid, libc::SIGKILL) },
+        0,
+        "SIGKILL {pid}"
+    );
+    let output = run.wait(RUN_WAIT_MAX);
+    assert_eq!(output.status.code(), None, "killed: {}", describe(&output));
+    let folder = only_run_folder(&reports, &output);
+    assert!(!folder.join("run.json").exists(), "the run never finished");
+    let read = read_history_file(&folder.join("history.jsonl.zst")).expect("history reads");
+    assert!(
+        !read.history.entries.is_empty() && read.cut_short.is_some(),
+        "{} entries, cut short: {:?}",
+        read.history.entries.len(),
+        read.cut_short
+    );
+    let check = run_bounded(stockproof().arg("check").arg(&folder));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(5), "{}", describe(&check));
+    assert!(
+        stdout.contains("cut short") && stdout.contains("was the run killed?"),
+        "{}",
+        describe(&check)
+    );
+}
 
 // Goal: a run goes through the `containers` provider end to end and passes, and no
 // container it started is left afterwards.

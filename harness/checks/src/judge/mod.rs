@@ -108,7 +108,9 @@ fn not_applicable_reason(id: CheckId) -> &'static str {
 /// Why the run did not run its scenario to the end, if it did not: then what it saw may
 /// still show a violation, but it cannot pass.
 fn cut_short(info: &RunInfo) -> Option<String> {
-    if info.interrupted {
+    if let Some(reason) = &info.history_cut_short {
+        Some(reason.clone())
+    } else if info.interrupted {
         Some("the load was interrupted (Ctrl-C) before the scenario ended".to_owned())
     } else {
         info.target_silent.clone()

@@ -39,6 +39,10 @@ pub struct RunInfo {
     pub interrupted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_silent: Option<String>,
+    /// Why the history file ends before its writer finished it (a run killed while
+    /// writing): set by whoever read the file, never written to `run.json`.
+    #[serde(skip)]
+    pub history_cut_short: Option<String>,
     pub quiesce: Vec<String>,
     /// Replies no rule of the target's adapter matched (recorded `unknown`), by step
     /// (`ops.reserve`, `ops.reserve.steps[2]`): a rule the adapter is missing.
@@ -75,6 +79,7 @@ impl RunInfo {
             not_applicable_reasons: BTreeMap::new(),
             interrupted: false,
             target_silent: None,
+            history_cut_short: None,
             quiesce: Vec::new(),
             unmatched_replies: BTreeMap::new(),
             snapshot_error: None,
