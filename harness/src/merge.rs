@@ -527,7 +527,7 @@ async fn take_final_reads(
     let label = RunLabel::at(first.record.start_at_unix_ms, false);
     let bound = Bound::prepare(
         adapter,
-        &reqwest::Client::new(),
+        &crate::load::wire::op_client(None),
         url.trim_end_matches('/'),
         &scenario.sku_stock(),
         SETUP_TIMEOUT,

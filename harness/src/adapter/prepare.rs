@@ -29,7 +29,7 @@ impl Bound {
     /// The built-in contract bound to `base_url`, a target whose stores are fresh (no
     /// setup to run, SKU ids are names).
     pub async fn contract(base_url: &str, skus: &[(String, i64)]) -> Result<Bound, PrepareError> {
-        let client = Client::new();
+        let client = crate::load::wire::op_client(None);
         let run = RunLabel::now(true);
         let timeout = Duration::from_secs(10);
         Bound::prepare(super::builtin(), &client, base_url, skus, timeout, &run).await

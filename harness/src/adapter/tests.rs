@@ -36,6 +36,21 @@ fn builtin_adapter_loads_with_every_op() {
     for op in OpKind::ALL.into_iter().filter(|op| *op != OpKind::Fault) {
         assert!(adapter.supports(op), "{op:?}");
     }
+    // The load's hot path: every request template of the contract is written without
+    // a render (`shortcut`), the cart body's loop included.
+    let requests: Vec<&str> = adapter
+        .templates
+        .templates()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("ops."))
+        .collect();
+    assert!(requests.contains(&"ops.reserve.body"), "{requests:?}");
+    for name in requests {
+        assert!(
+            adapter.shortcuts.contains_key(name),
+            "{name} has no shortcut"
+        );
+    }
 }
 
 // Goal: every shipped adapter file loads (secrets they read from the environment set).
@@ -249,9 +264,10 @@ fn when_matches_codes_as_text_and_presence() {
 }
 
 // Goal: a template's shortcut writes exactly what its full render writes, and a
-// template it cannot write (no value, another filter, more than one tag) has none or
-// falls back. Method: a table of templates, each rendered by minijinja (strict, no
-// escaping, as adapters compile) and through its shortcut, against one context.
+// template it cannot write (another filter, an expression, a loop over what is not a
+// list, a missing value) has none or falls back. Method: a table of templates, each
+// rendered by minijinja (strict, no escaping, as adapters compile) and through its
+// shortcut, against contexts whose carts have zero to three lines.
 #[test]
 fn template_shortcuts_write_what_a_render_writes() {
     use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
@@ -259,17 +275,14 @@ fn template_shortcuts_write_what_a_render_writes() {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    let context = Value::from_iter([
-        ("key", Value::from("k 1/ä&x=y")),
-        ("qty", Value::from(-3)),
-        ("none_value", Value::from(())),
-        ("flag", Value::from(true)),
-        (
-            "sku",
-            Value::from_iter([("id", Value::from("drop 001?")), ("n", Value::from(7))]),
-        ),
-    ]);
-    let cases: [(&str, bool); 16] = [
+    let line =
+        |id: &str, qty: i64| Value::from_iter([("id", Value::from(id)), ("qty", Value::from(qty))]);
+    let carts = [
+        vec![],
+        vec![line("drop \"001\"", 1)],
+        vec![line("a<b>&'c", 2), line("ä/ö?x=y", -3), line("z", 0)],
+    ];
+    let cases: [(&str, bool); 26] = [
         ("/v1/reservations", true),
         ("{}", true),
         ("{{ key }}", true),
@@ -281,24 +294,68 @@ fn template_shortcuts_write_what_a_render_writes() {
         ("{{ none_value }}", true),
         ("{{ flag }}", true),
         ("{{ sku }}", true),
+        ("/a/{{ key }}", true),
+        ("{{ key }}{{ qty }}", true),
+        ("{{- key -}}\n", true),
+        ("{{ key | tojson }} {{ items | tojson }}", true),
+        (
+            "{\"items\": [{% for line in items %}{\"sku\": {{ line.id | tojson }}, \"qty\": {{ line.qty }}}{% if not loop.last %}, {% endif %}{% endfor %}],\n \"ttl_ms\": {{ qty }}}\n",
+            true,
+        ),
+        (
+            "{% for line in items %}{% if loop.first %}[{% else %},{% endif %}{{ line.qty }}{% endfor %}",
+            true,
+        ),
+        (
+            "{% for a in items %}{% for b in items %}{{ a.qty }}{{ b.id }}{% if loop.last %};{% endif %}{% endfor %}{% endfor %}",
+            true,
+        ),
+        (
+            "{% for key in items %}{{ key.id }}{% endfor %}{{ key }}",
+            true,
+        ),
         ("{{ none }}", false),
         ("{{ key | upper }}", false),
-        ("/a/{{ key }}", false),
-        ("{{ key }}{{ qty }}", false),
-        ("{{- key -}}", false),
+        ("{{ key | tojson(indent=2) }}", false),
+        ("{% for line in items %}{{ loop.index }}{% endfor %}", false),
+        (
+            "{% for line in items if line.qty %}{{ line.id }}{% endfor %}",
+            false,
+        ),
+        ("{% if flag %}x{% endif %}", false),
+        ("{{ qty + 1 }}", false),
     ];
-    for (template, has_shortcut) in cases {
-        let shortcut = Shortcut::of(template);
-        assert_eq!(shortcut.is_some(), has_shortcut, "{template}");
-        let rendered = env.render_str(template, &context).expect(template);
-        if let Some(shortcut) = shortcut {
-            assert_eq!(shortcut.output(&context), Some(rendered), "{template}");
+    for items in carts {
+        let context = Value::from_iter([
+            ("key", Value::from("k 1/ä&x=y")),
+            ("qty", Value::from(-3)),
+            ("none_value", Value::from(())),
+            ("flag", Value::from(true)),
+            (
+                "sku",
+                Value::from_iter([("id", Value::from("drop 001?")), ("n", Value::from(7))]),
+            ),
+            ("items", Value::from(items)),
+        ]);
+        for (template, has_shortcut) in cases {
+            let shortcut = Shortcut::of(template);
+            assert_eq!(shortcut.is_some(), has_shortcut, "{template}");
+            let rendered = env.render_str(template, &context).expect(template);
+            if let Some(shortcut) = shortcut {
+                assert_eq!(shortcut.output(&context), Some(rendered), "{template}");
+            }
         }
     }
-    // A name the context lacks: no shortcut output; the render decides (strict: an
-    // error when printed, `""` through urlencode).
-    for template in ["{{ missing }}", "{{ sku.missing | urlencode }}"] {
-        let shortcut = Shortcut::of(template).expect("a lookup");
+    // A name the context lacks, or a loop over what is not a list: no shortcut output;
+    // the render decides (strict: an error when printed, `""` through urlencode).
+    let context = Value::from_iter([("sku", Value::from("x")), ("n", Value::from(3))]);
+    for template in [
+        "{{ missing }}",
+        "{{ sku.missing | urlencode }}",
+        "{% for c in sku %}{{ c }}{% endfor %}",
+        "{% for c in n %}{{ c }}{% endfor %}",
+    ] {
+        let shortcut = Shortcut::of(template).expect("a shortcut");
         assert_eq!(shortcut.output(&context), None, "{template}");
     }
     assert!(env.render_str("{{ missing }}", &context).is_err());

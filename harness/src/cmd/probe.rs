@@ -53,7 +53,7 @@ pub(crate) async fn probe(args: &ProbeArgs) -> anyhow::Result<u8> {
         .map_or(0, |since| since.as_millis());
     let sku = format!("probe-{stamp}");
     let name = adapter.name.clone();
-    let client = reqwest::Client::new();
+    let client = stockproof_harness::load::wire::op_client(None);
     let skus = [(sku.clone(), PROBE_STOCK)];
     let run = adapter::RunLabel::now(false);
     let bound =

@@ -193,7 +193,7 @@ async fn bind(adapter: Adapter, url: &str, history: &History) -> anyhow::Result<
             }
         }
     }
-    let client = reqwest::Client::new();
+    let client = stockproof_harness::load::wire::op_client(None);
     let run = adapter::RunLabel::now(false);
     Ok(Bound::prepare(adapter, &client, url, &skus, SETUP_TIMEOUT, &run).await?)
 }

@@ -187,6 +187,7 @@ pub async fn run_load(
         deadline,
         users: spec.users,
         arrival_rate_per_s: spec.arrival_rate_per_s,
+        client: wire::op_client(Some(spec.client_timeout)),
         client_timeout: spec.client_timeout,
         retry_backoff: spec.retry_backoff,
         share: spec.share,
@@ -251,16 +252,7 @@ async fn restock_schedule(
     records: mpsc::Sender<Record>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(spec.client_timeout)
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::warn!(%error, "building the restock client; no restock is sent");
-            return;
-        }
-    };
+    let client = wire::op_client(Some(spec.client_timeout));
     let session = Session::new(0);
     let start = tokio::time::Instant::now();
     for (offset, restock) in spec.restocks.iter().enumerate() {

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     /// Which of the plan's users this process's goose users are.
     pub(crate) share: crate::plan::agent::AgentShare,
     pub(crate) arrival_rate_per_s: Option<f64>,
+    /// Every shopper's client (one connection pool, `wire::op_client`), not goose's:
+    /// goose's follows redirects and retries.
+    pub(crate) client: Client,
     pub(crate) client_timeout: Duration,
     /// Pause before a retry after a reply or a timeout.
     pub(crate) retry_backoff: Duration,
@@ -108,7 +111,7 @@ pub(crate) async fn start(user: &mut GooseUser, shared: &Shared) -> TransactionR
 
 /// goose transaction: one cart.
 pub(crate) async fn cart(user: &mut GooseUser, shared: &Shared) -> TransactionResult {
-    let client = user.client.clone();
+    let client = shared.client.clone();
     let Some(state) = user.get_session_data_mut::<ShopperState>() else {
         return Ok(());
     };

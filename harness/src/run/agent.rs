@@ -464,7 +464,7 @@ async fn wait_for_seeding(
         return Ok(());
     }
     let deadline = agent.start_at + SEEDED_WAIT_MAX;
-    let client = reqwest::Client::new();
+    let client = crate::load::wire::op_client(None);
     let session = Session::new(0);
     for (sku, _) in scenario.initial_stock().filter(|(_, qty)| *qty > 0) {
         let op = Op::GetSku {

@@ -476,7 +476,7 @@ pub(crate) async fn bind(
     target::probe(url, adapter.health.as_deref()).await?;
     let bound = Bound::prepare(
         adapter,
-        &reqwest::Client::new(),
+        &crate::load::wire::op_client(None),
         url,
         &scenario.sku_stock(),
         SETUP_TIMEOUT,
@@ -560,7 +560,7 @@ pub(crate) async fn final_reads(
     skus.extend(scenario.restocks.iter().map(|restock| restock.sku.as_str()));
     skus.sort_unstable();
     skus.dedup();
-    let client = reqwest::Client::new();
+    let client = crate::load::wire::op_client(None);
     let session = Session::new(0);
     let mut entries = Vec::with_capacity(skus.len());
     for (offset, sku) in skus.into_iter().enumerate() {

@@ -43,15 +43,7 @@ pub async fn seed_stock(
     first_id: OpId,
     zero: Instant,
 ) -> Result<Vec<HistoryEntry>, SeedError> {
-    let client = reqwest::Client::builder()
-        .timeout(SEED_TIMEOUT)
-        .build()
-        .map_err(|error| SeedError {
-            url: target.base_url().to_owned(),
-            sku: String::new(),
-            qty: 0,
-            reason: error.to_string(),
-        })?;
+    let client = crate::load::wire::op_client(Some(SEED_TIMEOUT));
     let mut entries: Vec<HistoryEntry> = Vec::with_capacity(stock.len());
     let mut in_flight = JoinSet::new();
     let mut pending = stock
