@@ -44,7 +44,10 @@ const EXCLUDED: [(&str, &str); 3] = [
     // strategies read holds still Held 0.3 s past deadline + the 1 s grace (C7), and
     // with fewer users its coverage goals (stock at zero, 100 refusals after returns)
     // are not met in a CI-sized run. Issue 14's expiry-lag investigation.
-    ("mixed-cart", "C7 sees expiry lag past the grace under load (see above)"),
+    (
+        "mixed-cart",
+        "C7 sees expiry lag past the grace under load (see above)",
+    ),
 ];
 
 /// The scenario's file copied into `dir` without its `slos = […]` line.
