@@ -33,7 +33,7 @@ const CI_RUNS: [(&str, u32, Option<&str>); 12] = [
     ("flash-sale", 50, Some("3s")),
     ("idempotent-retry", 60, Some("12s")),
     ("retry-one-line", 60, Some("12s")),
-    ("wide-catalogue", 50, Some("6s")),
+    ("wide-catalogue", 50, Some("10s")),
 ];
 
 /// Shipped scenarios not run here, and why.
