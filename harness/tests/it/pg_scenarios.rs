@@ -50,12 +50,25 @@ const EXCLUDED: [(&str, &str); 3] = [
     ),
 ];
 
-/// The scenario's file copied into `dir` without its `slos = […]` line.
+/// Coverage goals a CI-length run cannot be sure to meet, by scenario: on 5,000 SKUs a
+/// read rarely meets another op on its SKU (0 in two 10 s debug runs here; 1-7 in 5-15 s
+/// release runs, the scenario's header says). The checks themselves still run and must
+/// pass; only the "was this check exercised" goal is left to full-length runs.
+const COVERAGE_DROPPED: [(&str, &str); 1] = [("wide-catalogue", "reads_while_contended")];
+
+/// The scenario's file copied into `dir` without its `slos = […]` line and without the
+/// coverage goals [`COVERAGE_DROPPED`] names for it.
 fn without_slos(name: &str, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo().join(format!("scenarios/{name}.toml"))).unwrap();
+    let dropped = |line: &str| {
+        COVERAGE_DROPPED
+            .iter()
+            .any(|(scenario, goal)| *scenario == name && line.starts_with(&format!("{goal} =")))
+    };
     let kept: Vec<&str> = text
         .lines()
         .filter(|line| !(line.starts_with("slos = [") && line.ends_with(']')))
+        .filter(|line| !dropped(line))
         .collect();
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, kept.join("\n") + "\n").unwrap();
