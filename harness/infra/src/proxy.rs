@@ -11,8 +11,8 @@
 //! Not here: faults of the server process itself (kill, pause), which `local` offers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,12 +49,35 @@ pub struct Toxics {
     pub refuse_connections: bool,
 }
 
+impl Toxics {
+    /// The toxics of two faults in force at once: the larger delay, the tighter
+    /// bandwidth, a partition or refusal if either has one.
+    pub fn strongest(self, other: Toxics) -> Toxics {
+        Toxics {
+            latency_ms: self.latency_ms.max(other.latency_ms),
+            jitter_ms: self.jitter_ms.max(other.jitter_ms),
+            bandwidth_bytes_per_s: match (self.bandwidth_bytes_per_s, other.bandwidth_bytes_per_s) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            blackhole: self.blackhole || other.blackhole,
+            refuse_connections: self.refuse_connections || other.refuse_connections,
+        }
+    }
+}
+
+/// One fault's toxics on a proxy, in force until [`FaultProxy::remove_toxics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToxicsLayer(u64);
+
 #[derive(Debug)]
 struct Shared {
     toxics: watch::Sender<Toxics>,
     /// Bumped by [`FaultProxy::cut_connections`]; every connection watches it.
     cut_generation: watch::Sender<u64>,
     open_connections: AtomicUsize,
+    /// The layers of [`FaultProxy::add_toxics`] in force, with the next layer's id.
+    layers: Mutex<(Vec<(u64, Toxics)>, u64)>,
 }
 
 /// A running proxy; dropping it stops accepting and closes every connection.
@@ -79,6 +102,7 @@ impl FaultProxy {
             toxics: watch::Sender::new(Toxics::default()),
             cut_generation: watch::Sender::new(0),
             open_connections: AtomicUsize::new(0),
+            layers: Mutex::new((Vec::new(), 0)),
         });
         let accept_task = tokio::spawn(accept_loop(listener, upstream, Arc::clone(&shared)));
         Ok(FaultProxy {
@@ -101,6 +125,32 @@ impl FaultProxy {
     /// Puts `toxics` in force for every open and future connection.
     pub fn set_toxics(&self, toxics: Toxics) {
         self.shared.toxics.send_replace(toxics);
+    }
+
+    /// Puts `toxics` in force beside the other layers (two faults that overlap on this
+    /// proxy: the strongest of each toxic applies) until the layer is removed, so the
+    /// end of one fault never lifts another.
+    pub fn add_toxics(&self, toxics: Toxics) -> ToxicsLayer {
+        let mut layers = self.shared.layers.lock().expect("toxics layers lock");
+        let id = layers.1;
+        layers.1 += 1;
+        layers.0.push((id, toxics));
+        self.apply_layers(&layers.0);
+        ToxicsLayer(id)
+    }
+
+    /// Lifts one layer of [`FaultProxy::add_toxics`]; the others stay in force.
+    pub fn remove_toxics(&self, layer: ToxicsLayer) {
+        let mut layers = self.shared.layers.lock().expect("toxics layers lock");
+        layers.0.retain(|(id, _)| *id != layer.0);
+        self.apply_layers(&layers.0);
+    }
+
+    fn apply_layers(&self, layers: &[(u64, Toxics)]) {
+        let combined = layers.iter().fold(Toxics::default(), |all, (_, toxics)| {
+            all.strongest(toxics.clone())
+        });
+        self.set_toxics(combined);
     }
 
     pub fn toxics(&self) -> Toxics {

@@ -16,13 +16,14 @@
 //! Not here: the no-op target (`crate::load::noop`), the stores' ceilings
 //! (`super::ceilings`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::ceilings::Ceiling;
-use super::search::{Phase, Search, Settled};
+use super::search::{Phase, Search};
 use super::step::{ACHIEVED_RATE_TOLERANCE, StepTiming, window};
+use super::{SearchEnd, StepBudget};
 use crate::load::interrupt;
 use crate::load::progress::ProgressMode;
 use crate::run::calibrate::{ceiling_hatch_rate_per_s, load_generator_ceiling};
@@ -90,7 +91,7 @@ pub struct GeneratorRecord {
     /// `open`: the same arrival-rate steps as a knee.
     pub model: String,
     /// `resolved`, `rate_cap_reached`, `nothing_passed`, `budget` or `interrupted`.
-    pub end: String,
+    pub end: SearchEnd,
     pub first_fail_carts_per_s: Option<f64>,
     pub steps: Vec<GeneratorStep>,
 }
@@ -104,7 +105,7 @@ pub enum GeneratorError {
         "load generator ceiling: no rate passed ({end}): {steps} step(s), first fail {first_fail:?} carts/s"
     )]
     NoCeiling {
-        end: String,
+        end: &'static str,
         steps: usize,
         first_fail: Option<f64>,
     },
@@ -116,32 +117,30 @@ pub async fn generator_ceiling(
     seed: u64,
     settings: &GeneratorSearch,
 ) -> Result<Ceiling, GeneratorError> {
-    let began = Instant::now();
+    let mut budget = StepBudget::new(settings.budget());
     let mut search = Search::new(
         settings.start_per_s,
         settings.resolution,
         settings.max_per_s,
     );
     let mut steps: Vec<GeneratorStep> = Vec::new();
-    let mut last_cost: Option<Duration> = None;
     let end = loop {
         if interrupt::interrupted() {
-            break "interrupted".to_owned();
+            break SearchEnd::Interrupted;
         }
         let (rate, phase) = match search.next() {
             Ok(next) => next,
-            Err(settled) => break settled_str(settled).to_owned(),
+            Err(settled) => break SearchEnd::from(settled),
         };
         let timing = settings.timing(rate, scenario.load.users);
-        let estimate =
-            last_cost.unwrap_or(timing.warmup + timing.hold + GENERATOR_STEP_OVERHEAD_ESTIMATE);
-        if began.elapsed() + estimate > settings.budget() {
-            break "budget".to_owned();
+        if !budget.fits(timing.warmup + timing.hold + GENERATOR_STEP_OVERHEAD_ESTIMATE) {
+            break SearchEnd::Budget;
         }
-        let step_began = Instant::now();
-        let mut step = generator_step(scenario, seed, (rate, phase), timing).await?;
-        step.wall_s = step_began.elapsed().as_secs_f64();
-        last_cost = Some(step_began.elapsed());
+        let (step, cost) = budget
+            .spend(generator_step(scenario, seed, (rate, phase), timing))
+            .await;
+        let mut step = step?;
+        step.wall_s = cost.as_secs_f64();
         if settings.announce {
             println!("bench: {}", step_line(&step));
         }
@@ -150,7 +149,7 @@ pub async fn generator_ceiling(
     };
     let Some(ceiling) = search.knee() else {
         return Err(GeneratorError::NoCeiling {
-            end,
+            end: end.as_str(),
             steps: steps.len(),
             first_fail: search.first_fail(),
         });
@@ -161,7 +160,7 @@ pub async fn generator_ceiling(
     Ok(Ceiling {
         per_s: ceiling,
         ops_per_s: at_ceiling.map_or(0.0, |step| step.ops_per_s),
-        seconds: began.elapsed().as_secs_f64(),
+        seconds: budget.elapsed().as_secs_f64(),
         callers: scenario.load.users as usize,
         search: Some(GeneratorRecord {
             model: "open".to_owned(),
@@ -210,14 +209,6 @@ async fn generator_step(
             && achieved >= rate * (1.0 - ACHIEVED_RATE_TOLERANCE),
         wall_s: 0.0,
     })
-}
-
-fn settled_str(settled: Settled) -> &'static str {
-    match settled {
-        Settled::Resolved => "resolved",
-        Settled::RateCapReached => "rate_cap_reached",
-        Settled::NothingPassed => "nothing_passed",
-    }
 }
 
 fn step_line(step: &GeneratorStep) -> String {

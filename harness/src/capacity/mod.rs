@@ -198,6 +198,44 @@ impl From<Settled> for SearchEnd {
     }
 }
 
+/// A search's share of the time: a step runs only if it fits in what is left, its cost
+/// estimated by the last step's (or, before any, the caller's estimate). Both searches
+/// — a strategy's knee and the load generator's ceiling — stop on it and say `budget`.
+#[derive(Debug)]
+pub(crate) struct StepBudget {
+    began: Instant,
+    share: Duration,
+    last_cost: Option<Duration>,
+}
+
+impl StepBudget {
+    pub(crate) fn new(share: Duration) -> StepBudget {
+        StepBudget {
+            began: Instant::now(),
+            share,
+            last_cost: None,
+        }
+    }
+
+    /// Whether one more step fits; `first_estimate` is its cost before any step ran.
+    pub(crate) fn fits(&self, first_estimate: Duration) -> bool {
+        self.began.elapsed() + self.last_cost.unwrap_or(first_estimate) <= self.share
+    }
+
+    /// Runs a step and counts its cost; returns the step and its wall time.
+    pub(crate) async fn spend<T>(&mut self, step: impl Future<Output = T>) -> (T, Duration) {
+        let step_began = Instant::now();
+        let outcome = step.await;
+        let cost = step_began.elapsed();
+        self.last_cost = Some(cost);
+        (outcome, cost)
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.began.elapsed()
+    }
+}
+
 /// The knee over each ceiling (`None` where either is missing).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ratios {
@@ -317,14 +355,13 @@ async fn search(
     (name, strategy): (&str, Strategy),
     share: Duration,
 ) -> StrategyRecord {
-    let began = Instant::now();
+    let mut budget = StepBudget::new(share);
     let mut search = Search::new(
         settings.start_rate_per_s,
         settings.resolution,
         settings.max_rate_per_s,
     );
     let mut steps: Vec<StepRecord> = Vec::new();
-    let mut last_cost: Option<Duration> = None;
     // A rate whose step missed only the SLO, to be run once more before it counts.
     let mut confirm: Option<f64> = None;
     let end = loop {
@@ -334,9 +371,8 @@ async fn search(
             (None, Err(settled)) => break SearchEnd::from(settled),
         };
         let timing = settings.timing(rate, scenario.load.users);
-        let estimate = last_cost
-            .unwrap_or(ramp(&scenario.load) + timing.warmup + timing.hold + STEP_OVERHEAD_ESTIMATE);
-        if began.elapsed() + estimate > share {
+        let estimate = ramp(&scenario.load) + timing.warmup + timing.hold + STEP_OVERHEAD_ESTIMATE;
+        if !budget.fits(estimate) {
             break SearchEnd::Budget;
         }
         announce(
@@ -351,11 +387,17 @@ async fn search(
                 rate_text(search.first_fail()),
             ),
         );
-        let step_began = Instant::now();
         let index = steps.len() as u32 + 1;
-        let mut step = run_step(path, scenario, settings, strategy, (index, phase, rate)).await;
-        step.wall_s = step_began.elapsed().as_secs_f64();
-        last_cost = Some(step_began.elapsed());
+        let (mut step, cost) = budget
+            .spend(run_step(
+                path,
+                scenario,
+                settings,
+                strategy,
+                (index, phase, rate),
+            ))
+            .await;
+        step.wall_s = cost.as_secs_f64();
         prune_folder(&mut step, settings.keep_runs);
         announce(settings, &step_line(name, &step));
         let verdict = step.verdict;

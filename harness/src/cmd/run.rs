@@ -101,7 +101,8 @@ pub(crate) struct RunArgs {
     variant: Option<Variant>,
 
     /// The inventory design served in process: redis-lua (the reference), pg-row-lock
-    /// or pg-optimistic (Postgres only; faults that target Redis do not apply).
+    /// or pg-optimistic (Postgres only: a fault on Redis falls on Postgres, one on the
+    /// ledger writer is reported not applicable).
     #[arg(long, default_value_t = Strategy::default(), value_name = "NAME")]
     strategy: Strategy,
 
@@ -427,12 +428,12 @@ fn print_outcome(outcome: &RunOutcome) {
     let load = &info.load;
     println!("{}", load_line(load));
     for fault in &info.faults {
-        let state = if fault.injected {
-            "injected"
-        } else {
-            "NOT injected"
-        };
-        println!("  fault {} ({state}): {}", fault.description, fault.detail);
+        println!(
+            "  fault {} ({}): {}",
+            fault.description,
+            fault.state(),
+            fault.detail
+        );
     }
     if let Some(loss_window) = &info.loss_window {
         println!("  {}", loss_window.describe());

@@ -13,12 +13,13 @@ use async_trait::async_trait;
 use sqlx::Connection;
 use stockproof_engine::ledger::CrashPoint;
 use stockproof_infra::Infra;
-use stockproof_infra::proxy::{FaultProxy, Toxics};
+use stockproof_infra::proxy::FaultProxy;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::spec::{FaultAction, FaultSpec, NetworkTarget, Trigger};
+use super::counterpart::{Applied, PlannedFault};
+use super::spec::{FaultAction, NetworkTarget, Trigger};
 
 /// Application name the ledger writer's Postgres connections carry, so that
 /// `postgres-terminate-writer` hits exactly them.
@@ -74,6 +75,9 @@ pub struct FaultRecord {
     /// could not be injected.
     pub detail: String,
     pub injected: bool,
+    /// Nothing was injected because the strategy lacks what the fault acts on
+    /// (`detail` says why); the load and the checks ran as written.
+    pub not_applicable: bool,
     pub started: Instant,
     pub ended: Instant,
 }
@@ -119,9 +123,9 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
             }
         }
         FaultAction::RedisPause { duration } => {
-            signal_redis(targets, &fault, true).await?;
+            signal_server(targets, &fault, Server::Redis, true).await?;
             tokio::time::sleep(*duration).await;
-            signal_redis(targets, &fault, false).await?;
+            signal_server(targets, &fault, Server::Redis, false).await?;
             Ok(format!("paused for {duration:?}"))
         }
         FaultAction::RedisClientPause { duration } => {
@@ -131,14 +135,28 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
             tokio::time::sleep(*duration).await;
             Ok(format!("CLIENT PAUSE {} ms ALL", duration.as_millis()))
         }
-        FaultAction::PostgresRestart => {
+        FaultAction::PostgresRestart | FaultAction::PostgresKill => {
             let mut infra = targets.infra.lock().await;
             let postgres = &mut local_servers(&mut infra, &fault)?.postgres;
-            postgres
-                .restart()
-                .await
-                .map_err(|error| failed(error.to_string()))?;
-            Ok("postgres restarted".to_owned())
+            let (restarted, detail) = if matches!(action, FaultAction::PostgresKill) {
+                let killed = postgres.kill_and_restart().await;
+                (killed, "postgres killed and restarted (crash recovery)")
+            } else {
+                (postgres.restart().await, "postgres restarted")
+            };
+            restarted.map_err(|error| failed(error.to_string()))?;
+            Ok(detail.to_owned())
+        }
+        FaultAction::PostgresPause { duration } => {
+            signal_server(targets, &fault, Server::Postgres, true).await?;
+            tokio::time::sleep(*duration).await;
+            signal_server(targets, &fault, Server::Postgres, false).await?;
+            Ok(format!("paused for {duration:?}"))
+        }
+        FaultAction::PostgresLockSkus { duration } => {
+            let url = targets.infra.lock().await.database_url().to_owned();
+            lock_skus(&url, *duration).await.map_err(failed)?;
+            Ok(format!("skus locked for {duration:?}"))
         }
         FaultAction::PostgresTerminateWriter => {
             let url = targets.infra.lock().await.database_url().to_owned();
@@ -175,9 +193,11 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
             duration,
         } => {
             let proxy = proxy(targets, *target, &fault)?;
-            proxy.set_toxics(toxics.clone());
+            // A layer, not a replacement: a Redis fault mapped onto the Postgres proxy
+            // may overlap Postgres' own, and the end of one must not lift the other.
+            let layer = proxy.add_toxics(toxics.clone());
             tokio::time::sleep(*duration).await;
-            proxy.set_toxics(Toxics::default());
+            proxy.remove_toxics(layer);
             Ok(format!("lifted after {duration:?}"))
         }
         FaultAction::NetworkCut { target } => {
@@ -191,33 +211,48 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
 
 /// Fires every fault at its trigger, concurrently with the load. A fault whose trigger
 /// has not come when `load_over` is cancelled is reported as not injected; one under
-/// way finishes (a paused Redis must be resumed).
+/// way finishes (a paused Redis must be resumed). One not applicable to the strategy is
+/// reported at once, with its reason.
 pub async fn run_schedule(
-    specs: &[FaultSpec],
+    planned: &[PlannedFault],
     targets: &FaultTargets,
     load_started: Instant,
     ops_completed: &AtomicU64,
     load_over: &CancellationToken,
 ) -> Vec<FaultRecord> {
-    let fire = |spec: &FaultSpec| {
-        let spec = spec.clone();
+    let fire = |planned: &PlannedFault| {
+        let planned = planned.clone();
         async move {
-            let description = spec.action.describe();
+            let description = planned.description.clone();
+            let action = match planned.applied {
+                Applied::Inject(action) => action,
+                Applied::NotApplicable(reason) => {
+                    return FaultRecord {
+                        description,
+                        detail: reason,
+                        injected: false,
+                        not_applicable: true,
+                        started: load_started,
+                        ended: load_started,
+                    };
+                }
+            };
             tokio::select! {
-                () = wait_for_trigger(spec.trigger, load_started, ops_completed) => {}
+                () = wait_for_trigger(planned.trigger, load_started, ops_completed) => {}
                 () = load_over.cancelled() => {
                     let now = Instant::now();
                     return FaultRecord {
                         description,
                         detail: "not injected: the load ended before its trigger".to_owned(),
                         injected: false,
+                        not_applicable: false,
                         started: now,
                         ended: now,
                     };
                 }
             }
             let started = Instant::now();
-            let (detail, injected) = match inject(&spec.action, targets).await {
+            let (detail, injected) = match inject(&action, targets).await {
                 Ok(detail) => (detail, true),
                 Err(error) => (error.to_string(), false),
             };
@@ -225,12 +260,13 @@ pub async fn run_schedule(
                 description,
                 detail,
                 injected,
+                not_applicable: false,
                 started,
                 ended: Instant::now(),
             }
         }
     };
-    futures_util::future::join_all(specs.iter().map(fire)).await
+    futures_util::future::join_all(planned.iter().map(fire)).await
 }
 
 async fn wait_for_trigger(trigger: Trigger, load_started: Instant, ops_completed: &AtomicU64) {
@@ -254,16 +290,35 @@ fn local_servers<'a>(
     })
 }
 
-async fn signal_redis(targets: &FaultTargets, fault: &str, pause: bool) -> Result<(), FaultError> {
+/// Which local server a pause signals.
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    Redis,
+    Postgres,
+}
+
+/// SIGSTOP (`pause`) or SIGCONT of a local server: Redis' process, or Postgres'
+/// postmaster and every process it forked.
+async fn signal_server(
+    targets: &FaultTargets,
+    fault: &str,
+    server: Server,
+    pause: bool,
+) -> Result<(), FaultError> {
     let mut infra = targets.infra.lock().await;
-    let redis = &mut local_servers(&mut infra, fault)?.redis;
-    let delivered = if pause { redis.pause() } else { redis.resume() };
+    let servers = local_servers(&mut infra, fault)?;
+    let (delivered, name) = match (server, pause) {
+        (Server::Redis, true) => (servers.redis.pause(), "redis-server"),
+        (Server::Redis, false) => (servers.redis.resume(), "redis-server"),
+        (Server::Postgres, true) => (servers.postgres.pause(), "postgres"),
+        (Server::Postgres, false) => (servers.postgres.resume(), "postgres"),
+    };
     if delivered {
         Ok(())
     } else {
         Err(FaultError::Failed {
             fault: fault.to_owned(),
-            reason: "redis-server is not running".to_owned(),
+            reason: format!("{name} is not running"),
         })
     }
 }
@@ -315,6 +370,33 @@ async fn client_pause(redis_url: &str, duration: Duration) -> Result<(), String>
     tokio::time::timeout(timeout, command)
         .await
         .map_err(|_| format!("CLIENT PAUSE got no reply within {timeout:?}"))?
+}
+
+/// Holds `LOCK TABLE skus IN ACCESS EXCLUSIVE MODE` for `duration`, then rolls back.
+/// Taking the lock waits behind the transactions that hold the table's rows, within
+/// the admin bound.
+async fn lock_skus(database_url: &str, duration: Duration) -> Result<(), String> {
+    let timeout = Duration::from_millis(ADMIN_COMMAND_TIMEOUT_MS);
+    let mut connection = tokio::time::timeout(timeout, sqlx::PgConnection::connect(database_url))
+        .await
+        .map_err(|_| format!("no connection to postgres within {timeout:?}"))?
+        .map_err(|error| error.to_string())?;
+    let mut transaction = connection
+        .begin()
+        .await
+        .map_err(|error| error.to_string())?;
+    tokio::time::timeout(
+        timeout,
+        sqlx::query("LOCK TABLE skus IN ACCESS EXCLUSIVE MODE").execute(&mut *transaction),
+    )
+    .await
+    .map_err(|_| format!("LOCK TABLE skus was not granted within {timeout:?}"))?
+    .map_err(|error| error.to_string())?;
+    tokio::time::sleep(duration).await;
+    transaction
+        .rollback()
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// `pg_terminate_backend` of every connection whose `application_name` is `name`.

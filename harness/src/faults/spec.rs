@@ -79,6 +79,15 @@ pub enum FaultAction {
     RedisClientPause { duration: Duration },
     /// Fast shutdown of Postgres and a start on the same port and data.
     PostgresRestart,
+    /// `kill -9` of the postmaster and every process it forked, then a start on the
+    /// same port and data (crash recovery): the Postgres side of `redis-kill`.
+    PostgresKill,
+    /// SIGSTOP of the postmaster and its backends for `duration`, then SIGCONT.
+    PostgresPause { duration: Duration },
+    /// `LOCK TABLE skus IN ACCESS EXCLUSIVE MODE` held for `duration`: every statement
+    /// that reads or changes stock waits, while the server runs and answers the rest
+    /// (the Postgres side of Redis' `CLIENT PAUSE`, an admin's pause of the store).
+    PostgresLockSkus { duration: Duration },
     /// `pg_terminate_backend` of the connections that write the ledger: the ledger
     /// writer's (`redis-lua`), or the engine pool's for a Postgres strategy, which
     /// writes its ledger in each request's transaction.
@@ -114,6 +123,13 @@ impl FaultAction {
                 format!("redis CLIENT PAUSE for {duration:?}")
             }
             FaultAction::PostgresRestart => "postgres restart".to_owned(),
+            FaultAction::PostgresKill => "postgres kill -9 and restart".to_owned(),
+            FaultAction::PostgresPause { duration } => {
+                format!("postgres SIGSTOP for {duration:?}")
+            }
+            FaultAction::PostgresLockSkus { duration } => {
+                format!("postgres LOCK TABLE skus for {duration:?}")
+            }
             FaultAction::PostgresTerminateWriter => {
                 "postgres pg_terminate_backend of the ledger writer".to_owned()
             }
@@ -143,28 +159,12 @@ impl FaultAction {
     pub const fn needs_local_servers(&self) -> bool {
         matches!(
             self,
-            FaultAction::RedisKill | FaultAction::RedisPause { .. } | FaultAction::PostgresRestart
-        )
-    }
-
-    /// Whether the fault acts on a part only the `redis-lua` strategy has: Redis, the
-    /// ledger writer's process, or the `dual-write` variant's second write. A Postgres
-    /// fault applies to every strategy: `postgres-terminate-writer` terminates what
-    /// writes the strategy's ledger (`Strategy::ledger_application_name`), and the
-    /// Postgres network faults sit between the engine and Postgres whatever it keeps
-    /// there.
-    pub const fn needs_redis_strategy(&self) -> bool {
-        match self {
             FaultAction::RedisKill
-            | FaultAction::RedisPause { .. }
-            | FaultAction::RedisClientPause { .. }
-            | FaultAction::WriterCrash { .. }
-            | FaultAction::CrashBetweenWrites => true,
-            FaultAction::Network { target, .. } | FaultAction::NetworkCut { target } => {
-                matches!(target, NetworkTarget::Redis)
-            }
-            FaultAction::PostgresRestart | FaultAction::PostgresTerminateWriter => false,
-        }
+                | FaultAction::RedisPause { .. }
+                | FaultAction::PostgresRestart
+                | FaultAction::PostgresKill
+                | FaultAction::PostgresPause { .. }
+        )
     }
 
     /// What the fault acts on, for messages.
@@ -174,7 +174,10 @@ impl FaultAction {
                 "the ledger writer"
             }
             FaultAction::CrashBetweenWrites => "a Redis write followed by a Postgres write",
-            FaultAction::PostgresRestart => "Postgres",
+            FaultAction::PostgresRestart
+            | FaultAction::PostgresKill
+            | FaultAction::PostgresPause { .. }
+            | FaultAction::PostgresLockSkus { .. } => "Postgres",
             FaultAction::Network { target, .. } | FaultAction::NetworkCut { target } => {
                 match target {
                     NetworkTarget::Redis => "Redis",
@@ -184,6 +187,34 @@ impl FaultAction {
             FaultAction::RedisKill
             | FaultAction::RedisPause { .. }
             | FaultAction::RedisClientPause { .. } => "Redis",
+        }
+    }
+
+    /// The kind as written in files and on the command line.
+    pub const fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::RedisKill => FaultKind::RedisKill,
+            FaultAction::RedisPause { .. } => FaultKind::RedisPause,
+            FaultAction::RedisClientPause { .. } => FaultKind::RedisClientPause,
+            FaultAction::PostgresRestart => FaultKind::PostgresRestart,
+            FaultAction::PostgresKill => FaultKind::PostgresKill,
+            FaultAction::PostgresPause { .. } => FaultKind::PostgresPause,
+            FaultAction::PostgresLockSkus { .. } => FaultKind::PostgresLockSkus,
+            FaultAction::PostgresTerminateWriter => FaultKind::PostgresTerminateWriter,
+            FaultAction::WriterCrash { point, .. } => FaultKind::WriterCrash(*point),
+            FaultAction::CrashBetweenWrites => FaultKind::CrashBetweenWrites,
+            FaultAction::Network { target, toxics, .. } => {
+                if toxics.blackhole {
+                    FaultKind::Partition(*target)
+                } else if toxics.refuse_connections {
+                    FaultKind::Refuse(*target)
+                } else if toxics.bandwidth_bytes_per_s.is_some() {
+                    FaultKind::Bandwidth(*target)
+                } else {
+                    FaultKind::Latency(*target)
+                }
+            }
+            FaultAction::NetworkCut { target } => FaultKind::Cut(*target),
         }
     }
 
@@ -234,6 +265,9 @@ pub enum FaultKind {
     RedisPause,
     RedisClientPause,
     PostgresRestart,
+    PostgresKill,
+    PostgresPause,
+    PostgresLockSkus,
     PostgresTerminateWriter,
     WriterCrash(CrashPoint),
     CrashBetweenWrites,
@@ -245,11 +279,14 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const NAMES: [&'static str; 18] = [
+    pub const NAMES: [&'static str; 21] = [
         "redis-kill",
         "redis-pause",
         "redis-client-pause",
         "postgres-restart",
+        "postgres-kill",
+        "postgres-pause",
+        "postgres-lock-skus",
         "postgres-terminate-writer",
         "writer-crash",
         "writer-crash-before-commit",
@@ -273,6 +310,9 @@ impl FaultKind {
             "redis-pause" => FaultKind::RedisPause,
             "redis-client-pause" => FaultKind::RedisClientPause,
             "postgres-restart" => FaultKind::PostgresRestart,
+            "postgres-kill" => FaultKind::PostgresKill,
+            "postgres-pause" => FaultKind::PostgresPause,
+            "postgres-lock-skus" => FaultKind::PostgresLockSkus,
             "postgres-terminate-writer" => FaultKind::PostgresTerminateWriter,
             "writer-crash" => FaultKind::WriterCrash(CrashPoint::AfterCommit),
             "writer-crash-before-commit" => FaultKind::WriterCrash(CrashPoint::BeforeCommit),
@@ -294,6 +334,37 @@ impl FaultKind {
                 ));
             }
         })
+    }
+}
+
+impl FaultKind {
+    /// The name as written in files and on the command line (one of
+    /// [`FaultKind::NAMES`]).
+    pub const fn name(self) -> &'static str {
+        use NetworkTarget::{Postgres, Redis};
+        match self {
+            FaultKind::RedisKill => "redis-kill",
+            FaultKind::RedisPause => "redis-pause",
+            FaultKind::RedisClientPause => "redis-client-pause",
+            FaultKind::PostgresRestart => "postgres-restart",
+            FaultKind::PostgresKill => "postgres-kill",
+            FaultKind::PostgresPause => "postgres-pause",
+            FaultKind::PostgresLockSkus => "postgres-lock-skus",
+            FaultKind::PostgresTerminateWriter => "postgres-terminate-writer",
+            FaultKind::WriterCrash(CrashPoint::AfterCommit) => "writer-crash",
+            FaultKind::WriterCrash(CrashPoint::BeforeCommit) => "writer-crash-before-commit",
+            FaultKind::CrashBetweenWrites => "crash-between-writes",
+            FaultKind::Latency(Redis) => "redis-latency",
+            FaultKind::Latency(Postgres) => "postgres-latency",
+            FaultKind::Bandwidth(Redis) => "redis-bandwidth",
+            FaultKind::Bandwidth(Postgres) => "postgres-bandwidth",
+            FaultKind::Partition(Redis) => "redis-partition",
+            FaultKind::Partition(Postgres) => "postgres-partition",
+            FaultKind::Refuse(Redis) => "redis-refuse",
+            FaultKind::Refuse(Postgres) => "postgres-refuse",
+            FaultKind::Cut(Redis) => "redis-cut",
+            FaultKind::Cut(Postgres) => "postgres-cut",
+        }
     }
 }
 
@@ -340,6 +411,12 @@ impl FaultSpec {
                 untimed(&file.kind)?;
                 FaultAction::PostgresRestart
             }
+            FaultKind::PostgresKill => {
+                untimed(&file.kind)?;
+                FaultAction::PostgresKill
+            }
+            FaultKind::PostgresPause => FaultAction::PostgresPause { duration: timed() },
+            FaultKind::PostgresLockSkus => FaultAction::PostgresLockSkus { duration: timed() },
             FaultKind::PostgresTerminateWriter => {
                 untimed(&file.kind)?;
                 FaultAction::PostgresTerminateWriter

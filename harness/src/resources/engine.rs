@@ -14,6 +14,7 @@ use stockproof_engine::keys::ShopKeys;
 use stockproof_engine::strategy::Strategy;
 
 use super::{PROBE_TIMEOUT, ProbeValues};
+use crate::run::stores::StoreHandles;
 
 /// Series that need Redis (the reference engine's store and outbox).
 pub(super) const REDIS_SERIES: [&str; 4] = [
@@ -39,15 +40,11 @@ impl EngineProbe {
         shop: &str,
         strategy: Strategy,
     ) -> Result<EngineProbe, String> {
-        let redis = match strategy.uses_redis() {
-            true => Some(redis::Client::open(redis_url).map_err(|error| error.to_string())?),
-            false => None,
-        };
-        let postgres = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(PROBE_TIMEOUT)
-            .connect_lazy(database_url)
-            .map_err(|error| error.to_string())?;
+        // One Postgres connection: a probe asks one question at a time. Redis is
+        // connected at the first sample (it may be down at the start of a fault run).
+        let StoreHandles { redis, postgres } =
+            StoreHandles::open((redis_url, database_url), strategy, 1, PROBE_TIMEOUT)
+                .map_err(|error| error.to_string())?;
         Ok(EngineProbe {
             redis,
             connection: None,

@@ -1,6 +1,7 @@
 //! Fault injection wired into a run: the proxies in front of Redis and Postgres that the
 //! in-process engine talks through, the engine's fault hooks (crash and restart its
-//! ledger writer, recover Redis from the ledger after a kill), the fault records as
+//! ledger writer, recover Redis from the ledger after a kill), the refusal of faults
+//! the run cannot serve, the fault records as
 //! history ops, and the loss window of a Redis kill: events Redis had acknowledged that
 //! never reached Postgres, and the units they moved per SKU.
 //!
@@ -21,7 +22,7 @@ use stockproof_engine::variants::CrashBetweenWrites;
 use stockproof_infra::proxy::{FaultProxy, Toxics};
 use tokio::sync::Mutex;
 
-use crate::faults::{EngineFaultHooks, FaultAction, FaultRecord, FaultSpec};
+use crate::faults::{EngineFaultHooks, FaultAction, FaultRecord, PlannedFault};
 use crate::history::{HistoryEntry, Op, OpId, Outcome};
 use crate::judge::record::KillLoss;
 
@@ -70,15 +71,21 @@ pub async fn proxy_in_front(url: &str) -> Result<(Arc<FaultProxy>, String), Prox
 }
 
 /// The refusal of a fault the run cannot serve, said before any load is sent.
-pub fn refusal(faults: &[FaultSpec], in_process: bool, local: bool) -> Option<String> {
-    faults.iter().find_map(|spec| {
-        let fault = spec.action.describe();
+/// `actions` are what the run would inject (for a strategy without Redis, the
+/// counterparts: `crate::faults::plan`).
+pub fn refusal<'a>(
+    actions: impl IntoIterator<Item = &'a FaultAction>,
+    in_process: bool,
+    local: bool,
+) -> Option<String> {
+    actions.into_iter().find_map(|action| {
+        let fault = action.describe();
         if !in_process {
             Some(format!(
                 "fault `{fault}` needs the engine served in-process by stockproof, on \
                  servers it can reach (drop `--target URL`)"
             ))
-        } else if spec.action.needs_local_servers() && !local {
+        } else if action.needs_local_servers() && !local {
             Some(format!(
                 "fault `{fault}` needs servers started by stockproof (`--provider local`): \
                  it signals or restarts their processes"
@@ -86,26 +93,6 @@ pub fn refusal(faults: &[FaultSpec], in_process: bool, local: bool) -> Option<St
         } else {
             None
         }
-    })
-}
-
-/// The refusal of a fault that acts on what `strategy` does not have (Redis, the
-/// ledger writer, a second write), said before any load: injecting it would test
-/// nothing, and a pass would claim a resilience nobody measured.
-pub fn strategy_refusal(faults: &[FaultSpec], strategy: Strategy) -> Option<String> {
-    if strategy.uses_redis() {
-        return None;
-    }
-    faults.iter().find_map(|spec| {
-        spec.action.needs_redis_strategy().then(|| {
-            format!(
-                "fault `{}` acts on {}, which strategy {strategy} does not have (it keeps \
-                 everything in Postgres and writes its ledger in each request's \
-                 transaction); run it with `--strategy redis-lua`",
-                spec.action.describe(),
-                spec.action.acts_on()
-            )
-        })
     })
 }
 
@@ -117,8 +104,8 @@ type BeforeKill = (i64, Vec<TailEvent>);
 /// The in-process engine as fault injection sees it.
 #[derive(Debug)]
 pub struct InProcessHooks {
-    /// `None` for a Postgres strategy (no writer; its writer faults are refused
-    /// before the run, see [`strategy_refusal`]).
+    /// `None` for a Postgres strategy (no writer; its writer faults are not
+    /// applicable, see `crate::faults::plan`).
     pub writer: Option<Arc<WriterSupervisor>>,
     /// The design served: whose connections write the ledger.
     pub strategy: Strategy,
@@ -337,6 +324,7 @@ pub fn fault_entries(records: &[FaultRecord], zero: Instant, first_id: OpId) -> 
     };
     records
         .iter()
+        .filter(|record| !record.not_applicable)
         .enumerate()
         .map(|(offset, record)| HistoryEntry {
             id: first_id + offset as OpId,
@@ -360,8 +348,8 @@ pub fn fault_entries(records: &[FaultRecord], zero: Instant, first_id: OpId) -> 
 }
 
 /// Whether any fault of the run kills Redis (the loss window applies).
-pub fn kills_redis(faults: &[FaultSpec]) -> bool {
-    faults
+pub fn kills_redis(planned: &[PlannedFault]) -> bool {
+    planned
         .iter()
-        .any(|spec| matches!(spec.action, FaultAction::RedisKill))
+        .any(|fault| matches!(fault.injects(), Some(FaultAction::RedisKill)))
 }

@@ -195,9 +195,6 @@ pub async fn run_prepared(
     let plan = Plan::for_run(&scenario, seed, &label.id);
     let target = match &options.target {
         TargetChoice::InProcess(config) => {
-            if let Some(refusal) = faults::strategy_refusal(&scenario.faults, options.strategy) {
-                return Err(RunError::Fault(refusal));
-            }
             let mut config = config.clone();
             if let Some(aof) = scenario.engine.redis_aof {
                 config.aof = aof;
@@ -213,7 +210,8 @@ pub async fn run_prepared(
             .await?
         }
         TargetChoice::External(url) => {
-            if let Some(refusal) = faults::refusal(&scenario.faults, false, false) {
+            let written = scenario.faults.iter().map(|spec| &spec.action);
+            if let Some(refusal) = faults::refusal(written, false, false) {
                 return Err(RunError::Fault(refusal));
             }
             Target::External { url: url.clone() }
@@ -221,7 +219,11 @@ pub async fn run_prepared(
     };
     if let Target::InProcess(in_process) = &target {
         let local = in_process.infra.lock().await.local().is_some();
-        if let Some(refusal) = faults::refusal(&scenario.faults, true, local) {
+        let planned = crate::faults::plan(&scenario.faults, in_process.strategy);
+        let injected = planned
+            .iter()
+            .filter_map(crate::faults::PlannedFault::injects);
+        if let Some(refusal) = faults::refusal(injected, true, local) {
             target.stop().await;
             return Err(RunError::Fault(refusal));
         }
@@ -334,13 +336,19 @@ async fn record(
     spec.harness_op_id_first = seeds.len() as OpId;
     spec.started_at_unix_ms = started_at_unix_ms;
     let (fault_targets, hooks) = fault_targets(target, scenario);
+    // The faults as the served strategy takes them (counterparts on Postgres for a
+    // strategy without Redis); an external target gets none.
+    let planned = match target {
+        Target::InProcess(in_process) => crate::faults::plan(&scenario.faults, in_process.strategy),
+        Target::External { .. } => Vec::new(),
+    };
     let load_over = CancellationToken::new();
     let load_started = tokio::time::Instant::now();
     let schedule = async {
         match &fault_targets {
-            Some(fault_targets) if !scenario.faults.is_empty() => {
+            Some(fault_targets) if !planned.is_empty() => {
                 crate::faults::run_schedule(
-                    &scenario.faults,
+                    &planned,
                     fault_targets,
                     load_started,
                     &spec.ops_completed,
@@ -391,7 +399,7 @@ async fn record(
     }
     if let Some(hooks) = hooks {
         let kills = hooks.losses.lock().await.clone();
-        if faults::kills_redis(&scenario.faults) {
+        if faults::kills_redis(&planned) {
             info.loss_window = Some(LossWindow::new(
                 kills,
                 scenario.checks.loss_tolerance_events,
@@ -404,6 +412,7 @@ async fn record(
             description: record.description.clone(),
             detail: record.detail.clone(),
             injected: record.injected,
+            not_applicable: record.not_applicable,
         })
         .collect();
     Ok((info, stores, resources))

@@ -64,6 +64,35 @@ async fn bounded<T, E: Into<StoreError>>(
     }
 }
 
+/// The stores of an in-process engine, as its strategy has them, with no connection
+/// made yet: a Redis client (`None` for a Postgres-only strategy) and a lazy Postgres
+/// pool of `connections_max`, each acquire bounded by `acquire_timeout`. What the
+/// white-box reads ([`Stores::connect`]) and the resource sampler open.
+#[derive(Debug)]
+pub struct StoreHandles {
+    pub redis: Option<redis::Client>,
+    pub postgres: PgPool,
+}
+
+impl StoreHandles {
+    pub fn open(
+        (redis_url, database_url): (&str, &str),
+        strategy: Strategy,
+        connections_max: u32,
+        acquire_timeout: Duration,
+    ) -> Result<StoreHandles, StoreError> {
+        let redis = match strategy.uses_redis() {
+            true => Some(redis::Client::open(redis_url)?),
+            false => None,
+        };
+        let postgres = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(connections_max)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy(database_url)?;
+        Ok(StoreHandles { redis, postgres })
+    }
+}
+
 impl Stores {
     pub async fn connect(
         redis_url: &str,
@@ -71,16 +100,18 @@ impl Stores {
         shop: &str,
         strategy: Strategy,
     ) -> Result<Stores, StoreError> {
-        let redis = if strategy.uses_redis() {
-            let client = redis::Client::open(redis_url)?;
-            Some(bounded("redis connect", client.get_multiplexed_async_connection()).await?)
-        } else {
-            None
+        let StoreHandles { redis, postgres } = StoreHandles::open(
+            (redis_url, database_url),
+            strategy,
+            SNAPSHOT_POOL_CONNECTIONS_MAX,
+            STORE_CALL_TIMEOUT,
+        )?;
+        let redis = match redis {
+            Some(client) => {
+                Some(bounded("redis connect", client.get_multiplexed_async_connection()).await?)
+            }
+            None => None,
         };
-        let postgres = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(SNAPSHOT_POOL_CONNECTIONS_MAX)
-            .acquire_timeout(STORE_CALL_TIMEOUT)
-            .connect_lazy(database_url)?;
         Ok(Stores {
             redis,
             postgres,

@@ -1,8 +1,8 @@
 //! The shipped fault scenarios (`scenarios/faults-*.toml`) run end to end through the
 //! binary on local Redis and Postgres: each fault is injected, recorded, and every
-//! check passes (AOF `always`), faults-postgres on the Postgres strategies too; a Redis
-//! kill without persistence reports its loss window instead of crashing; a fault the
-//! run cannot serve is refused before any load.
+//! check passes (AOF `always`); a Redis kill without persistence reports its loss
+//! window instead of crashing; a fault the run cannot serve is refused before any
+//! load. The same scenarios on the Postgres strategies: `pg_scenarios`.
 
 use std::path::Path;
 use std::process::Output;
@@ -89,21 +89,6 @@ fn redis_pause_passes() {
 #[test]
 fn postgres_faults_pass() {
     shipped_scenario_passes("faults-postgres", &[]);
-}
-
-// Goal: a Postgres-only strategy loses and doubles nothing when Postgres restarts
-// and when its pool's backends (which write its ledger) are terminated: a commit
-// whose reply was lost reaches the client as unknown, never as done or refused.
-// Method: the shipped faults-postgres on pg-row-lock, 4 users.
-#[test]
-fn postgres_faults_pass_on_pg_row_lock() {
-    shipped_scenario_passes("faults-postgres", &["--strategy", "pg-row-lock"]);
-}
-
-// Goal and method: as for pg-row-lock, on pg-optimistic (its retries included).
-#[test]
-fn postgres_faults_pass_on_pg_optimistic() {
-    shipped_scenario_passes("faults-postgres", &["--strategy", "pg-optimistic"]);
 }
 
 // Goal: a writer crash between commit and XACK is redelivered exactly once.

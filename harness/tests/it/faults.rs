@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use sqlx::{ConnectOptions, Connection};
 use stockproof_harness::faults::{
-    FaultAction, FaultSpec, FaultTargets, LEDGER_WRITER_APPLICATION_NAME, inject, run_schedule,
+    FaultAction, FaultSpec, FaultTargets, LEDGER_WRITER_APPLICATION_NAME, PlannedFault, inject,
+    run_schedule,
 };
 use stockproof_infra::{AofPolicy, Infra, InfraConfig, Provider};
 use tokio::sync::Mutex;
@@ -138,7 +139,8 @@ async fn a_schedule_fires_on_its_op_count_and_reports_what_never_fired() {
             load_over.cancel();
         })
     };
-    let records = run_schedule(&specs, &targets, Instant::now(), &ops, &load_over).await;
+    let planned: Vec<PlannedFault> = specs.iter().map(PlannedFault::as_written).collect();
+    let records = run_schedule(&planned, &targets, Instant::now(), &ops, &load_over).await;
     load.await.unwrap();
     assert_eq!(records.len(), 3);
     assert!(records[0].injected, "{:?}", records[0]);

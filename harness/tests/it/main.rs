@@ -13,6 +13,7 @@ mod load_driver;
 mod long_lived;
 mod one_verdict;
 mod own_stores;
+mod pg_scenarios;
 mod probe;
 mod reconcile;
 mod replay;

@@ -1,14 +1,13 @@
 //! `--strategy`, as a user runs it: flash-sale on each Postgres strategy passes every
 //! check (briefly, without its latency SLOs: timing is not what this tests) and its
-//! run.json and header name the strategy and say C2 judged stores without Redis; a
-//! fault on Redis is refused for a Postgres strategy with exit 2 naming both, before
-//! any load (the Postgres faults that do apply: `fault_runs`); `serve
-//! --strategy pg-optimistic` serves the contract and exposes its conflict counters.
+//! run.json and header name the strategy and say C2 judged stores without Redis (every
+//! shipped scenario, faults included, on both: `pg_scenarios`); `serve --strategy
+//! pg-optimistic` serves the contract and exposes its conflict counters.
 
 use std::process::Stdio;
 
 use crate::support::{
-    describe, flash_sale_without_slos, only_run_folder, run_bounded, serve, short_run, stockproof,
+    describe, flash_sale_without_slos, only_run_folder, run_bounded, serve, short_run,
 };
 
 /// Shoppers and load length of the short flash-sale: enough refusals after returned
@@ -59,50 +58,6 @@ fn flash_sale_passes_on_pg_optimistic() {
     // Goal: the optimistic strategy keeps every invariant under a hot SKU, its
     // conflicts included. Method: as for pg-row-lock.
     flash_sale_passes("pg-optimistic");
-}
-
-#[test]
-fn a_redis_fault_is_refused_for_a_postgres_strategy() {
-    // Goal: a fault on what the strategy does not have is a usage error (exit 2)
-    // naming the fault and the strategy, before any load (no run folder), also when
-    // the scenario mixes it with Postgres faults that would apply. Method: a Redis
-    // kill on pg-row-lock, faults-network (Redis and Postgres) on pg-optimistic.
-    let cases = [
-        (
-            "scenarios/faults-redis-kill.toml",
-            "pg-row-lock",
-            "redis kill",
-        ),
-        (
-            "scenarios/faults-network.toml",
-            "pg-optimistic",
-            "redis network",
-        ),
-    ];
-    for (scenario, strategy, fault) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let reports = dir.path().join("reports");
-        let output = run_bounded(
-            stockproof()
-                .args(["run", scenario, "--provider", "local"])
-                .args(["--strategy", strategy, "--report-dir"])
-                .arg(&reports),
-        );
-        assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains(fault) && stderr.contains(&format!("strategy {strategy}")),
-            "{}",
-            describe(&output)
-        );
-        let folders = std::fs::read_dir(&reports).map_or(0, Iterator::count);
-        assert_eq!(
-            folders,
-            0,
-            "a run folder was written: {}",
-            describe(&output)
-        );
-    }
 }
 
 #[test]

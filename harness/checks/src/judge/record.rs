@@ -96,14 +96,11 @@ impl RunInfo {
         }
         let mut text = String::from("\n## Faults\n\n");
         for fault in &self.faults {
-            let state = if fault.injected {
-                "injected"
-            } else {
-                "NOT injected"
-            };
             text.push_str(&format!(
-                "- {} ({state}): {}\n",
-                fault.description, fault.detail
+                "- {} ({}): {}\n",
+                fault.description,
+                fault.state(),
+                fault.detail
             ));
         }
         if let Some(loss_window) = &self.loss_window {
@@ -173,6 +170,22 @@ pub struct FaultLine {
     pub description: String,
     pub detail: String,
     pub injected: bool,
+    /// The strategy lacks what the fault acts on: nothing was injected, and `detail`
+    /// says why.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
+}
+
+impl FaultLine {
+    /// `injected`, `NOT injected` (it failed, or its trigger never came) or `not
+    /// applicable`.
+    pub fn state(&self) -> &'static str {
+        match (self.injected, self.not_applicable) {
+            (true, _) => "injected",
+            (false, true) => "not applicable",
+            (false, false) => "NOT injected",
+        }
+    }
 }
 
 /// The loss window of a run's Redis kills against the scenario's stated tolerance.

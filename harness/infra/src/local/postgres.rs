@@ -152,6 +152,30 @@ impl LocalPostgres {
         let admin_url = self.url_of("postgres");
         self.wait_ready(&admin_url).await
     }
+
+    /// `kill -9` of the postmaster and every backend and helper it forked (a crashed
+    /// or OOM-killed database host), then a start on the same port and data dir: the
+    /// server replays its WAL (crash recovery) and answers with every committed
+    /// transaction, as after a real crash of the process (the OS kept what was
+    /// written). Returns once it answers.
+    pub async fn kill_and_restart(&mut self) -> Result<(), InfraError> {
+        self.process.kill_tree_now();
+        self.process = spawn(&self.launch, self.port)?;
+        let admin_url = self.url_of("postgres");
+        self.wait_ready(&admin_url).await
+    }
+
+    /// SIGSTOP of the postmaster and every process it forked: the server freezes
+    /// whole, connections stay open and queries hang (a stalled VM, a host frozen by
+    /// its hypervisor). [`LocalPostgres::resume`] undoes it.
+    pub fn pause(&mut self) -> bool {
+        self.process.signal_tree(libc::SIGSTOP)
+    }
+
+    /// SIGCONT of the postmaster and its processes after [`LocalPostgres::pause`].
+    pub fn resume(&mut self) -> bool {
+        self.process.signal_tree(libc::SIGCONT)
+    }
 }
 
 /// Starts `postgres` on `port` as the launch describes (the log is appended to, so a

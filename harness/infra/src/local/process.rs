@@ -21,6 +21,9 @@ use crate::InfraError;
 const LOG_TAIL_BYTES_MAX: u64 = 4_096;
 /// Poll interval while waiting for a stopping server.
 const STOP_POLL_MS: u64 = 20;
+/// A killed server's children die within milliseconds; bounded so a stuck one (in
+/// uninterruptible disk sleep) cannot hang a fault.
+const CHILDREN_GONE_WAIT_MS_MAX: u64 = 10_000;
 
 type SpawnRequest = (Command, mpsc::SyncSender<std::io::Result<Child>>);
 
@@ -172,6 +175,50 @@ impl ServerProcess {
         }
     }
 
+    /// SIGKILL to the server and every process it forked, at once (what an OOM kill of
+    /// the whole server or a host crash does), then reaps it. A server whose children
+    /// outlive it (Postgres' backends hold its shared memory) could not start again on
+    /// the same data until they noticed; this waits, bounded, until they are gone.
+    pub(crate) fn kill_tree_now(&mut self) {
+        let Some(pid) = self.pid() else {
+            return;
+        };
+        // Frozen first, so it forks no child between the listing and the kill.
+        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+        let children = child_pids(pid);
+        for child in &children {
+            // SAFETY: kill(2) on a pid that was the server's child a moment ago; a
+            // server's child is never reaped by anyone but the server, which is frozen.
+            unsafe { libc::kill(*child as libc::pid_t, libc::SIGKILL) };
+        }
+        self.kill_now();
+        let started = Instant::now();
+        while children.iter().any(|child| alive(*child))
+            && started.elapsed() < Duration::from_millis(CHILDREN_GONE_WAIT_MS_MAX)
+        {
+            std::thread::sleep(Duration::from_millis(STOP_POLL_MS));
+        }
+    }
+
+    /// Sends `signal` to the server and every process it forked (SIGSTOP freezes a
+    /// Postgres whole: the postmaster alone forks, its backends serve). Stops the
+    /// server before listing its children, so none appears unsignalled; false if the
+    /// server is gone.
+    pub(crate) fn signal_tree(&mut self, signal: libc::c_int) -> bool {
+        let Some(pid) = self.pid() else {
+            return false;
+        };
+        if !self.send_signal(signal) {
+            return false;
+        }
+        for child in child_pids(pid) {
+            // SAFETY: kill(2) on the server's own child, which only the server reaps.
+            unsafe { libc::kill(child as libc::pid_t, signal) };
+        }
+        true
+    }
+
     /// Sends `signal` (SIGSTOP, SIGCONT) to the running server; false if it is gone.
     pub(crate) fn send_signal(&mut self, signal: libc::c_int) -> bool {
         if self.exit_status().is_some() {
@@ -189,6 +236,35 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The pids whose parent is `parent`, from `/proc/<pid>/stat` (its fourth field, read
+/// after the command name's closing parenthesis, which may itself hold spaces).
+fn child_pids(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| parent_of(*pid) == Some(parent))
+        .collect()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `pid` runs (a zombie has released its memory: it counts as gone).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
 }
 
 /// The end of a log file headed by its path, for error messages.

@@ -155,3 +155,40 @@ async fn bandwidth_limits_throughput() {
     assert_eq!(echoed, payload);
     assert!(started.elapsed() >= Duration::from_millis(1_000));
 }
+
+// Goal: two faults overlapping on one proxy (a Redis fault mapped onto Postgres' proxy
+// beside Postgres' own) each stay in force for their whole span: the end of the first
+// lifts only its own toxics. Method: a partition layer and a latency layer; removing
+// the latency layer leaves the partition, removing the partition leaves nothing.
+#[tokio::test]
+async fn the_end_of_one_layer_keeps_the_other_in_force() {
+    let proxy = FaultProxy::start(echo_server().await).await.unwrap();
+    let partition = proxy.add_toxics(Toxics {
+        blackhole: true,
+        ..Toxics::default()
+    });
+    let latency = proxy.add_toxics(Toxics {
+        latency_ms: 50,
+        bandwidth_bytes_per_s: Some(1_000),
+        ..Toxics::default()
+    });
+    assert_eq!(
+        proxy.toxics(),
+        Toxics {
+            latency_ms: 50,
+            bandwidth_bytes_per_s: Some(1_000),
+            blackhole: true,
+            ..Toxics::default()
+        }
+    );
+    proxy.remove_toxics(latency);
+    assert_eq!(
+        proxy.toxics(),
+        Toxics {
+            blackhole: true,
+            ..Toxics::default()
+        }
+    );
+    proxy.remove_toxics(partition);
+    assert_eq!(proxy.toxics(), Toxics::default());
+}

@@ -144,23 +144,28 @@ async fn a_missing_binary_names_the_package_to_install() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_postgres_restart_keeps_committed_rows_and_drops_connections() {
-    // Goal: `LocalPostgres::restart` brings the same server back on the same port with
-    // its committed data; a connection from before the restart is broken (as in a real
-    // restart), a new one works.
+/// Commits a row over a connection that stays open, restarts Postgres (`kill`: with
+/// `kill_and_restart`, else `restart`), and asserts the server is a new process on the
+/// same port, the old connection is broken, and the row is read back on a new one.
+async fn postgres_comes_back_with_its_rows(kill: bool) {
     let mut infra = Infra::start(&local_config(AofPolicy::No)).await.unwrap();
     let url = infra.database_url().to_owned();
     let mut before = sqlx::PgConnection::connect(&url).await.unwrap();
     for statement in ["CREATE TABLE kept (n int)", "INSERT INTO kept VALUES (42)"] {
         sqlx::query(statement).execute(&mut before).await.unwrap();
     }
-    let port = infra.local().unwrap().postgres.port();
-    infra.local_mut().unwrap().postgres.restart().await.unwrap();
-    assert_eq!(infra.local().unwrap().postgres.port(), port);
+    let postgres = &mut infra.local_mut().unwrap().postgres;
+    let (port, pid) = (postgres.port(), postgres.pid().unwrap());
+    if kill {
+        postgres.kill_and_restart().await.unwrap();
+    } else {
+        postgres.restart().await.unwrap();
+    }
+    assert_eq!(postgres.port(), port);
+    assert_ne!(postgres.pid().unwrap(), pid, "the server was not restarted");
     assert!(
         sqlx::query("SELECT 1").execute(&mut before).await.is_err(),
-        "a connection survived the restart"
+        "a connection (its backend) survived (kill: {kill})"
     );
     let mut after = sqlx::PgConnection::connect(&url).await.unwrap();
     let kept: i32 = sqlx::query_scalar("SELECT n FROM kept")
@@ -168,6 +173,24 @@ async fn a_postgres_restart_keeps_committed_rows_and_drops_connections() {
         .await
         .unwrap();
     assert_eq!(kept, 42);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_keeps_committed_rows_and_drops_connections() {
+    // Goal: `LocalPostgres::restart` brings the same server back on the same port with
+    // its committed data; a connection from before the restart is broken (as in a real
+    // restart), a new one works.
+    postgres_comes_back_with_its_rows(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_kill_keeps_committed_rows_and_leaves_no_backend() {
+    // Goal: `LocalPostgres::kill_and_restart` is a crash, not a shutdown: the whole
+    // server (postmaster and backends) is killed, a new postmaster starts on the same
+    // port after crash recovery, and every committed row is there. The open
+    // connection's backend must die too, or the new postmaster could not attach the
+    // data.
+    postgres_comes_back_with_its_rows(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,4 +273,28 @@ async fn a_paused_redis_answers_nothing_until_resumed() {
         .expect("the held request completes after resume")
         .unwrap();
     assert_eq!(answer, "PONG");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_postgres_answers_nothing_until_resumed() {
+    // Goal: `LocalPostgres::pause` freezes the whole server, backends included (a query
+    // on a connection opened before the pause hangs), and `resume` lets the held query
+    // complete. The hang is shown by a query that does not finish within 300 ms, which
+    // a frozen backend cannot beat.
+    let mut infra = Infra::start(&local_config(AofPolicy::No)).await.unwrap();
+    let url = infra.database_url().to_owned();
+    let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+    assert!(infra.local_mut().unwrap().postgres.pause());
+    let answer = {
+        let mut request =
+            Box::pin(sqlx::query_scalar::<_, i32>("SELECT 7").fetch_one(&mut connection));
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut request).await;
+        assert!(early.is_err(), "a paused server answered");
+        assert!(infra.local_mut().unwrap().postgres.resume());
+        tokio::time::timeout(std::time::Duration::from_secs(10), request)
+            .await
+            .expect("the held query completes after resume")
+            .unwrap()
+    };
+    assert_eq!(answer, 7);
 }

@@ -27,6 +27,9 @@ fn every_kind_parses_with_its_defaults() {
         let spec = FaultSpec::from_file(&fault).unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(spec.trigger, Trigger::At(Duration::from_secs(1)));
         assert!(!spec.action.describe().is_empty());
+        // The kind read back from the action names the fault as written (the
+        // counterpart of a fault on another strategy is reported by these names).
+        assert_eq!(spec.action.kind().name(), name);
     }
 }
 
