@@ -122,10 +122,15 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
                 None => Ok("redis restarted; no in-process engine to recover".to_owned()),
             }
         }
-        FaultAction::RedisPause { duration } => {
-            signal_server(targets, &fault, Server::Redis, true).await?;
+        FaultAction::RedisPause { duration } | FaultAction::PostgresPause { duration } => {
+            let server = if matches!(action, FaultAction::RedisPause { .. }) {
+                Server::Redis
+            } else {
+                Server::Postgres
+            };
+            signal_server(targets, &fault, server, true).await?;
             tokio::time::sleep(*duration).await;
-            signal_server(targets, &fault, Server::Redis, false).await?;
+            signal_server(targets, &fault, server, false).await?;
             Ok(format!("paused for {duration:?}"))
         }
         FaultAction::RedisClientPause { duration } => {
@@ -146,12 +151,6 @@ pub async fn inject(action: &FaultAction, targets: &FaultTargets) -> Result<Stri
             };
             restarted.map_err(|error| failed(error.to_string()))?;
             Ok(detail.to_owned())
-        }
-        FaultAction::PostgresPause { duration } => {
-            signal_server(targets, &fault, Server::Postgres, true).await?;
-            tokio::time::sleep(*duration).await;
-            signal_server(targets, &fault, Server::Postgres, false).await?;
-            Ok(format!("paused for {duration:?}"))
         }
         FaultAction::PostgresLockSkus { duration } => {
             let url = targets.infra.lock().await.database_url().to_owned();
