@@ -282,7 +282,7 @@ impl PgOptimisticEngine {
     /// transactions of at most [`PG_EXPIRE_TRANSACTION_MAX`], [`PG_EXPIRE_WORKERS_MAX`]
     /// at a time.
     async fn expire_batch(&self, limit: usize) -> Result<ExpireReport, EngineError> {
-        let mut connection = self.core.connection().await?;
+        let mut connection = self.core.sweep_connection().await?;
         let now_ms = rows::now_ms(&mut connection).await?;
         let due = rows::due(&mut connection, now_ms, limit, false).await?;
         drop(connection);
@@ -306,7 +306,7 @@ impl PgOptimisticEngine {
                 Err(error) => return Err(error),
             }
         }
-        let mut connection = self.core.connection().await?;
+        let mut connection = self.core.sweep_connection().await?;
         let still_due = rows::due_count(&mut connection, now_ms).await?;
         Ok(ExpireReport { expired, still_due })
     }
@@ -315,7 +315,7 @@ impl PgOptimisticEngine {
     /// confirm or release ended meanwhile are left alone), then their SKUs' units
     /// returned in one statement (rows locked in SKU order first).
     async fn expire_chunk(&self, ids: &[ReservationId]) -> Result<Vec<ReservationId>, EngineError> {
-        let mut transaction = self.core.begin().await?;
+        let mut transaction = self.core.begin_sweep().await?;
         let now_ms = rows::now_ms(&mut transaction).await?;
         let won = rows::terminate(&mut transaction, ids, ReservationState::Expired, now_ms).await?;
         if won.is_empty() {

@@ -180,7 +180,7 @@ impl PgRowLockEngine {
             now_ms = now_ms.max(at_ms);
             expired.extend(ids);
         }
-        let mut connection = self.core.connection().await?;
+        let mut connection = self.core.sweep_connection().await?;
         let still_due = rows::due_count(&mut connection, now_ms).await?;
         Ok(ExpireReport { expired, still_due })
     }
@@ -190,7 +190,7 @@ impl PgRowLockEngine {
         &self,
         limit: usize,
     ) -> Result<(i64, Vec<ReservationId>), EngineError> {
-        let mut transaction = self.core.begin().await?;
+        let mut transaction = self.core.begin_sweep().await?;
         let now_ms = rows::now_ms(&mut transaction).await?;
         let due = rows::due(&mut transaction, now_ms, limit, true).await?;
         if due.is_empty() {

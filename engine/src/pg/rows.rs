@@ -51,14 +51,6 @@ pub(crate) async fn now_ms(connection: &mut PgConnection) -> Result<i64, EngineE
     Ok(now_ms)
 }
 
-/// What a reserve learns before it touches any stock: the clock, and whom its key
-/// is bound to (a live binding only: one past its `expires_ms` is free again).
-#[derive(Debug)]
-pub(crate) struct Prelude {
-    pub now_ms: i64,
-    pub bound: Option<Binding>,
-}
-
 /// A key's reservation and the cart it was made for.
 #[derive(Debug)]
 pub(crate) struct Binding {
@@ -66,29 +58,25 @@ pub(crate) struct Binding {
     pub items: String,
 }
 
-pub(crate) async fn prelude(
+/// Whom `key` is bound to now: a live binding only (one past its `expires_ms` is
+/// free again).
+pub(crate) async fn live_binding(
     connection: &mut PgConnection,
     key: &str,
-) -> Result<Prelude, EngineError> {
-    let (now_ms, id, items): (i64, Option<String>, Option<String>) = sqlx::query_as(concat!(
-        "WITH clock AS (SELECT ",
-        now_ms!(),
-        " AS now_ms)
-         SELECT clock.now_ms, k.reservation_id, k.items
-           FROM clock LEFT JOIN idempotency_keys k
-             ON k.idempotency_key = $1 AND k.expires_ms > clock.now_ms"
+) -> Result<Option<Binding>, EngineError> {
+    let bound: Option<(String, String)> = sqlx::query_as(concat!(
+        "SELECT reservation_id, items FROM idempotency_keys
+          WHERE idempotency_key = $1 AND expires_ms > ",
+        now_ms!()
     ))
     .bind(key)
-    .fetch_one(connection)
+    .fetch_optional(connection)
     .await
     .map_err(|error| unavailable(&error))?;
-    Ok(Prelude {
-        now_ms,
-        bound: id.zip(items).map(|(id, items)| Binding {
-            id: ReservationId(id),
-            items,
-        }),
-    })
+    Ok(bound.map(|(id, items)| Binding {
+        id: ReservationId(id),
+        items,
+    }))
 }
 
 /// Binds `key` to a new reservation id (allocated here) unless a live binding exists.
