@@ -7,11 +7,14 @@
 //! Only shoppers' ops count (`user` set): seeding, scheduled restocks and the final
 //! reads are the harness's own and are not load.
 
+mod intervals;
+
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
 use crate::history::{History, HistoryEntry, OpKind, Outcome};
+pub use intervals::Intervals;
 
 /// Largest latency recorded; longer ones are clamped (and show as this in the max).
 /// A minute is far past any client timeout, so a clamp means a stuck run.
@@ -44,8 +47,9 @@ pub struct OpLatency {
     pub corrected: Histogram<u64>,
     /// From the actual send.
     pub uncorrected: Histogram<u64>,
-    /// Corrected latencies by the second the op completed in (index = second of the run).
-    pub intervals: Vec<Histogram<u64>>,
+    /// Corrected latencies by the second the op completed in (index = second of the
+    /// run), packed once a few seconds old so a long run's memory stays flat.
+    pub intervals: Intervals,
 }
 
 impl OpLatency {
@@ -53,7 +57,7 @@ impl OpLatency {
         OpLatency {
             corrected: new_histogram(),
             uncorrected: new_histogram(),
-            intervals: Vec::new(),
+            intervals: Intervals::default(),
         }
     }
 }
@@ -133,10 +137,7 @@ impl Latencies {
             entry.latency_us().clamp(1, LATENCY_US_MAX),
         );
         let second = (entry.complete_us / INTERVAL_US) as usize;
-        if op.intervals.len() <= second {
-            op.intervals.resize_with(second + 1, new_histogram);
-        }
-        record(&mut op.intervals[second], corrected);
+        op.intervals.record(second, corrected);
     }
 
     /// From the first send to the last reply.
@@ -167,8 +168,8 @@ impl Latencies {
     pub fn ops_per_second(&self) -> Vec<u64> {
         let mut per_second = vec![0; self.seconds()];
         for op in self.ops.values() {
-            for (second, histogram) in op.intervals.iter().enumerate() {
-                per_second[second] += histogram.len();
+            for (second, count) in per_second.iter_mut().enumerate() {
+                *count += op.intervals.count(second);
             }
         }
         per_second

@@ -6,6 +6,7 @@
 //! them (`stockproof merge`), as HistogramLogProcessor does. Values are µs; the max
 //! column is in ms like Java's default (divisor 1000).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -85,8 +86,8 @@ fn decode(encoded: &str) -> Result<Histogram<u64>, String> {
 }
 
 /// The header, then one line per `(second, tag, histogram)` in the order given.
-fn write_log<'h>(
-    intervals: impl Iterator<Item = (u64, &'h str, &'h Histogram<u64>)>,
+fn write_log<'h, H: Borrow<Histogram<u64>>>(
+    intervals: impl Iterator<Item = (u64, &'h str, H)>,
     started_at_unix_ms: i64,
 ) -> Result<String, String> {
     let start_s = started_at_unix_ms as f64 / 1000.0;
@@ -110,7 +111,7 @@ fn write_log<'h>(
             let tag = Tag::new(tag).ok_or_else(|| format!("`{tag}` is not a valid tag"))?;
             writer
                 .write_histogram(
-                    histogram,
+                    histogram.borrow(),
                     Duration::from_micros(second * INTERVAL_US),
                     Duration::from_micros(INTERVAL_US),
                     Some(tag),

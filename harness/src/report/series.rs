@@ -83,9 +83,12 @@ pub fn latency_over_time(latencies: &Latencies, buckets: Buckets) -> Vec<Latency
             let mut merged: Histogram<u64> = new_histogram();
             let seconds = bucket * buckets.width_s..(bucket + 1) * buckets.width_s;
             for op in latencies.ops.values() {
-                for interval in op.intervals.get(seconds.clone()).into_iter().flatten() {
+                for interval in seconds
+                    .clone()
+                    .filter_map(|second| op.intervals.get(second))
+                {
                     merged
-                        .add(interval)
+                        .add(&*interval)
                         .expect("auto-resizing histograms add any other histogram");
                 }
             }

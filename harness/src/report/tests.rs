@@ -201,8 +201,8 @@ fn hlog_parses_back_into_the_recorded_intervals() {
         let decoded: Histogram<u64> = deserializer
             .deserialize(&mut bytes.as_slice())
             .expect("histogram");
-        let recorded = &latencies.ops[&kind].intervals[second];
-        assert_eq!(&decoded, recorded, "{kind} second {second}");
+        let recorded = latencies.ops[&kind].intervals.get(second).expect("second");
+        assert_eq!(&decoded, &*recorded, "{kind} second {second}");
         assert!((interval.max() - recorded.max() as f64 / 1000.0).abs() < 0.001);
         intervals += 1;
     }
@@ -210,9 +210,8 @@ fn hlog_parses_back_into_the_recorded_intervals() {
         .ops
         .values()
         .map(|op| {
-            op.intervals
-                .iter()
-                .filter(|histogram| !histogram.is_empty())
+            (0..op.intervals.len())
+                .filter(|&second| op.intervals.count(second) > 0)
                 .count()
         })
         .sum();
