@@ -9,7 +9,9 @@
 //!   agents' ids are disjoint by construction (`crate::plan::agent`), so `retry_of`
 //!   links stay true.
 //! - **Clock skew**: a declared bound (`--clock-skew`, else the largest an agent
-//!   declared, else 0 stated and said) widens every op's interval: invoke − bound,
+//!   declared, else measured: the two largest of the agents' clock error bounds when
+//!   every clock was NTP-synchronised, else 0 stated and said) widens every op's
+//!   interval: invoke − bound,
 //!   complete + bound. A check's bound over a wider interval is looser, never tighter,
 //!   so skew can hide a violation shorter than it but never raise a false alarm;
 //!   latencies are measured as each agent timed them
@@ -37,7 +39,7 @@ use crate::judge::record::RunInfo;
 use crate::latency::Latencies;
 use crate::load::recorder::hold_deadline_ms;
 use crate::report::hlog::{self, AgentLog};
-use crate::run::agent::{AgentError, AgentRecord, read_record, unix_us};
+use crate::run::agent::{AgentError, AgentRecord, clock, read_record, unix_us};
 use crate::run::folder::{self, FolderError, ReadFolderError};
 use crate::run::quiesce::{self, QuiesceReport};
 use crate::run::target::{self, TargetError};
@@ -191,7 +193,8 @@ pub async fn merge(options: &MergeOptions) -> Result<MergeOutcome, MergeError> {
         .collect();
     check_one_plan(&records)?;
     prepare_out(&options.out)?;
-    let (skew_us, skew_source) = clock_skew(options.clock_skew, &agents);
+    let records: Vec<&AgentRecord> = agents.iter().map(|agent| &agent.record).collect();
+    let (skew_us, skew_source) = clock_skew(options.clock_skew, &records);
     let origin_us = origin_unix_us(agents.iter().map(|agent| &agent.record));
     let parts: Vec<(u64, &History)> = agents
         .iter()
@@ -429,28 +432,41 @@ fn prepare_out(out: &Path) -> Result<(), MergeError> {
 }
 
 /// The bound and where it came from.
-fn clock_skew(flag: Option<Duration>, agents: &[AgentFolder]) -> (u64, String) {
+fn clock_skew(flag: Option<Duration>, agents: &[&AgentRecord]) -> (u64, String) {
     if let Some(flag) = flag {
         let us = u64::try_from(flag.as_micros()).unwrap_or(u64::MAX);
         return (us, "declared by `stockproof merge --clock-skew`".to_owned());
     }
     let declared = agents
         .iter()
-        .filter(|agent| agent.record.clock_skew_declared)
-        .map(|agent| agent.record.clock_skew_us)
+        .filter(|agent| agent.clock_skew_declared)
+        .map(|agent| agent.clock_skew_us)
         .max();
-    match declared {
-        Some(us) => (
-            us,
-            "the largest bound the agents declared (--clock-skew)".to_owned(),
-        ),
-        None => (
-            0,
-            "stated 0, not measured: no agent declared a bound; agents on one machine share \
-             its clock, on several machines pass the bound your clock sync guarantees"
-                .to_owned(),
-        ),
+    if let Some(us) = declared {
+        let source = "the largest bound the agents declared (--clock-skew)";
+        return (us, source.to_owned());
     }
+    let measured: Vec<Option<u64>> = agents
+        .iter()
+        .map(|agent| agent.clock_error_bound_us)
+        .collect();
+    if let Some(us) = clock::pairwise_skew_bound_us(&measured) {
+        let source = "measured: the two largest of the agents' clock error bounds (the \
+                      kernel's adjtimex maxerror while NTP keeps the clock synchronised), added";
+        return (us, source.to_owned());
+    }
+    let unsynchronised: Vec<String> = agents
+        .iter()
+        .filter(|agent| agent.clock_error_bound_us.is_none())
+        .map(|agent| agent.agent.to_string())
+        .collect();
+    let source = format!(
+        "stated 0, not measured: no agent declared a bound and the clock of agent(s) {} was \
+         not synchronised (adjtimex); agents on one machine share its clock, on several \
+         machines pass the bound your clock sync guarantees",
+        unsynchronised.join(", ")
+    );
+    (0, source)
 }
 
 /// The earliest agent's start, down to a whole ms (the history header counts ms).

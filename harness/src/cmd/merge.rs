@@ -30,7 +30,8 @@ pub(crate) struct MergeArgs {
     /// The bound on how far the agents' clocks may be apart (e.g. `5ms`): every op's
     /// interval is widened by it on each side, so skew loosens the checks' bounds but
     /// never raises a false alarm. Default: the largest bound an agent declared, else
-    /// 0 (stated in the report, not measured).
+    /// the two largest of the agents' measured clock error bounds added (every clock
+    /// NTP-synchronised), else 0 (stated in the report, not measured).
     #[arg(long, value_name = "D", value_parser = parse_duration)]
     clock_skew: Option<Duration>,
 

@@ -130,7 +130,8 @@ pub(crate) struct RunArgs {
 
     /// With --agent: the declared bound on how far this machine's clock may be from the
     /// other agents' (e.g. `5ms`), recorded in its folder; the merge widens every op's
-    /// interval by it. Default: not declared (0, said in the merged report).
+    /// interval by it. Default: not declared; the folder records the clock's own error
+    /// bound when NTP keeps it synchronised (adjtimex), which the merge then uses.
     #[arg(long, value_name = "D", value_parser = parse_duration, requires = "agent")]
     clock_skew: Option<Duration>,
 

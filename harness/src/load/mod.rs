@@ -169,6 +169,7 @@ pub async fn run_load(
         RecorderSettings {
             zero: spec.zero,
             planned,
+            load_started_us: started_us,
             progress: spec.progress,
             arrival: spec.arrival_rate_per_s.map(|rate| (rate, spec.users)),
             deadline_us: deadline.map(|deadline| {

@@ -50,16 +50,24 @@ impl ProgressMode {
 pub(crate) struct Progress {
     mode: ProgressMode,
     planned: Option<Duration>,
+    /// When the load started on the history's clock: the line counts from here, not
+    /// from the history's zero (an agent seeds and waits for `--start-at` before).
+    load_started_us: u64,
     last_print_us: u64,
     last_ops: u64,
 }
 
 impl Progress {
-    pub(crate) fn new(mode: ProgressMode, planned: Option<Duration>) -> Progress {
+    pub(crate) fn new(
+        mode: ProgressMode,
+        planned: Option<Duration>,
+        load_started_us: u64,
+    ) -> Progress {
         Progress {
             mode,
             planned,
-            last_print_us: 0,
+            load_started_us,
+            last_print_us: load_started_us,
             last_ops: 0,
         }
     }
@@ -90,7 +98,9 @@ impl Progress {
         if self.mode == ProgressMode::Off {
             return;
         }
-        let elapsed = Duration::from_micros(now_us).as_secs_f64().max(1e-3);
+        let elapsed = Duration::from_micros(now_us.saturating_sub(self.load_started_us))
+            .as_secs_f64()
+            .max(1e-3);
         let line = self.line(now_us, counts.ops as f64 / elapsed, counts, latencies);
         let mut stdout = std::io::stdout().lock();
         let _ = match self.mode {
@@ -102,7 +112,7 @@ impl Progress {
 
     fn line(&self, now_us: u64, rate: f64, counts: &LoadCounts, latencies: &Latencies) -> String {
         progress_line(
-            Duration::from_micros(now_us),
+            Duration::from_micros(now_us.saturating_sub(self.load_started_us)),
             self.planned,
             rate,
             counts,

@@ -86,6 +86,8 @@ pub(crate) struct RecorderSettings {
     pub(crate) zero: Instant,
     /// The load's planned length (for progress), if it is time-bound.
     pub(crate) planned: Option<Duration>,
+    /// When the load started, µs since `zero` (the progress line counts from here).
+    pub(crate) load_started_us: u64,
     pub(crate) progress: ProgressMode,
     /// Open model: users and rate, to count dropped starts.
     pub(crate) arrival: Option<(f64, u32)>,
@@ -161,7 +163,11 @@ impl State {
             latest_deadline_ms: None,
             latencies: Latencies::default(),
             counts: LoadCounts::default(),
-            progress: Progress::new(settings.progress, settings.planned),
+            progress: Progress::new(
+                settings.progress,
+                settings.planned,
+                settings.load_started_us,
+            ),
             slots: HashMap::new(),
             last_reply_us: micros_since(settings.zero),
             failed_without_reply: 0,

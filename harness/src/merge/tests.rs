@@ -1,6 +1,10 @@
 use std::path::PathBuf;
 
-use super::{MergeError, check_one_plan, merge_entries, origin_unix_us, summary_section};
+use std::time::Duration;
+
+use super::{
+    MergeError, check_one_plan, clock_skew, merge_entries, origin_unix_us, summary_section,
+};
 use crate::history::{History, HistoryEntry, HistoryHeader, Op, Outcome};
 use crate::run::agent::AgentRecord;
 
@@ -20,6 +24,7 @@ fn record(agent: u32, agents: u32, started_at_unix_us: u64) -> AgentRecord {
         load_started_at_unix_us: started_at_unix_us,
         clock_skew_us: 0,
         clock_skew_declared: false,
+        clock_error_bound_us: None,
         notes: Vec::new(),
     }
 }
@@ -161,4 +166,29 @@ fn the_summary_says_what_the_skew_does() {
     let text = summary_section(&record);
     assert!(text.contains("- agent 2/2: 2 users, wall-clock start 2000 µs after the origin"));
     assert!(text.contains("never raise a false alarm"), "{text}");
+}
+
+// Goal: the skew bound comes from the merge's flag, else the agents' declared bounds,
+// else their measured clock error bounds (every clock synchronised), else a stated 0
+// naming the agents whose clocks were not synchronised.
+#[test]
+fn the_skew_is_declared_measured_or_stated() {
+    let mut first = record(1, 2, 0);
+    let mut second = record(2, 2, 0);
+    let (us, source) = clock_skew(None, &[&first, &second]);
+    assert_eq!(us, 0);
+    assert!(
+        source.contains("stated 0") && source.contains("agent(s) 1, 2"),
+        "{source}"
+    );
+    first.clock_error_bound_us = Some(1_500);
+    second.clock_error_bound_us = Some(4_000);
+    let (us, source) = clock_skew(None, &[&first, &second]);
+    assert_eq!(us, 5_500);
+    assert!(source.starts_with("measured"), "{source}");
+    second.clock_skew_us = 9_000;
+    second.clock_skew_declared = true;
+    assert_eq!(clock_skew(None, &[&first, &second]).0, 9_000);
+    let flag = Some(Duration::from_millis(20));
+    assert_eq!(clock_skew(flag, &[&first, &second]).0, 20_000);
 }

@@ -12,7 +12,8 @@
 //! judged on its own (its checks would miss the other agents' takes): it holds the
 //! history (`history.jsonl.zst`, streamed as a run's is), `run.json`, `latency.hlog`
 //! and `agent.json` (agent I/N, its wall-clock start in µs, its declared clock-skew
-//! bound; written before the load starts) for the merge.
+//! bound and its clock's measured error bound, `clock`; written before the load
+//! starts) for the merge.
 //!
 //! Not here: merging (`crate::merge`), the single-process pipeline (`super`).
 
@@ -93,6 +94,10 @@ pub struct AgentRecord {
     pub clock_skew_us: u64,
     /// Whether the bound was declared (`--clock-skew`) or is the unstated 0.
     pub clock_skew_declared: bool,
+    /// The kernel's error bound of this machine's clock when the agent started, µs
+    /// (`clock::sync_error_bound_us`); `None`: not synchronised, or an older folder.
+    #[serde(default)]
+    pub clock_error_bound_us: Option<u64>,
     pub notes: Vec<String>,
 }
 
@@ -395,6 +400,7 @@ fn agent_record(
             u64::try_from(skew.as_micros()).unwrap_or(u64::MAX)
         }),
         clock_skew_declared: agent.clock_skew.is_some(),
+        clock_error_bound_us: clock::sync_error_bound_us(),
         notes,
     }
 }
@@ -510,5 +516,6 @@ async fn wait_until(start_at: SystemTime, notes: &mut Vec<String>) {
     }
 }
 
+pub mod clock;
 #[cfg(test)]
 mod tests;

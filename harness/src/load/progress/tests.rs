@@ -36,3 +36,22 @@ fn progress_line_names_every_figure() {
         "load 12.0s/30s (17s left)  4,321 ops/s  51,234 ops  errors: 9 refused, 3 unknown  p99 2.1 ms  rss 312 MB"
     );
 }
+
+// Goal: an agent's line counts from its load's start, not from its folder's time zero
+// (before which it seeded and waited for `--start-at`).
+// Method: a load that started 60 s after time zero, read 12 s into it.
+#[test]
+fn the_line_counts_from_the_load_start() {
+    let progress = Progress::new(
+        ProgressMode::Plain,
+        Some(Duration::from_secs(30)),
+        60_000_000,
+    );
+    let line = progress.line(
+        72_000_000,
+        0.0,
+        &LoadCounts::default(),
+        &Latencies::default(),
+    );
+    assert!(line.starts_with("load 12.0s/30s (18s left)"), "{line}");
+}
