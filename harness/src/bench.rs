@@ -78,7 +78,7 @@ pub fn judge(history: &History, snapshot: &WhiteBoxSnapshot, generate: Duration)
     let latencies_elapsed = started.elapsed();
     std::hint::black_box(latencies);
     BenchReport {
-        ops: history.entries.len(),
+        ops: history.len(),
         ledger_events: snapshot.ledger.len(),
         generate,
         index: timings.index,
@@ -113,8 +113,8 @@ fn every_coverage_goal() -> Vec<CoverageGoal> {
 pub fn read_back(history: &History, path: &Path) -> Result<ReadBack, HistoryError> {
     let started = Instant::now();
     let mut writer = HistoryWriter::create(path, &history.header)?;
-    for entry in &history.entries {
-        writer.append(entry)?;
+    for entry in history.ops() {
+        writer.append(&entry)?;
     }
     writer.finish()?;
     let write = started.elapsed();

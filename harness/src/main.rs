@@ -4,7 +4,9 @@
 
 // One binary drives the load and serves the engine in the same process, both
 // allocation-heavy (HTTP bodies, JSON, history records); glibc malloc/free took ~17% of
-// the CPU in a profile of a calibrate run, mimalloc takes far less.
+// the CPU in a profile of a calibrate run, mimalloc takes far less. Heap profilers that
+// hook malloc (heaptrack) need the system allocator: `--no-default-features`.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -24,6 +24,7 @@
 //!
 //! Not here: the agents' load (`crate::run::agent`), judging (`crate::judge`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -220,7 +221,7 @@ pub async fn merge(options: &MergeOptions) -> Result<MergeOutcome, MergeError> {
     entries.extend(widen(finals, skew_us));
     let mut header = first.history.header.clone();
     header.started_at_unix_ms = i64::try_from(origin_us / 1_000).unwrap_or(i64::MAX);
-    let history = History { header, entries };
+    let history = History::new(header, entries);
     let info = merged_info(&agents, &quiesce, stores.is_some());
     let record = MergeRecord {
         format_version: MERGE_FORMAT_VERSION,
@@ -297,8 +298,8 @@ fn write_history(out: &Path, scenario_file: &Path, history: &History) -> Result<
         path: out.join(HISTORY_FILE),
         reason: error.to_string(),
     };
-    for entry in &history.entries {
-        writer.append(entry).map_err(failed)?;
+    for entry in history.ops() {
+        writer.append(&entry).map_err(failed)?;
     }
     writer.finish().map_err(failed)?;
     Ok(())
@@ -484,7 +485,7 @@ pub fn origin_unix_us<'a>(records: impl Iterator<Item = &'a AgentRecord>) -> u64
 pub fn merge_entries(parts: &[(u64, &History)], skew_us: u64) -> Vec<HistoryEntry> {
     let mut entries: Vec<HistoryEntry> = Vec::new();
     for (offset_us, history) in parts {
-        entries.extend(history.entries.iter().cloned().map(|mut entry| {
+        entries.extend(history.ops().map(Cow::into_owned).map(|mut entry| {
             entry.invoke_us += offset_us;
             entry.complete_us += offset_us;
             entry.intended_us = entry.intended_us.map(|intended| intended + offset_us);

@@ -11,6 +11,7 @@
 //! This module is the pure part (order, id mapping, comparison) and the sender;
 //! `stockproof replay` (`cmd::replay`) chooses the target and prints.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -26,8 +27,8 @@ use crate::load::wire::Reply;
 pub const REPLAY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The history's ops in the order they were invoked (ties: op id), faults included.
-pub fn invoke_order(history: &History) -> Vec<&HistoryEntry> {
-    let mut ordered: Vec<&HistoryEntry> = history.entries.iter().collect();
+pub fn invoke_order(history: &History) -> Vec<Cow<'_, HistoryEntry>> {
+    let mut ordered: Vec<Cow<'_, HistoryEntry>> = history.ops().collect();
     ordered.sort_by_key(|entry| (entry.invoke_us, entry.id));
     ordered
 }
@@ -179,15 +180,13 @@ impl Replayer {
     /// The replay so far as a history: `recorded`'s header with the replay's start
     /// time, one entry per op sent (same op ids, ids rewritten, the replayed replies).
     pub fn history(&self, recorded: &History) -> History {
-        History {
-            header: crate::history::HistoryHeader {
-                started_at_unix_ms: self.started_at_unix_ms,
-                replays_told_apart: self.target.adapter.tells_replays_apart(),
-                ttl_ignored: self.target.adapter.lacks(crate::adapter::Capability::Ttl),
-                ..recorded.header.clone()
-            },
-            entries: self.entries.clone(),
-        }
+        let header = crate::history::HistoryHeader {
+            started_at_unix_ms: self.started_at_unix_ms,
+            replays_told_apart: self.target.adapter.tells_replays_apart(),
+            ttl_ignored: self.target.adapter.lacks(crate::adapter::Capability::Ttl),
+            ..recorded.header.clone()
+        };
+        History::new(header, self.entries.clone())
     }
 
     /// Sends `recorded` (unless it is a fault), waits for the reply, compares.

@@ -188,16 +188,10 @@ pub fn detection(verdict: &RunVerdict, history: &History) -> Option<Detection> {
         return None;
     }
     let complete_us: HashMap<u64, u64> = history
-        .entries
-        .iter()
+        .ops()
         .map(|entry| (entry.id, entry.complete_us))
         .collect();
-    let last_us = history
-        .entries
-        .iter()
-        .map(|entry| entry.complete_us)
-        .max()
-        .unwrap_or(0);
+    let last_us = history.end_us();
     let first_us = failed
         .iter()
         .flat_map(|report| report.violations.iter())
@@ -212,8 +206,7 @@ pub fn detection(verdict: &RunVerdict, history: &History) -> Option<Detection> {
         .min()
         .unwrap_or(last_us);
     let ops = history
-        .entries
-        .iter()
+        .ops()
         .filter(|entry| entry.complete_us <= first_us)
         .count() as u64;
     Some(Detection {
@@ -278,7 +271,7 @@ impl Row {
             expected: expected.to_vec(),
             exit_code,
             detection,
-            ops: history.entries.len() as u64,
+            ops: history.len() as u64,
             ok,
             note: folder.to_owned(),
         }

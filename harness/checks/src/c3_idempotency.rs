@@ -52,7 +52,14 @@ pub(super) fn check(index: &Index<'_>, _config: &CheckConfig) -> CheckReport {
         )
     });
     let counts = BTreeMap::from([
+        // Keys a kept reserve sent. A plain refusal's key is sent by no kept reserve
+        // (the history's builder unfolds it otherwise): refused every time it was
+        // sent, it was never acknowledged and has nothing to compare.
         ("keys".to_owned(), index.key_reserves.len() as u64),
+        (
+            "plain_refusals".to_owned(),
+            index.history.refusals.len() as u64,
+        ),
         ("acknowledged_reserves".to_owned(), tally.judged),
         ("replays".to_owned(), tally.replays),
         ("ledger_reserve_events".to_owned(), ledger_events),

@@ -58,8 +58,9 @@ pub(super) fn check(index: &Index<'_>, model: &StockModel<'_>) -> CheckReport {
     let mut answered = 0_u64;
     let mut refusals = 0_u64;
     let mut refusals_after_return = 0_u64;
-    let mut last_refusal_us: HashMap<&str, i64> = HashMap::new();
-    for entry in &index.history.entries {
+    let mut last_refusal_us: HashMap<String, i64> = HashMap::new();
+    for entry in index.history.ops() {
+        let entry = &*entry;
         let Op::Reserve { items, .. } = &entry.op else {
             continue;
         };
@@ -74,8 +75,10 @@ pub(super) fn check(index: &Index<'_>, model: &StockModel<'_>) -> CheckReport {
         refusals += 1;
         let invoke_us = entry.invoke_us as i64;
         for sku in skus {
-            let last = last_refusal_us.entry(sku).or_insert(invoke_us);
-            *last = (*last).max(invoke_us);
+            match last_refusal_us.get_mut(sku) {
+                Some(last) => *last = (*last).max(invoke_us),
+                None => drop(last_refusal_us.insert(sku.to_owned(), invoke_us)),
+            }
         }
         refusals_after_return += u64::from(refusal_after_return(model, entry));
         judge_refusal(model, entry, &merge_items(items), &mut violations);
@@ -172,7 +175,7 @@ fn units(qty: i64) -> &'static str {
 fn stranded_after_refusals(
     index: &Index<'_>,
     model: &StockModel<'_>,
-    last_refusal_us: &HashMap<&str, i64>,
+    last_refusal_us: &HashMap<String, i64>,
 ) -> Vec<Bound> {
     let mut bounds: Vec<Bound> = index
         .final_reads

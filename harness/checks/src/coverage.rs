@@ -70,8 +70,7 @@ pub(crate) fn evaluate(
         .iter()
         .map(|goal| {
             let observed = history
-                .entries
-                .iter()
+                .ops()
                 .filter(|entry| matches(goal, entry, &context))
                 .count() as u64;
             CoverageResult {

@@ -8,9 +8,13 @@
 //!
 //! This module is the data and its file format only: the harness's load driver (or any
 //! other load tool) fills it, the checks read it. It does no HTTP and knows nothing of
-//! goose.
+//! goose. In memory a [`History`] folds its plain refusals compactly (`refusals`);
+//! [`History::ops`] gives every op back.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
+
+use rustc_hash::FxHashSet;
 
 use serde::{Deserialize, Serialize};
 use stockproof_model::{CartLine, ReservationId, ReservationState, SkuStock};
@@ -490,11 +494,206 @@ pub fn write_reply(
     Ok(())
 }
 
-/// A whole history in memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A whole history in memory: its entries, except the plain refusals a history read
+/// from a file keeps compactly in `refusals` (most of a flash sale's ops). Code that
+/// needs every op iterates [`History::ops`]; `entries` alone suits code that looks only
+/// at acknowledged ops, unknown outcomes, reads, retries or harness ops, which are
+/// never folded.
+#[derive(Debug, Clone)]
 pub struct History {
     pub header: HistoryHeader,
     pub entries: Vec<HistoryEntry>,
+    pub refusals: Refusals,
+}
+
+impl History {
+    /// A history holding every entry as it is (nothing folded).
+    pub fn new(header: HistoryHeader, entries: Vec<HistoryEntry>) -> History {
+        History {
+            header,
+            entries,
+            refusals: Refusals::default(),
+        }
+    }
+
+    /// The same ops, every one an entry (for code that edits entries in place).
+    pub fn into_unfolded(self) -> History {
+        if self.refusals.is_empty() {
+            return self;
+        }
+        let entries = self.ops().map(Cow::into_owned).collect();
+        History::new(self.header, entries)
+    }
+
+    /// How many ops it records, plain refusals included.
+    pub fn len(&self) -> usize {
+        self.entries.len() + self.refusals.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// When the last op completed (0 for none).
+    pub fn end_us(&self) -> u64 {
+        let entries = self.entries.iter().map(|entry| entry.complete_us).max();
+        entries.max(self.refusals.last_complete_us()).unwrap_or(0)
+    }
+
+    /// When the last op a shopper sent completed (0 for none): the load's end.
+    pub fn load_end_us(&self) -> u64 {
+        let entries = self
+            .entries
+            .iter()
+            .filter(|entry| entry.user.is_some())
+            .map(|entry| entry.complete_us)
+            .max();
+        // Every plain refusal is a shopper's.
+        entries.max(self.refusals.last_complete_us()).unwrap_or(0)
+    }
+
+    /// The op at `position` in recorded order, rebuilt if it is a plain refusal.
+    pub fn op_at(&self, position: usize) -> Option<Cow<'_, HistoryEntry>> {
+        let before = self.refusals.count_before(position);
+        match self.refusals.record(before) {
+            Some(refusal) if refusal.position as usize == position => {
+                Some(Cow::Owned(self.refusals.entry(refusal)))
+            }
+            _ => self.entries.get(position - before).map(Cow::Borrowed),
+        }
+    }
+
+    /// Every entry in recorded order, plain refusals rebuilt as they were read.
+    pub fn ops(&self) -> Ops<'_> {
+        Ops {
+            history: self,
+            next_entry: 0,
+            next_refusal: 0,
+            position: 0,
+        }
+    }
+}
+
+/// Two histories are equal when they record the same ops in the same order, however
+/// they keep them.
+impl PartialEq for History {
+    fn eq(&self, other: &History) -> bool {
+        self.header == other.header && self.len() == other.len() && self.ops().eq(other.ops())
+    }
+}
+
+impl Eq for History {}
+
+/// [`History::ops`].
+#[derive(Debug, Clone)]
+pub struct Ops<'h> {
+    history: &'h History,
+    next_entry: usize,
+    next_refusal: usize,
+    position: usize,
+}
+
+impl<'h> Iterator for Ops<'h> {
+    type Item = Cow<'h, HistoryEntry>;
+
+    fn next(&mut self) -> Option<Cow<'h, HistoryEntry>> {
+        let refusals = &self.history.refusals;
+        let refusal = refusals.record(self.next_refusal);
+        let op = match refusal {
+            Some(refusal) if refusal.position as usize == self.position => {
+                self.next_refusal += 1;
+                Cow::Owned(refusals.entry(refusal))
+            }
+            _ => {
+                let entry = self.history.entries.get(self.next_entry)?;
+                self.next_entry += 1;
+                Cow::Borrowed(entry)
+            }
+        };
+        self.position += 1;
+        Some(op)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.history.len() - self.position.min(self.history.len());
+        (left, Some(left))
+    }
+}
+
+/// Builds a history entry by entry, folding plain refusals into [`Refusals`]; a
+/// refusal whose key a kept entry also sends stays an entry (C3 judges every reserve
+/// of a key).
+#[derive(Debug)]
+pub struct HistoryBuilder {
+    history: History,
+}
+
+impl HistoryBuilder {
+    pub fn new(header: HistoryHeader) -> HistoryBuilder {
+        HistoryBuilder {
+            history: History::new(header, Vec::new()),
+        }
+    }
+
+    pub fn push(&mut self, entry: HistoryEntry) {
+        let position = self.history.len();
+        if !self.history.refusals.try_push(position, &entry) {
+            self.history.entries.push(entry);
+        }
+    }
+
+    pub fn finish(mut self) -> History {
+        let history = &mut self.history;
+        let shared_keys: FxHashSet<&str> = history
+            .entries
+            .iter()
+            .filter_map(|entry| match &entry.op {
+                Op::Reserve { key, .. } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut key = String::new();
+        let unfold: Vec<u32> = history
+            .refusals
+            .records()
+            .filter(|refusal| {
+                history.refusals.write_key(refusal, &mut key);
+                shared_keys.contains(key.as_str())
+            })
+            .map(|refusal| refusal.position)
+            .collect();
+        drop(shared_keys);
+        if !unfold.is_empty() {
+            self.unfold(&unfold);
+        }
+        self.history
+    }
+
+    /// Turns the refusals at `positions` (ascending) back into entries, in recorded
+    /// order, rebuilding only those.
+    fn unfold(&mut self, positions: &[u32]) {
+        let history = &mut self.history;
+        let total = history.len();
+        let mut entries = Vec::with_capacity(history.entries.len() + positions.len());
+        let mut kept_entries = std::mem::take(&mut history.entries).into_iter();
+        let mut refusals = history.refusals.records().peekable();
+        let mut unfolded = positions.iter().peekable();
+        for position in 0..total {
+            match refusals.next_if(|refusal| refusal.position as usize == position) {
+                Some(refusal) => {
+                    if unfolded.next_if(|at| **at as usize == position).is_some() {
+                        entries.push(history.refusals.entry(refusal));
+                    }
+                }
+                None => entries.extend(kept_entries.next()),
+            }
+        }
+        drop(refusals);
+        history.entries = entries;
+        history
+            .refusals
+            .retain(|refusal| positions.binary_search(&refusal.position).is_err());
+    }
 }
 
 /// Why a history could not be written or read.
@@ -533,8 +732,12 @@ fn parse_header(line: &[u8]) -> Result<HistoryHeader, String> {
     Ok(header)
 }
 
+mod chunked;
 mod file;
 mod op_fields;
+mod refusals;
+
+pub use refusals::{RefusalView, Refusals};
 
 pub use file::{
     HISTORY_FILE, HISTORY_FILE_PLAIN, HISTORY_FLUSH_INTERVAL, HISTORY_LINE_BYTES_MAX,

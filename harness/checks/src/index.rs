@@ -488,14 +488,7 @@ impl<'h> Index<'h> {
     }
 
     fn find_final_reads(&mut self) {
-        let load_end_us = self
-            .history
-            .entries
-            .iter()
-            .filter(|entry| entry.user.is_some())
-            .map(|entry| entry.complete_us)
-            .max()
-            .unwrap_or(0);
+        let load_end_us = self.history.load_end_us();
         for (position, entry) in self.history.entries.iter().enumerate() {
             if let Op::GetSku { sku } = &entry.op {
                 let after_load = entry.user.is_none() && entry.invoke_us >= load_end_us;

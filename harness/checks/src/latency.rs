@@ -79,8 +79,8 @@ pub struct Latencies {
 impl Latencies {
     pub fn from_history(history: &History) -> Latencies {
         let mut latencies = Latencies::default();
-        for entry in &history.entries {
-            latencies.record(entry);
+        for entry in history.ops() {
+            latencies.record(&entry);
         }
         latencies
     }
@@ -94,13 +94,13 @@ impl Latencies {
             return Latencies::from_history(history);
         }
         let mut latencies = Latencies::default();
-        for entry in &history.entries {
-            let mut measured = entry.clone();
-            measured.invoke_us = entry.invoke_us.saturating_add(widening_us);
-            measured.intended_us = entry
+        for entry in history.ops() {
+            let mut measured = entry.into_owned();
+            measured.invoke_us = measured.invoke_us.saturating_add(widening_us);
+            measured.intended_us = measured
                 .intended_us
                 .map(|intended| intended.saturating_add(widening_us));
-            measured.complete_us = entry
+            measured.complete_us = measured
                 .complete_us
                 .saturating_sub(widening_us)
                 .max(measured.invoke_us);

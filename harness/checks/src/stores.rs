@@ -127,13 +127,7 @@ fn final_reads<'h>(index: &Index<'h>) -> BTreeMap<&'h str, (u64, StockFields)> {
 
 /// When the last op of the history completed: the stores were read after it.
 fn history_end_us(index: &Index<'_>) -> i64 {
-    let last = index
-        .history
-        .entries
-        .iter()
-        .map(|entry| entry.complete_us)
-        .max();
-    last.unwrap_or(0) as i64
+    index.history.end_us() as i64
 }
 
 /// Each field the store keeps, against the range the history allows after the load.

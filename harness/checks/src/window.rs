@@ -10,6 +10,7 @@
 //!
 //! Not here: finding violations (the checks), choosing which ones to show (callers).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
@@ -28,9 +29,13 @@ pub const WINDOWS_SHOWN_MAX: usize = 3;
 
 /// One row of a window.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a window has at most WINDOW_ROWS_MAX rows: boxing would save nothing"
+)]
 pub enum WindowRow<'h> {
     Op {
-        entry: &'h HistoryEntry,
+        entry: Cow<'h, HistoryEntry>,
         /// An op the violation names.
         named: bool,
     },
@@ -74,20 +79,33 @@ impl ViolationWindow<'_> {
     /// The ops shown (not the elided counts).
     pub fn entries(&self) -> impl Iterator<Item = (&HistoryEntry, bool)> {
         self.rows.iter().filter_map(|row| match row {
-            WindowRow::Op { entry, named } => Some((*entry, *named)),
+            WindowRow::Op { entry, named } => Some((&**entry, *named)),
             WindowRow::Elided(_) => None,
         })
     }
 }
 
-/// Who touched what in one history: built once, then one window per violation.
+/// One op's place and span, in invoke order.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    invoke_us: u64,
+    complete_us: u64,
+    id: OpId,
+    /// Its position in the history's recorded order ([`History::op_at`]).
+    position: usize,
+}
+
+/// Who touched what in one history: built once, then one window per violation. It
+/// keeps positions, not entries (a long run's plain refusals stay folded): a row's
+/// entry is rebuilt when shown.
 #[derive(Debug)]
 pub struct WindowIndex<'h> {
-    /// Entries in invoke order (ties: op id).
-    ordered: Vec<&'h HistoryEntry>,
+    history: &'h History,
+    /// Ops in invoke order (ties: op id).
+    ordered: Vec<Placed>,
     /// Per SKU and per reservation, positions in `ordered`.
-    by_sku: HashMap<&'h str, Vec<usize>>,
-    by_reservation: HashMap<&'h str, Vec<usize>>,
+    by_sku: HashMap<String, Vec<usize>>,
+    by_reservation: HashMap<String, Vec<usize>>,
     faults: Vec<usize>,
     position: HashMap<OpId, usize>,
     /// Related ops shown before the first and after the last named op.
@@ -96,60 +114,82 @@ pub struct WindowIndex<'h> {
 
 impl<'h> WindowIndex<'h> {
     pub fn new(history: &'h History) -> WindowIndex<'h> {
-        let mut ordered: Vec<&HistoryEntry> = history.entries.iter().collect();
-        ordered.sort_by_key(|entry| (entry.invoke_us, entry.id));
+        let mut ordered: Vec<Placed> = history
+            .ops()
+            .enumerate()
+            .map(|(position, entry)| Placed {
+                invoke_us: entry.invoke_us,
+                complete_us: entry.complete_us,
+                id: entry.id,
+                position,
+            })
+            .collect();
+        ordered.sort_by_key(|placed| (placed.invoke_us, placed.id));
+        let mut at_of = vec![0_usize; ordered.len()];
+        for (at, placed) in ordered.iter().enumerate() {
+            at_of[placed.position] = at;
+        }
+        let mut index = WindowIndex {
+            history,
+            by_sku: HashMap::new(),
+            by_reservation: HashMap::new(),
+            faults: Vec::new(),
+            position: ordered
+                .iter()
+                .enumerate()
+                .map(|(at, placed)| (placed.id, at))
+                .collect(),
+            ordered,
+            context: WINDOW_CONTEXT_OPS,
+        };
         // A reservation's SKUs come from the reserve that made it (its reply's id).
-        let mut skus_of: HashMap<&str, Vec<&str>> = HashMap::new();
-        for entry in &ordered {
+        let mut skus_of: HashMap<String, Vec<String>> = HashMap::new();
+        for entry in history.ops() {
             if let (Op::Reserve { items, .. }, Some(id)) = (
                 &entry.op,
                 entry.response.as_ref().and_then(|r| r.reservation.as_ref()),
             ) {
-                skus_of.insert(&id.0, items.iter().map(|line| line.sku.as_str()).collect());
+                let skus = items.iter().map(|line| line.sku.clone()).collect();
+                skus_of.insert(id.0.clone(), skus);
             }
         }
-        let mut index = WindowIndex {
-            by_sku: HashMap::new(),
-            by_reservation: HashMap::new(),
-            faults: Vec::new(),
-            position: HashMap::with_capacity(ordered.len()),
-            ordered: Vec::new(),
-            context: WINDOW_CONTEXT_OPS,
-        };
-        for (at, entry) in ordered.iter().enumerate() {
-            index.position.insert(entry.id, at);
-            let reservation = match &entry.op {
-                Op::Confirm { reservation }
-                | Op::Release { reservation }
-                | Op::GetReservation { reservation } => Some(reservation.0.as_str()),
-                Op::Reserve { .. } => entry
-                    .response
-                    .as_ref()
-                    .and_then(|r| r.reservation.as_ref())
-                    .map(|id| id.0.as_str()),
-                _ => None,
-            };
-            let mut skus: BTreeSet<&str> = match &entry.op {
-                Op::Restock { sku, .. } | Op::Adjust { sku, .. } | Op::GetSku { sku } => {
-                    BTreeSet::from([sku.as_str()])
-                }
-                Op::Reserve { items, .. } => items.iter().map(|line| line.sku.as_str()).collect(),
-                Op::Fault { .. } => {
-                    index.faults.push(at);
-                    BTreeSet::new()
-                }
-                _ => BTreeSet::new(),
-            };
-            if let Some(id) = reservation {
-                index.by_reservation.entry(id).or_default().push(at);
-                skus.extend(skus_of.get(id).into_iter().flatten().copied());
-            }
-            for sku in skus {
-                index.by_sku.entry(sku).or_default().push(at);
-            }
+        for (position, entry) in history.ops().enumerate() {
+            index.add(at_of[position], &entry, &skus_of);
         }
-        index.ordered = ordered;
         index
+    }
+
+    /// Files the op at `at` (in `ordered`) under its SKUs, reservation or the faults.
+    fn add(&mut self, at: usize, entry: &HistoryEntry, skus_of: &HashMap<String, Vec<String>>) {
+        let reservation = match &entry.op {
+            Op::Confirm { reservation }
+            | Op::Release { reservation }
+            | Op::GetReservation { reservation } => Some(reservation.0.as_str()),
+            Op::Reserve { .. } => entry
+                .response
+                .as_ref()
+                .and_then(|r| r.reservation.as_ref())
+                .map(|id| id.0.as_str()),
+            _ => None,
+        };
+        let mut skus: BTreeSet<&str> = match &entry.op {
+            Op::Restock { sku, .. } | Op::Adjust { sku, .. } | Op::GetSku { sku } => {
+                BTreeSet::from([sku.as_str()])
+            }
+            Op::Reserve { items, .. } => items.iter().map(|line| line.sku.as_str()).collect(),
+            Op::Fault { .. } => {
+                self.faults.push(at);
+                BTreeSet::new()
+            }
+            _ => BTreeSet::new(),
+        };
+        if let Some(id) = reservation {
+            push_at(&mut self.by_reservation, id, at);
+            skus.extend(skus_of.get(id).into_iter().flatten().map(String::as_str));
+        }
+        for sku in skus {
+            push_at(&mut self.by_sku, sku, at);
+        }
     }
 
     /// Shows `context` related ops (instead of [`WINDOW_CONTEXT_OPS`]) before the first
@@ -225,8 +265,8 @@ impl<'h> WindowIndex<'h> {
         let start_us = self.ordered[related[from]].invoke_us;
         let end_us = self.ordered[related[to - 1]].complete_us;
         for &fault in &self.faults {
-            let entry = self.ordered[fault];
-            let overlaps = entry.invoke_us <= end_us && entry.complete_us >= start_us;
+            let placed = self.ordered[fault];
+            let overlaps = placed.invoke_us <= end_us && placed.complete_us >= start_us;
             if overlaps || named.is_empty() {
                 chosen.insert(fault);
             }
@@ -237,7 +277,10 @@ impl<'h> WindowIndex<'h> {
     /// Rows for `chosen`, the middle elided past [`WINDOW_ROWS_MAX`].
     fn rows(&self, chosen: &[usize], named: &BTreeSet<usize>) -> Vec<WindowRow<'h>> {
         let row = |at: &usize| WindowRow::Op {
-            entry: self.ordered[*at],
+            entry: self
+                .history
+                .op_at(self.ordered[*at].position)
+                .expect("a placed op is in its history"),
             named: named.contains(at),
         };
         if chosen.len() <= WINDOW_ROWS_MAX {
@@ -260,6 +303,14 @@ impl<'h> WindowIndex<'h> {
             }
         }
         rows
+    }
+}
+
+/// Appends `at` to `name`'s list, allocating the name only the first time.
+fn push_at(lists: &mut HashMap<String, Vec<usize>>, name: &str, at: usize) {
+    match lists.get_mut(name) {
+        Some(list) => list.push(at),
+        None => drop(lists.insert(name.to_owned(), vec![at])),
     }
 }
 
@@ -290,8 +341,11 @@ pub fn shown_violations(checks: &[CheckReport]) -> Vec<(CheckId, &Violation)> {
 /// and its window's lines, then how many more there are: the text `stockproof run`
 /// and `stockproof check` print and summary.md quotes.
 pub fn violations_text(checks: &[CheckReport], history: &History, context: usize) -> String {
-    let index = WindowIndex::new(history).with_context(context);
     let shown = shown_violations(checks);
+    if shown.is_empty() {
+        return String::new();
+    }
+    let index = WindowIndex::new(history).with_context(context);
     let mut out = String::new();
     for (id, violation) in &shown {
         let _ = writeln!(

@@ -193,7 +193,7 @@ async fn generator_step(
     let ramp = Duration::from_secs_f64(
         f64::from(scenario.load.users) / ceiling_hatch_rate_per_s(scenario.load.users),
     );
-    let measured = window(&history.entries, ramp, timing);
+    let measured = window(&history, ramp, timing);
     let seconds = measured.measured_s.max(1e-6);
     let achieved = measured.carts as f64 / seconds;
     let dropped_starts = load.counts.dropped_starts;

@@ -5,6 +5,7 @@
 //!
 //! Not here: which rate to offer (`super::search`), the run itself (`crate::run`).
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use super::search::Phase;
 use super::stock::StockMode;
 use crate::checks::slo::evaluate;
 use crate::checks::{CheckReport, RunVerdict, Verdict};
-use crate::history::{HistoryEntry, OpKind, Outcome};
+use crate::history::{History, HistoryEntry, OpKind, Outcome};
 use crate::latency::Latencies;
 use crate::run::RunOutcome;
 use crate::scenario::{Scenario, Slo, SloMetric, Stop};
@@ -217,9 +218,9 @@ pub(super) struct Window {
 /// The shopper ops whose intended start falls in the measured window: from the first
 /// shopper op plus the ramp and the warm-up, for the hold (or to the last reply of a
 /// load cut short).
-pub(super) fn window(entries: &[HistoryEntry], ramp: Duration, timing: StepTiming) -> Window {
-    let shoppers: Vec<&HistoryEntry> = entries
-        .iter()
+pub(super) fn window(history: &History, ramp: Duration, timing: StepTiming) -> Window {
+    let shoppers: Vec<Cow<'_, HistoryEntry>> = history
+        .ops()
         .filter(|entry| entry.user.is_some() && entry.op.kind() != OpKind::Fault)
         .collect();
     let intended = |entry: &HistoryEntry| entry.intended_us.unwrap_or(entry.invoke_us);
@@ -245,7 +246,8 @@ pub(super) fn window(entries: &[HistoryEntry], ramp: Duration, timing: StepTimin
         unknown: 0,
         measured_s: Duration::from_micros(end - start).as_secs_f64(),
     };
-    for entry in shoppers {
+    for entry in &shoppers {
+        let entry = &**entry;
         if !(start..end).contains(&intended(entry)) {
             continue;
         }
@@ -291,11 +293,7 @@ pub fn read_step(
     slo: &Slo,
     timing: StepTiming,
 ) -> StepRecord {
-    let measured = window(
-        &outcome.history.entries,
-        ramp(&outcome.scenario.load),
-        timing,
-    );
+    let measured = window(&outcome.history, ramp(&outcome.scenario.load), timing);
     let per_s = |count: u64| count as f64 / measured.measured_s.max(1e-6);
     let op = latency_op(slo);
     let histogram = measured

@@ -82,12 +82,7 @@ pub(crate) async fn replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         }
     };
     if let Some(until) = args.until
-        && !recording
-            .run
-            .history
-            .entries
-            .iter()
-            .any(|entry| entry.id == until)
+        && !recording.run.history.ops().any(|entry| entry.id == until)
     {
         eprintln!(
             "stockproof replay: --until {until}: no op {until} in the history of {} \
@@ -181,14 +176,14 @@ async fn bind(adapter: Adapter, url: &str, history: &History) -> anyhow::Result<
     target::probe(url, adapter.health.as_deref()).await?;
     let mut skus: Vec<(String, i64)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for entry in &history.entries {
+    for entry in history.ops() {
         let named = match &entry.op {
             Op::Restock { sku, .. } | Op::Adjust { sku, .. } | Op::GetSku { sku } => vec![sku],
             Op::Reserve { items, .. } => items.iter().map(|line| &line.sku).collect(),
             _ => Vec::new(),
         };
         for sku in named {
-            if seen.insert(sku) {
+            if seen.insert(sku.clone()) {
                 skus.push((sku.clone(), 0));
             }
         }
@@ -205,11 +200,12 @@ async fn send_all(args: &ReplayArgs, history: &History, target: Bound) -> anyhow
     let (mut sent, mut differ, mut faults) = (0_u64, 0_u64, 0_u64);
     println!(
         "replay: {} ops of {} (seed {}) against {url}, one at a time in invoke order",
-        history.entries.len(),
+        history.len(),
         history.header.scenario,
         history.header.seed
     );
     for recorded in invoke_order(history) {
+        let recorded = &*recorded;
         if args.step && !matches!(recorded.op, Op::Fault { .. }) && !confirm_next(recorded)? {
             println!("replay: stopped before op {}", recorded.id);
             stopped_early = true;

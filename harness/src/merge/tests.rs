@@ -99,10 +99,7 @@ fn entry(id: u64, invoke_us: u64, complete_us: u64, retry_of: Option<u64>) -> Hi
 }
 
 fn history(entries: Vec<HistoryEntry>) -> History {
-    History {
-        header: HistoryHeader::new("flash-sale", 7, 0, 1_000),
-        entries,
-    }
+    History::new(HistoryHeader::new("flash-sale", 7, 0, 1_000), entries)
 }
 
 /// id, invoke, complete, intended, retry_of.

@@ -48,14 +48,14 @@ fn reply(outcome: Outcome, status: u16, response: Response) -> Reply {
 fn ops_replay_in_invoke_order_not_in_recorded_order() {
     // Goal: the replay follows when ops were invoked (the history file is in roughly
     // completion order). Method: three ops recorded out of invoke order, one tie.
-    let history = History {
-        header: HistoryHeader::new("t", 1, 0, 1_000),
-        entries: vec![
+    let history = History::new(
+        HistoryHeader::new("t", 1, 0, 1_000),
+        vec![
             reserve(3, 20, "r3"),
             reserve(1, 5, "r1"),
             reserve(2, 5, "r2"),
         ],
-    };
+    );
     let ids: Vec<OpId> = invoke_order(&history)
         .iter()
         .map(|entry| entry.id)

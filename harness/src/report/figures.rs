@@ -52,8 +52,7 @@ pub(super) fn time_sections(
     let end_s = if buckets.count > 0 {
         buckets.end_s()
     } else {
-        let last_us = data.history.entries.iter().map(|e| e.complete_us).max();
-        last_us.unwrap_or(0) as f64 / 1e6
+        data.history.end_us() as f64 / 1e6
     };
     let stock = stock_over_time(data.history, (end_s * 1e6) as u64);
     let context = TimeContext {

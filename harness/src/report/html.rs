@@ -159,9 +159,10 @@ fn refused_ops(data: &RunData<'_>) -> u64 {
         .entries
         .iter()
         .filter(|entry| entry.user.is_some() && !matches!(entry.op, Op::Fault { .. }));
-    shopper_ops
+    let refused = shopper_ops
         .filter(|entry| entry.outcome == Outcome::Fail)
-        .count() as u64
+        .count();
+    (refused + data.history.refusals.len()) as u64
 }
 
 fn badge(verdict: Verdict) -> String {

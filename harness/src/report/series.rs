@@ -12,6 +12,7 @@
 //!
 //! Not here: drawing (`super::chart`), the page (`super::html`).
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -129,6 +130,11 @@ pub fn outcomes_over_time(history: &History, buckets: Buckets) -> Vec<OutcomeRat
             Outcome::Unknown => rate.unknown_per_s += per_op,
         }
     }
+    for refusal in history.refusals.views() {
+        if let Some(rate) = rates.get_mut(buckets.of_us(refusal.complete_us)) {
+            rate.refused_per_s += per_op;
+        }
+    }
     rates
 }
 
@@ -197,7 +203,8 @@ pub struct SkuStockSeries {
     pub activity: u64,
     /// The levels the acknowledged ops imply, sampled at ascending times (s).
     pub samples: Vec<(f64, StockLevels)>,
-    /// Replies of the service, thinned to [`STOCK_READS_SHOWN_MAX`].
+    /// Replies of the service, thinned to [`STOCK_READS_SHOWN_MAX`] (the refusals'
+    /// first folded to their extremes over time, see [`refusal_reads`]).
     pub reads: Vec<StockRead>,
     /// Reads before thinning.
     pub reads_total: usize,
@@ -247,7 +254,7 @@ pub fn stock_over_time(history: &History, end_us: u64) -> Vec<SkuStockSeries> {
             }
         }
     }
-    let (reads, last_full_reads) = stock_reads(history);
+    let (reads, last_full_reads, folded_reads) = stock_reads(history, end_us);
     let activity = activity(history, &reservations);
     let end_s = end_us as f64 / 1e6;
     let skus: BTreeSet<&str> = events.keys().chain(reads.keys()).copied().collect();
@@ -255,19 +262,15 @@ pub fn stock_over_time(history: &History, end_us: u64) -> Vec<SkuStockSeries> {
         .map(|sku| {
             let mut sku_events = events.remove(sku).unwrap_or_default();
             sku_events.sort_by_key(|(at_us, _)| *at_us);
-            let sku_reads: Vec<StockRead> = reads
-                .get(sku)
-                .into_iter()
-                .flatten()
-                .filter(|read| read.at_s <= end_s)
-                .copied()
-                .collect();
+            let sku_reads = reads.get(sku).map_or(&[][..], |reads| {
+                &reads[..reads.partition_point(|read| read.at_s <= end_s)]
+            });
             SkuStockSeries {
                 sku: sku.to_owned(),
                 activity: activity.get(sku).copied().unwrap_or(0),
                 samples: sample_levels(&sku_events, end_us),
-                reads: thin(&sku_reads, STOCK_READS_SHOWN_MAX),
-                reads_total: sku_reads.len(),
+                reads: thin(sku_reads, STOCK_READS_SHOWN_MAX),
+                reads_total: sku_reads.len() + folded_reads.get(sku).copied().unwrap_or(0),
                 read_after_end: last_full_reads
                     .get(sku)
                     .copied()
@@ -374,14 +377,17 @@ fn reservation_events(facts: &ReservationFacts, qty: i64) -> Vec<(u64, StockLeve
     events
 }
 
-/// Reads of each SKU's stock in completion order, and each SKU's last full read.
+/// Reads of each SKU's stock in completion order, each SKU's last full read, and how
+/// many of its refusals' reads were folded away ([`refusal_reads`]).
 type Reads<'h> = (
     HashMap<&'h str, Vec<StockRead>>,
     HashMap<&'h str, (f64, StockLevels)>,
+    HashMap<&'h str, usize>,
 );
 
-/// Every value the service replied about a SKU's stock, by SKU, in completion order.
-fn stock_reads(history: &History) -> Reads<'_> {
+/// Every value the service replied about a SKU's stock up to `end_us` (and the full
+/// reads after it), by SKU, in completion order: the refusals' folded.
+fn stock_reads(history: &History, end_us: u64) -> Reads<'_> {
     let mut reads: HashMap<&str, Vec<StockRead>> = HashMap::new();
     let mut last_full: HashMap<&str, (f64, StockLevels)> = HashMap::new();
     let mut ordered: Vec<&HistoryEntry> = history.entries.iter().collect();
@@ -423,7 +429,61 @@ fn stock_reads(history: &History) -> Reads<'_> {
             _ => {}
         }
     }
-    (reads, last_full)
+    let (refusal_reads, folded) = refusal_reads(history, end_us);
+    for (sku, kept) in refusal_reads {
+        reads.entry(sku).or_default().extend(kept);
+    }
+    // The plain refusals' reads went in after the rest: completion order again.
+    for sku_reads in reads.values_mut() {
+        sku_reads.sort_by(|left, right| left.at_s.total_cmp(&right.at_s));
+    }
+    (reads, last_full, folded)
+}
+
+/// The `available` plain refusals replied, by SKU, folded to the lowest and the
+/// highest read in each 1/[`STOCK_READS_SHOWN_MAX`] of the run up to `end_us` (a
+/// flash sale's millions of refusals would keep a read each for a chart that draws
+/// 300; the extremes keep any read off the line in view), and per SKU how many reads
+/// up to `end_us` the folding left out.
+fn refusal_reads(
+    history: &History,
+    end_us: u64,
+) -> (HashMap<&str, Vec<StockRead>>, HashMap<&str, usize>) {
+    let slice_us = (end_us / STOCK_READS_SHOWN_MAX as u64).max(1);
+    let mut extremes: HashMap<(&str, u64), (StockRead, StockRead, usize)> = HashMap::new();
+    for refusal in history.refusals.views() {
+        let (Some(sku), Some(available)) = (refusal.sku, refusal.available) else {
+            continue;
+        };
+        let read = StockRead {
+            at_s: refusal.complete_us as f64 / 1e6,
+            field: StockField::Available,
+            value: available,
+        };
+        let slice = refusal.complete_us.min(end_us.saturating_add(1)) / slice_us;
+        let (low, high, count) = extremes.entry((sku, slice)).or_insert((read, read, 0));
+        *count += 1;
+        if read.value < low.value {
+            *low = read;
+        }
+        if read.value > high.value {
+            *high = read;
+        }
+    }
+    let mut reads: HashMap<&str, Vec<StockRead>> = HashMap::new();
+    let mut folded: HashMap<&str, usize> = HashMap::new();
+    for ((sku, _), (low, high, count)) in extremes {
+        let kept = if low == high {
+            vec![low]
+        } else {
+            vec![low, high]
+        };
+        if low.at_s <= end_us as f64 / 1e6 {
+            *folded.entry(sku).or_default() += count - kept.len();
+        }
+        reads.entry(sku).or_default().extend(kept);
+    }
+    (reads, folded)
 }
 
 /// Ops touching each SKU.
@@ -434,6 +494,12 @@ fn activity<'h>(
     let mut activity: HashMap<&str, u64> = HashMap::new();
     for entry in &history.entries {
         for sku in skus_of(entry, reservations) {
+            *activity.entry(sku).or_default() += 1;
+        }
+    }
+    for refusal in history.refusals.views() {
+        let skus: BTreeSet<&str> = refusal.items.iter().map(|line| line.sku.as_str()).collect();
+        for sku in skus {
             *activity.entry(sku).or_default() += 1;
         }
     }
@@ -527,9 +593,15 @@ pub struct ViolationMark {
 /// A mark per kept violation of a failed check that names an op of the history.
 pub fn violation_marks(checks: &[CheckReport], history: &History) -> Vec<ViolationMark> {
     let shown = shown_violations(checks);
-    let by_id: HashMap<OpId, &HistoryEntry> = history
-        .entries
+    let named_ids: BTreeSet<OpId> = checks
         .iter()
+        .filter(|check| check.verdict == Verdict::Fail)
+        .flat_map(|check| check.violations.iter().flat_map(|violation| &violation.ops))
+        .copied()
+        .collect();
+    let by_id: HashMap<OpId, Cow<'_, HistoryEntry>> = history
+        .ops()
+        .filter(|entry| named_ids.contains(&entry.id))
         .map(|entry| (entry.id, entry))
         .collect();
     let reservations = reservation_facts(history);
@@ -539,7 +611,7 @@ pub fn violation_marks(checks: &[CheckReport], history: &History) -> Vec<Violati
             let named: Vec<&HistoryEntry> = violation
                 .ops
                 .iter()
-                .filter_map(|id| by_id.get(id).copied())
+                .filter_map(|id| by_id.get(id).map(|entry| &**entry))
                 .collect();
             let Some(at_us) = named.iter().map(|entry| entry.complete_us).max() else {
                 continue;

@@ -26,6 +26,7 @@ fn scenario() -> Scenario {
 fn run(scenario: &Scenario) -> (History, RunVerdict, Latencies) {
     let (mut history, snapshot) =
         crate::bench::synthetic_over(3_000, 4, 5, crate::bench::Reads::FinalOnly);
+    history = history.into_unfolded();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for entry in &mut history.entries {
         let tail = if rng.random::<f64>() < 0.01 {
@@ -364,10 +365,10 @@ fn polylines_of<'h>(html: &'h str, id: &str) -> Vec<&'h str> {
 // 360 ms apart (20,000 ops ≈ 2 h).
 #[test]
 fn report_html_handles_empty_and_long_runs() {
-    let empty = History {
-        header: crate::history::HistoryHeader::new("flash-sale", 5, STARTED_AT_UNIX_MS, 1_000),
-        entries: Vec::new(),
-    };
+    let empty = History::new(
+        crate::history::HistoryHeader::new("flash-sale", 5, STARTED_AT_UNIX_MS, 1_000),
+        Vec::new(),
+    );
     let html = html_of(&empty);
     assert!(html.contains("No shopper op completed"), "{html}");
     assert!(
@@ -378,6 +379,7 @@ fn report_html_handles_empty_and_long_runs() {
 
     let (mut history, _) =
         crate::bench::synthetic_over(20_000, 4, 5, crate::bench::Reads::FinalOnly);
+    history = history.into_unfolded();
     for (position, entry) in history.entries.iter_mut().enumerate() {
         let shift = position as u64 * 360_000;
         entry.invoke_us += shift;

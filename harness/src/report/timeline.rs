@@ -232,15 +232,15 @@ mod tests {
         let fault = Op::Fault {
             description: "ledger writer crash".to_owned(),
         };
-        let history = History {
-            header: crate::history::HistoryHeader::new("t", 1, 0, 1_000),
-            entries: vec![
+        let history = History::new(
+            crate::history::HistoryHeader::new("t", 1, 0, 1_000),
+            vec![
                 entry(1, 0, restock("a")),
                 entry(2, 5, fault),
                 entry(3, 6, restock("b")),
                 entry(4, 10, restock("a")),
             ],
-        };
+        );
         let mut violations = Violations::default();
         violations.push(Violation {
             kind: "oversell".to_owned(),

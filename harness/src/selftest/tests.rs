@@ -7,9 +7,9 @@ use crate::history::{HistoryEntry, HistoryHeader, Op, Outcome};
 
 /// A history of `n` restocks; op `i` (from 1) completes at `i` ms.
 fn history(n: u64) -> History {
-    History {
-        header: HistoryHeader::new("test", 1, 0, 1_000),
-        entries: (1..=n)
+    History::new(
+        HistoryHeader::new("test", 1, 0, 1_000),
+        (1..=n)
             .map(|id| HistoryEntry {
                 id,
                 user: Some(1),
@@ -26,7 +26,7 @@ fn history(n: u64) -> History {
                 retry_of: None,
             })
             .collect(),
-    }
+    )
 }
 
 /// A verdict where `failing` checks fail, each with one violation naming `ops`.

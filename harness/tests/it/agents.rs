@@ -141,8 +141,8 @@ fn to_plain_history(folder: &Path) {
     let zst = folder.join(HISTORY_FILE);
     let history = read_history(&zst).unwrap();
     let mut text = serde_json::to_string(&history.header).unwrap() + "\n";
-    for entry in &history.entries {
-        text += &(serde_json::to_string(entry).unwrap() + "\n");
+    for entry in history.ops() {
+        text += &(serde_json::to_string(&*entry).unwrap() + "\n");
     }
     std::fs::write(folder.join(HISTORY_FILE_PLAIN), text).unwrap();
     std::fs::remove_file(zst).unwrap();

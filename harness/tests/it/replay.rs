@@ -40,7 +40,7 @@ fn a_recorded_run_replays_op_by_op_against_a_fresh_engine() {
     let folder_text = folder.to_str().expect("utf-8 path");
     let history = stockproof_harness::history::read_history(&folder.join("history.jsonl.zst"))
         .expect("history");
-    let recorded_ops = history.entries.len();
+    let recorded_ops = history.len();
 
     let replay = stockproof(&["replay", folder_text, "--provider", "local"]);
     let stdout = text(&replay.stdout);
@@ -70,7 +70,7 @@ fn a_recorded_run_replays_op_by_op_against_a_fresh_engine() {
     assert!(stdout.contains("      replayed: ok 200"), "{stdout}");
 
     // Op ids carry the user in their high bits: take a real one from the history.
-    let op = history.entries.get(2).expect("three ops").id.to_string();
+    let op = history.op_at(2).expect("three ops").id.to_string();
     let until = stockproof(&["replay", folder_text, "--provider", "local", "--until", &op]);
     let stdout = text(&until.stdout);
     assert_eq!(until.status.code(), Some(0), "{stdout}");

@@ -221,9 +221,9 @@ fn a_run_killed_mid_load_leaves_a_history_check_calls_cut_short() {
     assert!(!folder.join("run.json").exists(), "the run never finished");
     let read = read_history_file(&folder.join("history.jsonl.zst")).expect("history reads");
     assert!(
-        !read.history.entries.is_empty() && read.cut_short.is_some(),
+        !read.history.is_empty() && read.cut_short.is_some(),
         "{} entries, cut short: {:?}",
-        read.history.entries.len(),
+        read.history.len(),
         read.cut_short
     );
     let check = run_bounded(stockproof().arg("check").arg(&folder));

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{History, HistoryEntry, HistoryError, HistoryHeader, parse_header};
+use super::{History, HistoryBuilder, HistoryEntry, HistoryError, HistoryHeader, parse_header};
 
 /// The history a run writes into its folder.
 pub const HISTORY_FILE: &str = "history.jsonl.zst";
@@ -183,19 +183,17 @@ pub struct HistoryFile {
     pub cut_short: Option<String>,
 }
 
-/// Reads a whole history file (zstd or plain, told apart by its first bytes); a file
-/// cut short yields its complete entries and says so. The lines are counted first (a
-/// fast pass) so the entries are allocated once, not regrown and copied.
+/// Reads a whole history file (zstd or plain, told apart by its first bytes), plain
+/// refusals folded (`HistoryBuilder`); a file cut short yields its complete entries
+/// and says so.
 pub fn read_history_file(path: &Path) -> Result<HistoryFile, HistoryError> {
-    let lines = HistoryReader::open(path)?.count_lines()?;
     let mut reader = HistoryReader::open(path)?;
-    let header = reader.header()?;
-    let mut entries = Vec::with_capacity(lines.saturating_sub(1));
+    let mut history = HistoryBuilder::new(reader.header()?);
     while let Some(entry) = reader.next_entry()? {
-        entries.push(entry);
+        history.push(entry);
     }
     Ok(HistoryFile {
-        history: History { header, entries },
+        history: history.finish(),
         cut_short: reader.cut_short,
     })
 }
@@ -314,24 +312,6 @@ impl HistoryReader {
             if !self.line.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Some(()));
             }
-        }
-    }
-
-    /// Newlines left in the file (a pass that decodes but does not parse).
-    fn count_lines(mut self) -> Result<usize, HistoryError> {
-        let mut lines = 0;
-        loop {
-            let buffer = match self.lines.fill_buf() {
-                Ok(buffer) => buffer,
-                // A file cut short: its complete lines are counted.
-                Err(_) => return Ok(lines),
-            };
-            if buffer.is_empty() {
-                return Ok(lines);
-            }
-            lines += buffer.iter().filter(|byte| **byte == b'\n').count();
-            let consumed = buffer.len();
-            self.lines.consume(consumed);
         }
     }
 

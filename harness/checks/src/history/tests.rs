@@ -177,3 +177,76 @@ fn every_op_kind_reads_back_and_wrong_fields_are_refused() {
         assert!(error.contains(reason), "{text}: {error}");
     }
 }
+
+/// A shopper's reserve of `sku` with `key`, answered as `outcome` (a refusal for stock
+/// when `fail`), a retry of `retry_of` if given.
+fn reserve(id: u64, key: &str, outcome: Outcome, retry_of: Option<u64>) -> HistoryEntry {
+    let refused = outcome == Outcome::Fail;
+    HistoryEntry {
+        id,
+        user: Some(1 + id as u32 % 3),
+        op: Op::Reserve {
+            key: key.to_owned(),
+            items: vec![stockproof_model::CartLine {
+                sku: "a-01".to_owned(),
+                qty: 1 + id as i64 % 2,
+            }],
+            ttl_ms: 1_000,
+        },
+        intended_us: id.is_multiple_of(2).then_some(id * 100),
+        invoke_us: id * 100 + 5,
+        complete_us: id * 100 + 50,
+        outcome,
+        status: Some(if refused { 409 } else { 201 }),
+        response: Some(Response {
+            reservation: (!refused).then(|| ReservationId(format!("r{id}"))),
+            error: refused.then(|| "insufficient_stock".to_owned()),
+            sku: refused.then(|| "a-01".to_owned()),
+            available: refused.then_some(0),
+            ..Response::default()
+        }),
+        retry_of,
+    }
+}
+
+// Method: build a history through the builder from refusals, acknowledged reserves, a
+// refusal whose key a later retry sends and one whose key an acknowledged reserve
+// reuses; the plain ones fold, the two sharing keys do not, and every op comes back
+// in order, whole, by iteration and by position.
+#[test]
+fn plain_refusals_fold_and_come_back_whole_in_order() {
+    let written = vec![
+        reserve(1, "k1", Outcome::Fail, None),
+        reserve(2, "k2", Outcome::Ok, None),
+        reserve(3, "k3", Outcome::Fail, None),
+        reserve(4, "k4", Outcome::Fail, None),
+        reserve(5, "k3", Outcome::Fail, Some(3)),
+        reserve(6, "k6", Outcome::Fail, None),
+        reserve(7, "k4", Outcome::Ok, None),
+        reserve(8, "k8", Outcome::Unknown, None),
+        reserve(9, "k9", Outcome::Fail, None),
+    ];
+    let mut builder = HistoryBuilder::new(HistoryHeader::new("t", 1, 0, 1_000));
+    written
+        .iter()
+        .cloned()
+        .for_each(|entry| builder.push(entry));
+    let history = builder.finish();
+    let folded: Vec<u64> = history
+        .refusals
+        .records()
+        .map(|refusal| history.refusals.entry(refusal).id)
+        .collect();
+    assert_eq!(folded, [1, 6, 9], "k3 is retried and k4 reused: not plain");
+    let kept: Vec<u64> = history.entries.iter().map(|entry| entry.id).collect();
+    assert_eq!(kept, [2, 3, 4, 5, 7, 8]);
+    let read: Vec<HistoryEntry> = history.ops().map(Cow::into_owned).collect();
+    assert_eq!(read, written);
+    for (position, entry) in written.iter().enumerate() {
+        assert_eq!(history.op_at(position).as_deref(), Some(entry));
+    }
+    assert_eq!(history.op_at(written.len()), None);
+    assert_eq!(history, History::new(history.header.clone(), written));
+    assert_eq!(history.end_us(), 950);
+    assert_eq!(history.load_end_us(), 950);
+}

@@ -102,10 +102,10 @@ fn absent_series_are_not_judged_and_say_why() {
             coverage: Vec::new(),
             cut_short: None,
         };
-        let history = crate::history::History {
-            header: crate::history::HistoryHeader::new("t", 1, 0, 0),
-            entries: Vec::new(),
-        };
+        let history = crate::history::History::new(
+            crate::history::HistoryHeader::new("t", 1, 0, 0),
+            Vec::new(),
+        );
         let text = verdict_text(&verdict, &history, 3);
         assert!(text.contains("unknown (not judged"), "{text}");
     }

@@ -8,14 +8,10 @@ use crate::{CheckConfig, CheckId, Verdict};
 // in a reservation that is confirmed.
 #[test]
 fn bench_history_with_an_injected_oversell_fails_c1() {
-    let (mut history, snapshot) = synthetic(5_000, 12);
-    let last = history
-        .entries
-        .iter()
-        .map(|entry| entry.complete_us)
-        .max()
-        .unwrap_or(0);
-    let id = history.entries.len() as u64 + 1;
+    let (history, snapshot) = synthetic(5_000, 12);
+    let mut history = history.into_unfolded();
+    let last = history.end_us();
+    let id = history.len() as u64 + 1;
     let reserve = |qty: i64, op: u64, reservation: &str| HistoryEntry {
         id: op,
         user: Some(1),

@@ -34,10 +34,7 @@ fn replied(mut entry: HistoryEntry, response: Response) -> HistoryEntry {
 }
 
 fn history(entries: Vec<HistoryEntry>) -> History {
-    History {
-        header: HistoryHeader::new("test", 1, 0, 5_000),
-        entries,
-    }
+    History::new(HistoryHeader::new("test", 1, 0, 5_000), entries)
 }
 
 fn restock(sku: &str, qty: i64) -> Op {
