@@ -1,5 +1,5 @@
 //! Load agents and their merge (issue 15 §3): N agents as separate `stockproof run
-//! --agent I/N` processes against one served engine, merged with `stockproof merge`,
+//! --agent I/N` processes (two, then four) against one served engine, merged with `stockproof merge`,
 //! give the verdict and the op count of one process on the same plan; a broken engine
 //! is caught in merged mode; `check` on the merged folder agrees with the merge. Agents
 //! stream their history to `history.jsonl.zst` like a run; the merge reads either
@@ -20,8 +20,9 @@ use crate::one_verdict::verdict_block;
 use crate::support::{RUN_WAIT_MAX, describe, run_bounded, serve, spawn_logged, stockproof};
 
 /// How far ahead the agents' common start is set: a debug binary starts, probes the
-/// target and (agent 1) seeds three SKUs in well under a second here.
-const START_AHEAD: Duration = Duration::from_secs(4);
+/// target and (agent 1) seeds three SKUs in well under a second here; four of them
+/// starting at once on two busy cores get the margin.
+const START_AHEAD: Duration = Duration::from_secs(6);
 
 /// Four users × six carts, duplicates sent after the reply and concurrently (C3 has
 /// keys to judge), reads of SKUs and reservations (C7), abandoned holds (C4, C6).
@@ -160,13 +161,14 @@ fn assert_check_agrees_with_merge(merged: &Output, out: &Path) {
     );
 }
 
-// Goal: two agents merged give one process's verdict and op count, `check` on the
-// merged folder agrees with the merge, and a declared clock-skew bound raises no alarm.
+// Goal: two and four agents merged give one process's verdict and op count, `check`
+// on the merged folder agrees with the merge, and a declared clock-skew bound raises no
+// alarm.
 // Method: one `stockproof serve`; the plan once as one process, then as agents 1/2 and
 // 2/2 (separate processes, one --start-at), merged with the final reads, and merged
-// again with `--clock-skew 50ms`.
+// again with `--clock-skew 50ms`; then as four agents (one user each), merged.
 #[test]
-fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
+fn two_and_four_agents_merged_give_the_verdict_and_op_count_of_one_process() {
     let server = serve(&["--shop", "agents"], Stdio::null());
     let dir = tempfile::tempdir().unwrap();
     let scenario = plan(dir.path());
@@ -176,7 +178,7 @@ fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
             .arg(dir.path().join("single"))
             .arg(&scenario),
     );
-    let single_folder = crate::support::run_folder(&String::from_utf8_lossy(&single.stdout));
+    assert_eq!(single.status.code(), Some(0), "{}", describe(&single));
     let folders = agents(&scenario, &server.url, 2, &dir.path().join("agents"));
     for folder in &folders {
         assert!(folder.join(HISTORY_FILE).is_file(), "{}", folder.display());
@@ -188,31 +190,41 @@ fn two_agents_merged_give_the_verdict_and_op_count_of_one_process() {
     // A declared skew bound widens every interval: a bound may loosen, no alarm rises.
     let skew = ["--clock-skew", "50ms"];
     let skewed = merge(&folders, &dir.path().join("skewed"), &server.url, &skew);
+    let four = agents(&scenario, &server.url, 4, &dir.path().join("four"));
+    let four_out = dir.path().join("merged-four");
+    let merged_four = merge(&four, &four_out, &server.url, &[]);
     server.kill();
-    let context = format!(
-        "one process: {}\nmerge: {}",
-        describe(&single),
-        describe(&merged)
-    );
-    assert_eq!(single.status.code(), Some(0), "{context}");
-    assert_eq!(merged.status.code(), single.status.code(), "{context}");
-    assert_eq!(
-        verdict_lines(&String::from_utf8_lossy(&merged.stdout)),
-        verdict_lines(&String::from_utf8_lossy(&single.stdout)),
-        "{context}"
-    );
-    assert_eq!(shopper_ops(&out), shopper_ops(&single_folder), "{context}");
+    assert_merge_agrees_with_one_process(&single, &merged, &out);
+    assert_merge_agrees_with_one_process(&single, &merged_four, &four_out);
     assert_eq!(
         verdict_lines(&String::from_utf8_lossy(&skewed.stdout)),
         verdict_lines(&String::from_utf8_lossy(&merged.stdout)),
         "skewed: {}",
         describe(&skewed)
     );
-    assert!(out.join("latency.hlog").is_file() && out.join("merge.json").is_file());
-    assert!(out.join(HISTORY_FILE).is_file() && !out.join(HISTORY_FILE_PLAIN).exists());
-    assert_check_agrees_with_merge(&merged, &out);
     let refused = run_bounded(stockproof().arg("check").arg(&folders[0]));
     assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+}
+
+/// The merge into `out` gave `single`'s exit code, verdict and shopper op count, wrote
+/// the merged folder's files, and `check` on it agrees.
+fn assert_merge_agrees_with_one_process(single: &Output, merged: &Output, out: &Path) {
+    let single_folder = crate::support::run_folder(&String::from_utf8_lossy(&single.stdout));
+    let context = format!(
+        "one process: {}\nmerge: {}",
+        describe(single),
+        describe(merged)
+    );
+    assert_eq!(merged.status.code(), single.status.code(), "{context}");
+    assert_eq!(
+        verdict_lines(&String::from_utf8_lossy(&merged.stdout)),
+        verdict_lines(&String::from_utf8_lossy(&single.stdout)),
+        "{context}"
+    );
+    assert_eq!(shopper_ops(out), shopper_ops(&single_folder), "{context}");
+    assert!(out.join("latency.hlog").is_file() && out.join("merge.json").is_file());
+    assert!(out.join(HISTORY_FILE).is_file() && !out.join(HISTORY_FILE_PLAIN).exists());
+    assert_check_agrees_with_merge(merged, out);
 }
 
 // Goal: a broken engine is caught in merged mode: an engine without idempotency
