@@ -1,9 +1,10 @@
-//! Load agents and their merge (issue 15 §3): N agents as separate `stockproof run
-//! --agent I/N` processes (two, then four) against one served engine, merged with `stockproof merge`,
-//! give the verdict and the op count of one process on the same plan; a broken engine
-//! is caught in merged mode; `check` on the merged folder agrees with the merge. Agents
-//! stream their history to `history.jsonl.zst` like a run; the merge reads either
-//! format, writes the `.zst`, and refuses an agent whose history is cut short.
+//! Load agents and their merge (issue 15 §3): N agents (two, then four) as separate
+//! `stockproof run --agent I/N` processes against one served engine, merged with
+//! `stockproof merge`, give the verdict and the op count of one process on the same
+//! plan; a broken engine is caught in merged mode; `check` on the merged folder agrees
+//! with the merge. Agents stream their history to `history.jsonl.zst` like a run; the
+//! merge reads either format, writes the `.zst`, and refuses an agent whose history is
+//! cut short.
 //!
 //! The plan is chosen so that its op count is fixed by the seed: stock far above
 //! demand (no reserve is refused, so every planned confirm, release and read is sent),
